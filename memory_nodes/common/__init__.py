@@ -1,0 +1,1 @@
+"""Types, geometry, errors and config shared by every core subpackage (no ROS imports)."""

@@ -1,0 +1,1 @@
+"""perception core (no rclpy)."""

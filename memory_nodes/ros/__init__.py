@@ -1,0 +1,1 @@
+"""Thin rclpy nodes and the one conversions module where messages meet core types."""

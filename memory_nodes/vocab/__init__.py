@@ -1,0 +1,1 @@
+"""vocab core (no rclpy)."""

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) setup for a machine WITHOUT a ROS 2 install:
+#   - a virtual environment in .venv/ at the repo root,
+#   - ROS 2 from the PyPI ros-* wheels, torch (pinned, CPU) first, the project's Python deps,
+#   - the colcon workspace ros2_ws/ built against the wheels (interfaces + the ROS package),
+#   - a .pth hook so that .venv/bin/python finds the built interfaces and their libraries.
+# A second run with nothing changed does no work. On a real ROS 2 install, see the README instead.
+#
+# Environment: PYTHON=<interpreter> picks the Python (default: python3.11, else python3.12/3.10/python3).
+#              SETUP_QUIET=1 prints only errors and the final line.
+set -eo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+WS="$ROOT/ros2_ws"
+STAMP_DIR="$VENV/.setup-stamps"
+TORCH_SPEC="torch==2.13.0"
+
+say() { [ "${SETUP_QUIET:-0}" = 1 ] || echo "[setup] $*"; }
+die() { echo "[setup] ERROR: $*" >&2; exit 1; }
+
+hash_of() { # hash of file contents (sorted by path) under the given paths
+  (cd "$ROOT" && find "$@" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 2>/dev/null \
+    | sort -z | xargs -0 sha256sum 2>/dev/null | sha256sum | cut -c1-16)
+}
+
+# --- 1. interpreter and venv -------------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+  PY=${PYTHON:-}
+  if [ -z "$PY" ]; then
+    for c in python3.11 python3.12 python3.10 python3; do
+      if command -v "$c" >/dev/null 2>&1; then PY=$c; break; fi
+    done
+  fi
+  [ -n "$PY" ] || die "no python3 found"
+  ver=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  case "$ver" in 3.10|3.11|3.12) ;; *) die "Python $ver: the ros-* wheels exist for CPython 3.10-3.12 only";; esac
+  say "creating .venv with $PY ($ver)"
+  "$PY" -m venv "$VENV" || die "python -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
+fi
+VPY="$VENV/bin/python"
+PYVER=$("$VPY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+SITE=$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+mkdir -p "$STAMP_DIR"
+PIP=("$VPY" -m pip --disable-pip-version-check -q)
+
+# --- 2. Python packages ------------------------------------------------------------------------------
+deps_hash=$(hash_of pyproject.toml requirements)
+if [ "$(cat "$STAMP_DIR/pip" 2>/dev/null)" != "$deps_hash" ]; then
+  if ! "$VPY" -c 'import torch' >/dev/null 2>&1; then
+    say "installing $TORCH_SPEC (CPU) first"
+    "${PIP[@]}" install "$TORCH_SPEC" || die "pip install $TORCH_SPEC failed"
+  fi
+  say "installing ROS 2 wheels and Python dependencies"
+  "${PIP[@]}" install -r "$ROOT/requirements/ros-wheels.txt" -r "$ROOT/requirements/dev.txt" \
+    -e "$ROOT[open3d]" || die "pip install failed"
+  echo "$deps_hash" > "$STAMP_DIR/pip"
+  rm -f "$STAMP_DIR/cmake-paths" # interface wheels may have been (re)installed: re-patch their paths
+else
+  say "Python packages up to date"
+fi
+
+# --- 3. system libraries for headless rendering (MuJoCo over EGL or OSMesa) --------------------------
+if ! ldconfig -p 2>/dev/null | grep -qE 'libEGL_mesa\.so|libOSMesa\.so'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing EGL/OSMesa libraries for headless rendering (apt)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 >/dev/null) \
+      || say "apt-get failed: the simulator will fall back to its pip-only renderer"
+  else
+    say "no EGL/OSMesa and no root: the simulator will fall back to its pip-only renderer"
+  fi
+fi
+
+# --- 4. the wheels' hard-coded /opt/python/cp3XX include paths -------------------------------------
+if [ "$(cat "$STAMP_DIR/cmake-paths" 2>/dev/null)" != "$deps_hash" ]; then
+  PYINC=$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+  NPINC=$("$VPY" -c 'import numpy; print(numpy.get_include())')
+  [ -f "$PYINC/Python.h" ] || die "Python headers missing at $PYINC (on Debian/Ubuntu: apt-get install python3-dev)"
+  n=0
+  while IFS= read -r -d '' f; do
+    sed -i -E \
+      -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/lib/python3\.[0-9]+/site-packages/numpy/_core/include#$NPINC#g" \
+      -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#$PYINC#g" "$f"
+    n=$((n + 1))
+  done < <(grep -rlZ '/opt/python/cp3' "$VENV/share" --include='*.cmake' 2>/dev/null || true)
+  say "rewrote hard-coded include paths in $n CMake files"
+  echo "$deps_hash" > "$STAMP_DIR/cmake-paths"
+fi
+
+# --- 5. colcon workspace -----------------------------------------------------------------------------
+# nav2_msgs and tf2_msgs stand-ins are built only where the real packages are missing.
+skip=()
+IFS=: read -r -a prefixes <<< "${AMENT_PREFIX_PATH:-}"
+for real in nav2_msgs tf2_msgs; do
+  for p in "${prefixes[@]}"; do
+    if [ -n "$p" ] && [ "$p" != "$WS/install" ] && [ -f "$p/share/$real/package.xml" ]; then skip+=("$real"); break; fi
+  done
+done
+ws_hash=$(hash_of ros2_ws/src launch config)-${skip[*]:-none}-$deps_hash
+if [ "$(cat "$STAMP_DIR/colcon" 2>/dev/null)" != "$ws_hash" ] || [ ! -d "$WS/install" ]; then
+  say "building ros2_ws with colcon (about a minute)"
+  (
+    cd "$WS"
+    export PATH="$VENV/bin:$PATH" AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV"
+    args=(build --merge-install --event-handlers console_direct- --cmake-args
+          -DPython3_EXECUTABLE="$VPY" -DBUILD_TESTING=OFF -DCMAKE_INSTALL_RPATH="$WS/install/lib")
+    [ ${#skip[@]} -gt 0 ] && args=(build --merge-install --packages-skip "${skip[@]}" "${args[@]:2}")
+    "$VENV/bin/colcon" "${args[@]}" > "$WS/colcon-build.log" 2>&1 \
+      || { tail -40 "$WS/colcon-build.log" >&2; die "colcon build failed (full log: ros2_ws/colcon-build.log)"; }
+  )
+  echo "$ws_hash" > "$STAMP_DIR/colcon"
+else
+  say "ros2_ws up to date"
+fi
+
+# --- 6. make .venv/bin/python see the workspace ------------------------------------------------------
+# Sorted before ros_wheels_bootstrapper.pth, which re-executes Python with LD_LIBRARY_PATH set: our
+# library folder is added first so that rmw's type-support lookup finds the workspace's libraries.
+cat > "$SITE/_memory_ws.pth" <<EOF
+$WS/install/lib/python$PYVER/site-packages
+import os; _l='$WS/install/lib'; _p=os.environ.get('LD_LIBRARY_PATH',''); os.environ['LD_LIBRARY_PATH']=_p if _l in _p.split(os.pathsep) else os.pathsep.join(x for x in (_l, _p) if x); _a=os.environ.get('AMENT_PREFIX_PATH',''); os.environ['AMENT_PREFIX_PATH']=_a if '$WS/install' in _a.split(os.pathsep) else os.pathsep.join(x for x in ('$WS/install', _a) if x)
+EOF
+
+"$VPY" -c 'import rclpy, memory_interfaces.srv, nav2_msgs.action, tf2_msgs.msg' \
+  || die "the built workspace does not import: see ros2_ws/colcon-build.log"
+echo "[setup] ready: $VENV (Python $PYVER, ROS 2 from wheels, ros2_ws built)"
