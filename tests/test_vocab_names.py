@@ -1,0 +1,130 @@
+"""Vocabulary: synonyms, plurals, normalisation, rooms, any-class acceptance, and the embedding paths."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from memory_nodes.common.errors import ConfigError
+from memory_nodes.vocab import VocabConfig, Vocabulary, normalize_text
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    return Vocabulary(VocabConfig(allow_model=False))
+
+
+@pytest.mark.parametrize("text", ["mug", "cup", "coffee cup", "Coffee Cups", "the red coffee mug", "MUGS",
+                                  "coffee_mug", "tea-cup"])
+def test_mug_cup_coffee_cup_resolve_alike(vocab, text):
+    canon, score = vocab.resolve_class(text)
+    assert canon == "mug"
+    assert 0.85 <= score <= 1.0
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("keys", "keys"), ("key", "keys"), ("my car keys", "keys"), ("Keychain", "keys"),
+    ("knives", "knife"), ("bookshelves", "shelf"), ("couches", "sofa"), ("TV", "television"),
+    ("glasses", "glasses"), ("wine glasses", "glass"), ("potted plants", "plant"), ("boxes", "box"),
+    ("CoffeeTable", "coffee table"), ("fridge", "refrigerator"), ("bananas", "banana"),
+])
+def test_synonyms_and_plurals(vocab, text, expected):
+    assert vocab.resolve_class(text) == (expected, 1.0)
+    assert vocab.canonical(text) == expected
+
+
+def test_longest_known_phrase_inside_longer_text(vocab):
+    assert vocab.resolve_class("the big dining room table") == ("table", 0.9)
+    assert vocab.resolve_class("coffee table") == ("coffee table", 1.0)   # not "table", not "mug"
+
+
+def test_unknown_class_is_its_own_canonical_name(vocab):
+    # the simulator or a detector may use classes the lexicon never heard of
+    assert vocab.canonical("Spatulas") == "spatula"
+    assert vocab.canonical("rubber_duck") == "rubber duck"
+    assert vocab.resolve_class("spatula", allow_model=False) is None
+    assert not vocab.is_known("spatula")
+    assert vocab.similar("spatula", "spatulas") == 1.0
+    assert vocab.class_similarity("spatula", "mug") == 0.0   # no model: unknown pairs score 0
+
+
+def test_fast_path_never_loads_the_model(vocab):
+    vocab.resolve_class("coffee cups")
+    vocab.canonical("keys")
+    s = vocab.class_similarity("mug", "bowl")
+    assert 0.0 < s < 1.0            # from the shipped phrase table
+    assert vocab.class_similarity("mug", "bowl") > vocab.class_similarity("mug", "sofa")
+    assert not vocab.model_loaded
+
+
+def test_find_classes_and_rooms_in_a_sentence(vocab):
+    q = "Where did I leave my keys and the coffee cup in the living room?"
+    assert vocab.find_classes(q) == [("keys", "keys"), ("mug", "coffee cup")]
+    assert vocab.find_rooms(q) == [("living room", "living room")]
+
+
+@pytest.mark.parametrize("text,expected", [("lounge", "living room"), ("Kitchens", "kitchen"),
+                                           ("the master bedroom", "bedroom"), ("study", "office"),
+                                           ("corridor", "hallway")])
+def test_room_types(vocab, text, expected):
+    assert vocab.resolve_room(text)[0] == expected
+
+
+def test_room_type_list_and_priors(vocab):
+    rooms = vocab.room_types()
+    assert rooms[-1] == "unknown" and "kitchen" in rooms and len(set(rooms)) == len(rooms)
+    assert "kitchen" in vocab.usual_rooms("fridge")
+    assert vocab.is_receptacle("kitchen counter") and not vocab.is_receptacle("mug")
+    assert vocab.category("unheard-of gadget") == "small"
+
+
+def test_add_class_and_conflicting_synonym():
+    v = Vocabulary(VocabConfig(allow_model=False, extra_synonyms={"mug": ["stein"]}))
+    assert v.canonical("steins") == "mug"
+    assert v.add_class("rubber duck", ["duckie"]) == "rubber duck"
+    assert v.canonical("duckies") == "rubber duck"
+    with pytest.raises(ConfigError):
+        v.add_class("bowl", ["cup"])          # "cup" already belongs to mug
+    with pytest.raises(ConfigError):
+        Vocabulary(VocabConfig(min_model_score=2.0))
+
+
+def test_normalize_text():
+    assert normalize_text("  The Coffee-Mug's handle!! ") == "coffee mug handle"
+    assert normalize_text("WineGlass") == "wine glass"
+
+
+def test_injected_encoder_drives_model_path():
+    # a stand-in encoder: bag of characters, so "mugg" is nearest to "mug"
+    def enc(texts):
+        out = np.zeros((len(texts), 64), np.float32)
+        for i, t in enumerate(texts):
+            for ch in t:
+                out[i, ord(ch) % 64] += 1.0
+        return out
+    v = Vocabulary(VocabConfig(allow_model=True, min_model_score=0.5), embed_fn=enc)
+    canon, score = v.resolve_class("xqz mugg")
+    assert canon == "mug" and 0.5 <= score < 0.9
+    assert v.resolve_class("xqz mugg", min_score=0.9999) is None
+    assert v.embedding("mug").shape == (64,)
+    assert not v.model_loaded
+
+
+@pytest.mark.slow
+def test_real_model_offline_resolves_unlisted_wording(monkeypatch):
+    """Loads the bundled MiniLM (a few seconds) with the network forbidden."""
+    import socket
+
+    def no_net(*a, **k):
+        raise AssertionError("the vocabulary tried to use the network")
+    monkeypatch.setattr(socket.socket, "connect", no_net)
+    v = Vocabulary()
+    canon, score = v.resolve_class("teapot")
+    assert canon == "kettle" and 0.55 <= score < 0.9
+    e = v.embeddings(["mug", "cup", "sofa"])
+    assert e.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-3)
+    assert float(e[0] @ e[1]) > float(e[0] @ e[2])
+    assert v.model_loaded
+    # the shipped table was computed with the same model
+    table_vec = Vocabulary(VocabConfig(allow_model=False)).embedding("coffee cup")
+    assert float(table_vec @ v._embedder._run(["coffee cup"])[0]) > 0.999
