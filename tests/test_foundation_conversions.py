@@ -1,0 +1,90 @@
+"""Image/pose/time conversions: padding, byte order, encodings, and clear rejections of bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from memory_nodes.common.errors import InputError
+from memory_nodes.common.geometry import pose2d_T, make_T, quat_to_R
+from memory_nodes.common.types import CameraIntrinsics
+from memory_nodes.ros.conversions import basic as cv
+
+
+def _image(arr: np.ndarray, encoding: str, pad: int = 0, bigendian: bool = False):
+    from sensor_msgs.msg import Image
+    a = np.ascontiguousarray(arr)
+    if bigendian:
+        a = a.astype(a.dtype.newbyteorder(">"))
+    row = a.reshape(a.shape[0], -1).view(np.uint8)
+    rows = np.concatenate([row, np.full((a.shape[0], pad), 0xAB, np.uint8)], axis=1)
+    return Image(height=a.shape[0], width=a.shape[1], encoding=encoding, is_bigendian=int(bigendian),
+                 step=rows.shape[1], data=rows.tobytes())
+
+
+def test_rgb_with_row_padding_and_bgr_order():
+    rgb = np.random.default_rng(0).integers(0, 255, (5, 7, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(cv.rgb_from_image(_image(rgb, "rgb8", pad=3)), rgb)
+    np.testing.assert_array_equal(cv.rgb_from_image(_image(rgb[:, :, ::-1], "bgr8", pad=1)), rgb)
+
+
+def test_depth_encodings_and_invalid_values():
+    mm = np.array([[1000, 0], [2500, 65535]], dtype=np.uint16)
+    d = cv.depth_from_image(_image(mm, "16UC1", pad=2))
+    assert d.dtype == np.float32
+    assert d[0, 0] == pytest.approx(1.0) and np.isnan(d[0, 1]) and d[1, 0] == pytest.approx(2.5)
+    f = np.array([[1.5, np.nan], [np.inf, -1.0]], dtype=np.float32)
+    out = cv.depth_from_image(_image(f, "32FC1"))
+    assert out[0, 0] == pytest.approx(1.5) and np.isnan(out[0, 1]) and np.isnan(out[1, 0]) and np.isnan(out[1, 1])
+    big = cv.depth_from_image(_image(np.array([[1.25]], np.float32), "32FC1", bigendian=True))
+    assert big[0, 0] == pytest.approx(1.25)
+
+
+@pytest.mark.parametrize("mutate,cause", [
+    (lambda m: setattr(m, "encoding", "yuv422"), "unsupported_encoding"),
+    (lambda m: setattr(m, "step", 2), "bad_step"),
+    (lambda m: setattr(m, "data", bytes(m.data)[:-5]), "size_mismatch"),
+    (lambda m: setattr(m, "height", 0), "empty_image"),
+])
+def test_bad_images_are_rejected_with_a_cause(mutate, cause):
+    msg = _image(np.zeros((4, 4, 3), np.uint8), "rgb8")
+    mutate(msg)
+    with pytest.raises(InputError) as e:
+        cv.rgb_from_image(msg)
+    assert e.value.cause == cause
+
+
+def test_colour_decoder_refuses_depth_encoding():
+    with pytest.raises(InputError) as e:
+        cv.rgb_from_image(_image(np.zeros((2, 2), np.float32), "32FC1"))
+    assert e.value.cause == "unsupported_encoding"
+
+
+def test_numpy_image_round_trip():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_array_equal(cv.image_to_numpy(cv.numpy_to_image(a, "32FC1", "cam", 5)), a)
+
+
+def test_pose_transform_time_round_trips():
+    T = make_T(quat_to_R(0.1, -0.2, 0.3, 0.9), (1.0, 2.0, -3.0))
+    np.testing.assert_allclose(cv.pose_to_T(cv.T_to_pose(T)), T, atol=1e-12)
+    np.testing.assert_allclose(cv.transform_to_T(cv.T_to_transform(T)), T, atol=1e-12)
+    ns = 1_234_567_890_123
+    assert cv.time_to_ns(cv.ns_to_time(ns)) == ns
+    ts = cv.make_transform_stamped(pose2d_T(1, 2, 0.5), "map", "odom", ns)
+    assert ts.header.frame_id == "map" and ts.child_frame_id == "odom" and cv.time_to_ns(ts.header.stamp) == ns
+
+
+def test_pose_with_zero_quaternion_is_rejected():
+    from geometry_msgs.msg import Pose, Quaternion
+    with pytest.raises(InputError) as e:
+        cv.pose_to_T(Pose(orientation=Quaternion(x=0.0, y=0.0, z=0.0, w=0.0)))
+    assert e.value.cause == "bad_pose"
+
+
+def test_camera_info_round_trip_and_rejection():
+    K = CameraIntrinsics(320, 240, 277.0, 277.0, 159.5, 119.5)
+    assert cv.camera_info_to_intrinsics(cv.intrinsics_to_camera_info(K, "cam", 0)) == K
+    bad = cv.intrinsics_to_camera_info(K, "cam", 0)
+    bad.k = [0.0] * 9
+    with pytest.raises(InputError):
+        cv.camera_info_to_intrinsics(bad)

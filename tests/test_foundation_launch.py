@@ -1,0 +1,112 @@
+"""The pip runner interprets the same YAML launch description `ros2 launch` reads, node for node."""
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO_ROOT, ros_env, wait_until
+from memory_nodes.ros.launcher import LaunchError, Stack, describe
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "t.launch.yaml"
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def _ros_args(cmd):
+    return cmd[cmd.index("--ros-args") + 1:]
+
+
+def test_main_launch_file_names_every_node_with_its_params(tmp_path):
+    specs = {s.name: s for s in describe(REPO_ROOT / "launch" / "memory_stack.launch.yaml",
+                                         {"namespace": "robot1", "log_level": "debug"}, tmp_path)}
+    assert set(specs) == {"sim", "perception", "memory", "planner", "lifecycle_manager"}
+    for name, s in specs.items():
+        args = _ros_args(s.command)
+        assert f"__node:={name}" in args and "__ns:=/robot1" in args
+        assert args[args.index("--log-level") + 1] == "debug"
+        files = [args[i + 1] for i, a in enumerate(args) if a == "--params-file"]
+        assert all(Path(f).is_file() for f in files)
+        if name != "lifecycle_manager":
+            assert any(f.endswith(f"/config/{name}.yaml") for f in files), (name, files)
+            assert files.index(next(f for f in files if f.endswith("site.yaml"))) > 0  # overrides come later
+    no_sim = {s.name for s in describe(REPO_ROOT / "launch" / "memory_stack.launch.yaml", {"with_sim": "false"},
+                                       tmp_path)}
+    assert "sim" not in no_sim and "memory" in no_sim
+
+
+def test_substitutions_conditions_remaps_and_inline_params(tmp_path):
+    f = _write(tmp_path, """
+        launch:
+        - arg: {name: ns, default: "a"}
+        - arg: {name: flag, default: "false"}
+        - let: {name: topic, value: "cam_$(var ns)"}
+        - node:
+            pkg: memory_ros
+            exec: planner_node
+            name: p1
+            namespace: "$(var ns)"
+            remap: [{from: "ask", to: "$(var topic)/ask"}]
+            param: [{name: budget_m, value: "2.5"}, {name: names, value: ["x", "y"]}]
+        - node: {pkg: memory_ros, exec: planner_node, name: p2, if: "$(var flag)"}
+        - node: {pkg: memory_ros, exec: planner_node, name: p3, unless: "$(var flag)"}
+        - group:
+            namespace: grp
+            actions:
+            - node: {pkg: memory_ros, exec: planner_node, name: p4, namespace: inner}
+    """)
+    specs = describe(f, {"ns": "b"}, tmp_path)
+    assert [s.name for s in specs] == ["p1", "p3", "p4"]
+    args = _ros_args(specs[0].command)
+    assert "ask:=cam_b/ask" in args and "__ns:=/b" in args
+    pfile = args[args.index("--params-file") + 1]
+    assert yaml.safe_load(Path(pfile).read_text()) == {"/**": {"ros__parameters": {"budget_m": 2.5,
+                                                                                  "names": ["x", "y"]}}}
+    assert "__ns:=/grp/inner" in _ros_args(specs[2].command)
+    assert [s.name for s in describe(f, {"flag": "true"}, tmp_path)] == ["p1", "p2", "p4"]
+
+
+@pytest.mark.parametrize("text,overrides,needle", [
+    ("launch:\n- node: {pkg: memory_ros, exec: nope}\n", {}, "nope"),
+    ("launch:\n- include: {file: x}\n", {}, "include"),
+    ("launch:\n- arg: {name: a}\n", {}, "'a'"),
+    ("launch:\n- arg: {name: a, default: '1'}\n", {"b": "2"}, "unknown launch argument"),
+    ("launch:\n- node: {pkg: memory_ros, exec: sim_node, param: [{from: /no/such.yaml}]}\n", {}, "not found"),
+    ("nodes: []\n", {}, "launch"),
+])
+def test_bad_descriptions_are_clear_errors(tmp_path, text, overrides, needle):
+    with pytest.raises(LaunchError) as e:
+        describe(_write(tmp_path, text), overrides, tmp_path)
+    assert needle in str(e.value)
+
+
+@pytest.mark.ros
+def test_runner_starts_nodes_and_lifecycle_manager_activates_them(tmp_path):
+    log = tmp_path / "transitions.txt"
+    helper = REPO_ROOT / "tests" / "helpers" / "dummy_lifecycle_node.py"
+    f = _write(tmp_path, f"""
+        launch:
+        - arg: {{name: namespace, default: "t"}}
+        - node: {{pkg: memory_ros, exec: lifecycle_manager, name: lifecycle_manager, namespace: "$(var namespace)",
+                 param: [{{name: node_names, value: ["dummy"]}}, {{name: autostart, value: true}}]}}
+    """)
+    stack = Stack.from_file(f, env=ros_env(5), out=None, log_dir=tmp_path / "logs")
+    import subprocess
+    dummy = subprocess.Popen([sys.executable, str(helper), "--ros-args", "-r", "__ns:=/t", "-p",
+                              f"log_file:={log}"], env=ros_env(5))
+    try:
+        stack.start()
+        wait_until(lambda: log.exists() and log.read_text().split() == ["configure", "activate"], 60,
+                   what="dummy configured and activated")
+        assert stack.poll()["lifecycle_manager"] is None  # still running
+    finally:
+        codes = stack.stop()
+        dummy.terminate()
+        dummy.wait(10)
+    assert codes["lifecycle_manager"] is not None
+    assert "managed nodes active: dummy" in (tmp_path / "logs" / "lifecycle_manager.log").read_text()
