@@ -1,0 +1,491 @@
+"""Question understanding: natural language -> a typed Query, or CANNOT_PARSE with the reason.
+
+Pipeline: normalise (case, contractions, punctuation), correct typos against the known words, pull out
+the time phrases (resolved against the caller's reference time), strip conversational wrappers ("can you
+help me find ...", "do you know ..."), reject out-of-scope questions (device state, material, affordance,
+other attributes, why/who ...), pick the kind with ordered rules, and fill the slots (target class,
+room, receptacle) through the shared vocabulary (synonyms, plurals, embeddings for unseen wording). When
+no rule fires, the nearest kind prototype by sentence embedding may decide, if it is close enough and
+closer than every out-of-scope prototype. A wrong-kind parse is worse than CANNOT_PARSE, so every doubt
+ends in CANNOT_PARSE.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Protocol, Sequence, Tuple
+
+import numpy as np
+
+from ..common.errors import ConfigError
+from . import query as Q
+from .query import Query, TimeWindow, cannot_parse, tense_of
+from .timephrase import NS_PER_H, CalendarConfig, TimeInfo, extract_time
+
+
+class VocabLike(Protocol):
+    """What the parser needs from the shared vocabulary (memory_nodes.vocab.Vocabulary has it all)."""
+
+    def resolve_class(self, text: str, allow_model: Optional[bool] = None,
+                      min_score: Optional[float] = None) -> Optional[Tuple[str, float]]: ...
+
+    def resolve_room(self, text: str, allow_model: Optional[bool] = None,
+                     min_score: Optional[float] = None) -> Optional[Tuple[str, float]]: ...
+
+
+@dataclass
+class ParserConfig:
+    use_embeddings: bool = True          # embedding fallback for kinds and unseen object wordings
+    min_kind_similarity: float = 0.62    # cosine to the nearest kind prototype to accept it
+    min_kind_margin: float = 0.04        # ... and this much closer than the nearest out-of-scope one
+    min_class_similarity: float = 0.6    # cosine to accept an unseen object wording (model path)
+    typo_cutoff: float = 0.8             # difflib ratio to correct a word to a known one
+    default_change_window_h: float = 24.0  # "what changed?" without a time: the last this many hours
+    calendar: CalendarConfig = field(default_factory=CalendarConfig)
+
+    def validate(self) -> None:
+        for name in ("min_kind_similarity", "min_kind_margin", "min_class_similarity", "typo_cutoff"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"parser.{name} must be in [0, 1], got {v}")
+        if self.default_change_window_h <= 0:
+            raise ConfigError("parser.default_change_window_h must be > 0")
+        self.calendar.validate()
+
+
+_CONTRACTIONS = [
+    (r"\bwhere'?s\b", "where is"), (r"\bwhat'?s\b", "what is"), (r"\bwho'?s\b", "who is"),
+    (r"\bwhen'?s\b", "when is"), (r"\bhow'?s\b", "how is"), (r"\bthere'?s\b", "there is"),
+    (r"\bit'?s\b", "it is"), (r"\bthat'?s\b", "that is"), (r"\bwhere'?d\b", "where did"),
+    (r"\bcan'?t\b", "cannot"), (r"\bwon'?t\b", "will not"), (r"\b(is|are|was|were|has|have|had|does|do|did)n'?t\b",
+                                                              r"\1 not"),
+    (r"\bi'?m\b", "i am"), (r"\bi'?ve\b", "i have"), (r"\byou'?ve\b", "you have"), (r"\bi'?d\b", "i would"),
+    (r"\bwe'?ve\b", "we have"), (r"\bu\b", "you"), (r"\bur\b", "your"), (r"\bpls\b", "please"),
+    (r"\bplz\b", "please"), (r"\bcolour", "color"), (r"\bgonna\b", "going to"), (r"\bwanna\b", "want to"),
+]
+
+# Words the rules rely on; typos are corrected towards these and the vocabulary's phrases.
+_FUNCTION_WORDS = """
+where what when which how many much is are was were did do does have has had been be being will would
+can could should may might there their this that these those the a an my our your any some anything
+something everything find locate look looking search seen see saw spot spotted notice noticed last
+lastly time times ago since usually normally typically generally often most first next again back
+still move moved moving changed change changes different new colour color coloured colored shade
+count number run runs running out empty finished used up left leave put keep kept stored store belong
+today yesterday tonight morning afternoon evening night now currently right moment present week weeks
+monday tuesday wednesday thursday friday saturday sunday day days hour hours minute minutes between
+and or on in inside top of under at room kitchen bedroom bathroom office hallway garage living dining
+please tell help know wonder remember lost misplaced missing happen happened recently expect going
+long ago whereabouts location place spot room house home robot hey thanks thank you
+""".split()
+
+_COLOR_WORDS = ("red", "green", "blue", "yellow", "orange", "purple", "pink", "brown", "black", "white",
+                "grey", "gray", "silver", "gold", "beige", "cyan", "magenta", "teal", "navy")
+
+_WRAPPERS = [
+    r"^(hey|hi|hello|ok|okay|so|um+|uh+|well|excuse me|sorry)\b,? ?(robot|buddy|there)?,? ?",
+    r"^(robot|buddy),? ",
+    r"^(please|pls|kindly),? ",
+    r"^(quick question|question|just wondering|one question),? ",
+    r"^(can|could|would|will) you (please )?(help me|tell me|let me know|check|say|remind me|figure out|"
+    r"work out)( please)?,? ",
+    r"^(can|could|would|will) you (please )?(?=(find|locate|look for|search for|show me|see|spot|count|"
+    r"list|remember|recall|check)\b)",
+    r"^(do|did) you (happen to )?(know|remember|recall|have any idea|have an idea)( please)?,? ",
+    r"^(do|did) you (happen to )?(?=(see|have)\b)",
+    r"^(i was wondering|i wonder|i am wondering|i would like to know|i want to know|i need to know|"
+    r"i would love to know|i am curious|any idea|have you any idea|any clue|any chance you know),? ",
+    r"^(please )?(tell me|let me know|show me|remind me|help me)( please)?,? ",
+    r"^(i need|i want) (you )?to ",
+    r"^(if|whether) ",
+]
+_TRAILERS = [r",? ?\b(please|thanks|thank you|pls|for me|again|by any chance|do you know|if you know|"
+             r"if you can|right|ok|okay)$"]
+
+# Out-of-scope questions: the reply is CANNOT_PARSE with the reason.
+_OOS: List[Tuple[str, str]] = [
+    (r"\b(turned|switched|left) (on|off)\b|\b(on|off)$|\b(is|are|was|were) .*\b(running|plugged in|unplugged|"
+     r"charging|charged|working|broken|locked|unlocked|open|opened|closed|shut|lit|boiling|hot|cold|warm|"
+     r"cool|full|empty|clean|dirty|wet|dry|ringing|playing|recording|muted|loud|quiet|on fire|heating|"
+     r"cooling|set to|turned up|turned down)$|\bbattery\b|\btemperature\b|\bvolume\b|\bchannel\b",
+     "out of scope: the state of a device or object (on/off, open/closed, full/empty) is not observed"),
+    (r"\bmade (of|from|out of)\b|\bmaterials?\b|\bwhat is .* made\b|^(is|are|was|were) (the|my|your|this|that|"
+     r"our) [a-z ]+ (wooden|wood|metal|metallic|plastic|ceramic|leather|fabric|cotton|steel|stone|marble|iron|"
+     r"aluminium|aluminum|paper|cardboard|glass|porcelain|velvet|wool|woolen|silk|rubber|concrete|granite)$|"
+     r"\bmetallic\b|\bwooden\b",
+     "out of scope: materials are not observed"),
+    (r"^(can|could|may|might|should|shall) (i|we|you|he|she|they|someone|somebody|a person|my|the|one) ?"
+     r"[a-z ]*\b(sit|stand|lie|lay|sleep|put|place|lift|carry|eat|drink|use|climb|step|lean|cook|wash|store|fit|"
+     r"plug|hang|throw|cut|microwave|hold|support|bear|push|pull|move|wear|ride|drive|play|open|fold|"
+     r"stack|bend|break|reach|charge|fill|pour|heat|freeze|boil|burn|recycle|clean)\b|"
+     r"\b(is it|would it be|it is) (safe|ok|okay|possible|allowed|a good idea|fine|alright|dangerous)\b|"
+     r"\bsafe to\b|\b(able|strong|sturdy|big|large|light|heavy|small) enough\b|\bhow (heavy|strong|sturdy|"
+     r"comfortable|fragile)\b|\bweigh|\bwould .* fit\b|\bwill .* fit\b|\bdoes .* fit\b|\b(good|used|useful|meant) "
+     r"for\b|\bwhat can (i|you|we) do with\b|\b(edible|comfortable|fragile|sturdy|breakable|microwavable|"
+     r"washable|stackable|waterproof|sharp)\b|\bcan .* (hold|support|bear|carry)\b",
+     "out of scope: affordances (what can be done with an object) are not modelled"),
+    (r"\bhow (big|large|small|tall|long is|wide|high|old|expensive|much does|much is)\b|\bwhat (size|shape|brand|"
+     r"kind of material|texture|price|model|make)\b|\b(size|shape|brand|texture|price|weight|smell|taste|"
+     r"sound)s? of\b|\bwhat does .* (smell|taste|sound|feel) like\b|\bsmell|\btaste",
+     "out of scope: only the colour attribute is supported"),
+    (r"^(why|who|whom|whose)\b|\bwho (moved|put|left|took|used|broke)\b|\bweather\b|\bwhat time is it\b|"
+     r"\bhow do (i|you|we)\b|\bhow to\b|\bwhat day is\b|\bis it raining\b|\bwhat is the date\b|"
+     r"^(what|which) (is|are) (the )?(name|purpose|meaning)\b|\bfeel\b|\bthink\b|\bopinion\b",
+     "out of scope: not a question about where objects are, were, or will be"),
+]
+
+# Prototype phrasings per kind for the embedding fallback (the parser's own exemplars).
+_PROTOTYPES: Dict[str, Sequence[str]] = {
+    Q.WHERE_NOW: ("where is the mug", "where can i find my keys", "help me find the remote",
+                  "i cannot find my phone", "do you know where my wallet is", "locate the laptop"),
+    Q.WHERE_AT: ("where was the mug yesterday", "where was the book on monday morning",
+                 "where did you see the keys the last time"),
+    Q.LAST_SEEN: ("when did you last see the keys", "when was the last time you saw my phone",
+                  "when was the remote last seen"),
+    Q.SINCE_WHEN: ("since when has the box been there", "how long has the bag been in the hallway"),
+    Q.EXISTS: ("is there a mug in the kitchen", "are there any apples in the kitchen",
+               "do we have a laptop in the office"),
+    Q.COUNT: ("how many chairs are in the kitchen", "what is the number of cups in the living room"),
+    Q.WHAT_ON: ("what is on the table", "what is in the kitchen", "what objects are on the desk"),
+    Q.DID_MOVE: ("did the mug move", "has the chair been moved since yesterday", "was the lamp moved"),
+    Q.WHAT_CHANGED: ("what changed in the kitchen since yesterday", "what is different in the living room"),
+    Q.ATTRIBUTE: ("what color is the mug", "which colour is my backpack"),
+    Q.WHERE_USUALLY: ("where is the mug usually", "where do i normally keep my keys",
+                      "where does the remote belong"),
+    Q.WHEN_NEXT: ("when will the mug be in the kitchen again", "when will the keys be back in the hallway"),
+    Q.WHICH_FIRST: ("which will run out first, the milk or the bread", "what will be used up first"),
+}
+_OOS_PROTOTYPES = ("is the oven on", "is the light switched off", "is the door open", "what is the table "
+                   "made of", "is the chair wooden", "can i sit on the box", "is it safe to stand on the "
+                   "chair", "how heavy is the sofa", "what size is the bed", "why did you move the mug",
+                   "who took my keys", "what is the weather like", "is the fridge full", "how old is the house")
+
+
+class QuestionParser:
+    """Natural language -> Query. Thread-safe after construction (no mutable state but caches)."""
+
+    def __init__(self, config: Optional[ParserConfig] = None, vocab: Optional[VocabLike] = None):
+        self.config = config or ParserConfig()
+        self.config.validate()
+        self.vocab = vocab
+        self._lexicon = self._build_lexicon()
+        self._typo_cache: Dict[str, str] = {}
+        self._proto: Optional[Tuple[List[str], np.ndarray, np.ndarray]] = None
+
+    # --------------------------------------------------------------------------------------- public
+    def parse(self, text: str, reference_ns: int, window: Optional[TimeWindow] = None) -> Query:
+        """Parse one question asked at ``reference_ns``. ``window`` (e.g. from the Ask request) overrides
+        the time phrases of the text."""
+        if not isinstance(text, str) or not text.strip():
+            return cannot_parse(str(text), "empty question", reference_ns)
+        norm = self._normalise(text)
+        info, rest = extract_time(norm, reference_ns, self.config.calendar)
+        if window is not None:
+            info.window = window
+        core = self._strip_wrappers(rest)
+        if not core:
+            return cannot_parse(text, "no question found", reference_ns)
+        kind = self._kind_by_rules(core, info)
+        source = "rules"
+        if kind is None:
+            for pattern, reason in _OOS:
+                if re.search(pattern, core):
+                    return cannot_parse(text, reason, reference_ns)
+            kind = self._kind_by_embedding(core)
+            source = "embedding"
+            if kind is None:
+                return cannot_parse(text, "not one of the supported question kinds", reference_ns)
+        if kind == Q.CANNOT_PARSE:
+            return cannot_parse(text, self._last_reason, reference_ns)
+        q = self._fill(kind, core, info, text, reference_ns)
+        q.source = source if q.ok else q.source
+        return q
+
+    # ------------------------------------------------------------------------------------ normalise
+    def _build_lexicon(self) -> List[str]:
+        words = set(_FUNCTION_WORDS) | set(_COLOR_WORDS)
+        for pattern, _ in _OOS:              # words of the out-of-scope rules are known words too
+            words.update(re.findall(r"[a-z]{3,}", pattern))
+        phrases: List[str] = []
+        if self.vocab is not None:
+            for name in ("all_phrases", "classes", "room_types"):
+                fn = getattr(self.vocab, name, None)
+                if callable(fn):
+                    try:
+                        phrases += list(fn())
+                    except Exception:  # a vocabulary without that list: typo correction covers less
+                        pass
+        for p in phrases:
+            words.update(p.split())
+        return sorted(w for w in words if w.isalpha())
+
+    def _correct(self, word: str) -> str:
+        if len(word) < 4 or not word.isalpha() or word in self._lexicon_set:
+            return word
+        hit = self._typo_cache.get(word)
+        if hit is None:
+            cutoff = self.config.typo_cutoff if len(word) > 5 else max(self.config.typo_cutoff, 0.86)
+            m = difflib.get_close_matches(word, self._lexicon, n=1, cutoff=cutoff)
+            hit = m[0] if m else word
+            if len(self._typo_cache) < 50_000:
+                self._typo_cache[word] = hit
+        return hit
+
+    @property
+    def _lexicon_set(self) -> set:
+        s = getattr(self, "_lexset", None)
+        if s is None:
+            s = self._lexset = set(self._lexicon)
+        return s
+
+    def _normalise(self, text: str) -> str:
+        t = text.lower().replace("’", "'").replace("‘", "'")
+        t = re.sub(r"[?!.;\"“”]+", " ", t)
+        for pat, rep in _CONTRACTIONS:
+            t = re.sub(pat, rep, t)
+        t = re.sub(r"(\w)'s\b", r"\1", t)            # possessive
+        t = re.sub(r"[^a-z0-9:' ,]+", " ", t).replace("'", "")
+        words = [self._correct(w) for w in t.replace(",", " , ").split()]
+        t = " ".join(words).replace(" ,", ",")
+        return re.sub(r"\s+", " ", t).strip(" ,")
+
+    def _strip_wrappers(self, t: str) -> str:
+        t = t.strip(" ,")
+        for _ in range(4):
+            before = t
+            for pat in _WRAPPERS:
+                t = re.sub(pat, "", t).strip(" ,")
+            for pat in _TRAILERS:
+                t = re.sub(pat, "", t).strip(" ,")
+            if t == before:
+                break
+        return t
+
+    # ----------------------------------------------------------------------------------------- kinds
+    _last_reason = ""
+
+    def _kind_by_rules(self, t: str, info: TimeInfo) -> Optional[str]:
+        self._last_reason = ""
+        if re.search(r"\b(runs?|running|ran) out\b|\b(used up|finished|depleted|gone|empty|eaten|consumed)\b.*"
+                     r"\b(first|sooner|earlier|before)\b|\bwhich\b.*\b(first|sooner)\b.*\b(or)\b", t):
+            return Q.WHICH_FIRST
+        for pattern, reason in _OOS:
+            if re.search(pattern, t):
+                self._last_reason = reason
+                return Q.CANNOT_PARSE
+        if re.search(r"\bwhen (will|would|is|are|do|does|should|might|can i expect)\b.*\b(next|again|back|be|return|"
+                     r"come|show up|appear|going to|expect)\b|\bnext time\b.*\b(will|be)\b|\bwhat time will\b|"
+                     r"\bwhen .*\bexpect\b|\bwhen .*\bnext\b", t) and not re.search(r"\b(did|was|were|saw|seen)\b", t):
+            return Q.WHEN_NEXT
+        if re.search(r"\bsince when\b|\bhow long (has|have|had|is|are|was|were)\b.*\b(been|there|sitting|lying|"
+                     r"standing|staying|kept|left)\b|\bhow long (has|have) .* (in|on)\b|\bhow many (hours|days|minutes|weeks)\b"
+                     r".*\bbeen\b", t):
+            return Q.SINCE_WHEN
+        wh_where = re.search(r"\bwhere\b", t) is not None
+        if (info.habitual and (wh_where or re.search(r"\b(keep|kept|store|stored|put|leave|left|find)\b", t))) or \
+                re.search(r"\bwhere (is|are|does|do) .*\b(belong|belongs|kept|stored|live|lives|go|goes|"
+                          r"stay|stays)\b|\busual (place|spot|location|home)\b|\bwhere .*\b(normally|usually|"
+                          r"typically|generally|mostly)\b|\b(normal|regular|typical) (place|spot|location)\b", t):
+            return Q.WHERE_USUALLY
+        if re.search(r"\b(when|what time|what day|how long ago)\b.*\b(see|saw|seen|spot|spotted|notice|noticed|"
+                     r"observe|observed|detect|detected|last)\b", t) and not wh_where:
+            return Q.LAST_SEEN
+        if re.search(r"\bstill (there|where|at the same|in the same|in its|on its|at its)\b|\b(did|has|have|was|"
+                     r"were|had)\b.*\b(move|moved|moving|relocated|shifted|displaced|touched|repositioned|"
+                     r"picked up)\b|\bsame (place|spot|position) as\b", t) and not re.search(
+                         r"\bwhat\b.*\b(moved|changed)\b|\b(any|anything|something)\b", t):
+            return Q.DID_MOVE
+        if re.search(r"\bwhat\b.*\b(changed|different|moved|new|happened|rearranged|missing)\b|\b(any|anything|"
+                     r"something|everything|things)\b.*\b(changed|different|moved|new|rearranged|missing)\b|"
+                     r"\bchanges\b|\bdifferences?\b|\bwhat moved\b", t):
+            return Q.WHAT_CHANGED
+        if re.search(r"\bcolou?r(ed|s)?\b|\bshade\b|\bhue\b", t):
+            return Q.ATTRIBUTE
+        if re.search(r"\bhow many\b|\bnumber of\b|^count\b|\bcount (the|all|how)\b|\bhow much\b", t):
+            return Q.COUNT
+        if re.search(r"^(what|which (things|objects|items|stuff))\b.*\b(on|in|inside|on top of|upon|within|at)\b|"
+                     r"^(list|name|show)\b.*\b(on|in|inside|on top of)\b|\b(anything|something|everything|what all|"
+                     r"what else|what stuff|what things|what objects|what items)\b.*\b(on|in|inside|on top of)\b", t) \
+                and not wh_where:
+            return Q.WHAT_ON
+        if re.search(r"^(is|are|was|were) (there|any|some)\b|^(do|does|did) (i|we|you) (have|own|see|got)\b|"
+                     r"^(have|has) (i|we|you) got\b|^(is|are|was|were) (the|my|a|an|any|our|your)?\b.*\b(in|on|inside|"
+                     r"at)\b|^any\b", t):
+            return Q.EXISTS
+        if wh_where or re.search(r"\b(find|locate|look for|looking for|search for|searching for|seen|spot|lost|"
+                                 r"misplaced|cannot find|can not find|location of|whereabouts|put|leave|left|"
+                                 r"missing)\b", t):
+            return Q.WHERE_NOW
+        return None
+
+    def _kind_by_embedding(self, t: str) -> Optional[str]:
+        if not self.config.use_embeddings or self.vocab is None or not hasattr(self.vocab, "embeddings"):
+            return None
+        try:
+            if self._proto is None:
+                kinds, texts = [], []
+                for k, ps in _PROTOTYPES.items():
+                    kinds += [k] * len(ps)
+                    texts += list(ps)
+                self._proto = (kinds, self.vocab.embeddings(texts), self.vocab.embeddings(list(_OOS_PROTOTYPES)))
+            kinds, mat, oos = self._proto
+            v = self.vocab.embeddings([t])[0]
+        except (LookupError, ConfigError):
+            return None
+        sims = mat @ v
+        i = int(np.argmax(sims))
+        best, best_oos = float(sims[i]), float(np.max(oos @ v))
+        if best < self.config.min_kind_similarity or best < best_oos + self.config.min_kind_margin:
+            return None
+        return kinds[i]
+
+    # ----------------------------------------------------------------------------------------- slots
+    def _mentions(self, t: str) -> Tuple[List[Tuple[str, int, int]], List[Tuple[str, int, int]]]:
+        """(classes, rooms) mentioned: [(canonical, start word, end word)], longest phrase wins."""
+        words = t.replace(",", " ").split()
+        classes: List[Tuple[str, int, int]] = []
+        rooms: List[Tuple[str, int, int]] = []
+        i = 0
+        while i < len(words):
+            found = False
+            for n in range(min(4, len(words) - i), 0, -1):
+                phrase = " ".join(words[i:i + n])
+                if phrase in _STOP_PHRASES:
+                    continue
+                r = self._resolve_room(phrase)
+                c = self._resolve_class(phrase)
+                if r is not None and (c is None or phrase in _ROOM_FIRST or phrase.endswith("room")):
+                    rooms.append((r, i, i + n))
+                    i += n
+                    found = True
+                    break
+                if c is not None:
+                    classes.append((c, i, i + n))
+                    i += n
+                    found = True
+                    break
+            if not found:
+                i += 1
+        return classes, rooms
+
+    def _resolve_class(self, phrase: str, allow_model: bool = False) -> Optional[str]:
+        if self.vocab is None:
+            return None
+        try:
+            hit = self.vocab.resolve_class(phrase, allow_model=allow_model,
+                                           min_score=self.config.min_class_similarity)
+        except (LookupError, ConfigError):
+            return None
+        if hit is None:
+            return None
+        name, score = hit if isinstance(hit, tuple) else (hit, 1.0)
+        if not allow_model and score < 1.0:
+            return None
+        return name
+
+    def _resolve_room(self, phrase: str) -> Optional[str]:
+        if self.vocab is None or not hasattr(self.vocab, "resolve_room"):
+            return None
+        hit = self.vocab.resolve_room(phrase, allow_model=False)
+        if hit is None:
+            return None
+        name, score = hit if isinstance(hit, tuple) else (hit, 1.0)
+        return name if score >= 1.0 and name != "unknown" else None
+
+    def _fill(self, kind: str, t: str, info: TimeInfo, text: str, ref_ns: int) -> Query:
+        classes, rooms = self._mentions(t)
+        words = t.replace(",", " ").split()
+        room = rooms[0][0] if rooms else ""
+        q = Query(kind=kind, text=text, room=room, window=info.window, last_time=info.last_time,
+                  reference_ns=ref_ns)
+        colors = [w for w in words if w in _COLOR_WORDS]
+
+        def prep_before(start: int) -> str:
+            j = start - 1
+            while j >= 0 and words[j] in ("the", "my", "a", "an", "our", "your", "of", "top", "this", "that"):
+                j -= 1
+            return words[j] if j >= 0 else ""
+
+        def receptacle_split() -> Tuple[List[Tuple[str, int, int]], str, str]:
+            """Classes after on/in that are receptacles -> (others, receptacle, relation)."""
+            others, rec, rel = [], "", ""
+            for c in classes:
+                p = prep_before(c[1])
+                if not rec and p in ("on", "in", "inside", "upon", "under", "at", "by", "near", "beside") and \
+                        c is not classes[0]:
+                    rec, rel = c[0], ("in" if p in ("in", "inside") else "on")
+                else:
+                    others.append(c)
+            return others, rec, rel
+
+        if kind == Q.WHICH_FIRST:
+            q.targets = list(dict.fromkeys(c[0] for c in classes))
+            if len(q.targets) < 2:
+                return cannot_parse(text, "which-first needs at least two items to compare", ref_ns)
+            q.target = q.targets[0]
+        elif kind == Q.WHAT_ON:
+            recs = [c for c in classes if prep_before(c[1]) in ("on", "in", "inside", "upon", "top", "of", "at")]
+            if recs:
+                q.receptacle = recs[0][0]
+                q.relation = "in" if prep_before(recs[0][1]) in ("in", "inside") else "on"
+            elif classes and not rooms:
+                q.receptacle = classes[-1][0]
+                q.relation = "on"
+            if not q.receptacle and not q.room:
+                return cannot_parse(text, "what-on needs a furniture item or a room", ref_ns)
+        elif kind == Q.WHAT_CHANGED:
+            pass
+        else:
+            others, rec, rel = receptacle_split() if kind in (Q.EXISTS, Q.COUNT) else (classes, "", "")
+            if others:
+                q.target = others[0][0]
+            elif kind != Q.COUNT or not rec:
+                target = self._unseen_target(t, words, rooms)
+                if target is None:
+                    return cannot_parse(text, "no known object named in the question", ref_ns)
+                q.target = target
+            else:
+                q.target, rec = rec, ""
+            q.receptacle, q.relation = rec, rel
+            if kind == Q.EXISTS and not q.room and not q.receptacle:
+                q.relation = ""
+        if colors and kind != Q.ATTRIBUTE:
+            q.color = colors[0]
+        if kind == Q.ATTRIBUTE:
+            q.attribute = "color"
+        # past / present variants of "where"
+        if kind == Q.WHERE_NOW and (info.last_time or (info.window is not None and info.window.end_ns is not None
+                                                        and info.window.end_ns < ref_ns)):
+            q.kind = Q.WHERE_AT
+        if q.kind in (Q.DID_MOVE, Q.WHAT_CHANGED) and (q.window is None or q.window.start_ns is None):
+            start = ref_ns - int(self.config.default_change_window_h * NS_PER_H)
+            q.window = TimeWindow(start, ref_ns, "default change window")
+        if q.kind in (Q.DID_MOVE, Q.WHAT_CHANGED) and q.window is not None:
+            q.window = TimeWindow(q.window.start_ns, ref_ns, q.window.label)   # "since T": up to now
+        q.tense = tense_of(q.kind, q.window, ref_ns, q.last_time)
+        return Q.validate_query(q)
+
+    def _unseen_target(self, t: str, words: List[str], rooms) -> Optional[str]:
+        """A wording the lexicon does not list: the embedding model picks the nearest class."""
+        if not self.config.use_embeddings:
+            return None
+        room_words = {i for _, a, b in rooms for i in range(a, b)}
+        content = [w for i, w in enumerate(words) if i not in room_words and w not in _NON_OBJECT_WORDS]
+        if not content:
+            return None
+        phrase = " ".join(content[-3:])
+        return self._resolve_class(phrase, allow_model=True)
+
+
+_ROOM_FIRST = {"closet", "office", "study", "hall", "kitchen", "pantry", "laundry", "garage", "workshop",
+               "bath", "den", "landing", "entry", "entrance"}
+_STOP_PHRASES = {"a", "an", "the", "my", "is", "are", "in", "on", "at", "it", "there", "time", "last",
+                 "first", "next", "one", "ones", "thing", "things", "stuff", "item", "items", "object",
+                 "objects", "where", "what", "when", "how", "many", "see", "can", "number", "range", "hook",
+                 "back", "count"}
+_NON_OBJECT_WORDS = set(_FUNCTION_WORDS) | set(_COLOR_WORDS) | {
+    "i", "we", "you", "me", "us", "it", "they", "them", "he", "she", "his", "her", "its", "go", "gone", "went",
+    "there", "here", "room", "rooms", "find", "found", "thing", "things", "stuff", "one", "ones", "about", "to",
+    "for", "with", "from", "by", "near", "next", "get", "got", "need", "want", "am", "not", "no", "yes", "just",
+    "ever", "all", "also", "too", "very", "really", "so", "if", "whether", "again", "around", "house"}

@@ -1,0 +1,181 @@
+"""The typed query the parser produces and the planner answers.
+
+A Query is plain data: the kind of question, what it is about (a canonical class or a memory object id),
+where (room / receptacle), when (a time window or instant, in ns, resolved against the caller's reference
+time) and which attribute. ``validate_query`` checks a Query (or a dict from an untrusted source such as a
+chat endpoint) against the schema; it raises InputError with the offending field.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Dict, List, Mapping, Optional
+
+from ..common.errors import InputError
+
+# Question kinds (the reply's query_kind). Tense: which belief answers it.
+WHERE_NOW = "where_now"            # where is X (now)                               present
+WHERE_AT = "where_at"              # where was X at / during T, or the last time     past
+LAST_SEEN = "last_seen"            # when did you last see X                         past
+SINCE_WHEN = "since_when"          # since when has X been there                     past (memory)
+EXISTS = "exists"                  # is there an X in room/receptacle Y (now or at T) present / past
+COUNT = "count"                    # how many X (in Y) (now or at T)                 present / past
+WHAT_ON = "what_on"                # what is on / in Y                               present / past
+DID_MOVE = "did_move"              # did X move (since T)                            past-present
+WHAT_CHANGED = "what_changed"      # what changed (in Y) since T                     past-present
+ATTRIBUTE = "attribute"            # what colour is X                                present (memory)
+WHERE_USUALLY = "where_usually"    # where is X usually                              habit
+WHEN_NEXT = "when_next"            # when will X next be in Y                        forecast
+WHICH_FIRST = "which_first"        # which runs out first, A or B                    forecast
+CANNOT_PARSE = "cannot_parse"
+
+KINDS = (WHERE_NOW, WHERE_AT, LAST_SEEN, SINCE_WHEN, EXISTS, COUNT, WHAT_ON, DID_MOVE, WHAT_CHANGED,
+         ATTRIBUTE, WHERE_USUALLY, WHEN_NEXT, WHICH_FIRST)
+
+PRESENT, PAST, PAST_PRESENT, HABIT, FUTURE = "present", "past", "past_present", "habit", "future"
+TENSES = (PRESENT, PAST, PAST_PRESENT, HABIT, FUTURE)
+
+ATTRIBUTES = ("color",)
+RELATIONS = ("", "on", "in")
+
+# Kinds whose target is required.
+_NEEDS_TARGET = {WHERE_NOW, WHERE_AT, LAST_SEEN, SINCE_WHEN, EXISTS, COUNT, DID_MOVE, ATTRIBUTE,
+                 WHERE_USUALLY, WHEN_NEXT}
+
+
+@dataclass
+class TimeWindow:
+    """A closed interval [start_ns, end_ns]; None = unbounded on that side. ``label`` is the phrase."""
+    start_ns: Optional[int] = None
+    end_ns: Optional[int] = None
+    label: str = ""
+
+    def contains(self, t_ns: int) -> bool:
+        return (self.start_ns is None or t_ns >= self.start_ns) and (self.end_ns is None or t_ns <= self.end_ns)
+
+
+@dataclass
+class Query:
+    kind: str
+    text: str = ""                       # the question as asked
+    target: str = ""                     # canonical class, or a memory object id when object_id is True
+    object_id: bool = False
+    targets: List[str] = field(default_factory=list)   # alternatives (which_first)
+    room: str = ""                       # canonical room label ("" = anywhere)
+    receptacle: str = ""                 # canonical furniture class (what_on / exists "on the table")
+    color: str = ""                      # colour word qualifying the target ("the red mug")
+    relation: str = ""                   # "on" | "in" | ""
+    attribute: str = ""                  # "color"
+    window: Optional[TimeWindow] = None  # the time the question is about (None = now / all time)
+    last_time: bool = False              # "the last time": the most recent sighting
+    tense: str = PRESENT
+    reference_ns: int = 0                # "now" for the question (given by the caller)
+    reason: str = ""                     # why CANNOT_PARSE, or notes of the parse
+    source: str = "rules"                # "rules" | "embedding" | "chat"
+
+    @property
+    def ok(self) -> bool:
+        return self.kind != CANNOT_PARSE
+
+    @property
+    def is_past(self) -> bool:
+        """Looking now cannot change the answer (such questions never move the robot)."""
+        return self.tense in (PAST, HABIT, FUTURE)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def cannot_parse(text: str, reason: str, reference_ns: int = 0) -> Query:
+    return Query(kind=CANNOT_PARSE, text=text, reason=reason, reference_ns=reference_ns)
+
+
+def tense_of(kind: str, window: Optional[TimeWindow], reference_ns: int, last_time: bool = False) -> str:
+    """The tense a kind has given its time window: a window that ends before now makes it past."""
+    if kind in (WHERE_USUALLY,):
+        return HABIT
+    if kind in (WHEN_NEXT, WHICH_FIRST):
+        return FUTURE
+    if kind in (WHERE_AT, LAST_SEEN, SINCE_WHEN):
+        return PAST
+    if kind in (DID_MOVE, WHAT_CHANGED):
+        return PAST_PRESENT
+    if last_time:
+        return PAST
+    if window is not None and window.end_ns is not None and window.end_ns < reference_ns:
+        return PAST
+    return PRESENT
+
+
+def validate_query(q: Any) -> Query:
+    """A Query from a Query or a mapping (e.g. a chat endpoint's JSON); raises InputError if invalid."""
+    if isinstance(q, Mapping):
+        q = _from_mapping(q)
+    if not isinstance(q, Query):
+        raise InputError("bad_query", f"expected a Query or a mapping, got {type(q).__name__}")
+    if q.kind != CANNOT_PARSE and q.kind not in KINDS:
+        raise InputError("bad_query", f"unknown kind {q.kind!r}")
+    if q.kind == CANNOT_PARSE:
+        return q
+    if q.kind in _NEEDS_TARGET and not q.target:
+        raise InputError("bad_query", f"kind {q.kind} needs a target")
+    if q.kind == WHICH_FIRST and len(q.targets) < 2:
+        raise InputError("bad_query", "which_first needs at least two targets")
+    if q.kind == WHAT_ON and not (q.receptacle or q.room):
+        raise InputError("bad_query", "what_on needs a receptacle or a room")
+    if q.kind == ATTRIBUTE and q.attribute not in ATTRIBUTES:
+        raise InputError("bad_query", f"attribute must be one of {ATTRIBUTES}, got {q.attribute!r}")
+    if q.relation not in RELATIONS:
+        raise InputError("bad_query", f"relation must be one of {RELATIONS}")
+    if q.tense not in TENSES:
+        raise InputError("bad_query", f"tense must be one of {TENSES}")
+    w = q.window
+    if w is not None:
+        for name in ("start_ns", "end_ns"):
+            v = getattr(w, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+                raise InputError("bad_query", f"window.{name} must be an int (ns)")
+        if w.start_ns is not None and w.end_ns is not None and w.start_ns > w.end_ns:
+            raise InputError("bad_query", "window starts after it ends")
+    return q
+
+
+def _from_mapping(d: Mapping[str, Any]) -> Query:
+    names = {f.name for f in fields(Query)}
+    unknown = set(d) - names
+    if unknown:
+        raise InputError("bad_query", f"unknown field(s) {sorted(unknown)}")
+    if "kind" not in d or not isinstance(d["kind"], str):
+        raise InputError("bad_query", "missing kind")
+    kw: Dict[str, Any] = {}
+    str_fields = ("kind", "text", "target", "room", "receptacle", "color", "relation", "attribute", "tense",
+                  "reason", "source")
+    for k, v in d.items():
+        if k in str_fields:
+            if v is None:
+                v = ""
+            if not isinstance(v, str):
+                raise InputError("bad_query", f"{k} must be a string")
+            kw[k] = v.strip().lower() if k not in ("text", "reason") else v
+        elif k in ("object_id", "last_time"):
+            if not isinstance(v, bool):
+                raise InputError("bad_query", f"{k} must be true/false")
+            kw[k] = v
+        elif k == "targets":
+            if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
+                raise InputError("bad_query", "targets must be a list of strings")
+            kw[k] = [s.strip().lower() for s in v]
+        elif k == "reference_ns":
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise InputError("bad_query", "reference_ns must be an int")
+            kw[k] = v
+        elif k == "window":
+            if v is None:
+                kw[k] = None
+            elif isinstance(v, Mapping):
+                extra = set(v) - {"start_ns", "end_ns", "label"}
+                if extra:
+                    raise InputError("bad_query", f"window: unknown field(s) {sorted(extra)}")
+                kw[k] = TimeWindow(v.get("start_ns"), v.get("end_ns"), str(v.get("label", "")))
+            else:
+                raise InputError("bad_query", "window must be an object or null")
+    return Query(**kw)
