@@ -129,3 +129,22 @@ def test_navigate_to_pose_and_tf_types_are_nav2_and_tf2_definitions():
     fb = NavigateToPose.Feedback.get_fields_and_field_types()
     assert fb["distance_remaining"] == "float" and fb["current_pose"] == "geometry_msgs/PoseStamped"
     assert TFMessage.get_fields_and_field_types() == {"transforms": "sequence<geometry_msgs/TransformStamped>"}
+
+
+def test_ask_client_uses_only_public_interfaces_and_prints_evidence(peer):
+    from memory_nodes.ros.ask_client import AskClient, format_outcome
+    ros, _ = peer
+    client = AskClient(context=ros.context)
+    try:
+        assert client.wait_ready(30.0, active=True)
+        o = client.ask("where is the mug", budget_m=0.0, timeout_s=5.0)
+        assert o.status == "ANSWERED" and o.answer == "gum eht si erehw" and o.probability == pytest.approx(0.5)
+        text = format_outcome(o)
+        assert "ANSWERED (echo)" in text and "sha256:wher" in text and "0.50" in text
+        a = client.ask_active("go look", budget_m=1.0, timeout_s=20.0)
+        assert a.status == "ANSWERED" and a.answer == "GO LOOK" and a.path_m == pytest.approx(1.0)
+        assert len(a.feedback) == 2 and "navigating" in a.feedback[-1]
+        c = client.ask_active("cancel me", budget_m=100.0, timeout_s=20.0, cancel_after_s=0.3)
+        assert c.error_code == 5 and c.path_m < 100.0
+    finally:
+        client.close()
