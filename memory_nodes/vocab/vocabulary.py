@@ -119,8 +119,9 @@ class Vocabulary:
             raise ConfigError(f"class {canonical!r} is already a synonym of {owner!r}")
         old = self._entries.get(canonical)
         syns = tuple(dict.fromkeys((old.synonyms if old else ()) + tuple(normalize_text(s) for s in e.synonyms)))
+        kind_of = normalize_text(e.kind_of) if e.kind_of else (old.kind_of if old else "")
         self._entries[canonical] = ClassEntry(canonical, syns, e.category if old is None else old.category,
-                                              e.rooms or (old.rooms if old else ()))
+                                              e.rooms or (old.rooms if old else ()), kind_of)
         self._phrase_to_class[canonical] = canonical
         for s in syns:
             if not s:
@@ -134,11 +135,32 @@ class Vocabulary:
         self._phrase_matrix = None
 
     def add_class(self, canonical: str, synonyms: Iterable[str] = (), category: str = "small",
-                  rooms: Iterable[str] = ()) -> str:
+                  rooms: Iterable[str] = (), kind_of: str = "") -> str:
         """Register a class (or more synonyms of a known one); returns its canonical name."""
         with self._lock:
-            self._add_entry(ClassEntry(canonical, tuple(synonyms), category, tuple(rooms)))
+            self._add_entry(ClassEntry(canonical, tuple(synonyms), category, tuple(rooms), kind_of))
             return normalize_text(canonical)
+
+    def generalizations(self, class_name: str) -> List[str]:
+        """The class and every more general class it is a kind of, most specific first
+        ("office chair" -> ["office chair", "chair"]); an unknown multi-word class falls back to its head
+        noun when that is a known class ("pantry cupboard" -> [..., "cabinet"])."""
+        with self._lock:
+            c = self.canonical(class_name)
+            out = [c]
+            e = self._entries.get(c)
+            while e is not None and e.kind_of and e.kind_of not in out:
+                out.append(e.kind_of)
+                e = self._entries.get(e.kind_of)
+            if c not in self._entries and " " in c:
+                head = self._fast_lookup(c.split()[-1])
+                if head is not None and head not in out:
+                    out += self.generalizations(head)
+            return out
+
+    def is_a(self, class_name: str, general: str) -> bool:
+        """True if ``class_name`` names ``general`` or a kind of it (a dining table is a table)."""
+        return self.canonical(general) in self.generalizations(class_name)
 
     def classes(self) -> List[str]:
         """Canonical class names of the lexicon (plus classes added at run time), sorted."""
