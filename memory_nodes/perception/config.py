@@ -1,0 +1,278 @@
+"""Typed configuration of the perception core. config/perception.yaml has the same sections and names:
+
+    perception:
+      ros__parameters:
+        detector: {kind: oracle, ...}
+        oracle: {...}
+        onnx: {...}
+        lifting: {...}
+        views: {...}
+        places: {...}
+        rooms: {...}
+        transforms: {...}
+        sync: {...}
+        frames: {...}
+
+Build with ``PerceptionConfig.from_params(load_node_params(path, "perception"))``. Every value has its unit
+in the name; ``validate`` fails fast on anything out of range.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping
+
+from memory_nodes.common.config import config_from_dict
+from memory_nodes.common.errors import ConfigError
+
+
+def _check(ok: bool, what: str) -> None:
+    if not ok:
+        raise ConfigError(what)
+
+
+@dataclass
+class DetectorConfig:
+    kind: str = "oracle"                 # "oracle" (simulator instance masks) | "onnx"
+
+    def validate(self) -> None:
+        _check(self.kind in ("oracle", "onnx"), f"detector.kind must be oracle|onnx, got {self.kind!r}")
+
+
+@dataclass
+class OracleConfig:
+    """Error model of the noisy-oracle detector. Probabilities are per visible instance per frame."""
+    seed: int = 0
+    miss_prob_base: float = 0.03         # miss probability of a large, close, unoccluded object
+    miss_prob_per_m: float = 0.04        # added per metre of distance beyond miss_free_distance_m
+    miss_free_distance_m: float = 1.5
+    miss_prob_occlusion: float = 0.5     # added at full occlusion (scaled by the hidden fraction)
+    small_area_px: float = 400.0         # area (px at 640x480) below which the small-size miss term grows
+    miss_prob_small: float = 0.4         # added for an object of zero area (linear up to small_area_px)
+    max_range_m: float = 6.0             # objects farther than this are never detected
+    min_area_px: int = 30                # masks smaller than this (after erosion, px at 640x480) vanish
+    confusion_prob: float = 0.08         # probability a class with a look-alike is reported as it
+    confusion_pairs: List[str] = field(default_factory=lambda: [
+        "mug:cup", "book:notebook", "pen:pencil", "remote:phone", "pillow:cushion", "bowl:plate"])
+    false_positive_rate: float = 0.05    # expected spurious detections per frame (Poisson mean)
+    false_positive_classes: List[str] = field(default_factory=list)  # empty: the classes in the table
+    erode_px: int = 1                    # mask erosion radius (px at 640x480; scaled with resolution)
+    score_mean: float = 0.85             # detector confidence of true detections (mean)
+    score_std: float = 0.08
+    false_positive_score_mean: float = 0.45
+    ignore_classes: List[str] = field(default_factory=lambda: [
+        "wall", "floor", "ceiling", "door", "background", "robot"])
+
+    def validate(self) -> None:
+        for name in ("miss_prob_base", "miss_prob_per_m", "miss_prob_occlusion", "miss_prob_small",
+                     "confusion_prob", "score_mean", "score_std", "false_positive_score_mean"):
+            v = getattr(self, name)
+            _check(0.0 <= v <= 1.0, f"oracle.{name} must be in [0, 1], got {v}")
+        _check(self.false_positive_rate >= 0.0, "oracle.false_positive_rate must be >= 0")
+        _check(self.max_range_m > 0.0, "oracle.max_range_m must be > 0")
+        _check(self.erode_px >= 0 and self.min_area_px >= 0, "oracle.erode_px/min_area_px must be >= 0")
+        _check(self.small_area_px > 0.0, "oracle.small_area_px must be > 0")
+        for pair in self.confusion_pairs:
+            _check(pair.count(":") == 1 and all(pair.split(":")),
+                   f"oracle.confusion_pairs entries look like 'mug:cup', got {pair!r}")
+
+    def confusion_map(self) -> Dict[str, List[str]]:
+        """class -> look-alike classes (symmetric)."""
+        out: Dict[str, List[str]] = {}
+        for pair in self.confusion_pairs:
+            a, b = pair.split(":")
+            out.setdefault(a, []).append(b)
+            out.setdefault(b, []).append(a)
+        return out
+
+
+@dataclass
+class OnnxConfig:
+    """A detector exported to ONNX. Output layout "boxes_scores": boxes (1, N, 4) xyxy in input pixels and
+    scores (1, N, C); "yolo": one tensor (1, 4 + C, N) with cx, cy, w, h rows then class scores."""
+    model_path: str = ""
+    class_names: List[str] = field(default_factory=list)
+    providers: List[str] = field(default_factory=lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    input_width: int = 640
+    input_height: int = 480
+    output_layout: str = "boxes_scores"
+    score_threshold: float = 0.4
+    nms_iou_threshold: float = 0.5
+    max_detections: int = 100
+    class_agnostic_nms: bool = False
+    intra_op_threads: int = 1
+
+    def validate(self) -> None:
+        _check(self.output_layout in ("boxes_scores", "yolo"),
+               f"onnx.output_layout must be boxes_scores|yolo, got {self.output_layout!r}")
+        _check(0.0 <= self.score_threshold <= 1.0, "onnx.score_threshold must be in [0, 1]")
+        _check(0.0 < self.nms_iou_threshold <= 1.0, "onnx.nms_iou_threshold must be in (0, 1]")
+        _check(self.input_width > 0 and self.input_height > 0, "onnx.input_width/height must be > 0")
+        _check(self.max_detections > 0, "onnx.max_detections must be > 0")
+        _check(self.intra_op_threads >= 0, "onnx.intra_op_threads must be >= 0")
+
+
+@dataclass
+class LiftingConfig:
+    pixel_stride: int = 2                # sample every n-th pixel of a mask in each direction
+    min_depth_m: float = 0.2
+    max_depth_m: float = 8.0
+    min_points: int = 12                 # fewer lifted points: the detection is dropped
+    max_points_per_detection: int = 3000  # larger detections are sampled with a coarser stride
+    outlier_mad_k: float = 3.0           # points farther than k * MAD (along the view ray) are dropped
+    extent_percentile: float = 1.0       # robust box: this and 100 - this percentile of the points
+    hidden_depth_factor: float = 0.7     # assumed footprint depth along the view = this * visible width
+    voxel_size_m: float = 0.02           # downsampled cloud
+    keep_points: bool = True             # attach the downsampled cloud to each observation
+    min_valid_depth_fraction: float = 0.01  # frames with fewer valid depth pixels are rejected
+
+    def validate(self) -> None:
+        _check(self.pixel_stride >= 1, "lifting.pixel_stride must be >= 1")
+        _check(0.0 <= self.min_depth_m < self.max_depth_m, "lifting: need 0 <= min_depth_m < max_depth_m")
+        _check(self.min_points >= 1, "lifting.min_points must be >= 1")
+        _check(self.outlier_mad_k > 0.0, "lifting.outlier_mad_k must be > 0")
+        _check(self.max_points_per_detection >= self.min_points, "lifting.max_points_per_detection >= min_points")
+        _check(0.0 <= self.extent_percentile < 50.0, "lifting.extent_percentile must be in [0, 50)")
+        _check(0.0 <= self.hidden_depth_factor <= 2.0, "lifting.hidden_depth_factor must be in [0, 2]")
+        _check(self.voxel_size_m > 0.0, "lifting.voxel_size_m must be > 0")
+        _check(0.0 <= self.min_valid_depth_fraction <= 1.0, "lifting.min_valid_depth_fraction in [0, 1]")
+
+
+@dataclass
+class ViewsConfig:
+    min_interval_s: float = 0.5          # at most one keyframe per this interval (rate cap)
+    max_interval_s: float = 10.0         # a keyframe at least this often while frames arrive
+    translation_m: float = 0.5           # motion since the last keyframe that makes a new one
+    rotation_rad: float = 0.35
+    novelty_classes: bool = True         # a class not seen in the last keyframe makes a new one
+    depth_width: int = 160
+    depth_height: int = 120
+    jpeg_width: int = 320
+    jpeg_height: int = 240
+    jpeg_quality: int = 80
+
+    def validate(self) -> None:
+        _check(0.0 <= self.min_interval_s <= self.max_interval_s, "views: need 0 <= min_interval_s <= max")
+        _check(self.translation_m > 0.0 and self.rotation_rad > 0.0, "views: motion thresholds must be > 0")
+        _check(self.depth_width > 0 and self.depth_height > 0, "views.depth_width/height must be > 0")
+        _check(self.jpeg_width > 0 and self.jpeg_height > 0, "views.jpeg_width/height must be > 0")
+        _check(1 <= self.jpeg_quality <= 100, "views.jpeg_quality must be in [1, 100]")
+
+
+@dataclass
+class PlacesConfig:
+    new_place_distance_m: float = 1.5    # a new place when farther than this from every place
+    edge_max_distance_m: float = 4.0     # consecutive places farther apart than this are not joined
+
+    def validate(self) -> None:
+        _check(self.new_place_distance_m > 0.0, "places.new_place_distance_m must be > 0")
+        _check(self.edge_max_distance_m > 0.0, "places.edge_max_distance_m must be > 0")
+
+
+def _default_label_evidence() -> Dict[str, List[str]]:
+    return {
+        "kitchen": ["fridge", "refrigerator", "stove", "oven", "microwave", "sink", "counter",
+                    "kettle", "toaster", "pan", "pot", "dish", "plate", "bowl", "coffee_maker",
+                    "dining_table", "cereal_box", "fruit", "apple", "banana", "bottle"],
+        "bedroom": ["bed", "wardrobe", "nightstand", "dresser", "pillow", "alarm_clock", "lamp"],
+        "bathroom": ["toilet", "bathtub", "shower", "bath_sink", "towel", "toothbrush", "soap",
+                     "shampoo", "toilet_paper"],
+        "living_room": ["sofa", "couch", "tv", "television", "armchair", "coffee_table", "cushion",
+                        "remote", "plant", "rug"],
+        "office": ["desk", "office_chair", "monitor", "computer", "laptop", "keyboard", "printer",
+                   "notebook", "pen", "stapler", "bookshelf"],
+        "hallway": ["coat_rack", "shoe_rack", "umbrella", "keys", "shoes", "door_mat"],
+    }
+
+
+@dataclass
+class RoomsConfig:
+    grid_resolution_m: float = 0.05
+    grid_size_m: float = 40.0            # square grid centred on grid_origin (grows never)
+    grid_origin_x_m: float = -20.0
+    grid_origin_y_m: float = -20.0
+    floor_max_z_m: float = 0.08          # points below this height are floor (free)
+    obstacle_min_z_m: float = 0.15       # points between these heights are obstacles
+    obstacle_max_z_m: float = 1.9
+    max_range_m: float = 5.0             # depth farther than this does not touch the grid
+    pixel_stride: int = 6                # grid update samples every n-th pixel
+    update_every_n_frames: int = 1
+    segment_every_n_frames: int = 50     # rooms are re-cut at most this often (and on demand)
+    door_width_m: float = 1.0            # openings up to this wide separate rooms
+    min_room_area_m2: float = 2.0
+    occupied_min_hits: int = 2           # a cell is occupied after this many obstacle hits
+    obstacle_inflate_m: float = 0.05
+    label_evidence: Dict[str, List[str]] = field(default_factory=_default_label_evidence)
+    label_min_confidence: float = 0.34   # below this the label is "unknown"
+    label_prior_count: float = 1.0       # pseudo-count of the uniform prior over labels
+    match_min_iou: float = 0.3           # a new segment keeps an old room's id above this overlap
+
+    def validate(self) -> None:
+        _check(self.grid_resolution_m > 0.0, "rooms.grid_resolution_m must be > 0")
+        _check(self.grid_size_m > self.grid_resolution_m, "rooms.grid_size_m must exceed the resolution")
+        _check(self.floor_max_z_m < self.obstacle_min_z_m < self.obstacle_max_z_m,
+               "rooms: need floor_max_z_m < obstacle_min_z_m < obstacle_max_z_m")
+        _check(self.pixel_stride >= 1 and self.update_every_n_frames >= 1
+               and self.segment_every_n_frames >= 1, "rooms: strides and periods must be >= 1")
+        _check(self.door_width_m > 0.0 and self.min_room_area_m2 >= 0.0, "rooms: door/area must be > 0")
+        _check(self.occupied_min_hits >= 1, "rooms.occupied_min_hits must be >= 1")
+        _check(0.0 <= self.label_min_confidence <= 1.0, "rooms.label_min_confidence in [0, 1]")
+        _check(0.0 < self.match_min_iou <= 1.0, "rooms.match_min_iou in (0, 1]")
+        cells = int(round(self.grid_size_m / self.grid_resolution_m))
+        _check(cells <= 4096, f"rooms: grid of {cells}x{cells} cells is too large")
+
+
+@dataclass
+class TransformsConfig:
+    cache_time_s: float = 10.0           # dynamic transforms older than newest - this are forgotten
+    max_extrapolation_s: float = 0.05    # look-ups this far past the newest (or before the oldest) hold
+    lookup_timeout_s: float = 0.0        # ROS node only: wait this long for tf (0 = no wait)
+
+    def validate(self) -> None:
+        _check(self.cache_time_s > 0.0, "transforms.cache_time_s must be > 0")
+        _check(self.max_extrapolation_s >= 0.0, "transforms.max_extrapolation_s must be >= 0")
+        _check(self.lookup_timeout_s >= 0.0, "transforms.lookup_timeout_s must be >= 0")
+
+
+@dataclass
+class SyncConfig:
+    slop_s: float = 0.02                 # messages this close in time belong to one frame
+    queue_size: int = 10                 # per input; the oldest is dropped beyond this
+
+    def validate(self) -> None:
+        _check(self.slop_s >= 0.0, "sync.slop_s must be >= 0")
+        _check(self.queue_size >= 1, "sync.queue_size must be >= 1")
+
+
+@dataclass
+class FramesConfig:
+    map_frame: str = "map"
+    base_frame: str = "base_link"
+    camera_frame: str = ""               # empty: the frame_id of the images
+
+    def validate(self) -> None:
+        _check(bool(self.map_frame) and bool(self.base_frame), "frames.map_frame/base_frame must be set")
+
+
+@dataclass
+class PerceptionConfig:
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    onnx: OnnxConfig = field(default_factory=OnnxConfig)
+    lifting: LiftingConfig = field(default_factory=LiftingConfig)
+    views: ViewsConfig = field(default_factory=ViewsConfig)
+    places: PlacesConfig = field(default_factory=PlacesConfig)
+    rooms: RoomsConfig = field(default_factory=RoomsConfig)
+    transforms: TransformsConfig = field(default_factory=TransformsConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    frames: FramesConfig = field(default_factory=FramesConfig)
+
+    def validate(self) -> None:
+        for name in ("detector", "oracle", "onnx", "lifting", "views", "places", "rooms", "transforms",
+                     "sync", "frames"):
+            getattr(self, name).validate()
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "PerceptionConfig":
+        """From the nested ``ros__parameters`` of the perception node (other keys are ignored)."""
+        known = {k: v for k, v in params.items() if k in cls.__dataclass_fields__}
+        return config_from_dict(cls, known)

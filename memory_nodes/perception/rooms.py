@@ -1,0 +1,288 @@
+"""A 2D occupancy grid from depth, rooms cut from it, and room labels inferred from the objects seen.
+
+Grid: every ``pixel_stride``-th depth pixel is lifted to the map frame; points near the floor mark their
+cell as seen-free, points between ``obstacle_min_z_m`` and ``obstacle_max_z_m`` count as obstacle hits.
+
+Rooms: the free space (seen floor, small gaps closed, obstacles removed) goes through a distance transform;
+cells farther than half a door width from any obstacle or unknown cell form room cores (a door is too
+narrow to hold one, so it separates them); cores smaller than a room are dropped; a watershed over the
+distance grows the cores back over all free space. Each new cut is matched to the previous one by overlap
+so a room keeps its id as the map grows, day after day.
+
+Labels: each room collects the distinct objects seen in it (class + 0.5 m cell, so a fridge seen a hundred
+times counts once); ``label_evidence`` maps classes to room types; the label is the posterior mode under a
+small symmetric prior, with its probability as the confidence ("unknown" below a floor).
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from memory_nodes.common.types import CameraIntrinsics, Room, RoomSegmentation
+
+from .config import RoomsConfig
+
+_OBJECT_CELL_M = 0.5
+
+
+class OccupancyGrid:
+    """Seen-free and obstacle hit counts on a fixed square grid (row = y, column = x)."""
+
+    def __init__(self, config: RoomsConfig):
+        config.validate()
+        self.config = config
+        self.resolution_m = config.grid_resolution_m
+        self.origin_xy_m = (config.grid_origin_x_m, config.grid_origin_y_m)
+        self.cells = int(round(config.grid_size_m / config.grid_resolution_m))
+        self.free_hits = np.zeros((self.cells, self.cells), np.int32)
+        self.occ_hits = np.zeros((self.cells, self.cells), np.int32)
+        self._rays: Dict[Tuple[CameraIntrinsics, int], Tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def _ray_table(self, K: CameraIntrinsics, stride: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        key = (K, stride)
+        r = self._rays.get(key)
+        if r is None:
+            rows = np.arange(stride // 2, K.height, stride)
+            cols = np.arange(stride // 2, K.width, stride)
+            rr, cc = np.meshgrid(rows, cols, indexing="ij")
+            r = (rr, cc, np.stack([((cc - K.cx) / K.fx).ravel(), ((rr - K.cy) / K.fy).ravel(),
+                                   np.ones(rr.size)], axis=1))
+            if len(self._rays) > 8:
+                self._rays.clear()
+            self._rays[key] = r
+        return r
+
+    def integrate(self, depth_m: np.ndarray, K: CameraIntrinsics, map_T_camera: np.ndarray) -> None:
+        cfg = self.config
+        rr, cc, rays = self._ray_table(K, cfg.pixel_stride)
+        z = depth_m[rr, cc].ravel().astype(np.float64)
+        ok = (z > 0.05) & (z < cfg.max_range_m)
+        if not np.any(ok):
+            return
+        pc = rays[ok] * z[ok, None]
+        pm = pc @ map_T_camera[:3, :3].T + map_T_camera[:3, 3]
+        col = np.floor((pm[:, 0] - self.origin_xy_m[0]) / self.resolution_m).astype(np.int64)
+        row = np.floor((pm[:, 1] - self.origin_xy_m[1]) / self.resolution_m).astype(np.int64)
+        inside = (col >= 0) & (col < self.cells) & (row >= 0) & (row < self.cells)
+        idx = row * self.cells + col
+        h = pm[:, 2]
+        floor = inside & (h < cfg.floor_max_z_m)
+        obst = inside & (h >= cfg.obstacle_min_z_m) & (h <= cfg.obstacle_max_z_m)
+        for sel, arr in ((floor, self.free_hits), (obst, self.occ_hits)):
+            if np.any(sel):
+                u, n = np.unique(idx[sel], return_counts=True)
+                arr.ravel()[u] += n.astype(np.int32)
+
+    def cell_of(self, x_m: float, y_m: float) -> Tuple[int, int]:
+        return (int(np.floor((y_m - self.origin_xy_m[1]) / self.resolution_m)),
+                int(np.floor((x_m - self.origin_xy_m[0]) / self.resolution_m)))
+
+    def known_bounds(self, margin: int = 4) -> Optional[Tuple[int, int, int, int]]:
+        """(r0, r1, c0, c1) of the seen part of the grid, with a margin; None if nothing was seen."""
+        seen = (self.free_hits > 0) | (self.occ_hits > 0)
+        rows = np.flatnonzero(seen.any(axis=1))
+        if not rows.size:
+            return None
+        cols = np.flatnonzero(seen.any(axis=0))
+        return (max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, self.cells),
+                max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, self.cells))
+
+
+class RoomLabeler:
+    """Distinct objects per place in the map -> room label with a confidence."""
+
+    def __init__(self, config: RoomsConfig):
+        self.config = config
+        self._label_of: Dict[str, List[str]] = {}
+        for label, classes in config.label_evidence.items():
+            for c in classes:
+                self._label_of.setdefault(c, []).append(label)
+        self.labels = sorted(config.label_evidence)
+        self._objects: Dict[Tuple[str, int, int], Tuple[float, float]] = {}
+
+    def add(self, class_name: str, x_m: float, y_m: float) -> None:
+        if class_name not in self._label_of:
+            return
+        key = (class_name, int(np.floor(x_m / _OBJECT_CELL_M)), int(np.floor(y_m / _OBJECT_CELL_M)))
+        if key not in self._objects:
+            self._objects[key] = (x_m, y_m)
+
+    def label_rooms(self, room_at) -> Dict[int, Tuple[str, float]]:
+        """room_at(x, y) -> room id; returns room id -> (label, confidence) for rooms with evidence."""
+        votes: Dict[int, Dict[str, float]] = {}
+        for (cls, _, _), (x, y) in self._objects.items():
+            rid = room_at(x, y)
+            if rid < 0:
+                continue
+            labels = self._label_of[cls]
+            v = votes.setdefault(rid, {})
+            for lab in labels:
+                v[lab] = v.get(lab, 0.0) + 1.0 / len(labels)
+        a = self.config.label_prior_count
+        k = len(self.labels)
+        out: Dict[int, Tuple[str, float]] = {}
+        for rid, v in votes.items():
+            total = sum(v.values())
+            best = max(sorted(v), key=lambda lab: v[lab])
+            conf = (v[best] + a) / (total + a * k)
+            out[rid] = (best, float(conf))
+        return out
+
+
+class RoomSegmenter:
+    """Cuts rooms from the grid, keeps ids stable across cuts, labels them."""
+
+    def __init__(self, config: RoomsConfig):
+        config.validate()
+        self.config = config
+        self._prev_map: Optional[np.ndarray] = None      # full-grid room ids of the last cut
+        self._next_id = 0
+        self.last: Optional[RoomSegmentation] = None
+        self._room_at = None
+
+    def free_space(self, grid: OccupancyGrid, bounds: Tuple[int, int, int, int]) -> np.ndarray:
+        import cv2
+
+        cfg = self.config
+        r0, r1, c0, c1 = bounds
+        occ = grid.occ_hits[r0:r1, c0:c1] >= cfg.occupied_min_hits
+        free = (grid.free_hits[r0:r1, c0:c1] > 0) & ~occ
+        close_px = max(1, int(round(0.15 / cfg.grid_resolution_m)))
+        k = np.ones((2 * close_px + 1, 2 * close_px + 1), np.uint8)
+        free = cv2.morphologyEx(free.view(np.uint8), cv2.MORPH_CLOSE, k).view(bool)
+        inflate = int(round(cfg.obstacle_inflate_m / cfg.grid_resolution_m))
+        if inflate > 0:
+            ki = np.ones((2 * inflate + 1, 2 * inflate + 1), np.uint8)
+            occ = cv2.dilate(occ.view(np.uint8), ki).view(bool)
+        return free & ~occ
+
+    def segment(self, grid: OccupancyGrid, labeler: RoomLabeler, stamp_ns: int) -> RoomSegmentation:
+        import cv2
+
+        cfg = self.config
+        res = cfg.grid_resolution_m
+        bounds = grid.known_bounds(margin=int(np.ceil(cfg.door_width_m / res)) + 2)
+        full = np.full((grid.cells, grid.cells), -1, np.int32)
+        if bounds is None:
+            return self._finish(full, grid, labeler, stamp_ns, (0, 1, 0, 1))
+        r0, r1, c0, c1 = bounds
+        space = self.free_space(grid, bounds)
+        dist = cv2.distanceTransform(space.view(np.uint8), cv2.DIST_L2, 5) * res   # metres to non-free
+        core = (dist > cfg.door_width_m / 2.0).view(np.uint8)
+        n, markers = cv2.connectedComponents(core, connectivity=8)
+        if n > 1:
+            areas = np.bincount(markers.ravel(), minlength=n) * res * res
+            min_core = max(cfg.min_room_area_m2 * 0.1, 0.2)
+            small = areas < min_core
+            small[0] = False
+            if np.any(small):
+                markers[small[markers]] = 0
+        markers = markers.astype(np.int32)
+        if np.any(markers > 0):
+            img = np.clip(255.0 - dist * (255.0 / max(float(dist.max()), 1e-6)), 0, 255).astype(np.uint8)
+            img[~space] = 255
+            ws = markers.copy()
+            cv2.watershed(cv2.merge([img, img, img]), ws)
+            ws[~space] = 0
+            ws[ws < 0] = 0
+            # watershed draws -1 lines between basins: give those cells the neighbouring label
+            ws = self._fill_lines(ws, space)
+        else:
+            ws = np.zeros_like(markers)
+        # drop regions smaller than a room
+        labels, counts = np.unique(ws[ws > 0], return_counts=True)
+        for lab, cnt in zip(labels, counts):
+            if cnt * res * res < cfg.min_room_area_m2:
+                ws[ws == lab] = 0
+        full[r0:r1, c0:c1] = self._stable_ids(ws, (r0, r1, c0, c1), grid.cells)
+        return self._finish(full, grid, labeler, stamp_ns, bounds)
+
+    @staticmethod
+    def _fill_lines(ws: np.ndarray, space: np.ndarray) -> np.ndarray:
+        import cv2
+
+        hole = space & (ws == 0)
+        if not np.any(hole):
+            return ws
+        grown = cv2.dilate(ws.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
+        out = ws.copy()
+        out[hole] = grown[hole]
+        return out
+
+    def _stable_ids(self, ws: np.ndarray, bounds: Tuple[int, int, int, int], cells: int) -> np.ndarray:
+        """Relabel local segment labels with room ids that persist across cuts (greedy by overlap)."""
+        r0, r1, c0, c1 = bounds
+        out = np.full(ws.shape, -1, np.int32)
+        segs = [int(s) for s in np.unique(ws) if s > 0]
+        prev = self._prev_map[r0:r1, c0:c1] if self._prev_map is not None else None
+        pairs: List[Tuple[float, int, int]] = []
+        if prev is not None:
+            prev_area = {int(r): int(c) for r, c in zip(*np.unique(self._prev_map[self._prev_map >= 0],
+                                                                   return_counts=True))}
+            for s in segs:
+                m = ws == s
+                ids, cnt = np.unique(prev[m & (prev >= 0)], return_counts=True)
+                seg_area = int(np.count_nonzero(m))
+                for rid, c in zip(ids, cnt):
+                    # share of the old room inside this segment, or of this segment inside the old room
+                    score = max(c / max(prev_area[int(rid)], 1), c / max(seg_area, 1))
+                    if score >= self.config.match_min_iou:
+                        pairs.append((float(c), s, int(rid)))
+        used_seg, used_id = set(), set()
+        for _, s, rid in sorted(pairs, reverse=True):
+            if s in used_seg or rid in used_id:
+                continue
+            out[ws == s] = rid
+            used_seg.add(s)
+            used_id.add(rid)
+        for s in segs:
+            if s not in used_seg:
+                out[ws == s] = self._next_id
+                self._next_id += 1
+        return out
+
+    def _finish(self, full: np.ndarray, grid: OccupancyGrid, labeler: RoomLabeler, stamp_ns: int,
+                bounds: Tuple[int, int, int, int]) -> RoomSegmentation:
+        from scipy import ndimage
+
+        cfg = self.config
+        res = cfg.grid_resolution_m
+        self._prev_map = full
+        r0, r1, c0, c1 = bounds
+        crop = full[r0:r1, c0:c1]
+        origin = (grid.origin_xy_m[0] + c0 * res, grid.origin_xy_m[1] + r0 * res)
+        # objects stand next to walls: look their room up in a map where every cell has its nearest room
+        if np.any(crop >= 0):
+            _, (ri, ci) = ndimage.distance_transform_edt(crop < 0, return_indices=True)
+            nearest = crop[ri, ci]
+            dist_ok = ndimage.distance_transform_edt(crop < 0) * res <= 0.6
+        else:
+            nearest, dist_ok = crop, np.zeros(crop.shape, bool)
+
+        def room_at(x: float, y: float) -> int:
+            r = int(np.floor((y - origin[1]) / res))
+            c = int(np.floor((x - origin[0]) / res))
+            if 0 <= r < crop.shape[0] and 0 <= c < crop.shape[1] and dist_ok[r, c]:
+                return int(nearest[r, c])
+            return -1
+
+        labels = labeler.label_rooms(room_at)
+        rooms: List[Room] = []
+        for rid in sorted(int(r) for r in np.unique(crop) if r >= 0):
+            rr, cc = np.nonzero(crop == rid)
+            centroid = np.array([origin[0] + (cc.mean() + 0.5) * res, origin[1] + (rr.mean() + 0.5) * res, 0.0])
+            lab, conf = labels.get(rid, ("unknown", 0.0))
+            if conf < cfg.label_min_confidence:
+                lab = "unknown"
+            rooms.append(Room(room_id=rid, label=lab, label_confidence=conf, centroid_m=centroid,
+                              area_m2=float(rr.size * res * res)))
+        seg = RoomSegmentation(stamp_ns=stamp_ns, rooms=rooms, room_map=crop.astype(np.int16),
+                               resolution_m=res, origin_xy_m=origin)
+        self.last = seg
+        self._room_at = room_at
+        return seg
+
+    def room_at(self, x_m: float, y_m: float) -> int:
+        """Room of a map position in the last cut (nearest room within 0.6 m), -1 if none."""
+        return self._room_at(x_m, y_m) if self._room_at is not None else -1
