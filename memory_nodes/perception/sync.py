@@ -10,7 +10,7 @@ already emitted arrives too late and is dropped. Drops are counted per input.
 from __future__ import annotations
 
 import bisect
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 
 class ApproxTimeSync:
@@ -22,14 +22,15 @@ class ApproxTimeSync:
         self.queue_size = queue_size
         self._stamps: List[List[int]] = [[] for _ in range(num_inputs)]
         self._msgs: List[List[Any]] = [[] for _ in range(num_inputs)]
-        self._last_out: List[int] = [-1] * num_inputs
+        self._last_out: List[Optional[int]] = [None] * num_inputs
         self.dropped: List[int] = [0] * num_inputs
         self.emitted = 0
 
     def add(self, index: int, stamp_ns: int, msg: Any) -> List[List[Any]]:
         """Queue one message; returns the sets (one message per input, in input order) it completed."""
         stamp_ns = int(stamp_ns)
-        if stamp_ns <= self._last_out[index]:
+        last = self._last_out[index]
+        if last is not None and stamp_ns <= last:
             self.dropped[index] += 1
             return []
         st, ms = self._stamps[index], self._msgs[index]
@@ -79,4 +80,4 @@ class ApproxTimeSync:
         for k in range(self.num_inputs):
             self._stamps[k].clear()
             self._msgs[k].clear()
-            self._last_out[k] = -1
+            self._last_out[k] = None
