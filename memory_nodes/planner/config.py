@@ -1,0 +1,115 @@
+"""Typed planner configuration (section names match config/planner.yaml under ``planner_node``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..common.errors import ConfigError
+from .parse import ParserConfig
+
+
+@dataclass
+class UtilityConfig:
+    """Utility of a reply: +1 correct, -c_wrong wrong, 0 NOT_SURE."""
+    c_wrong: float = 1.0                 # cost of a wrong answer (utility units)
+    look_cost: float = 0.002             # utility a look costs even without driving (0 = pure VOI)
+    lambda_per_m: float = 0.01           # utility per metre driven
+
+    def validate(self) -> None:
+        if self.c_wrong < 0 or self.look_cost < 0 or self.lambda_per_m < 0:
+            raise ConfigError("utility: c_wrong, look_cost and lambda_per_m must be >= 0")
+
+
+@dataclass
+class DetectorConfig:
+    """Observation model of one look (a yaw sweep) at a location."""
+    miss_rate: float = 0.15              # P(not detected | present and visible)
+    false_positive_rate: float = 0.02    # P(detected | absent, location visible)
+    visibility_max: float = 0.95         # visibility of a location right next to the viewpoint
+    visibility_sigma_m: float = 2.5      # Gaussian fall-off of visibility with distance
+    max_range_m: float = 5.0             # beyond this a location is not seen
+    cross_room_visibility: float = 0.1   # factor for a location in another room than the viewpoint
+    min_visibility: float = 0.05         # below this a location does not count as seen
+    match_radius_m: float = 0.8          # a detection this close to a hypothesis confirms it
+    occlusion_tolerance_m: float = 0.3   # depth may be this much shorter than the point and still see it
+
+    def validate(self) -> None:
+        for n in ("miss_rate", "false_positive_rate", "visibility_max", "cross_room_visibility", "min_visibility"):
+            v = getattr(self, n)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"detector.{n} must be in [0, 1], got {v}")
+        if self.miss_rate + self.false_positive_rate >= 1.0:
+            raise ConfigError("detector: miss_rate + false_positive_rate must be < 1")
+        if self.visibility_sigma_m <= 0 or self.max_range_m <= 0 or self.match_radius_m <= 0:
+            raise ConfigError("detector: visibility_sigma_m, max_range_m, match_radius_m must be > 0")
+
+
+@dataclass
+class BeliefConfig:
+    """How memory becomes a belief over present-tense answers."""
+    use_staleness: bool = True           # False: remembered objects are still there (latest-map baseline)
+    use_absences: bool = True            # apply absence records after the last sighting
+    absences_in_staleness: bool = False  # True if memory's p_still_there already counts absences
+    use_habits: bool = True              # moved mass goes to places the class used to be
+    habit_weight: float = 0.6            # share of the moved mass given by habits (rest: rooms prior, uniform)
+    room_prior_weight: float = 0.2       # share given to rooms where the class usually is (vocabulary)
+    p_gone_if_moved: float = 0.1         # P(not findable anywhere | moved away)
+    p_absent_if_never_seen: float = 0.5  # P(not in the home | never seen)
+    unseen_instance_rate: float = 0.05   # expected unseen extra instances per room (count / exists)
+    past_span_confidence: float = 0.92   # P(correct) of a stored sighting that covers the asked time
+    default_move_rate_per_day: float = 0.5
+    receptacle_radius_m: float = 1.0     # "on the table": within this horizontal distance of it
+
+    def validate(self) -> None:
+        for n in ("habit_weight", "room_prior_weight", "p_gone_if_moved", "p_absent_if_never_seen",
+                  "past_span_confidence", "unseen_instance_rate"):
+            v = getattr(self, n)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"belief.{n} must be in [0, 1], got {v}")
+        if self.habit_weight + self.room_prior_weight > 1.0:
+            raise ConfigError("belief: habit_weight + room_prior_weight must be <= 1")
+
+
+@dataclass
+class ExploreConfig:
+    max_looks: int = 12                  # looks per question at most
+    max_viewpoints: int = 60             # candidate viewpoints scored per step (nearest / most useful)
+    path_margin: float = 0.0             # plan within remaining_budget / (1 + margin) (nav overshoot)
+    revisit: bool = False                # may look again from a viewpoint already looked from
+    answer_granularity: str = "room"     # where-answers are judged by "room" or "place"
+
+    def validate(self) -> None:
+        if self.max_looks < 0 or self.max_viewpoints < 1 or self.path_margin < 0:
+            raise ConfigError("explore: max_looks >= 0, max_viewpoints >= 1, path_margin >= 0")
+        if self.answer_granularity not in ("room", "place"):
+            raise ConfigError("explore.answer_granularity must be 'room' or 'place'")
+
+
+@dataclass
+class ChatConfig:
+    """Optional OpenAI-compatible chat endpoint that parses questions (off by default)."""
+    enabled: bool = False
+    url: str = ""                        # e.g. http://127.0.0.1:8080/v1/chat/completions
+    model: str = ""
+    timeout_s: float = 5.0
+    api_key_env: str = ""                # name of an environment variable holding a key, if any
+    fallback_to_rules: bool = True       # when the endpoint fails or returns an invalid query
+
+    def validate(self) -> None:
+        if self.enabled and not self.url:
+            raise ConfigError("chat.url is required when chat.enabled")
+        if self.timeout_s <= 0:
+            raise ConfigError("chat.timeout_s must be > 0")
+
+
+@dataclass
+class PlannerConfig:
+    utility: UtilityConfig = field(default_factory=UtilityConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    belief: BeliefConfig = field(default_factory=BeliefConfig)
+    explore: ExploreConfig = field(default_factory=ExploreConfig)
+    parser: ParserConfig = field(default_factory=ParserConfig)
+    chat: ChatConfig = field(default_factory=ChatConfig)
+
+    def validate(self) -> None:
+        for part in (self.utility, self.detector, self.belief, self.explore, self.parser, self.chat):
+            part.validate()

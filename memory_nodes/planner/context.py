@@ -1,0 +1,144 @@
+"""What every answer step shares: the memory (with a read counter), the query, now, rooms and places."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..common.protocols import Evidence, MemoryView, PlaceInfo, Sighting
+from .config import PlannerConfig
+from .query import Query
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+
+_PALETTE = {
+    "red": (0.8, 0.1, 0.1), "green": (0.1, 0.6, 0.2), "blue": (0.1, 0.2, 0.8), "yellow": (0.9, 0.85, 0.1),
+    "orange": (0.95, 0.5, 0.05), "purple": (0.5, 0.15, 0.6), "pink": (0.95, 0.55, 0.7),
+    "brown": (0.45, 0.28, 0.12), "black": (0.05, 0.05, 0.05), "white": (0.95, 0.95, 0.95),
+    "grey": (0.5, 0.5, 0.5), "beige": (0.85, 0.78, 0.6), "cyan": (0.1, 0.75, 0.8),
+}
+_COLOR_ALIASES = {"gray": "grey", "silver": "grey", "gold": "yellow", "navy": "blue", "teal": "cyan",
+                  "magenta": "pink"}
+
+
+def color_name(rgb) -> Tuple[str, float]:
+    """Nearest palette name of an RGB triple in [0, 1] and its distance."""
+    v = np.asarray(rgb, dtype=float)
+    best, dist = "", float("inf")
+    for name, ref in _PALETTE.items():
+        dd = float(np.linalg.norm(v - np.asarray(ref)))
+        if dd < dist:
+            best, dist = name, dd
+    return best, dist
+
+
+def canonical_color(word: str) -> str:
+    return _COLOR_ALIASES.get(word, word)
+
+
+class CountingMemory:
+    """Wraps a MemoryView and counts the calls (the benchmark reports memory reads)."""
+
+    def __init__(self, inner: MemoryView):
+        self._inner = inner
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        def counted(*args, **kwargs):
+            self.reads += 1
+            return attr(*args, **kwargs)
+        return counted
+
+
+@dataclass
+class Option:
+    """One candidate answer with its payload."""
+    label: str
+    text: str
+    prob: float
+    position_m: Optional[np.ndarray] = None
+    place_id: int = -1
+    room_id: int = -1
+    count: int = -1
+    time_ns: int = 0
+    yes_no: Optional[bool] = None
+    items: List[str] = field(default_factory=list)
+    object_id: str = ""
+    evidence: Evidence = field(default_factory=Evidence)
+
+
+@dataclass
+class Decision:
+    """Candidate answers, most probable first, with the reasoning and evidence behind them."""
+    options: List[Option]
+    reason: str = ""
+    evidence: Evidence = field(default_factory=Evidence)
+
+    @property
+    def best(self) -> Optional[Option]:
+        return self.options[0] if self.options else None
+
+
+class Ctx:
+    def __init__(self, memory: CountingMemory, query: Query, now_ns: int, config: PlannerConfig, vocab=None):
+        self.memory = memory
+        self.query = query
+        self.now_ns = now_ns
+        self.cfg = config
+        self.vocab = vocab
+        self._rooms: Optional[Dict[int, str]] = None
+        self._places: Optional[Dict[int, PlaceInfo]] = None
+
+    @property
+    def rooms(self) -> Dict[int, str]:
+        if self._rooms is None:
+            self._rooms = dict(self.memory.rooms())
+        return self._rooms
+
+    @property
+    def places(self) -> Dict[int, PlaceInfo]:
+        if self._places is None:
+            self._places = {p.place_id: p for p in self.memory.places()}
+        return self._places
+
+    def room_label(self, room_id: int) -> str:
+        return self.rooms.get(room_id, "") if room_id >= 0 else ""
+
+    def room_ids(self, label: str) -> List[int]:
+        return sorted(r for r, l in self.rooms.items() if l == label)
+
+    def room_text(self, room_id: int) -> str:
+        label = self.room_label(room_id)
+        if not label or label == "unknown":
+            return f"room {room_id}" if room_id >= 0 else "an unknown room"
+        same = self.room_ids(label)
+        return f"the {label}" if len(same) <= 1 else f"the {label} (room {room_id})"
+
+    def canonical(self, name: str) -> str:
+        if self.vocab is not None and hasattr(self.vocab, "canonical"):
+            return self.vocab.canonical(name)
+        return name
+
+    def class_move_rate(self, class_name: str) -> float:
+        try:
+            r = float(self.memory.class_move_rate_per_day(class_name))
+        except Exception:  # memory without a rate for this class
+            r = -1.0
+        return r if r > 0 else self.cfg.belief.default_move_rate_per_day
+
+    def sightings(self, before_ns: Optional[int] = None) -> List[Sighting]:
+        """Tracks of the query's target (matching its colour if one was asked), newest first."""
+        q = self.query
+        out = list(self.memory.last_seen(q.target, before_ns=before_ns if before_ns is not None else self.now_ns))
+        if q.color:
+            want = canonical_color(q.color)
+            match = [s for s in out if color_name(s.color_rgb)[0] == want]
+            if match:
+                out = match
+        out.sort(key=lambda s: -s.last_seen_ns)
+        return out

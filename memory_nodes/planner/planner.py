@@ -1,0 +1,489 @@
+"""The planner: parse a question, build a belief from memory, and answer by value of information.
+
+    planner = Planner(PlannerConfig(), memory_view, navigator, vocab)
+    answer = planner.answer("where is my mug?", now_ns=t, budget_m=20.0)
+
+Present-tense questions with budget_m > 0 may move the robot: at each step, for every candidate viewpoint
+v (the current pose and the memory's places),
+
+    VOI(v) = E_obs at v [max_a EU(a | belief updated by obs)] - max_a EU(a | belief) - lambda * path_m(v)
+             - look_cost
+
+with utility +1 correct / -c_wrong wrong / 0 NOT_SURE, observation likelihoods from the detector's miss
+and false-positive rates and the visibility of each hypothesis from v. The robot goes to the argmax,
+looks (Navigator.look), applies what it saw to the belief (Bayes), and repeats; it stops when the best
+VOI <= 0, no viewpoint fits the remaining budget, max_looks is reached, or ``should_stop()`` (cancel /
+time-out, owned by the caller: the core never reads a clock) returns True. Past-tense, habit and
+forecast questions are answered from stored observations only and never move the robot.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ..common.errors import MemoryStackError
+from ..common.protocols import Evidence, LookResult, MemoryView, Navigator, stack_evidence
+from ..common.geometry import invert_T
+from . import query as Q
+from . import recall
+from .answer import (ANSWERED, CANNOT_PARSE, NOT_SURE, STOP_BUDGET, STOP_CANCELLED, STOP_MAX_LOOKS,
+                     STOP_MEMORY_ONLY, STOP_NAV_FAILED, STOP_NO_VALUE, STOP_PAST, Answer, Candidate)
+from .belief import Hyp, LocationBelief, SlotBelief
+from .calibration import Calibrator
+from .config import PlannerConfig
+from .context import Ctx, CountingMemory, Decision, Option
+from .parse import QuestionParser
+from .present import location_belief, location_options, moved_belief, slot_belief, slot_options
+from .query import Query, TimeWindow
+
+Pose = Tuple[float, float, float]
+EXPLORABLE = (Q.WHERE_NOW, Q.DID_MOVE, Q.EXISTS, Q.COUNT, Q.WHAT_ON)
+
+
+@dataclass
+class Feedback:
+    """Progress while answering (the AskActive action's feedback)."""
+    phase: str                           # "recall" | "navigating" | "looking" | "deciding"
+    top_answers: List[Candidate] = field(default_factory=list)
+    target_place_id: int = -1
+    target_text: str = ""
+    distance_travelled_m: float = 0.0
+
+
+@dataclass
+class Viewpoint:
+    pose: Pose
+    place_id: int                        # -1 = the current pose
+    room_id: int
+    path_m: float = 0.0
+    voi: float = -math.inf
+    gain: float = 0.0
+
+
+class Planner:
+    """Answers questions over a MemoryView, moving through a Navigator when information is worth it."""
+
+    def __init__(self, config: Optional[PlannerConfig] = None, memory: Optional[MemoryView] = None,
+                 navigator: Optional[Navigator] = None, vocab=None, calibrator: Optional[Calibrator] = None,
+                 chat=None):
+        self.config = config or PlannerConfig()
+        self.config.validate()
+        self.memory = memory
+        self.navigator = navigator
+        self.vocab = vocab
+        self.calibrator = calibrator or Calibrator()
+        self.parser = QuestionParser(self.config.parser, vocab)
+        self.chat = chat
+        if chat is None and self.config.chat.enabled:
+            from .chat import ChatParser
+            self.chat = ChatParser(self.config.chat, self.config.parser.calendar)
+
+    # ----------------------------------------------------------------------------------------- parse
+    def parse(self, question: str, now_ns: int, window: Optional[TimeWindow] = None) -> Query:
+        if self.chat is not None:
+            q = self.chat.parse(question, now_ns, window)
+            if q is not None and (q.ok or not self.config.chat.fallback_to_rules):
+                return q
+        return self.parser.parse(question, now_ns, window)
+
+    # ---------------------------------------------------------------------------------------- answer
+    def answer(self, question: Union[str, Query], now_ns: int, budget_m: float = 0.0,
+               window: Optional[TimeWindow] = None, should_stop: Optional[Callable[[], bool]] = None,
+               on_feedback: Optional[Callable[[Feedback], None]] = None, memory: Optional[MemoryView] = None,
+               navigator: Optional[Navigator] = None) -> Answer:
+        """Answer one question asked at ``now_ns`` with at most ``budget_m`` metres of driving.
+
+        ``memory`` / ``navigator`` override the constructor's for this question (e.g. a per-question
+        overlay). ``should_stop`` is polled between steps (cancel, time-out). ``on_feedback`` receives
+        progress. Raises nothing for a bad question (CANNOT_PARSE); memory errors propagate."""
+        memory = memory if memory is not None else self.memory
+        navigator = navigator if navigator is not None else self.navigator
+        if memory is None:
+            raise MemoryStackError("Planner.answer needs a MemoryView")
+        q = question if isinstance(question, Query) else self.parse(question, now_ns, window)
+        if not q.ok:
+            return Answer(status=CANNOT_PARSE, query_kind=Q.CANNOT_PARSE, reason=q.reason, query=q,
+                          stop_reason=STOP_MEMORY_ONLY)
+        mem = CountingMemory(memory)
+        ctx = Ctx(mem, q, now_ns, self.config, self.vocab)
+        run = _Run(self, ctx, navigator, budget_m, should_stop or (lambda: False), on_feedback)
+        return run.go()
+
+
+class _Run:
+    """One question being answered (keeps the loop's state out of the Planner)."""
+
+    def __init__(self, planner: Planner, ctx: Ctx, nav: Optional[Navigator], budget_m: float,
+                 should_stop: Callable[[], bool], on_feedback):
+        self.p = planner
+        self.cfg = planner.config
+        self.ctx = ctx
+        self.q = ctx.query
+        self.nav = nav
+        self.budget_m = max(0.0, float(budget_m))
+        self.should_stop = should_stop
+        self.on_feedback = on_feedback
+        self.path_m = 0.0
+        self.looks = 0
+        self.visited: List[int] = []
+        self.look_evidence = Evidence()
+        self.error = ""
+        self.failed_places: set = set()
+
+    def feedback(self, phase: str, belief=None, vp: Optional[Viewpoint] = None) -> None:
+        if self.on_feedback is None:
+            return
+        top = []
+        if belief is not None:
+            top = [Candidate(o.text, o.prob, o.place_id, o.room_id, o.position_m) for o in self.options(belief)[:5]]
+        target = ""
+        if vp is not None:
+            target = "the current pose" if vp.place_id < 0 else \
+                f"place {vp.place_id} ({self.ctx.room_text(vp.room_id)})"
+        self.on_feedback(Feedback(phase, top, vp.place_id if vp else -1, target, self.path_m))
+
+    # ----------------------------------------------------------------------------------------- main
+    def go(self) -> Answer:
+        q = self.q
+        self.feedback("recall")
+        explorable = q.kind in EXPLORABLE and q.tense in (Q.PRESENT, Q.PAST_PRESENT)
+        if not explorable:
+            decision = self.recall_decision()
+            return self.finish(decision, STOP_PAST)
+        belief, why = self.build_belief()
+        if belief is None:
+            return self.finish(Decision([], why), STOP_MEMORY_ONLY)
+        if self.budget_m <= 0 or self.nav is None:
+            stop = STOP_MEMORY_ONLY
+        else:
+            stop = self.explore(belief)
+        decision = Decision(self.options(belief), why)
+        return self.finish(decision, stop)
+
+    def recall_decision(self) -> Decision:
+        k = self.q.kind
+        fn = {Q.WHERE_AT: recall.where_at, Q.LAST_SEEN: recall.last_seen, Q.SINCE_WHEN: recall.since_when,
+              Q.ATTRIBUTE: recall.attribute, Q.WHERE_USUALLY: recall.where_usually, Q.WHEN_NEXT: recall.when_next,
+              Q.WHICH_FIRST: recall.which_first, Q.WHAT_CHANGED: recall.what_changed,
+              Q.EXISTS: recall.past_presence, Q.COUNT: recall.past_presence,
+              Q.WHAT_ON: recall.past_presence, Q.WHERE_NOW: recall.where_at}.get(k)
+        if fn is None:
+            return Decision([], f"no recall for {k}")
+        return fn(self.ctx)
+
+    def build_belief(self):
+        k = self.q.kind
+        if k == Q.WHERE_NOW:
+            return location_belief(self.ctx)
+        if k == Q.DID_MOVE:
+            return moved_belief(self.ctx)
+        return slot_belief(self.ctx)
+
+    def options(self, belief) -> List[Option]:
+        if isinstance(belief, LocationBelief):
+            return location_options(self.ctx, belief)
+        return slot_options(self.ctx, belief)
+
+    # -------------------------------------------------------------------------------------- explore
+    def explore(self, belief) -> str:
+        cfg = self.cfg
+        while True:
+            if self.should_stop():
+                return STOP_CANCELLED
+            if self.looks >= cfg.explore.max_looks:
+                return STOP_MAX_LOOKS
+            self.feedback("deciding", belief)
+            vp, reason = self.best_viewpoint(belief)
+            if vp is None:
+                return reason
+            self.feedback("navigating", belief, vp)
+            try:
+                if vp.place_id >= 0:
+                    driven = float(self.nav.go_to(vp.pose))
+                    self.path_m += max(0.0, driven)
+            except Exception as e:  # navigation failed: never try that place again, keep answering
+                self.error = f"navigation to place {vp.place_id} failed: {e}"
+                self.failed_places.add(vp.place_id)
+                if self.should_stop():
+                    return STOP_CANCELLED
+                continue
+            if self.should_stop():
+                return STOP_CANCELLED
+            self.feedback("looking", belief, vp)
+            try:
+                look = self.nav.look()
+            except Exception as e:
+                self.error = f"look failed: {e}"
+                return STOP_NAV_FAILED
+            self.looks += 1
+            self.visited.append(vp.place_id)
+            self.apply_look(belief, look, self.nav.current_pose())
+
+    def viewpoints(self) -> List[Viewpoint]:
+        pose = self.nav.current_pose()
+        places = self.ctx.places
+        here_room = -1
+        if places:
+            nearest = min(places.values(), key=lambda p: (p.position_m[0] - pose[0]) ** 2 + (p.position_m[1] - pose[1]) ** 2)
+            here_room = nearest.room_id
+        out = [] if (-1 in self.visited and not self.cfg.explore.revisit) else [Viewpoint(tuple(pose), -1, here_room)]
+        for pid, p in places.items():
+            if pid in self.failed_places or (pid in self.visited and not self.cfg.explore.revisit):
+                continue
+            out.append(Viewpoint((float(p.position_m[0]), float(p.position_m[1]), 0.0), pid, p.room_id))
+        return out
+
+    def hyps_of(self, belief) -> List[Hyp]:
+        return belief.hyps if isinstance(belief, LocationBelief) else belief.slots
+
+    def visibility(self, hyps: Sequence[Hyp], pose: Pose, room_id: int) -> np.ndarray:
+        det = self.cfg.detector
+        if not hyps:
+            return np.zeros(0)
+        P = np.array([h.position_m for h in hyps], dtype=float)
+        fn = getattr(self.nav, "visibility", None)
+        if callable(fn):
+            v = np.asarray(fn(pose, np.nan_to_num(P, nan=1e9)), dtype=float)
+            v = np.where(np.isnan(P[:, 0]), 0.0, v)
+            return np.clip(v, 0.0, 1.0)
+        d = np.hypot(P[:, 0] - pose[0], P[:, 1] - pose[1])
+        v = det.visibility_max * np.exp(-0.5 * (d / det.visibility_sigma_m) ** 2)
+        v = np.where(d <= det.max_range_m, v, 0.0)
+        rooms = np.array([h.room_id for h in hyps])
+        if room_id >= 0:
+            v = np.where((rooms >= 0) & (rooms != room_id), v * det.cross_room_visibility, v)
+        return np.where(np.isnan(d), 0.0, v)
+
+    def best_viewpoint(self, belief) -> Tuple[Optional[Viewpoint], str]:
+        cfg = self.cfg
+        util, det = cfg.utility, cfg.detector
+        c = util.c_wrong
+        eu_now = belief.max_eu(c)
+        remaining = (self.budget_m - self.path_m) / (1.0 + cfg.explore.path_margin)
+        hyps = self.hyps_of(belief)
+        if not hyps:
+            return None, STOP_NO_VALUE
+        pose = self.nav.current_pose()
+        ceiling = 1.0 - eu_now                      # no look can gain more than this
+        probs = belief.p if isinstance(belief, LocationBelief) else belief.q
+        uncertainty = np.minimum(probs, 1.0 - probs)
+        scored = []
+        any_in_budget = False
+        for vp in self.viewpoints():
+            euclid = math.hypot(vp.pose[0] - pose[0], vp.pose[1] - pose[1]) if vp.place_id >= 0 else 0.0
+            if euclid > remaining:
+                continue
+            any_in_budget = True
+            if util.lambda_per_m * euclid + util.look_cost >= ceiling:
+                continue
+            vis = self.visibility(hyps, vp.pose, vp.room_id)
+            if not np.any(vis >= det.min_visibility):
+                continue
+            proxy = float(np.sum(vis * uncertainty)) - util.lambda_per_m * euclid
+            scored.append((proxy, euclid, vp, vis))
+        if not scored:
+            return None, (STOP_NO_VALUE if any_in_budget else STOP_BUDGET)
+        scored.sort(key=lambda x: -x[0])
+        best: Optional[Viewpoint] = None
+        budget_blocked = False
+        for proxy, euclid, vp, vis in scored[: cfg.explore.max_viewpoints]:
+            gain = belief.expected_value_after_look(vis, det.miss_rate, det.false_positive_rate, c,
+                                                   det.min_visibility) - eu_now
+            upper = gain - util.lambda_per_m * euclid - util.look_cost
+            if upper <= 0 or (best is not None and upper <= best.voi):
+                continue
+            if vp.place_id < 0:
+                path = 0.0
+            else:
+                path = float(self.nav.path_cost_m(tuple(pose), vp.pose))
+            if not math.isfinite(path) or path > remaining:
+                budget_blocked = budget_blocked or math.isfinite(path)
+                continue
+            vp.path_m, vp.gain = path, gain
+            vp.voi = gain - util.lambda_per_m * path - util.look_cost
+            if vp.voi > 0 and (best is None or vp.voi > best.voi):
+                best = vp
+        if best is None:
+            return None, STOP_BUDGET if budget_blocked else STOP_NO_VALUE
+        return best, ""
+
+    # ---------------------------------------------------------------------------------------- looks
+    def actual_visibility(self, hyps: Sequence[Hyp], look: LookResult, pose: Pose) -> np.ndarray:
+        """Visibility of each hypothesis in the look's views (depth-checked); the model if no depth."""
+        det = self.cfg.detector
+        usable = [v for v in look.views if getattr(v, "depth_m", None) is not None and np.size(v.depth_m) > 0
+                  and v.map_T_camera is not None]
+        room = -1
+        if self.ctx.places:
+            nearest = min(self.ctx.places.values(),
+                          key=lambda p: (p.position_m[0] - pose[0]) ** 2 + (p.position_m[1] - pose[1]) ** 2)
+            room = nearest.room_id
+        if not usable:
+            return self.visibility(hyps, pose, room)
+        P = np.array([h.position_m for h in hyps], dtype=float)
+        vis = np.zeros(len(hyps))
+        for v in usable:
+            T = invert_T(np.asarray(v.map_T_camera, dtype=float))
+            cam = np.nan_to_num(P, nan=1e9) @ T[:3, :3].T + T[:3, 3]
+            z = cam[:, 2]
+            K = v.intrinsics
+            with np.errstate(divide="ignore", invalid="ignore"):
+                u = np.round(np.nan_to_num(K.fx * cam[:, 0] / z + K.cx, nan=-1.0, posinf=-1.0, neginf=-1.0)).astype(np.int64)
+                w = np.round(np.nan_to_num(K.fy * cam[:, 1] / z + K.cy, nan=-1.0, posinf=-1.0, neginf=-1.0)).astype(np.int64)
+            depth = np.asarray(v.depth_m)
+            h_img, w_img = depth.shape[:2]
+            ok = (z > 0.1) & (z <= det.max_range_m) & (u >= 0) & (u < w_img) & (w >= 0) & (w < h_img)
+            for i in np.nonzero(ok)[0]:
+                dd = float(depth[w[i], u[i]])
+                seen = (not math.isfinite(dd)) or dd <= 0 or dd >= z[i] - det.occlusion_tolerance_m
+                if seen:
+                    vis[i] = max(vis[i], det.visibility_max * math.exp(-0.5 * (z[i] / det.visibility_sigma_m) ** 2))
+        return vis
+
+    def apply_look(self, belief, look: LookResult, pose: Pose) -> None:
+        det = self.cfg.detector
+        hyps = self.hyps_of(belief)
+        vis = self.actual_visibility(hyps, look, pose)
+        detected = np.zeros(len(hyps), dtype=bool)
+        relevant = self.relevant_observations(look)
+        for obs in relevant:
+            pos = np.asarray(obs.centroid_m, dtype=float)
+            i = self.match(hyps, pos, self.ctx.canonical(obs.class_name))
+            if i is None:
+                i = self.add_found(belief, obs, pos)
+                hyps = self.hyps_of(belief)
+                vis = np.append(vis, 0.0) if len(vis) < len(hyps) else vis
+                detected = np.append(detected, False) if len(detected) < len(hyps) else detected
+            detected[i] = True
+            vis[i] = max(vis[i], det.visibility_max)
+        belief.update(vis, detected, det.miss_rate, det.false_positive_rate)
+        evs = [Evidence(stamps_ns=[o.stamp_ns], keyframe_refs=[f"view:{o.view_id}"] if o.view_id else [])
+               for o in relevant]
+        evs += [Evidence(stamps_ns=[v.stamp_ns], keyframe_refs=[f"view:{v.view_id}"]) for v in look.views[:1]]
+        self.look_evidence = self.look_evidence.merged(stack_evidence(evs))
+
+    def relevant_observations(self, look: LookResult):
+        q = self.q
+        if q.kind == Q.WHAT_ON:
+            from .recall import _near_receptacle
+            rooms = set(self.ctx.room_ids(q.room)) if q.room else None
+            out = []
+            for o in look.observations:
+                cls = self.ctx.canonical(o.class_name)
+                if self.ctx.vocab is not None and hasattr(self.ctx.vocab, "is_receptacle") and \
+                        self.ctx.vocab.is_receptacle(cls):
+                    continue
+                pos = np.asarray(o.centroid_m, dtype=float)
+                if q.receptacle and not _near_receptacle(self.ctx, pos, -1):
+                    continue
+                if rooms is not None and o.place_id >= 0 and self.ctx.places.get(o.place_id) is not None and \
+                        self.ctx.places[o.place_id].room_id not in rooms:
+                    continue
+                out.append(o)
+            return out
+        return [o for o in look.observations if self.ctx.canonical(o.class_name) == q.target]
+
+    def match(self, hyps: Sequence[Hyp], pos: np.ndarray, cls: str) -> Optional[int]:
+        """Nearest hypothesis within the match radius (remembered ones first), or None."""
+        r = self.cfg.detector.match_radius_m
+        best, best_d = None, r
+        for prefer_seen in (True, False):
+            for i, h in enumerate(hyps):
+                if (h.source in ("seen", "found")) != prefer_seen or np.isnan(h.position_m[0]):
+                    continue
+                if self.q.kind == Q.WHAT_ON and h.class_name != cls:
+                    continue
+                d = float(np.linalg.norm(h.position_m[:2] - pos[:2]))
+                if d <= best_d:
+                    best, best_d = i, d
+            if best is not None:
+                return best
+        return None
+
+    def add_found(self, belief, obs, pos: np.ndarray) -> int:
+        """A detection where no hypothesis was: it came from the diffuse prior nearest to it."""
+        room = -1
+        if 0 <= obs.place_id and obs.place_id in self.ctx.places:
+            room = self.ctx.places[obs.place_id].room_id
+        hyp = Hyp(pos, obs.place_id, room, 0.0, "", self.ctx.canonical(obs.class_name), "", "found", obs.stamp_ns)
+        if isinstance(belief, LocationBelief):
+            from .present import where_label
+            priors = [i for i, h in enumerate(belief.hyps) if h.source == "prior" and not np.isnan(h.position_m[0])]
+            if priors:
+                i = min(priors, key=lambda j: float(np.linalg.norm(belief.hyps[j].position_m[:2] - pos[:2])))
+                h = belief.hyps[i]
+                h.position_m, h.source, h.last_seen_ns = pos, "found", obs.stamp_ns
+                if obs.place_id >= 0:
+                    h.place_id, h.room_id = obs.place_id, room if room >= 0 else h.room_id
+                if self.q.kind == Q.WHERE_NOW:
+                    h.label = where_label(self.ctx, h.room_id, h.place_id)
+                belief.relabel()
+                return i
+            hyp.room_id = room
+            hyp.label = where_label(self.ctx, room, obs.place_id) if self.q.kind == Q.WHERE_NOW else "yes"
+            return belief.add(hyp, 0.05)
+        return belief.add(hyp, 0.5)
+
+    # --------------------------------------------------------------------------------------- finish
+    def finish(self, decision: Decision, stop: str) -> Answer:
+        q, cfg = self.q, self.cfg
+        mem_reads = self.ctx.memory.reads
+        best = decision.best
+        if best is None:
+            return Answer(status=NOT_SURE, query_kind=q.kind, reason=decision.reason or "nothing in memory",
+                          query=q, path_m=self.path_m, looks=self.looks, memory_reads=mem_reads, stop_reason=stop,
+                          visited_place_ids=list(self.visited), evidence=self.look_evidence, error=self.error)
+        raw = float(min(1.0, max(0.0, best.prob)))
+        p = self.p.calibrator.apply(raw, q.kind)
+        c = cfg.utility.c_wrong
+        status = ANSWERED if p - c * (1.0 - p) > 0 else NOT_SURE
+        text = sentence(self.ctx, best)
+        reason = decision.reason
+        if stop == STOP_CANCELLED:
+            reason += "; stopped early (cancelled or timed out)"
+        if self.looks:
+            reason += f"; looked {self.looks} time(s), drove {self.path_m:.1f} m"
+        ev = best.evidence.merged(decision.evidence).merged(self.look_evidence) if best.evidence else decision.evidence
+        label = self.ctx.room_label(best.room_id)
+        return Answer(
+            status=status, query_kind=q.kind, reason=reason.strip("; "),
+            answer=text if status == ANSWERED else f"I am not sure. My best guess: {text}",
+            position_m=None if best.position_m is None or np.isnan(best.position_m[0]) else np.asarray(best.position_m),
+            place_id=best.place_id, room_id=best.room_id, room_label=label, count=best.count, time_ns=best.time_ns,
+            yes_no=best.yes_no, items=list(best.items), object_id=best.object_id, best_guess=text, probability=p,
+            raw_probability=raw,
+            top_answers=[Candidate(o.text, self.p.calibrator.apply(o.prob, q.kind) if i == 0 else float(o.prob),
+                                   o.place_id, o.room_id, o.position_m) for i, o in enumerate(decision.options[:5])],
+            evidence=ev, path_m=self.path_m, looks=self.looks, memory_reads=mem_reads, stop_reason=stop,
+            visited_place_ids=list(self.visited), query=q, error=self.error)
+
+
+def sentence(ctx: Ctx, o: Option) -> str:
+    q = ctx.query
+    k = q.kind
+    t = q.target
+    if k in (Q.WHERE_NOW, Q.WHERE_AT, Q.WHERE_USUALLY):
+        verb = {Q.WHERE_NOW: "is", Q.WHERE_AT: "was", Q.WHERE_USUALLY: "is usually"}[k]
+        return f"The {t} {verb} {o.text}."
+    if k == Q.LAST_SEEN:
+        return f"I last saw the {t} on {o.text}."
+    if k == Q.SINCE_WHEN:
+        return f"The {t} has been there {o.text}."
+    if k in (Q.EXISTS, Q.DID_MOVE):
+        return "Yes." if o.yes_no else "No."
+    if k == Q.COUNT:
+        return f"{o.count}."
+    if k == Q.WHAT_ON:
+        return (", ".join(f"a {i}" for i in o.items) + ".") if o.items else "Nothing."
+    if k == Q.ATTRIBUTE:
+        return f"The {t} is {o.text}."
+    if k == Q.WHEN_NEXT:
+        return f"The {t} should be there {o.text}." if not o.text.startswith("it is") else o.text.capitalize() + "."
+    if k == Q.WHICH_FIRST:
+        return f"{o.text.capitalize()} will run out first."
+    if k == Q.WHAT_CHANGED:
+        return o.text.capitalize() + "."
+    return o.text

@@ -1,0 +1,380 @@
+"""Answers from stored observations alone: past tense, habits, forecasts, attributes and changes.
+
+Looking now cannot change these answers, so they never move the robot. Habits (where X usually is) and
+forecasts (when X will next be in Y, which item runs out first) are computed here from memory's history.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..common.protocols import Evidence, HistorySpan, stack_evidence
+from . import query as Q
+from .context import NS_PER_DAY, Ctx, Decision, Option, color_name
+from .timephrase import NS_PER_H, day_start_ns, to_datetime
+
+MIN_SPAN_NS = 10 * 60 * 1_000_000_000     # a single sighting counts as a 10-minute stay
+
+
+def fmt_time(t_ns: int) -> str:
+    return to_datetime(t_ns).strftime("%A %Y-%m-%d %H:%M")
+
+
+def _span_weight(s: HistorySpan, start: Optional[int] = None, end: Optional[int] = None) -> float:
+    a = s.start_ns if start is None else max(s.start_ns, start)
+    b = s.end_ns if end is None else min(s.end_ns, end)
+    return float(max(b - a, MIN_SPAN_NS if b >= a else 0))
+
+
+def _normalise(options: List[Option]) -> List[Option]:
+    options.sort(key=lambda o: -o.prob)
+    return options
+
+
+def _by_room(ctx: Ctx, weights: Dict[Tuple[int, int], Tuple[float, np.ndarray, Evidence]]) -> List[Option]:
+    """Aggregate (room, place) weights to options at the configured granularity."""
+    gran = ctx.cfg.explore.answer_granularity
+    agg: Dict[int, List] = {}
+    for (room, place), (w, pos, ev) in weights.items():
+        key = room if gran == "room" else place
+        cur = agg.get(key)
+        if cur is None:
+            agg[key] = [w, pos, place, room, ev, w]
+        else:
+            cur[0] += w
+            cur[4] = cur[4].merged(ev)
+            if w > cur[5]:
+                cur[1], cur[2], cur[3], cur[5] = pos, place, room, w
+    total = sum(v[0] for v in agg.values()) or 1.0
+    out = []
+    for key, (w, pos, place, room, ev, _) in agg.items():
+        out.append(Option(label=f"{gran}:{key}", text=_where_text(ctx, room, place), prob=w / total,
+                          position_m=pos, place_id=place, room_id=room, evidence=ev))
+    return _normalise(out)
+
+
+def _where_text(ctx: Ctx, room: int, place: int) -> str:
+    return f"in {ctx.room_text(room)}" + (f" near place {place}" if place >= 0 else "")
+
+
+# ------------------------------------------------------------------------------------------ past
+def where_at(ctx: Ctx) -> Decision:
+    q = ctx.query
+    if q.last_time or q.window is None:
+        tracks = ctx.sightings(before_ns=q.window.end_ns if q.window and q.window.end_ns else ctx.now_ns)
+        if not tracks:
+            return Decision([], f"I have never seen a {q.target}")
+        s = tracks[0]
+        opt = Option(label=f"place:{s.place_id}", text=f"in {ctx.room_text(s.room_id)} (last seen "
+                     f"{fmt_time(s.last_seen_ns)})", prob=ctx.cfg.belief.past_span_confidence,
+                     position_m=np.asarray(s.position_m), place_id=s.place_id, room_id=s.room_id,
+                     time_ns=s.last_seen_ns, object_id=s.object_id, evidence=s.evidence)
+        return Decision([opt], "the last stored sighting", s.evidence)
+    start, end = q.window.start_ns, q.window.end_ns
+    spans = ctx.memory.history(q.target, start_ns=start, end_ns=end)
+    weights: Dict[Tuple[int, int], Tuple[float, np.ndarray, Evidence]] = {}
+    for s in spans:
+        w = _span_weight(s, start, end)
+        if w <= 0:
+            continue
+        key = (s.room_id, s.place_id)
+        old = weights.get(key)
+        weights[key] = (w + (old[0] if old else 0.0), np.asarray(s.position_m),
+                        s.evidence if old is None else old[2].merged(s.evidence))
+    if not weights:
+        # not seen during the window: where it was last seen before it ended, discounted by the gap
+        before = ctx.sightings(before_ns=end)
+        tracks = [s for s in before if s.last_seen_ns <= (end or ctx.now_ns)]
+        if not tracks:
+            return Decision([], f"no stored sighting of a {q.target} at or before that time")
+        s = tracks[0]
+        ref = end if end is not None else ctx.now_ns
+        gap_days = max(0.0, (ref - s.last_seen_ns) / NS_PER_DAY)
+        p = ctx.cfg.belief.past_span_confidence * math.exp(-ctx.class_move_rate(q.target) * gap_days)
+        opt = Option(label=f"place:{s.place_id}", text=_where_text(ctx, s.room_id, s.place_id), prob=p,
+                     position_m=np.asarray(s.position_m), place_id=s.place_id, room_id=s.room_id,
+                     object_id=s.object_id, evidence=s.evidence)
+        return Decision([opt], f"not seen then; last seen before it at {fmt_time(s.last_seen_ns)}", s.evidence)
+    opts = _by_room(ctx, weights)
+    for o in opts:
+        o.prob *= ctx.cfg.belief.past_span_confidence
+    return Decision(opts, "stored sightings during that time", stack_evidence([o.evidence for o in opts]))
+
+
+def last_seen(ctx: Ctx) -> Decision:
+    q = ctx.query
+    end = q.window.end_ns if q.window and q.window.end_ns else ctx.now_ns
+    tracks = ctx.sightings(before_ns=end)
+    if q.room:
+        rooms = set(ctx.room_ids(q.room))
+        spans = [s for s in ctx.memory.history(q.target, end_ns=end) if s.room_id in rooms]
+        if not spans:
+            return Decision([], f"I have not seen a {q.target} in the {q.room}")
+        s = max(spans, key=lambda s: s.end_ns)
+        t, room, place, pos, ev, oid = min(s.end_ns, end), s.room_id, s.place_id, s.position_m, s.evidence, s.object_id
+    else:
+        if not tracks:
+            return Decision([], f"I have never seen a {q.target}")
+        s = tracks[0]
+        t, room, place, pos, ev, oid = s.last_seen_ns, s.room_id, s.place_id, s.position_m, s.evidence, s.object_id
+    opt = Option(label=f"time:{t}", text=f"{fmt_time(t)}, {_where_text(ctx, room, place)}",
+                 prob=ctx.cfg.belief.past_span_confidence, time_ns=t, position_m=np.asarray(pos),
+                 place_id=place, room_id=room, object_id=oid, evidence=ev)
+    return Decision([opt], "the most recent stored sighting", ev)
+
+
+def since_when(ctx: Ctx) -> Decision:
+    q = ctx.query
+    tracks = ctx.sightings()
+    if q.room:
+        rooms = set(ctx.room_ids(q.room))
+        tracks = [s for s in tracks if s.room_id in rooms]
+    if not tracks:
+        return Decision([], f"I do not know of a {q.target}" + (f" in the {q.room}" if q.room else ""))
+    ps = [(ctx.memory.p_still_there(s.object_id, ctx.now_ns), s) for s in tracks]
+    p, s = max(ps, key=lambda x: (x[0], x[1].last_seen_ns))
+    opt = Option(label=f"time:{s.first_seen_ns}", text=f"since {fmt_time(s.first_seen_ns)}, "
+                 f"{_where_text(ctx, s.room_id, s.place_id)}", prob=ctx.cfg.belief.past_span_confidence * max(p, 0.05),
+                 time_ns=s.first_seen_ns, position_m=np.asarray(s.position_m), place_id=s.place_id,
+                 room_id=s.room_id, object_id=s.object_id, evidence=s.evidence)
+    return Decision([opt], "first sighting of its current stay", s.evidence)
+
+
+def attribute(ctx: Ctx) -> Decision:
+    q = ctx.query
+    tracks = ctx.sightings()
+    if not tracks:
+        return Decision([], f"I have never seen a {q.target}")
+    votes: Dict[str, float] = defaultdict(float)
+    ev = Evidence()
+    for s in tracks:
+        name, dist = color_name(s.color_rgb)
+        votes[name] += math.exp(-dist / 0.25)
+        ev = ev.merged(s.evidence)
+    total = sum(votes.values()) or 1.0
+    opts = [Option(label=f"color:{c}", text=c, prob=0.9 * v / total, items=[c], evidence=ev) for c, v in votes.items()]
+    return Decision(_normalise(opts), "mean colour of its stored observations", ev)
+
+
+def past_presence(ctx: Ctx) -> Decision:
+    """exists / count / what_on for a time in the past: from the spans that overlap the window."""
+    q = ctx.query
+    start, end = q.window.start_ns, q.window.end_ns
+    rooms = set(ctx.room_ids(q.room)) if q.room else None
+    conf = ctx.cfg.belief.past_span_confidence
+    if q.kind == Q.WHAT_ON:
+        t = end if end is not None else ctx.now_ns
+        objs = ctx.memory.objects_in(t_ns=t)
+        items = _on_receptacle(ctx, objs, rooms)
+        names = sorted({s.class_name for s in items})
+        ev = stack_evidence([s.evidence for s in items])
+        return Decision([Option(label="set:" + ",".join(names), text=", ".join(names) or "nothing",
+                                prob=conf ** max(1, len(names)), items=names, evidence=ev)],
+                        "stored sightings at that time", ev)
+    spans = [s for s in ctx.memory.history(q.target, start_ns=start, end_ns=end)
+             if (rooms is None or s.room_id in rooms)]
+    if q.receptacle:
+        spans = [s for s in spans if _near_receptacle(ctx, np.asarray(s.position_m), s.room_id)]
+    ids = sorted({s.object_id for s in spans})
+    ev = stack_evidence([s.evidence for s in spans])
+    if q.kind == Q.COUNT:
+        n = len(ids)
+        return Decision([Option(label=f"count:{n}", text=str(n), prob=conf, count=n, evidence=ev)],
+                        "instances seen during that time", ev)
+    yes = bool(ids)
+    p = conf if yes else conf * 0.9
+    return Decision([Option(label="yes" if yes else "no", text="yes" if yes else "no", prob=p, yes_no=yes,
+                            evidence=ev),
+                     Option(label="no" if yes else "yes", text="no" if yes else "yes", prob=1 - p, yes_no=not yes)],
+                    "stored sightings during that time", ev)
+
+
+_receptacle_cache_key = "__receptacles__"
+
+
+def receptacle_positions(ctx: Ctx) -> List[Tuple[np.ndarray, int]]:
+    q = ctx.query
+    cached = getattr(ctx, "_receptacles", None)
+    if cached is None:
+        cached = [(np.asarray(s.position_m), s.room_id) for s in ctx.memory.last_seen(q.receptacle, before_ns=ctx.now_ns)]
+        ctx._receptacles = cached
+    return cached
+
+
+def _near_receptacle(ctx: Ctx, pos: np.ndarray, room_id: int) -> bool:
+    r = ctx.cfg.belief.receptacle_radius_m
+    rooms = set(ctx.room_ids(ctx.query.room)) if ctx.query.room else None
+    for rp, rroom in receptacle_positions(ctx):
+        if rooms is not None and rroom not in rooms:
+            continue
+        if float(np.linalg.norm(pos[:2] - rp[:2])) <= r:
+            return True
+    return False
+
+
+def _on_receptacle(ctx: Ctx, objs, rooms) -> list:
+    q = ctx.query
+    out = []
+    for s in objs:
+        if rooms is not None and s.room_id not in rooms:
+            continue
+        if ctx.vocab is not None and hasattr(ctx.vocab, "is_receptacle") and ctx.vocab.is_receptacle(s.class_name):
+            continue
+        if q.receptacle:
+            rec = ctx.canonical(s.receptacle) if s.receptacle else ""
+            if rec != q.receptacle and not (not rec and _near_receptacle(ctx, np.asarray(s.position_m), s.room_id)):
+                continue
+        out.append(s)
+    return out
+
+
+# ------------------------------------------------------------------------------------ habits
+def where_usually(ctx: Ctx) -> Decision:
+    q = ctx.query
+    start = q.window.start_ns if q.window else None
+    end = q.window.end_ns if q.window and q.window.end_ns else ctx.now_ns
+    spans = ctx.memory.history(q.target, start_ns=start, end_ns=end)
+    if not spans:
+        return Decision([], f"I have no history of a {q.target}")
+    weights: Dict[Tuple[int, int], Tuple[float, np.ndarray, Evidence]] = {}
+    for s in spans:
+        w = _span_weight(s, start, end)
+        key = (s.room_id, s.place_id)
+        old = weights.get(key)
+        weights[key] = (w + (old[0] if old else 0.0), np.asarray(s.position_m),
+                        s.evidence if old is None else old[2].merged(s.evidence))
+    opts = _by_room(ctx, weights)
+    days = len({day_start_ns(s.start_ns, ctx.cfg.parser.calendar) for s in spans})
+    shrink = days / (days + 1.0)       # one day of history says little about a habit
+    for o in opts:
+        o.prob *= shrink
+    return Decision(opts, f"share of time over {days} day(s) of history",
+                    stack_evidence([o.evidence for o in opts[:3]]))
+
+
+def _tod_h(t_ns: int, ctx: Ctx) -> float:
+    return (t_ns - day_start_ns(t_ns, ctx.cfg.parser.calendar)) / NS_PER_H
+
+
+def when_next(ctx: Ctx) -> Decision:
+    q = ctx.query
+    cal = ctx.cfg.parser.calendar
+    spans = sorted(ctx.memory.history(q.target, end_ns=ctx.now_ns), key=lambda s: s.start_ns)
+    if not spans:
+        return Decision([], f"I have no history of a {q.target}")
+    rooms = set(ctx.room_ids(q.room)) if q.room else None
+
+    def inside(s: HistorySpan) -> bool:
+        if rooms is not None and s.room_id not in rooms:
+            return False
+        if q.receptacle and not _near_receptacle(ctx, np.asarray(s.position_m), s.room_id):
+            return False
+        return True
+
+    arrivals: List[HistorySpan] = []
+    prev_in: Dict[str, bool] = {}
+    for s in spans:
+        if inside(s) and not prev_in.get(s.object_id, False):
+            arrivals.append(s)
+        prev_in[s.object_id] = inside(s)
+    days = {day_start_ns(s.start_ns, cal) for s in spans}
+    n_days = max(1, len(days))
+    if not arrivals:
+        return Decision([], f"the {q.target} was never seen arriving there")
+    # currently there?
+    last = spans[-1]
+    if inside(last):
+        p_there = ctx.memory.p_still_there(last.object_id, ctx.now_ns)
+        if p_there >= 0.5:
+            opt = Option(label="time:now", text=f"it is there now (since {fmt_time(last.start_ns)})",
+                         prob=p_there, time_ns=ctx.now_ns, room_id=last.room_id, place_id=last.place_id,
+                         position_m=np.asarray(last.position_m), evidence=last.evidence)
+            return Decision([opt], "it is there now", last.evidence)
+    tods = np.array([_tod_h(s.start_ns, ctx) for s in arrivals])
+    arr_days = np.array([day_start_ns(s.start_ns, cal) for s in arrivals])
+    today = day_start_ns(ctx.now_ns, cal)
+    now_tod = _tod_h(ctx.now_ns, ctx)
+    cands = []
+    for h in np.unique(np.round(tods * 2) / 2):            # half-hour bins
+        near = np.abs(((tods - h + 12) % 24) - 12) <= 1.0
+        support = len(set(arr_days[near].tolist()))
+        mean_h = float(np.mean(tods[near]))
+        nxt = today + int(mean_h * NS_PER_H)
+        if mean_h <= now_tod:
+            nxt += NS_PER_DAY
+        cands.append((nxt, support / n_days, mean_h))
+    # the soonest time that happens on at least 40 % of the days (else the best supported one)
+    regular = [c for c in cands if c[1] >= 0.4] or [max(cands, key=lambda c: c[1])]
+    nxt, support, mean_h = min(regular, key=lambda c: c[0])
+    ev = stack_evidence([s.evidence for s in arrivals[-5:]])
+    opt = Option(label=f"time:{nxt}", text=f"around {fmt_time(nxt)}", prob=min(0.9, support) * 0.8,
+                 time_ns=int(nxt), evidence=ev)
+    others = [Option(label=f"time:{c[0]}", text=f"around {fmt_time(c[0])}", prob=min(0.9, c[1]) * 0.4,
+                     time_ns=int(c[0])) for c in sorted(cands, key=lambda c: -c[1]) if c[0] != nxt][:3]
+    return Decision([opt] + others, f"usual arrival around {mean_h:.1f} h on {support:.0%} of {n_days} day(s)", ev)
+
+
+def which_first(ctx: Ctx) -> Decision:
+    q = ctx.query
+    preds = []
+    ev_all = Evidence()
+    for target in q.targets:
+        spans = sorted(ctx.memory.history(target, end_ns=ctx.now_ns), key=lambda s: s.start_ns)
+        tracks = list(ctx.memory.last_seen(target, before_ns=ctx.now_ns))
+        present = [(ctx.memory.p_still_there(s.object_id, ctx.now_ns), s) for s in tracks]
+        present = [(p, s) for p, s in present if p >= 0.5]
+        ev = stack_evidence([s.evidence for s in spans[-3:]])
+        ev_all = ev_all.merged(ev)
+        if not present:
+            preds.append((ctx.now_ns, target, 0.8, "already gone"))
+            continue
+        # life of an instance: from its first to its last sighting, over finished instances
+        by_obj: Dict[str, List[HistorySpan]] = defaultdict(list)
+        for s in spans:
+            by_obj[s.object_id].append(s)
+        current_ids = {s.object_id for _, s in present}
+        lives = [max(x.end_ns for x in v) - min(x.start_ns for x in v) for k, v in by_obj.items()
+                 if k not in current_ids]
+        start = min(min((x.start_ns for x in by_obj.get(s.object_id, [])), default=s.first_seen_ns)
+                    for _, s in present)
+        rate = ctx.class_move_rate(target)
+        life = float(np.median(lives)) if lives else NS_PER_DAY / max(rate, 1e-3)
+        preds.append((start + life, target, 0.7 if lives else 0.5, "expected from past use"))
+    preds.sort(key=lambda x: x[0])
+    if len(preds) < 2:
+        return Decision([], "need two items to compare")
+    gap_days = (preds[1][0] - preds[0][0]) / NS_PER_DAY
+    p = min(0.95, 0.5 + 0.45 * (1 - math.exp(-abs(gap_days))) * preds[0][2] / 0.7)
+    opts = [Option(label=f"item:{preds[0][1]}", text=f"the {preds[0][1]} ({preds[0][3]})", prob=p,
+                   items=[preds[0][1]], time_ns=int(preds[0][0]), evidence=ev_all)]
+    opts += [Option(label=f"item:{x[1]}", text=f"the {x[1]}", prob=(1 - p) / (len(preds) - 1), items=[x[1]],
+                    time_ns=int(x[0])) for x in preds[1:]]
+    return Decision(opts, "predicted run-out times from past use", ev_all)
+
+
+def what_changed(ctx: Ctx) -> Decision:
+    q = ctx.query
+    start = q.window.start_ns if q.window else None
+    rooms = ctx.room_ids(q.room) if q.room else [None]
+    events = []
+    for r in rooms:
+        events += list(ctx.memory.changes(start_ns=start, end_ns=ctx.now_ns, room_id=r))
+    if q.target:
+        events = [e for e in events if e.class_name == q.target]
+    events.sort(key=lambda e: e.stamp_ns)
+    ev = stack_evidence([e.evidence for e in events])
+    if not events:
+        return Decision([Option(label="set:", text="nothing changed", prob=0.6, count=0, evidence=ev)],
+                        "no change events stored in that time", ev)
+    parts, items = [], []
+    for e in events:
+        parts.append(f"the {e.class_name} {e.kind}" + (f" ({fmt_time(e.stamp_ns)})"))
+        items.append(e.class_name)
+    items = list(dict.fromkeys(items))
+    p = 0.8 ** max(1, min(len(items), 4))
+    return Decision([Option(label="set:" + ",".join(sorted(items)), text="; ".join(parts), prob=p,
+                            items=items, count=len(events), time_ns=events[-1].stamp_ns, evidence=ev)],
+                    f"{len(events)} change event(s) stored", ev)
