@@ -138,12 +138,12 @@ class PatrolConfig:
 
 @dataclass
 class RenderConfig:
-    backend: str = "auto"                 # auto | mujoco | open3d
+    backend: str = "auto"                 # auto | mujoco | numpy (pip-only ray caster)
     mujoco_gl: str = "egl"                # egl | osmesa (tried in this order when auto)
 
     def validate(self) -> None:
-        if self.backend not in ("auto", "mujoco", "open3d"):
-            raise ConfigError("render.backend must be auto, mujoco or open3d")
+        if self.backend not in ("auto", "mujoco", "numpy"):
+            raise ConfigError("render.backend must be auto, mujoco or numpy")
         if self.mujoco_gl not in ("egl", "osmesa", "glfw"):
             raise ConfigError("render.mujoco_gl must be egl, osmesa or glfw")
 

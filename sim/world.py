@@ -373,7 +373,8 @@ def _surfaces(fc: catalog.FurnitureClass, center: Tuple[float, float], yaw: floa
         out.append(Surface(h, mn, mx, 1.5))
     else:
         mn, mx = rect(-width / 2 + inset, -d / 2 + inset, width / 2 - inset, d / 2 - inset)
-        out.append(Surface(h, mn, mx, 1.5))
+        z = h + 0.002 if fc.style == "counter_sink" else h     # sink basin plate on top
+        out.append(Surface(z, mn, mx, 1.5))
     return tuple(out)
 
 
