@@ -52,7 +52,8 @@ class OracleConfig:
     min_area_px: int = 30                # masks smaller than this (after erosion, px at 640x480) vanish
     confusion_prob: float = 0.08         # probability a class with a look-alike is reported as it
     confusion_pairs: List[str] = field(default_factory=lambda: [
-        "mug:cup", "book:notebook", "pen:pencil", "remote:phone", "pillow:cushion", "bowl:plate"])
+        "mug:cup", "book:notebook", "remote_control:phone", "bowl:plate", "water_bottle:bottle",
+        "tablet:laptop"])
     false_positive_rate: float = 0.05    # expected spurious detections per frame (Poisson mean)
     false_positive_classes: List[str] = field(default_factory=list)  # empty: the classes in the table
     erode_px: int = 1                    # mask erosion radius (px at 640x480; scaled with resolution)
@@ -169,18 +170,20 @@ class PlacesConfig:
 
 
 def _default_label_evidence() -> Dict[str, List[str]]:
+    """Room type -> classes that suggest it (simulator names first, then common detector names). A class
+    listed under several rooms splits its vote."""
     return {
-        "kitchen": ["fridge", "refrigerator", "stove", "oven", "microwave", "sink", "counter",
-                    "kettle", "toaster", "pan", "pot", "dish", "plate", "bowl", "coffee_maker",
-                    "dining_table", "cereal_box", "fruit", "apple", "banana", "bottle"],
-        "bedroom": ["bed", "wardrobe", "nightstand", "dresser", "pillow", "alarm_clock", "lamp"],
-        "bathroom": ["toilet", "bathtub", "shower", "bath_sink", "towel", "toothbrush", "soap",
-                     "shampoo", "toilet_paper"],
-        "living_room": ["sofa", "couch", "tv", "television", "armchair", "coffee_table", "cushion",
-                        "remote", "plant", "rug"],
-        "office": ["desk", "office_chair", "monitor", "computer", "laptop", "keyboard", "printer",
-                   "notebook", "pen", "stapler", "bookshelf"],
-        "hallway": ["coat_rack", "shoe_rack", "umbrella", "keys", "shoes", "door_mat"],
+        "kitchen": ["fridge", "stove", "sink", "counter", "pantry_shelf", "dining_table", "milk_carton",
+                    "cereal_box", "refrigerator", "oven", "microwave", "toaster", "kettle"],
+        "dining_room": ["dining_table", "chair"],
+        "living_room": ["sofa", "tv_stand", "coffee_table", "armchair", "remote_control", "bookshelf",
+                        "couch", "tv", "television"],
+        "bedroom": ["bed", "nightstand", "wardrobe", "dresser"],
+        "bathroom": ["vanity", "toilet", "bathtub", "towel_shelf", "toothbrush", "towel", "shampoo", "soap",
+                     "shower"],
+        "office": ["desk", "office_chair", "filing_cabinet", "bookshelf", "laptop", "monitor", "keyboard"],
+        "hallway": ["entry_table", "shoe_rack", "coat_rack"],
+        "kids_room": ["kids_bed", "toy_box", "play_mat", "kids_table", "building_blocks", "teddy_bear"],
     }
 
 
@@ -203,7 +206,7 @@ class RoomsConfig:
     obstacle_inflate_m: float = 0.05
     label_evidence: Dict[str, List[str]] = field(default_factory=_default_label_evidence)
     label_min_confidence: float = 0.34   # below this the label is "unknown"
-    label_prior_count: float = 1.0       # pseudo-count of the uniform prior over labels
+    label_prior_count: float = 0.25      # pseudo-count per label of the symmetric prior
     match_min_iou: float = 0.3           # a new segment keeps an old room's id above this overlap
 
     def validate(self) -> None:
