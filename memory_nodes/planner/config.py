@@ -76,10 +76,20 @@ class ExploreConfig:
     path_margin: float = 0.0             # plan within remaining_budget / (1 + margin) (nav overshoot)
     revisit: bool = False                # may look again from a viewpoint already looked from
     answer_granularity: str = "room"     # where-answers are judged by "room" or "place"
+    # "voi": go to argmax VOI, stop when the best VOI <= 0 (issue 7's rule; greedy, so a higher lambda
+    # usually but not provably shortens the path). "rate": go to argmax gain / (path_m + rate_offset_m),
+    # stop when that viewpoint's VOI <= 0: the order does not depend on lambda, so a higher lambda stops
+    # the same sequence earlier and provably never lengthens the path.
+    selection: str = "voi"
+    rate_offset_m: float = 2.0           # metres a look is worth in the "rate" order (keeps "look here" finite)
 
     def validate(self) -> None:
         if self.max_looks < 0 or self.max_viewpoints < 1 or self.path_margin < 0:
             raise ConfigError("explore: max_looks >= 0, max_viewpoints >= 1, path_margin >= 0")
+        if self.selection not in ("voi", "rate"):
+            raise ConfigError("explore.selection must be 'voi' or 'rate'")
+        if self.rate_offset_m <= 0:
+            raise ConfigError("explore.rate_offset_m must be > 0")
         if self.answer_granularity not in ("room", "place"):
             raise ConfigError("explore.answer_granularity must be 'room' or 'place'")
 

@@ -129,6 +129,7 @@ class _Run:
         self.path_m = 0.0
         self.looks = 0
         self.visited: List[int] = []
+        self.visited_xy: List[Tuple[float, float]] = []
         self.look_evidence = Evidence()
         self.error = ""
         self.failed_places: set = set()
@@ -220,7 +221,9 @@ class _Run:
                 return STOP_NAV_FAILED
             self.looks += 1
             self.visited.append(vp.place_id)
-            self.apply_look(belief, look, self.nav.current_pose())
+            pose = self.nav.current_pose()
+            self.visited_xy.append((float(pose[0]), float(pose[1])))
+            self.apply_look(belief, look, pose)
 
     def viewpoints(self) -> List[Viewpoint]:
         pose = self.nav.current_pose()
@@ -229,11 +232,16 @@ class _Run:
         if places:
             nearest = min(places.values(), key=lambda p: (p.position_m[0] - pose[0]) ** 2 + (p.position_m[1] - pose[1]) ** 2)
             here_room = nearest.room_id
-        out = [] if (-1 in self.visited and not self.cfg.explore.revisit) else [Viewpoint(tuple(pose), -1, here_room)]
+        revisit = self.cfg.explore.revisit
+
+        def looked_from(x: float, y: float) -> bool:
+            return not revisit and any(math.hypot(x - a, y - b) < 0.5 for a, b in self.visited_xy)
+        out = [] if looked_from(pose[0], pose[1]) else [Viewpoint(tuple(pose), -1, here_room)]
         for pid, p in places.items():
-            if pid in self.failed_places or (pid in self.visited and not self.cfg.explore.revisit):
+            x, y = float(p.position_m[0]), float(p.position_m[1])
+            if pid in self.failed_places or looked_from(x, y):
                 continue
-            out.append(Viewpoint((float(p.position_m[0]), float(p.position_m[1]), 0.0), pid, p.room_id))
+            out.append(Viewpoint((x, y, 0.0), pid, p.room_id))
         return out
 
     def hyps_of(self, belief) -> List[Hyp]:
@@ -258,8 +266,10 @@ class _Run:
         return np.where(np.isnan(d), 0.0, v)
 
     def best_viewpoint(self, belief) -> Tuple[Optional[Viewpoint], str]:
+        """The next viewpoint, or None and why not. VOI(v) = gain(v) - lambda * path_m(v) - look_cost."""
         cfg = self.cfg
         util, det = cfg.utility, cfg.detector
+        rate = cfg.explore.selection == "rate"
         c = util.c_wrong
         eu_now = belief.max_eu(c)
         remaining = (self.budget_m - self.path_m) / (1.0 + cfg.explore.path_margin)
@@ -268,6 +278,7 @@ class _Run:
             return None, STOP_NO_VALUE
         pose = self.nav.current_pose()
         ceiling = 1.0 - eu_now                      # no look can gain more than this
+        lam = 0.0 if rate else util.lambda_per_m    # "rate" ranks without lambda
         probs = belief.p if isinstance(belief, LocationBelief) else belief.q
         uncertainty = np.minimum(probs, 1.0 - probs)
         scored = []
@@ -277,37 +288,42 @@ class _Run:
             if euclid > remaining:
                 continue
             any_in_budget = True
-            if util.lambda_per_m * euclid + util.look_cost >= ceiling:
+            if not rate and lam * euclid + util.look_cost >= ceiling:
                 continue
             vis = self.visibility(hyps, vp.pose, vp.room_id)
             if not np.any(vis >= det.min_visibility):
                 continue
-            proxy = float(np.sum(vis * uncertainty)) - util.lambda_per_m * euclid
+            proxy = float(np.sum(vis * uncertainty))
+            proxy = proxy / (euclid + cfg.explore.rate_offset_m) if rate else proxy - lam * euclid
             scored.append((proxy, euclid, vp, vis))
         if not scored:
             return None, (STOP_NO_VALUE if any_in_budget else STOP_BUDGET)
-        scored.sort(key=lambda x: -x[0])
+        scored.sort(key=lambda x: (-x[0], x[1]))
         best: Optional[Viewpoint] = None
+        best_key = -math.inf
         budget_blocked = False
         for proxy, euclid, vp, vis in scored[: cfg.explore.max_viewpoints]:
             gain = belief.expected_value_after_look(vis, det.miss_rate, det.false_positive_rate, c,
                                                    det.min_visibility) - eu_now
-            upper = gain - util.lambda_per_m * euclid - util.look_cost
-            if upper <= 0 or (best is not None and upper <= best.voi):
+            if gain <= 1e-12:
                 continue
-            if vp.place_id < 0:
-                path = 0.0
-            else:
-                path = float(self.nav.path_cost_m(tuple(pose), vp.pose))
+            # an optimistic key with path >= straight-line distance: skip what cannot win
+            upper = gain / (euclid + cfg.explore.rate_offset_m) if rate else gain - lam * euclid - util.look_cost
+            if upper <= best_key or (not rate and upper <= 0):
+                continue
+            path = 0.0 if vp.place_id < 0 else float(self.nav.path_cost_m(tuple(pose), vp.pose))
             if not math.isfinite(path) or path > remaining:
                 budget_blocked = budget_blocked or math.isfinite(path)
                 continue
             vp.path_m, vp.gain = path, gain
             vp.voi = gain - util.lambda_per_m * path - util.look_cost
-            if vp.voi > 0 and (best is None or vp.voi > best.voi):
-                best = vp
+            key = gain / (path + cfg.explore.rate_offset_m) if rate else vp.voi
+            if key > best_key:
+                best, best_key = vp, key
         if best is None:
             return None, STOP_BUDGET if budget_blocked else STOP_NO_VALUE
+        if best.voi <= 0:
+            return None, STOP_NO_VALUE
         return best, ""
 
     # ---------------------------------------------------------------------------------------- looks
