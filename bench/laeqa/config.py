@@ -37,7 +37,7 @@ class RunConfig:
     full_questions: int = 200                # in all, split evenly over the homes
     quick_days: int = 2
     quick_questions: int = 30
-    cache_dir: str = ".cache/laeqa"          # memory snapshots per (seed, day, config hash); "" = no disk cache
+    cache_dir: str = "data/laeqa_cache"          # memory snapshots per (seed, day, config hash); "" = no disk cache
     plot: bool = True                        # write the accuracy-vs-path PNG with --out
 
     def validate(self) -> None:
@@ -107,9 +107,14 @@ class ObservationConfig:
     confusion_prob: float = 0.08
     false_positive_rate: float = 0.02       # per frame
     position_noise_m: float = 0.03
-    view_width_px: int = 32                 # the keyframe depth image memory gets (absences)
-    view_height_px: int = 24
+    view_width_px: int = 40                 # the keyframe depth image memory gets (absences)
+    view_height_px: int = 30
     view_every_n_frames: int = 2            # one keyframe (View) per this many used frames
+    rooms_source: str = "layout"            # layout: true room extents, labels from perception's labeler;
+                                            # perception: perception's segmentation of the model's depth
+    grid_every_n_frames: int = 1            # frames (besides keyframes) whose depth feeds the room grid
+    room_grid_resolution_m: float = 0.1    # perception's room grid, coarser than its 5 cm default: the
+                                            # model's depth has far fewer pixels than rendered frames
     look_yaw_steps: int = 8                 # look(): a yaw sweep in this many headings
     seed: int = 0
 
@@ -123,6 +128,7 @@ class ObservationConfig:
         _check(self.max_range_m > 0 and self.small_area_px > 0, "observation ranges > 0")
         _check(self.view_width_px >= 4 and self.view_height_px >= 3, "observation.view size too small")
         _check(self.look_yaw_steps >= 1, "observation.look_yaw_steps >= 1")
+        _check(self.rooms_source in ("layout", "perception"), "observation.rooms_source: layout | perception")
 
 
 @dataclass

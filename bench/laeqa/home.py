@@ -1,0 +1,182 @@
+"""One simulated home over D days of patrol: ground truth, the true visibility index, and the stream of
+perception outputs the memory is built from (through the visibility-based observation model).
+
+Perception is emulated at the level of its outputs: the visibility model replaces the detector and the
+lifting (objects in the frustum and not occluded, missed / confused at the noisy oracle's rates), while
+places, the room grid, room segmentation and room labels come from perception's own code
+(memory_nodes.perception.places / rooms) fed with the model's detections and low-resolution keyframe depth.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from memory_nodes.common.types import PerceptionOutput, Room, RoomSegmentation
+from memory_nodes.perception.config import PlacesConfig, RoomsConfig
+from memory_nodes.perception.places import PlaceGraphBuilder
+from memory_nodes.perception.rooms import OccupancyGrid, RoomLabeler, RoomSegmenter
+from sim.config import SimConfig
+from sim.simulator import Simulator
+from sim.world import World
+
+from .config import ObservationConfig
+from .observe import Pose2D, VisibilityModel, WorldState, world_state
+from .truth import HomeTruth, merge_seen
+
+_OBS_SEED_TAG = 0x0B5E
+
+
+@dataclass
+class HomeData:
+    seed: int
+    days: int                                   # patrol days 0 .. days-1
+    sim: Simulator
+    truth: HomeTruth
+    outputs: List[PerceptionOutput]             # the memory's input, in time order
+    first_patrol_ns: int
+    last_patrol_end_ns: int
+    frames_used: int = 0
+    observations: int = 0
+    detection_truth: List[List[str]] = field(default_factory=list)   # per output: true entity per observation
+    perception: Optional["PerceptionEmulator"] = None
+
+
+class PerceptionEmulator:
+    """Perception's state over a run (places, room grid, labels) fed by the visibility model."""
+
+    def __init__(self, vm: VisibilityModel, places: Optional[PlacesConfig] = None,
+                 rooms: Optional[RoomsConfig] = None, segment_every_n_views: int = 40,
+                 layout: Optional[World] = None):
+        """``layout``: take room extents from the world's true layout (labels still from perception's
+        labeler over the detections) instead of segmenting the emulated depth."""
+        self.vm = vm
+        self.layout = layout
+        self.places = PlaceGraphBuilder(places or PlacesConfig())
+        rc = copy.deepcopy(rooms or RoomsConfig())
+        rc.pixel_stride = 1                      # the model's keyframe depth is already low resolution
+        rc.grid_resolution_m = vm.config.room_grid_resolution_m
+        self.grid = OccupancyGrid(rc)
+        self.labeler = RoomLabeler(rc)
+        self.segmenter = RoomSegmenter(rc)
+        self.segment_every = segment_every_n_views
+        self._views = 0
+        self._view_seq = 0
+        self._frames = 0
+
+    def step(self, state: WorldState, pose: Pose2D, stamp_ns: int, rng: np.random.Generator,
+             make_view: bool) -> Tuple[PerceptionOutput, List[str], List[str]]:
+        """One frame: (output, true entity id per observation, entities truly in view)."""
+        changed = self.places.update(np.array([pose[0], pose[1], 0.0]), stamp_ns)
+        pid = self.places.current
+        sights = self.vm.sightings(state, pose)
+        view_id = f"v{stamp_ns}"
+        obs, truth = self.vm.detect(sights, stamp_ns, rng, view_id if make_view else "", pid, pose)
+        for o in obs:
+            self.labeler.add(o.class_name, float(o.centroid_m[0]), float(o.centroid_m[1]))
+        view = None
+        rooms = None
+        if make_view:
+            view = self.vm.make_view(state, pose, stamp_ns, view_id, pid, [o.class_name for o in obs])
+            self.grid.integrate(view.depth_m, view.intrinsics, view.map_T_camera)
+            self._views += 1
+        elif self.layout is None and self._frames % self.vm.config.grid_every_n_frames == 0:
+            depth = self.vm.depth_image(state, pose, include_objects=False)
+            self.grid.integrate(depth, self.vm.view_K, self.vm.map_T_camera(pose))
+        if make_view:
+            if self._views % self.segment_every == 0:
+                rooms = self._segment(stamp_ns)
+                changed |= self._assign_rooms()
+        self._frames += 1
+        out = PerceptionOutput(stamp_ns=stamp_ns, observations=obs, view=view, place_id=pid,
+                               places=self.places.graph(stamp_ns) if changed else None, rooms=rooms)
+        return out, truth, [s.entity.entity_id for s in sights]
+
+    def finish(self, stamp_ns: int) -> PerceptionOutput:
+        rooms = self._segment(stamp_ns)
+        self._assign_rooms()
+        return PerceptionOutput(stamp_ns=stamp_ns, observations=[], place_id=self.places.current,
+                                places=self.places.graph(stamp_ns), rooms=rooms)
+
+    def room_at(self, x_m: float, y_m: float) -> int:
+        if self.layout is not None:
+            return self.layout.room_at(x_m, y_m)
+        return self.segmenter.room_at(x_m, y_m)
+
+    def _segment(self, stamp_ns: int) -> RoomSegmentation:
+        if self.layout is None:
+            return self.segmenter.segment(self.grid, self.labeler, stamp_ns)
+        return layout_segmentation(self.layout, self.labeler, stamp_ns, self.grid.config)
+
+    def _assign_rooms(self) -> bool:
+        return self.places.set_rooms({p.place_id: self.room_at(float(p.position_m[0]), float(p.position_m[1]))
+                                      for p in self.places.places})
+
+
+def layout_segmentation(world: World, labeler: RoomLabeler, stamp_ns: int, cfg: RoomsConfig) -> RoomSegmentation:
+    """Rooms with the true extents (ids = the world's room ids), labelled by perception's labeler."""
+    res = cfg.grid_resolution_m
+    W, H = world.size_xy_m
+    cols, rows = int(np.ceil(W / res)), int(np.ceil(H / res))
+    xs = (np.arange(cols) + 0.5) * res
+    ys = (np.arange(rows) + 0.5) * res
+    room_map = np.full((rows, cols), -1, np.int16)
+    for r in world.rooms:
+        c0, c1 = np.searchsorted(xs, [r.min_xy_m[0], r.max_xy_m[0]])
+        r0, r1 = np.searchsorted(ys, [r.min_xy_m[1], r.max_xy_m[1]])
+        room_map[r0:r1, c0:c1] = r.room_id
+    labels = labeler.label_rooms(world.room_at)
+    rooms = []
+    for r in world.rooms:
+        lab, conf = labels.get(r.room_id, ("unknown", 0.0))
+        if conf < cfg.label_min_confidence:
+            lab = "unknown"
+        cx, cy = r.center_xy_m
+        rooms.append(Room(room_id=r.room_id, label=lab, label_confidence=float(conf),
+                          centroid_m=np.array([cx, cy, 0.0]), area_m2=float(r.area_m2)))
+    return RoomSegmentation(stamp_ns=stamp_ns, rooms=rooms, room_map=room_map, resolution_m=res,
+                            origin_xy_m=(0.0, 0.0))
+
+
+def build_home(seed: int, days: int, sim_config: SimConfig, obs: ObservationConfig, canonical,
+               future_days: int = 2) -> HomeData:
+    """Simulate ``days`` days of patrol in home ``seed`` (ground truth ``future_days`` further, for the
+    forecasts' truth) and the perception outputs of every used frame."""
+    cfg = copy.deepcopy(sim_config)
+    cfg.world.seed = int(seed)
+    sim = Simulator(cfg)
+    log = sim.ground_truth(days + future_days)
+    vm = VisibilityModel(sim.world, cfg.robot, cfg.camera, obs)
+    emu = PerceptionEmulator(vm, layout=sim.world if obs.rooms_source == "layout" else None)
+    outputs: List[PerceptionOutput] = []
+    det_truth: List[List[str]] = []
+    seen_pairs: List[Tuple[str, int]] = []
+    first = last = 0
+    frames = nobs = 0
+    state: Optional[WorldState] = None
+    state_t = -1
+    for day in range(days):
+        plan = sim.patrol_plan(day)
+        stamps = plan.trajectory.stamps_ns(cfg.camera.rate_hz)[::obs.frame_stride]
+        if day == 0:
+            first = stamps[0]
+        rng = np.random.default_rng([int(seed), _OBS_SEED_TAG, obs.seed, day])
+        for k, t in enumerate(stamps):
+            if state is None or log.changes(state_t + 1, t + 1):
+                state = world_state(sim.world, log, t)
+            state_t = t
+            pose = plan.trajectory.pose_at(t)
+            out, truth, in_view = emu.step(state, pose, t, rng, make_view=(k % obs.view_every_n_frames == 0))
+            outputs.append(out)
+            det_truth.append(truth)
+            seen_pairs += [(e, t) for e in in_view]
+            frames += 1
+            nobs += len(out.observations)
+        last = stamps[-1]
+        fin = emu.finish(last + 1)
+        outputs.append(fin)
+        det_truth.append([])
+    truth = HomeTruth(sim.world, log, sim.calendar, merge_seen(seen_pairs), canonical)
+    return HomeData(int(seed), days, sim, truth, outputs, first, last, frames, nobs, det_truth, emu)
