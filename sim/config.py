@@ -15,7 +15,7 @@ from memory_nodes.common.errors import ConfigError
 
 from .catalog import ROOM_TYPES
 
-NODE_NAME = "sim_node"
+NODE_NAME = "sim"
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "sim.yaml"
 
 
