@@ -1,0 +1,142 @@
+"""Typed configuration of the memory core (sections of the memory node's parameters, config/memory.yaml)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict
+
+from ..common.errors import ConfigError
+
+NS_PER_S = 1_000_000_000
+NS_PER_DAY = 86_400 * NS_PER_S
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+@dataclass
+class StoreConfig:
+    """SQLite store and keyframe folder."""
+    path: str = "memory.db"              # keyframes go to <path>.keyframes/
+    synchronous: str = "FULL"            # SQLite synchronous: FULL (durable on power loss) | NORMAL
+    commit_every_frames: int = 15        # commit after this many ingested frames ...
+    commit_every_s: float = 0.5          # ... or when input stamps advanced this much since the last commit
+    fsync_keyframes: bool = True         # fsync keyframe files before the commit that references them
+    cache_size_mb: int = 32
+
+    def validate(self) -> None:
+        _check(self.synchronous in ("FULL", "NORMAL", "EXTRA"), f"store.synchronous: FULL|NORMAL|EXTRA, got {self.synchronous!r}")
+        _check(self.commit_every_frames >= 1, "store.commit_every_frames must be >= 1")
+        _check(self.commit_every_s > 0.0, "store.commit_every_s must be > 0")
+        _check(self.cache_size_mb >= 1, "store.cache_size_mb must be >= 1")
+
+
+@dataclass
+class AssociationConfig:
+    """Identity: observations -> object tracks (optimal assignment on class, distance, colour, appearance)."""
+    gate_m: float = 0.5                  # max centroid distance for a match ...
+    gate_extent_factor: float = 0.5      # ... or this fraction of the track's box diagonal, if larger
+    absorb_radius_m: float = 0.2         # a newly confirmed track this close to an object of another class ...
+    absorb_hits_ratio: float = 3.0       # ... seen this many times more often, never in the same frame,
+                                         # is a confused detection of it: absorbed, not a new object
+    min_class_similarity: float = 0.8    # classes less similar than this never match (kind-of: 0.85)
+    max_color_distance: float = 0.35     # mean colours further apart (RGB distance / sqrt(3)) never match
+    weight_distance: float = 1.0
+    weight_class: float = 1.0
+    weight_color: float = 0.5
+    weight_appearance: float = 0.5
+    max_cost: float = 2.0                # pairs costlier than this never match
+    confirm_hits: int = 3                # sightings (in distinct frames) that confirm a track
+    tentative_ttl_s: float = 120.0       # a tentative track not confirmed within this is dropped
+    min_score: float = 0.2               # detections below this score are stored but not associated
+    position_window: int = 30            # running mean over at most this many sightings of a stay
+    stay_split_m: float = 0.3            # sustained offset beyond this (within the gate) starts a new stay
+    stay_split_hits: int = 4             # ... after this many consecutive offset sightings
+    reid_max_cost: float = 0.9           # colour/appearance cost limit when re-identifying a moved object
+
+    def validate(self) -> None:
+        _check(self.gate_m > 0.0, "association.gate_m must be > 0")
+        _check(self.absorb_radius_m >= 0.0, "association.absorb_radius_m must be >= 0")
+        _check(self.absorb_hits_ratio >= 1.0, "association.absorb_hits_ratio must be >= 1")
+        _check(0.0 < self.max_color_distance <= 1.0, "association.max_color_distance must be in (0, 1]")
+        _check(0.0 <= self.min_class_similarity <= 1.0, "association.min_class_similarity must be in [0, 1]")
+        _check(self.confirm_hits >= 1, "association.confirm_hits must be >= 1")
+        _check(self.tentative_ttl_s > 0.0, "association.tentative_ttl_s must be > 0")
+        _check(self.position_window >= 1, "association.position_window must be >= 1")
+        _check(self.max_cost > 0.0, "association.max_cost must be > 0")
+        _check(self.stay_split_hits >= 1, "association.stay_split_hits must be >= 1")
+
+
+@dataclass
+class AbsenceConfig:
+    """Negative evidence from views: remembered location in the frustum, not occluded, not detected."""
+    max_range_m: float = 4.0             # beyond this a miss says little
+    min_range_m: float = 0.3
+    image_margin_frac: float = 0.05      # projections this close to the border do not count
+    occlusion_tolerance_m: float = 0.15  # depth nearer than (distance - tolerance - half extent) occludes
+    window_px: int = 1                   # half-size of the depth window sampled around the projection
+    missing_after_absences: int = 3      # absences (distinct views) since the last sighting -> missing
+    detector_miss_prob: float = 0.25     # P(not detected | there, visible): the likelihood of an absence
+    retract_disappeared_s: float = 7200.0  # seen again at the same spot within this: the event was a miss
+
+    def validate(self) -> None:
+        _check(self.max_range_m > self.min_range_m >= 0.0, "absence: need max_range_m > min_range_m >= 0")
+        _check(0.0 <= self.image_margin_frac < 0.5, "absence.image_margin_frac must be in [0, 0.5)")
+        _check(self.missing_after_absences >= 1, "absence.missing_after_absences must be >= 1")
+        _check(0.0 < self.detector_miss_prob < 1.0, "absence.detector_miss_prob must be in (0, 1)")
+        _check(self.window_px >= 0, "absence.window_px must be >= 0")
+
+
+@dataclass
+class StalenessConfig:
+    """Gamma(alpha, beta) prior on each class's Poisson move rate (per day), by vocabulary category; the
+    class posterior (all its objects' moves and exposure) is the prior of each object, capped in weight."""
+    prior_rate_per_day: Dict[str, float] = field(default_factory=lambda: {
+        "small": 0.5, "food": 1.0, "plant": 0.02, "furniture": 0.02, "appliance": 0.005,
+        "fixture": 0.001, "structure": 0.0005})
+    prior_strength_days: float = 3.0     # beta of the category prior (pseudo-days of exposure)
+    class_weight_cap_days: float = 30.0  # the class posterior weighs at most this many days in an object's prior
+
+    def validate(self) -> None:
+        _check(self.prior_strength_days > 0.0, "staleness.prior_strength_days must be > 0")
+        _check(self.class_weight_cap_days > 0.0, "staleness.class_weight_cap_days must be > 0")
+        for k, v in self.prior_rate_per_day.items():
+            _check(v > 0.0, f"staleness.prior_rate_per_day[{k}] must be > 0")
+
+
+@dataclass
+class RetentionConfig:
+    """Keyframe thinning with age. Observations are never thinned."""
+    keep_all_days: float = 7.0           # every keyframe younger than this is kept
+    keep_per_place_per_day: int = 1      # older: plus this many per place and day
+    run_every_s: float = 3600.0          # retention runs when input time advanced this much
+
+    def validate(self) -> None:
+        _check(self.keep_all_days >= 0.0, "retention.keep_all_days must be >= 0")
+        _check(self.keep_per_place_per_day >= 0, "retention.keep_per_place_per_day must be >= 0")
+        _check(self.run_every_s > 0.0, "retention.run_every_s must be > 0")
+
+
+@dataclass
+class EventConfig:
+    appear_after_s: float = 600.0        # a new object counts as "appeared" if its place was known this long
+    episode_gap_s: float = 1800.0        # input gaps longer than this separate episodes
+
+    def validate(self) -> None:
+        _check(self.appear_after_s >= 0.0, "events.appear_after_s must be >= 0")
+        _check(self.episode_gap_s > 0.0, "events.episode_gap_s must be > 0")
+
+
+@dataclass
+class MemoryConfig:
+    store: StoreConfig = field(default_factory=StoreConfig)
+    association: AssociationConfig = field(default_factory=AssociationConfig)
+    absence: AbsenceConfig = field(default_factory=AbsenceConfig)
+    staleness: StalenessConfig = field(default_factory=StalenessConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    events: EventConfig = field(default_factory=EventConfig)
+
+    def validate(self) -> None:
+        for part in (self.store, self.association, self.absence, self.staleness, self.retention, self.events):
+            part.validate()

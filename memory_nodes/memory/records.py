@@ -1,0 +1,198 @@
+"""In-memory records of the memory core: tracks (objects), stays (where an object was, when), events,
+places and rooms. Numbers are SI (m, ns); positions are map-frame (3,) float64 arrays.
+
+Copy-on-write: every record carries the ``owner`` generation of the MemoryCore (or fork) that may mutate
+it in place; a fork clones a record before its first mutation (see MemoryCore._own_track).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Set
+
+import numpy as np
+
+from ..common.protocols import Evidence
+
+TENTATIVE = "tentative"
+PRESENT = "present"
+MISSING = "missing"
+REJECTED = "rejected"
+MERGED = "merged"
+LIVE_STATUSES = (TENTATIVE, PRESENT, MISSING)
+CONFIRMED_STATUSES = (PRESENT, MISSING)
+
+
+def object_id_str(i: int) -> str:
+    return f"obj_{i:06d}"
+
+
+def parse_object_id(s: str) -> Optional[int]:
+    """int id of "obj_000042" (or "42"), else None."""
+    s = s.strip()
+    if s.startswith("obj_"):
+        s = s[4:]
+    return int(s) if s.isdigit() else None
+
+
+@dataclass
+class Stay:
+    """One stay of an object at one position: first to last sighting there."""
+    id: int
+    object_id: int
+    start_ns: int
+    end_ns: int
+    pos: np.ndarray                      # (3,) running mean of the sightings (m)
+    place_id: int
+    room_id: int
+    first_obs: int
+    last_obs: int
+    first_kf: str = ""
+    last_kf: str = ""
+    n_obs: int = 1
+
+
+@dataclass
+class Track:
+    """An object as memory knows it (identity kept across frames and days)."""
+    id: int
+    status: str
+    class_name: str                      # canonical class (weighted vote of its sightings)
+    first_seen_ns: int
+    last_seen_ns: int
+    pos: np.ndarray                      # (3,) where it is believed to be (current stay's mean)
+    bbox_min: np.ndarray                 # (3,) running mean of the detections' boxes (m)
+    bbox_max: np.ndarray
+    color: np.ndarray                    # (3,) running mean colour [0, 1]
+    appearance: Optional[np.ndarray] = None   # (D,) unit vector or None
+    votes: Dict[str, float] = field(default_factory=dict)   # canonical class -> summed score
+    label: str = ""                      # most frequent class name as detected (e.g. "cup" for a mug)
+    raw_votes: Dict[str, float] = field(default_factory=dict)
+    hits: int = 0                        # frames with a sighting
+    n_window: int = 0                    # sightings in the current stay's running mean (capped)
+    stays: List[Stay] = field(default_factory=list)
+    absences_since_seen: int = 0
+    absence_views: List[str] = field(default_factory=list)   # view ids of the latest absences (capped)
+    absence_stamps: List[int] = field(default_factory=list)
+    n_moves: int = 0
+    confirmed_ns: int = -1
+    drift_hits: int = 0
+    drift_sum: Optional[np.ndarray] = None
+    disappeared_event: int = -1          # id of the open "disappeared" event, if any
+    appeared_event: int = -1
+    merged_into: int = -1
+    cooccur: Set[int] = field(default_factory=set)   # tracks seen in the same frame nearby (tentative only)
+    owner: int = 0
+
+    @property
+    def confirmed(self) -> bool:
+        return self.status in CONFIRMED_STATUSES
+
+    @property
+    def extent_m(self) -> float:
+        return float(np.linalg.norm(self.bbox_max - self.bbox_min))
+
+    @property
+    def stay(self) -> Stay:
+        return self.stays[-1]
+
+    def clone(self, owner: int) -> "Track":
+        t = copy.copy(self)
+        t.pos = self.pos.copy()
+        t.bbox_min = self.bbox_min.copy()
+        t.bbox_max = self.bbox_max.copy()
+        t.color = self.color.copy()
+        t.appearance = None if self.appearance is None else self.appearance.copy()
+        t.votes = dict(self.votes)
+        t.raw_votes = dict(self.raw_votes)
+        t.stays = list(self.stays)
+        if t.stays:                       # the open stay is mutated in place: copy it
+            last = copy.copy(t.stays[-1])
+            last.pos = last.pos.copy()
+            t.stays[-1] = last
+        t.absence_views = list(self.absence_views)
+        t.absence_stamps = list(self.absence_stamps)
+        t.drift_sum = None if self.drift_sum is None else self.drift_sum.copy()
+        t.cooccur = set(self.cooccur)
+        t.owner = owner
+        return t
+
+    def to_json(self) -> dict:
+        return {"pos": self.pos.tolist(), "bmin": self.bbox_min.tolist(), "bmax": self.bbox_max.tolist(),
+                "color": self.color.tolist(),
+                "app": None if self.appearance is None else [round(float(v), 5) for v in self.appearance],
+                "votes": self.votes, "label": self.label, "raw": self.raw_votes, "hits": self.hits,
+                "nw": self.n_window, "abs": self.absences_since_seen, "absv": self.absence_views,
+                "abst": self.absence_stamps, "moves": self.n_moves, "conf": self.confirmed_ns,
+                "dh": self.drift_hits, "ds": None if self.drift_sum is None else self.drift_sum.tolist(),
+                "dis": self.disappeared_event, "app_ev": self.appeared_event, "into": self.merged_into}
+
+    @staticmethod
+    def from_row(tid: int, status: str, class_name: str, first: int, last: int, d: dict) -> "Track":
+        return Track(
+            id=tid, status=status, class_name=class_name, first_seen_ns=first, last_seen_ns=last,
+            pos=np.array(d["pos"], float), bbox_min=np.array(d["bmin"], float),
+            bbox_max=np.array(d["bmax"], float), color=np.array(d["color"], float),
+            appearance=None if d.get("app") is None else np.array(d["app"], np.float32),
+            votes=dict(d.get("votes", {})), label=d.get("label", ""), raw_votes=dict(d.get("raw", {})),
+            hits=int(d.get("hits", 0)), n_window=int(d.get("nw", 0)),
+            absences_since_seen=int(d.get("abs", 0)), absence_views=list(d.get("absv", [])),
+            absence_stamps=[int(x) for x in d.get("abst", [])], n_moves=int(d.get("moves", 0)),
+            confirmed_ns=int(d.get("conf", -1)), drift_hits=int(d.get("dh", 0)),
+            drift_sum=None if d.get("ds") is None else np.array(d["ds"], float),
+            disappeared_event=int(d.get("dis", -1)), appeared_event=int(d.get("app_ev", -1)),
+            merged_into=int(d.get("into", -1)))
+
+
+@dataclass
+class EventRec:
+    id: int
+    kind: str                            # moved | appeared | disappeared
+    object_id: int
+    class_name: str
+    stamp_ns: int
+    from_pos: Optional[np.ndarray]
+    to_pos: Optional[np.ndarray]
+    from_room: int
+    to_room: int
+    evidence: Evidence
+
+    def to_json(self) -> dict:
+        e = self.evidence
+        return {"cls": self.class_name,
+                "from": None if self.from_pos is None else [float(v) for v in self.from_pos],
+                "to": None if self.to_pos is None else [float(v) for v in self.to_pos],
+                "fr": self.from_room, "tr": self.to_room,
+                "ev": {"o": e.object_ids, "obs": e.observation_ids, "p": e.place_ids, "t": e.stamps_ns,
+                       "kf": e.keyframe_refs}}
+
+    @staticmethod
+    def from_row(eid: int, kind: str, oid: int, stamp: int, d: dict) -> "EventRec":
+        ev = d.get("ev", {})
+        return EventRec(eid, kind, oid, d.get("cls", ""), stamp,
+                        None if d.get("from") is None else np.array(d["from"], float),
+                        None if d.get("to") is None else np.array(d["to"], float),
+                        int(d.get("fr", -1)), int(d.get("tr", -1)),
+                        Evidence(list(ev.get("o", [])), [int(x) for x in ev.get("obs", [])],
+                                 [int(x) for x in ev.get("p", [])], [int(x) for x in ev.get("t", [])],
+                                 list(ev.get("kf", []))))
+
+
+@dataclass
+class PlaceRec:
+    place_id: int
+    pos: np.ndarray
+    room_id: int
+    first_ns: int
+    last_ns: int
+
+
+@dataclass
+class RoomRec:
+    room_id: int
+    label: str
+    confidence: float
+    centroid: np.ndarray
+    area_m2: float
+    first_ns: int
+    last_ns: int
