@@ -112,6 +112,29 @@ class ChatConfig:
 
 
 @dataclass
+class NodeConfig:
+    """ROS side of the planner node (section ``node``): frames, waits, how a look is done."""
+    map_frame: str = "map"
+    base_frame: str = "base_link"
+    default_timeout_s: float = 120.0     # an Ask / AskActive without a time-out gets this one
+    service_timeout_s: float = 5.0       # one memory/* service call
+    nav_timeout_s: float = 120.0         # one NavigateToPose goal
+    server_wait_s: float = 2.0           # wait this long for a service / action server to appear
+    ingest_timeout_s: float = 5.0        # after a look: wait for memory/ingested_through to pass it
+    look_yaws: int = 4                   # a look = this many headings at the spot (1 = no turning)
+    look_settle_s: float = 0.5           # after the last heading, collect observations this long
+    path_detour_factor: float = 1.3      # path cost = place-graph path, else straight line * this
+    max_recall_results: int = 0          # 0 = no limit
+
+    def validate(self) -> None:
+        for n in ("default_timeout_s", "service_timeout_s", "nav_timeout_s", "server_wait_s", "ingest_timeout_s"):
+            if getattr(self, n) <= 0:
+                raise ConfigError(f"node.{n} must be > 0")
+        if self.look_yaws < 1 or self.look_settle_s < 0 or self.path_detour_factor < 1.0:
+            raise ConfigError("node: look_yaws >= 1, look_settle_s >= 0, path_detour_factor >= 1")
+
+
+@dataclass
 class PlannerConfig:
     utility: UtilityConfig = field(default_factory=UtilityConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
@@ -119,7 +142,8 @@ class PlannerConfig:
     explore: ExploreConfig = field(default_factory=ExploreConfig)
     parser: ParserConfig = field(default_factory=ParserConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)
+    node: NodeConfig = field(default_factory=NodeConfig)
 
     def validate(self) -> None:
-        for part in (self.utility, self.detector, self.belief, self.explore, self.parser, self.chat):
+        for part in (self.utility, self.detector, self.belief, self.explore, self.parser, self.chat, self.node):
             part.validate()

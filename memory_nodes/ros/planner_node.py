@@ -1,0 +1,542 @@
+"""Planner node: answers questions over the ``ask`` service and the ``ask_active`` action.
+
+MemoryView is implemented over memory/recall and memory/get_scene_graph; Navigator over Nav2's
+``navigate_to_pose`` action (a look = turning through ``node.look_yaws`` headings on the spot, collecting
+perception/observations and perception/views meanwhile, then waiting until perception/frame_ack and
+memory/ingested_through have passed the end of the look, so memory holds what was seen). The robot's pose
+comes from ``odom`` (assumed aligned with the map frame, as in the simulator) and NavigateToPose feedback.
+
+Threads: a MultiThreadedExecutor; the ask service and action share one mutually exclusive callback group
+(one question at a time: there is one robot), every client and subscription is in a reentrant group, so
+the answering callback can wait (with time-outs) on responses the other threads deliver. The node never
+waits on a service of its own.
+"""
+from __future__ import annotations
+
+import array
+import dataclasses
+import heapq
+import math
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseStamped
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.exceptions import ParameterUninitializedException
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from builtin_interfaces.msg import Time
+from memory_interfaces.action import AskActive
+from memory_interfaces.msg import IngestProgress, ObjectObservationArray, SceneGraphNode, View as ViewMsg
+from memory_interfaces.srv import Ask, GetSceneGraph, Recall
+from memory_nodes.common.config import flatten, unflatten, config_from_dict
+from memory_nodes.common.errors import ConfigError, MemoryStackError
+from memory_nodes.common.geometry import R_to_quat
+from memory_nodes.common.protocols import (Absence, ChangeEvent, Evidence, HistorySpan, LookResult, PlaceInfo,
+                                           Sighting)
+from memory_nodes.planner.answer import STOP_CANCELLED, Answer
+from memory_nodes.planner.config import NodeConfig, PlannerConfig
+from memory_nodes.planner.planner import Feedback, Planner
+
+from .conversions.basic import ns_to_time, time_to_ns
+from .conversions.planner import (absence_from_item, change_from_item, evidence_from_msg, fill_error,
+                                  fill_feedback, fill_reply, place_from_item, scene_graph_rooms_places,
+                                  sighting_from_item, span_from_item, window_from_request)
+
+EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
+                    history=HistoryPolicy.KEEP_LAST)
+NONE, UNKNOWN, TIMEOUT, MEMORY_UNAVAILABLE, NAVIGATION_FAILED, CANCELED = 0, 1, 2, 3, 4, 5
+
+
+class WaitTimeout(MemoryStackError):
+    """A service, action or topic did not answer in time."""
+
+
+def wait_future(fut, timeout_s: float, what: str):
+    """Block this (worker) thread until the future is done; another executor thread completes it."""
+    done = threading.Event()
+    fut.add_done_callback(lambda _f: done.set())
+    if not done.wait(timeout_s):
+        raise WaitTimeout(f"{what}: no reply within {timeout_s:.1f} s")
+    return fut.result()
+
+
+class RosMemoryView:
+    """MemoryView over memory/recall and memory/get_scene_graph (one per question: it caches the graph)."""
+
+    def __init__(self, node: "PlannerNode"):
+        self.node = node
+        self.cfg = node.config.node
+        self._graph: Optional[Tuple[Dict[int, str], Dict[int, np.ndarray], List[Tuple[int, int]]]] = None
+        self._places: Optional[List[PlaceInfo]] = None
+
+    def _recall(self, kind: str, object_id: str = "", class_name: str = "", room_id: Optional[int] = None,
+                place_id: Optional[int] = None, t_ns: Optional[int] = None, start_ns: Optional[int] = None,
+                end_ns: Optional[int] = None, optional: bool = False):
+        client = self.node.recall_client
+        if not client.wait_for_service(timeout_sec=self.cfg.server_wait_s):
+            raise WaitTimeout("memory/recall is not available")
+        req = Recall.Request()
+        req.kind = kind
+        req.object_id = object_id
+        req.class_name = class_name
+        req.room_id = -1 if room_id is None else int(room_id)
+        req.place_id = -1 if place_id is None else int(place_id)
+        req.t = ns_to_time(t_ns) if t_ns else Time()
+        req.window_start = ns_to_time(start_ns) if start_ns else Time()
+        req.window_end = ns_to_time(end_ns) if end_ns else Time()
+        req.max_results = self.cfg.max_recall_results
+        resp = wait_future(client.call_async(req), self.cfg.service_timeout_s, f"memory/recall {kind}")
+        if resp.error_code != Recall.Response.NONE:
+            if optional and resp.error_code == Recall.Response.BAD_REQUEST:
+                self.node.log_once(f"recall-{kind}", f"memory/recall does not serve kind '{kind}': {resp.error_msg}")
+                return []
+            raise MemoryStackError(f"memory/recall {kind} failed ({resp.error_code}): {resp.error_msg}")
+        return list(resp.items)
+
+    def _scene_graph(self):
+        if self._graph is None:
+            client = self.node.graph_client
+            if not client.wait_for_service(timeout_sec=self.cfg.server_wait_s):
+                raise WaitTimeout("memory/get_scene_graph is not available")
+            resp = wait_future(client.call_async(GetSceneGraph.Request()), self.cfg.service_timeout_s,
+                               "memory/get_scene_graph")
+            if resp.error_code != 0:
+                raise MemoryStackError(f"memory/get_scene_graph failed ({resp.error_code}): {resp.error_msg}")
+            self._graph = scene_graph_rooms_places(resp.graph, SceneGraphNode.LAYER_ROOMS, SceneGraphNode.LAYER_PLACES)
+        return self._graph
+
+    # ------------------------------------------------------------------------------- MemoryView
+    def now_ns(self) -> int:
+        return self.node.get_clock().now().nanoseconds
+
+    def last_seen(self, query: str, before_ns: Optional[int] = None) -> List[Sighting]:
+        return [sighting_from_item(i) for i in self._recall("last_seen", class_name=query, t_ns=before_ns)]
+
+    def where_at(self, object_id: str, t_ns: int) -> Optional[Sighting]:
+        items = self._recall("where_at", object_id=object_id, t_ns=t_ns)
+        return sighting_from_item(items[0]) if items else None
+
+    def history(self, query: str, start_ns: Optional[int] = None, end_ns: Optional[int] = None) -> List[HistorySpan]:
+        return [span_from_item(i) for i in self._recall("history", class_name=query, start_ns=start_ns, end_ns=end_ns)]
+
+    def objects_in(self, room_id: Optional[int] = None, place_id: Optional[int] = None,
+                   t_ns: Optional[int] = None) -> List[Sighting]:
+        return [sighting_from_item(i) for i in self._recall("objects_in", room_id=room_id, place_id=place_id, t_ns=t_ns)]
+
+    def count(self, class_name: str, room_id: Optional[int] = None, t_ns: Optional[int] = None):
+        items = self._recall("count", class_name=class_name, room_id=room_id, t_ns=t_ns)
+        if not items:
+            return 0, Evidence()
+        return int(items[0].count), evidence_from_msg(items[0].evidence)
+
+    def changes(self, start_ns: Optional[int] = None, end_ns: Optional[int] = None,
+                room_id: Optional[int] = None) -> List[ChangeEvent]:
+        return [change_from_item(i) for i in self._recall("changes", room_id=room_id, start_ns=start_ns, end_ns=end_ns)]
+
+    def absences(self, object_id: str, since_ns: Optional[int] = None) -> List[Absence]:
+        items = self._recall("absences", object_id=object_id, start_ns=since_ns, optional=True)
+        return [absence_from_item(i) for i in items if i.event in ("", "absent")]
+
+    def p_still_there(self, object_id: str, t_ns: int) -> float:
+        items = self._recall("staleness", object_id=object_id, t_ns=t_ns)
+        return float(items[0].p_still_there) if items else 0.0
+
+    def class_move_rate_per_day(self, class_name: str) -> float:
+        return -1.0          # not served by memory/recall: the planner uses its configured default
+
+    def places(self) -> List[PlaceInfo]:
+        if self._places is None:
+            rooms = self.rooms()
+            items = self._recall("places")
+            if items:
+                self._places = [place_from_item(i, rooms) for i in items]
+            else:
+                _, pos, _ = self._scene_graph()
+                self._places = [PlaceInfo(k, p, -1, "") for k, p in pos.items()]
+        return self._places
+
+    def place_edges(self) -> List[Tuple[int, int]]:
+        return self._scene_graph()[2]
+
+    def path_between_places(self, a: int, b: int) -> List[int]:
+        pos = {p.place_id: p.position_m for p in self.places()}
+        return shortest_place_path(pos, self.place_edges(), a, b)[1]
+
+    def rooms(self) -> Dict[int, str]:
+        return dict(self._scene_graph()[0])
+
+
+def shortest_place_path(pos: Dict[int, np.ndarray], edges: List[Tuple[int, int]], a: int, b: int
+                        ) -> Tuple[float, List[int]]:
+    """Dijkstra over the place graph: (length m, place ids); (inf, []) if not connected."""
+    adj: Dict[int, List[Tuple[int, float]]] = {}
+    for u, v in edges:
+        if u in pos and v in pos:
+            w = float(np.linalg.norm(pos[u][:2] - pos[v][:2]))
+            adj.setdefault(u, []).append((v, w))
+            adj.setdefault(v, []).append((u, w))
+    dist, prev, heap = {a: 0.0}, {}, [(0.0, a)]
+    while heap:
+        d, u = heapq.heappop(heap)
+        if u == b:
+            break
+        if d > dist.get(u, math.inf):
+            continue
+        for v, w in adj.get(u, []):
+            if d + w < dist.get(v, math.inf):
+                dist[v], prev[v] = d + w, u
+                heapq.heappush(heap, (d + w, v))
+    if b not in dist:
+        return math.inf, []
+    path = [b]
+    while path[-1] != a:
+        path.append(prev[path[-1]])
+    return dist[b], path[::-1]
+
+
+def yaw_quat(yaw: float) -> Tuple[float, float, float, float]:
+    c, s = math.cos(yaw), math.sin(yaw)
+    return R_to_quat(np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]))
+
+
+class RosNavigator:
+    """Navigator over NavigateToPose; looks collect perception's output and wait for memory to ingest it."""
+
+    def __init__(self, node: "PlannerNode", memory: RosMemoryView, should_stop: Callable[[], bool]):
+        self.node = node
+        self.cfg = node.config.node
+        self.memory = memory
+        self.should_stop = should_stop
+
+    def current_pose(self) -> Tuple[float, float, float]:
+        return self.node.latest_pose()
+
+    def path_cost_m(self, start, goal) -> float:
+        straight = math.hypot(goal[0] - start[0], goal[1] - start[1])
+        try:
+            places = {p.place_id: p.position_m for p in self.memory.places()}
+            edges = self.memory.place_edges()
+        except MemoryStackError:
+            places, edges = {}, []
+        if places and edges:
+            def nearest(x, y):
+                return min(places, key=lambda k: (places[k][0] - x) ** 2 + (places[k][1] - y) ** 2)
+            a, b = nearest(start[0], start[1]), nearest(goal[0], goal[1])
+            graph_len, _ = shortest_place_path(places, edges, a, b)
+            if math.isfinite(graph_len):
+                legs = math.hypot(places[a][0] - start[0], places[a][1] - start[1]) + \
+                    math.hypot(places[b][0] - goal[0], places[b][1] - goal[1])
+                return max(straight, graph_len + legs)
+        return straight * self.cfg.path_detour_factor
+
+    def go_to(self, goal) -> float:
+        from nav2_msgs.action import NavigateToPose
+        client = self.node.nav_client
+        if not client.wait_for_server(timeout_sec=self.cfg.server_wait_s):
+            raise WaitTimeout("navigate_to_pose is not available")
+        msg = NavigateToPose.Goal()
+        ps = PoseStamped()
+        ps.header.frame_id = self.cfg.map_frame
+        ps.header.stamp = self.node.get_clock().now().to_msg()
+        ps.pose.position.x, ps.pose.position.y = float(goal[0]), float(goal[1])
+        qx, qy, qz, qw = yaw_quat(float(goal[2]))
+        ps.pose.orientation.x, ps.pose.orientation.y, ps.pose.orientation.z, ps.pose.orientation.w = qx, qy, qz, qw
+        msg.pose = ps
+        start_odometer = self.node.odometer()
+        start_pose = self.current_pose()
+        handle = wait_future(client.send_goal_async(msg, feedback_callback=self.node.on_nav_feedback),
+                             self.cfg.server_wait_s, "navigate_to_pose goal")
+        if not handle.accepted:
+            raise MemoryStackError("navigate_to_pose rejected the goal")
+        result_future = handle.get_result_async()
+        done = threading.Event()
+        result_future.add_done_callback(lambda _f: done.set())
+        deadline = time.monotonic() + self.cfg.nav_timeout_s
+        while not done.wait(0.05):
+            if self.should_stop() or time.monotonic() > deadline:
+                try:
+                    wait_future(handle.cancel_goal_async(), self.cfg.server_wait_s, "navigate_to_pose cancel")
+                except WaitTimeout:
+                    self.node.log_once("nav-cancel", "navigate_to_pose did not confirm the cancel")
+                driven = self._driven(start_odometer, start_pose)
+                if time.monotonic() > deadline:
+                    raise WaitTimeout(f"navigate_to_pose did not finish within {self.cfg.nav_timeout_s:.0f} s")
+                return driven
+        wrapped = result_future.result()
+        result = wrapped.result
+        code = getattr(result, "error_code", 0)       # Humble's result has no error_code
+        from action_msgs.msg import GoalStatus
+        if wrapped.status != GoalStatus.STATUS_SUCCEEDED or code:
+            msg = getattr(result, "error_msg", "")
+            raise MemoryStackError(f"navigate_to_pose failed (status {wrapped.status}, code {code}) {msg}".strip())
+        return self._driven(start_odometer, start_pose, goal)
+
+    def _driven(self, start_odometer: float, start_pose, goal=None) -> float:
+        moved = self.node.odometer() - start_odometer
+        if moved > 0:
+            return moved
+        end = goal if goal is not None else self.current_pose()
+        return math.hypot(end[0] - start_pose[0], end[1] - start_pose[1])
+
+    def look(self) -> LookResult:
+        x, y, yaw = self.current_pose()
+        t0 = self.node.get_clock().now().nanoseconds
+        self.node.start_collecting(t0)
+        n = self.cfg.look_yaws
+        try:
+            for k in range(1, n):
+                if self.should_stop():
+                    break
+                self.go_to((x, y, yaw + 2.0 * math.pi * k / n))
+            t_end = self.node.get_clock().now().nanoseconds
+            self.node.wait_frame_ack(t_end, self.cfg.look_settle_s)
+        finally:
+            views, observations = self.node.stop_collecting()
+        stamps = [o.stamp_ns for o in observations] + [v.stamp_ns for v in views]
+        if stamps and not self.node.wait_ingested(max(stamps), self.cfg.ingest_timeout_s):
+            self.node.log_once("ingest-wait", "memory/ingested_through did not pass the end of a look in time")
+        return LookResult(views=views, observations=observations)
+
+
+class PlannerNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("planner", automatically_declare_parameters_from_overrides=True, **kwargs)
+        self.config = self._declare_and_read_config()
+        cfg = self.config
+        from memory_nodes.vocab.vocabulary import default_vocabulary
+        self.vocab = default_vocabulary()
+        self.planner = Planner(cfg, None, None, self.vocab)
+        self._logged: Dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._pose = (0.0, 0.0, 0.0)
+        self._odometer = 0.0                 # m driven, integrated from odom
+        self._odom_seen = False
+        self._odom_xy = (0.0, 0.0)
+        self._collect_since: Optional[int] = None
+        self._views: List[Any] = []
+        self._observations: List[Any] = []
+        self._frame_ack_ns = 0
+        self._ingested_ns = 0
+        self._cond = threading.Condition(self._lock)
+
+        self.ask_group = MutuallyExclusiveCallbackGroup()
+        self.io_group = ReentrantCallbackGroup()
+        self.recall_client = self.create_client(Recall, "memory/recall", callback_group=self.io_group)
+        self.graph_client = self.create_client(GetSceneGraph, "memory/get_scene_graph", callback_group=self.io_group)
+        from nav2_msgs.action import NavigateToPose
+        self.nav_client = ActionClient(self, NavigateToPose, "navigate_to_pose", callback_group=self.io_group)
+        self.create_subscription(Odometry, "odom", self._on_odom, EVENTS, callback_group=self.io_group)
+        self.create_subscription(IngestProgress, "memory/ingested_through", self._on_ingested, EVENTS,
+                                 callback_group=self.io_group)
+        self.create_subscription(Time, "perception/frame_ack", self._on_frame_ack, EVENTS, callback_group=self.io_group)
+        self.create_subscription(ObjectObservationArray, "perception/observations", self._on_observations, EVENTS,
+                                 callback_group=self.io_group)
+        self.create_subscription(ViewMsg, "perception/views", self._on_view, EVENTS, callback_group=self.io_group)
+        self.create_service(Ask, "ask", self._on_ask, callback_group=self.ask_group)
+        self.action_server = ActionServer(self, AskActive, "ask_active", execute_callback=self._on_ask_active,
+                                          goal_callback=lambda _g: GoalResponse.ACCEPT,
+                                          cancel_callback=lambda _g: CancelResponse.ACCEPT,
+                                          callback_group=self.ask_group)
+        self.get_logger().info(f"planner up: selection={cfg.explore.selection}, lambda={cfg.utility.lambda_per_m}/m, "
+                               f"c_wrong={cfg.utility.c_wrong}, granularity={cfg.explore.answer_granularity}")
+
+    # --------------------------------------------------------------------------------- parameters
+    def _declare_and_read_config(self) -> PlannerConfig:
+        defaults = flatten(dataclasses.asdict(PlannerConfig()))
+        for name, value in defaults.items():
+            if self.has_parameter(name) or isinstance(value, (list, dict)):
+                continue
+            desc = ParameterDescriptor(description=f"planner {name} (see memory_nodes/planner/config.py)",
+                                       read_only=True)
+            self.declare_parameter(name, value, desc)
+        values: Dict[str, Any] = {}
+        for name in self.list_parameters([], 0).names:
+            if name.split(".", 1)[0] not in PlannerConfig.__dataclass_fields__:
+                continue
+            try:
+                v = self.get_parameter(name).value
+            except ParameterUninitializedException:
+                continue
+            values[name] = list(v) if isinstance(v, (array.array, tuple)) else v
+        try:
+            return config_from_dict(PlannerConfig, unflatten(values))
+        except ConfigError as e:
+            self.get_logger().fatal(f"bad planner parameters: {e}")
+            raise
+
+    def log_once(self, key: str, text: str, period_s: float = 30.0) -> None:
+        now = time.monotonic()
+        if now - self._logged.get(key, -1e9) >= period_s:
+            self._logged[key] = now
+            self.get_logger().warn(text)
+
+    # ----------------------------------------------------------------------------- robot state
+    def _on_odom(self, msg: Odometry) -> None:
+        p = msg.pose.pose
+        q = p.orientation
+        yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+        with self._lock:
+            if self._odom_seen:
+                self._odometer += math.hypot(p.position.x - self._odom_xy[0], p.position.y - self._odom_xy[1])
+            self._odom_seen = True
+            self._odom_xy = (p.position.x, p.position.y)
+            self._pose = (p.position.x, p.position.y, yaw)
+
+    def on_nav_feedback(self, fb_msg) -> None:
+        p = fb_msg.feedback.current_pose.pose
+        if p.orientation.w == 0 and p.orientation.z == 0:
+            return
+        q = p.orientation
+        yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+        with self._lock:
+            self._pose = (p.position.x, p.position.y, yaw)
+
+    def latest_pose(self) -> Tuple[float, float, float]:
+        with self._lock:
+            return self._pose
+
+    def odometer(self) -> float:
+        with self._lock:
+            return self._odometer
+
+    def _on_ingested(self, msg: IngestProgress) -> None:
+        with self._cond:
+            self._ingested_ns = max(self._ingested_ns, time_to_ns(msg.ingested_through))
+            self._cond.notify_all()
+
+    def _on_frame_ack(self, msg: Time) -> None:
+        with self._cond:
+            self._frame_ack_ns = max(self._frame_ack_ns, time_to_ns(msg))
+            self._cond.notify_all()
+
+    def _on_observations(self, msg: ObjectObservationArray) -> None:
+        with self._lock:
+            if self._collect_since is None:
+                return
+        from .conversions.perception import observations_from_msg
+        obs = [o for o in observations_from_msg(msg) if o.stamp_ns >= (self._collect_since or 0)]
+        with self._lock:
+            if self._collect_since is not None:
+                self._observations.extend(obs)
+
+    def _on_view(self, msg: ViewMsg) -> None:
+        with self._lock:
+            if self._collect_since is None:
+                return
+        from .conversions.perception import view_from_msg
+        try:
+            v = view_from_msg(msg)
+        except Exception as e:  # a malformed view: log once per cause, keep the look going
+            self.log_once("bad-view", f"ignored a malformed perception/views message: {e}")
+            return
+        with self._lock:
+            if self._collect_since is not None and v.stamp_ns >= self._collect_since:
+                self._views.append(v)
+
+    def start_collecting(self, since_ns: int) -> None:
+        with self._lock:
+            self._collect_since, self._views, self._observations = since_ns, [], []
+
+    def stop_collecting(self):
+        with self._lock:
+            out = (self._views, self._observations)
+            self._collect_since, self._views, self._observations = None, [], []
+            return out
+
+    def wait_frame_ack(self, t_ns: int, timeout_s: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._frame_ack_ns >= t_ns, timeout=timeout_s)
+
+    def wait_ingested(self, t_ns: int, timeout_s: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._ingested_ns >= t_ns, timeout=timeout_s)
+
+    # ------------------------------------------------------------------------------- answering
+    def _answer(self, req, is_cancelled: Callable[[], bool], on_feedback=None) -> Tuple[Optional[Answer], int, str]:
+        timeout_s = float(req.timeout_s) if req.timeout_s > 0 else self.config.node.default_timeout_s
+        deadline = time.monotonic() + timeout_s
+        state = {"timed_out": False}
+
+        def should_stop() -> bool:
+            if time.monotonic() > deadline:
+                state["timed_out"] = True
+                return True
+            return is_cancelled()
+        memory = RosMemoryView(self)
+        nav = RosNavigator(self, memory, should_stop) if req.budget_m > 0 else None
+        now_ns = self.get_clock().now().nanoseconds
+        try:
+            a = self.planner.answer(req.question, now_ns, budget_m=float(req.budget_m), window=window_from_request(req),
+                                    should_stop=should_stop, on_feedback=on_feedback, memory=memory, navigator=nav)
+        except WaitTimeout as e:
+            self.log_once(f"wait:{e}", f"question failed: {e}")
+            return None, MEMORY_UNAVAILABLE, str(e)
+        except MemoryStackError as e:
+            self.log_once(f"mem:{type(e).__name__}", f"question failed: {e}")
+            return None, MEMORY_UNAVAILABLE, str(e)
+        except Exception as e:  # nothing escapes into the executor
+            self.get_logger().error(f"question failed unexpectedly: {type(e).__name__}: {e}")
+            return None, UNKNOWN, f"{type(e).__name__}: {e}"
+        code, msg = NONE, ""
+        if a.stop_reason == STOP_CANCELLED:
+            code, msg = (TIMEOUT, f"timed out after {timeout_s:.0f} s") if state["timed_out"] else (CANCELED, "cancelled")
+        elif a.error:
+            code, msg = NAVIGATION_FAILED, a.error
+        return a, code, msg
+
+    def _on_ask(self, req: Ask.Request, resp: Ask.Response) -> Ask.Response:
+        a, code, msg = self._answer(req, lambda: False)
+        if a is None:
+            return fill_error(resp, code, msg)
+        self.get_logger().info(f"ask {req.question!r}: {a.status} {a.answer} (p={a.probability:.2f}, "
+                               f"path {a.path_m:.1f} m)")
+        return fill_reply(resp, a, code, msg)
+
+    def _on_ask_active(self, goal_handle):
+        req = goal_handle.request
+
+        def feedback(fb: Feedback) -> None:
+            goal_handle.publish_feedback(fill_feedback(AskActive.Feedback(), fb))
+        a, code, msg = self._answer(req, lambda: goal_handle.is_cancel_requested, feedback)
+        result = AskActive.Result()
+        if a is None:
+            goal_handle.abort()
+            return fill_error(result, code, msg)
+        fill_reply(result, a, code, msg)
+        if code == CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.succeed()
+        return result
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    executor = None
+    try:
+        node = PlannerNode()
+        executor = MultiThreadedExecutor(num_threads=4)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if executor is not None:
+            executor.shutdown()
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
