@@ -79,7 +79,7 @@ class Planner:
         self.chat = chat
         if chat is None and self.config.chat.enabled:
             from .chat import ChatParser
-            self.chat = ChatParser(self.config.chat, self.config.parser.calendar)
+            self.chat = ChatParser(self.config.chat, self.config.parser.calendar, vocab)
 
     # ----------------------------------------------------------------------------------------- parse
     def parse(self, question: str, now_ns: int, window: Optional[TimeWindow] = None) -> Query:
