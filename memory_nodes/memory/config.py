@@ -53,7 +53,8 @@ class AssociationConfig:
     position_window: int = 30            # running mean over at most this many sightings of a stay
     stay_split_m: float = 0.3            # sustained offset beyond this (within the gate) starts a new stay
     stay_split_hits: int = 4             # ... after this many consecutive offset sightings
-    reid_max_cost: float = 0.9           # colour/appearance cost limit when re-identifying a moved object
+    reid_max_cost: float = 0.5           # colour + appearance cost limit when re-identifying a moved object
+    reid_max_color_distance: float = 0.2  # ... and its colour may differ at most this much
 
     def validate(self) -> None:
         _check(self.gate_m > 0.0, "association.gate_m must be > 0")
@@ -77,7 +78,8 @@ class AbsenceConfig:
     occlusion_tolerance_m: float = 0.15  # depth nearer than (distance - tolerance - half extent) occludes
     window_px: int = 1                   # half-size of the depth window sampled around the projection
     missing_after_absences: int = 3      # absences (distinct views) since the last sighting -> missing
-    detector_miss_prob: float = 0.25     # P(not detected | there, visible): the likelihood of an absence
+    detector_miss_prob: float = 0.2      # P(not detected | there, visible): the likelihood of an absence
+    unexplained_change_prob: float = 0.1  # prior floor on "it was moved" once absences contradict a sighting
     retract_disappeared_s: float = 7200.0  # seen again at the same spot within this: the event was a miss
 
     def validate(self) -> None:
@@ -85,6 +87,7 @@ class AbsenceConfig:
         _check(0.0 <= self.image_margin_frac < 0.5, "absence.image_margin_frac must be in [0, 0.5)")
         _check(self.missing_after_absences >= 1, "absence.missing_after_absences must be >= 1")
         _check(0.0 < self.detector_miss_prob < 1.0, "absence.detector_miss_prob must be in (0, 1)")
+        _check(0.0 <= self.unexplained_change_prob < 1.0, "absence.unexplained_change_prob must be in [0, 1)")
         _check(self.window_px >= 0, "absence.window_px must be >= 0")
 
 

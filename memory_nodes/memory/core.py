@@ -812,8 +812,9 @@ class MemoryCore:
 
     def _reid_cost(self, a: Track, b: Track) -> float:
         c = color_distance(a.color, b.color)
-        app = appearance_cost(a.appearance, b.appearance)
-        return c + app
+        if c > self.config.association.reid_max_color_distance:
+            return float("inf")
+        return c + appearance_cost(a.appearance, b.appearance)
 
     def _best_reid(self, tr: Track, candidates: Sequence[Track]) -> Optional[Track]:
         cfg = self.config.association
@@ -1134,7 +1135,8 @@ class MemoryCore:
                 k = t.absences_since_seen
             else:
                 k = sum(1 for a in t.absence_stamps if a <= t_ns)
-            p = with_absences(p, k, self.config.absence.detector_miss_prob)
+            ab = self.config.absence
+            p = with_absences(p, k, ab.detector_miss_prob, ab.unexplained_change_prob)
         return p
 
     def _object_gamma(self, t: Track) -> Tuple[float, float]:

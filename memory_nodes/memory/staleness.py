@@ -43,10 +43,13 @@ def p_no_move(alpha: float, beta: float, elapsed_ns: int) -> float:
     return float((beta / (beta + dt)) ** alpha)
 
 
-def with_absences(p_stay: float, absences: int, miss_prob: float) -> float:
-    """Posterior P(there) after ``absences`` independent non-detections while visible."""
+def with_absences(p_stay: float, absences: int, miss_prob: float, unexplained_change_prob: float = 0.1) -> float:
+    """Posterior P(there) after ``absences`` independent non-detections while visible. When the evidence
+    contradicts the prior, the prior is capped at 1 - unexplained_change_prob (people move things the
+    move-rate model did not expect), so a few clear absences can overturn even a fresh sighting."""
     if absences <= 0:
         return p_stay
+    p_stay = min(p_stay, 1.0 - unexplained_change_prob)
     like = miss_prob ** absences
     num = p_stay * like
     den = num + (1.0 - p_stay)
