@@ -225,7 +225,7 @@ class QuestionParser:
             return word
         hit = self._typo_cache.get(word)
         if hit is None:
-            cutoff = self.config.typo_cutoff if len(word) > 5 else max(self.config.typo_cutoff, 0.86)
+            cutoff = self.config.typo_cutoff if len(word) > 4 else max(self.config.typo_cutoff, 0.86)
             m = difflib.get_close_matches(word, self._lexicon, n=1, cutoff=cutoff)
             hit = m[0] if m else word
             if len(self._typo_cache) < 50_000:
@@ -467,15 +467,27 @@ class QuestionParser:
         return Q.validate_query(q)
 
     def _unseen_target(self, t: str, words: List[str], rooms) -> Optional[str]:
-        """A wording the lexicon does not list: the embedding model picks the nearest class."""
-        if not self.config.use_embeddings:
+        """A wording the lexicon does not list: the embedding model picks the nearest class among the
+        question's content words and word pairs (best score above min_class_similarity)."""
+        if not self.config.use_embeddings or self.vocab is None:
             return None
         room_words = {i for _, a, b in rooms for i in range(a, b)}
         content = [w for i, w in enumerate(words) if i not in room_words and w not in _NON_OBJECT_WORDS]
         if not content:
             return None
-        phrase = " ".join(content[-3:])
-        return self._resolve_class(phrase, allow_model=True)
+        grams = [" ".join(content[i:i + n]) for n in (2, 1) for i in range(len(content) - n + 1)]
+        best, best_score = None, -1.0
+        for g in grams[:12]:
+            try:
+                hit = self.vocab.resolve_class(g, allow_model=True, min_score=self.config.min_class_similarity)
+            except (LookupError, ConfigError):
+                return None
+            if hit is None:
+                continue
+            name, score = hit if isinstance(hit, tuple) else (hit, 1.0)
+            if score > best_score:
+                best, best_score = name, score
+        return best
 
 
 _ROOM_FIRST = {"closet", "office", "study", "hall", "kitchen", "pantry", "laundry", "garage", "workshop",
@@ -488,4 +500,5 @@ _NON_OBJECT_WORDS = set(_FUNCTION_WORDS) | set(_COLOR_WORDS) | {
     "i", "we", "you", "me", "us", "it", "they", "them", "he", "she", "his", "her", "its", "go", "gone", "went",
     "there", "here", "room", "rooms", "find", "found", "thing", "things", "stuff", "one", "ones", "about", "to",
     "for", "with", "from", "by", "near", "next", "get", "got", "need", "want", "am", "not", "no", "yes", "just",
-    "ever", "all", "also", "too", "very", "really", "so", "if", "whether", "again", "around", "house"}
+    "ever", "all", "also", "too", "very", "really", "so", "if", "whether", "again", "around", "house", "might",
+    "hiding", "hide", "hidden", "gone", "be", "tell", "about", "anywhere", "somewhere", "kind", "sort"}
