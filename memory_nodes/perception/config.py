@@ -208,6 +208,10 @@ class RoomsConfig:
     label_min_confidence: float = 0.34   # below this the label is "unknown"
     label_prior_count: float = 0.25      # pseudo-count per label of the symmetric prior
     match_min_iou: float = 0.3           # a new segment keeps an old room's id above this overlap
+    merge_border_m: float = 1.2          # neighbouring segments sharing a longer border are one room
+    hallway_label: str = "hallway"       # label of a long, narrow room no object explains ("" = never)
+    hallway_max_width_m: float = 2.2
+    hallway_min_elongation: float = 2.5  # area / width^2
 
     def validate(self) -> None:
         _check(self.grid_resolution_m > 0.0, "rooms.grid_resolution_m must be > 0")
@@ -220,6 +224,9 @@ class RoomsConfig:
         _check(self.occupied_min_hits >= 1, "rooms.occupied_min_hits must be >= 1")
         _check(0.0 <= self.label_min_confidence <= 1.0, "rooms.label_min_confidence in [0, 1]")
         _check(0.0 < self.match_min_iou <= 1.0, "rooms.match_min_iou in (0, 1]")
+        _check(self.merge_border_m > 0.0, "rooms.merge_border_m must be > 0")
+        _check(self.hallway_max_width_m > 0.0 and self.hallway_min_elongation > 0.0,
+               "rooms.hallway_max_width_m and hallway_min_elongation must be > 0")
         cells = int(round(self.grid_size_m / self.grid_resolution_m))
         _check(cells <= 4096, f"rooms: grid of {cells}x{cells} cells is too large")
 

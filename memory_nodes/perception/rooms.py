@@ -5,13 +5,17 @@ cell as seen-free, points between ``obstacle_min_z_m`` and ``obstacle_max_z_m`` 
 
 Rooms: the free space (seen floor, small gaps closed, obstacles removed) goes through a distance transform;
 cells farther than half a door width from any obstacle or unknown cell form room cores (a door is too
-narrow to hold one, so it separates them); cores smaller than a room are dropped; a watershed over the
-distance grows the cores back over all free space. Each new cut is matched to the previous one by overlap
-so a room keeps its id as the map grows, day after day.
+narrow to hold one, so it separates them); tiny cores are dropped; a watershed over the distance (flooding
+level by level, 5 cm apart, by geodesic dilation) grows the cores back over all free space; neighbours that
+share a border wider than a door (a corridor cut in two by a narrowing) are merged; regions smaller than a
+room are dropped. Each new cut is matched to the previous one by overlap so a room keeps its id as the
+map grows, day after day. (OpenCV's watershed floods by colour gradient and scipy's watershed_ift leaked
+through walls here, hence the own flooding.)
 
 Labels: each room collects the distinct objects seen in it (class + 0.5 m cell, so a fridge seen a hundred
 times counts once); ``label_evidence`` maps classes to room types; the label is the posterior mode under a
-small symmetric prior, with its probability as the confidence ("unknown" below a floor).
+small symmetric prior, with its probability as the confidence. A room no object explains is a "hallway"
+when it is long and narrow, else "unknown".
 """
 from __future__ import annotations
 
@@ -87,6 +91,47 @@ class OccupancyGrid:
         cols = np.flatnonzero(seen.any(axis=0))
         return (max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, self.cells),
                 max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, self.cells))
+
+
+def flood_markers(markers: np.ndarray, dist: np.ndarray, space: np.ndarray, step_m: float = 0.05) -> np.ndarray:
+    """Watershed by flooding: labels grow from the markers over ``space`` level by level, far-from-wall
+    cells first (levels of ``dist`` every ``step_m``), each level by geodesic dilation until it settles.
+    Returns int32 labels (0 outside ``space`` or unreached)."""
+    import cv2
+
+    lbl = np.where(space, markers, 0).astype(np.uint16)
+    kernel = np.ones((3, 3), np.uint8)
+    top = float(dist.max()) if dist.size else 0.0
+    for level in np.arange(top, -step_m, -step_m):
+        allowed = space & (dist >= level)
+        while True:
+            grown = cv2.dilate(lbl, kernel)
+            new = allowed & (lbl == 0) & (grown > 0)
+            if not new.any():
+                break
+            lbl[new] = grown[new]
+    return lbl.astype(np.int32)
+
+
+def merge_wide_borders(labels: np.ndarray, min_border_cells: float) -> np.ndarray:
+    """Merge neighbouring regions whose shared border is longer than ``min_border_cells``: rooms meet at
+    doors, so a wide border is a corridor or an open room that a narrowing cut in two."""
+    lab = labels.copy()
+    while True:
+        pairs = []
+        for a, b in ((lab[:, :-1], lab[:, 1:]), (lab[:-1, :], lab[1:, :])):
+            m = (a > 0) & (b > 0) & (a != b)
+            if np.any(m):
+                lo, hi = np.minimum(a[m], b[m]), np.maximum(a[m], b[m])
+                pairs.append(lo.astype(np.int64) << 32 | hi.astype(np.int64))
+        if not pairs:
+            return lab
+        keys, counts = np.unique(np.concatenate(pairs), return_counts=True)
+        best = int(np.argmax(counts))
+        if counts[best] < min_border_cells:
+            return lab
+        lo, hi = int(keys[best] >> 32), int(keys[best] & 0xFFFFFFFF)
+        lab[lab == hi] = lo
 
 
 class RoomLabeler:
@@ -178,18 +223,8 @@ class RoomSegmenter:
             small[0] = False
             if np.any(small):
                 markers[small[markers]] = 0
-        markers = markers.astype(np.int32)
-        if np.any(markers > 0):
-            img = np.clip(255.0 - dist * (255.0 / max(float(dist.max()), 1e-6)), 0, 255).astype(np.uint8)
-            img[~space] = 255
-            ws = markers.copy()
-            cv2.watershed(cv2.merge([img, img, img]), ws)
-            ws[~space] = 0
-            ws[ws < 0] = 0
-            # watershed draws -1 lines between basins: give those cells the neighbouring label
-            ws = self._fill_lines(ws, space)
-        else:
-            ws = np.zeros_like(markers)
+        ws = flood_markers(markers, dist, space)
+        ws = merge_wide_borders(ws, cfg.merge_border_m / res)
         # drop regions smaller than a room
         labels, counts = np.unique(ws[ws > 0], return_counts=True)
         for lab, cnt in zip(labels, counts):
@@ -197,18 +232,6 @@ class RoomSegmenter:
                 ws[ws == lab] = 0
         full[r0:r1, c0:c1] = self._stable_ids(ws, (r0, r1, c0, c1), grid.cells)
         return self._finish(full, grid, labeler, stamp_ns, bounds)
-
-    @staticmethod
-    def _fill_lines(ws: np.ndarray, space: np.ndarray) -> np.ndarray:
-        import cv2
-
-        hole = space & (ws == 0)
-        if not np.any(hole):
-            return ws
-        grown = cv2.dilate(ws.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
-        out = ws.copy()
-        out[hole] = grown[hole]
-        return out
 
     def _stable_ids(self, ws: np.ndarray, bounds: Tuple[int, int, int, int], cells: int) -> np.ndarray:
         """Relabel local segment labels with room ids that persist across cuts (greedy by overlap)."""
@@ -269,12 +292,14 @@ class RoomSegmenter:
 
         labels = labeler.label_rooms(room_at)
         rooms: List[Room] = []
+        half_width = ndimage.distance_transform_edt(crop >= 0) * res if np.any(crop >= 0) else crop
         for rid in sorted(int(r) for r in np.unique(crop) if r >= 0):
-            rr, cc = np.nonzero(crop == rid)
+            inside = crop == rid
+            rr, cc = np.nonzero(inside)
             centroid = np.array([origin[0] + (cc.mean() + 0.5) * res, origin[1] + (rr.mean() + 0.5) * res, 0.0])
             lab, conf = labels.get(rid, ("unknown", 0.0))
             if conf < cfg.label_min_confidence:
-                lab = "unknown"
+                lab, conf = self._shape_label(float(half_width[inside].max()), rr.size * res * res, conf)
             rooms.append(Room(room_id=rid, label=lab, label_confidence=conf, centroid_m=centroid,
                               area_m2=float(rr.size * res * res)))
         seg = RoomSegmentation(stamp_ns=stamp_ns, rooms=rooms, room_map=crop.astype(np.int16),
@@ -282,6 +307,15 @@ class RoomSegmenter:
         self.last = seg
         self._room_at = room_at
         return seg
+
+    def _shape_label(self, max_half_width_m: float, area_m2: float, conf: float) -> Tuple[str, float]:
+        """A room no object explains: a long, narrow one is a corridor."""
+        cfg = self.config
+        width = 2.0 * max_half_width_m
+        if cfg.hallway_label and 0.0 < width <= cfg.hallway_max_width_m \
+                and area_m2 / (width * width) >= cfg.hallway_min_elongation:
+            return cfg.hallway_label, max(conf, cfg.label_min_confidence)
+        return "unknown", conf
 
     def room_at(self, x_m: float, y_m: float) -> int:
         """Room of a map position in the last cut (nearest room within 0.6 m), -1 if none."""
