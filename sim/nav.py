@@ -121,9 +121,20 @@ class GridPlanner:
             return None
         cells = self._shortcut(cells)
         pts = [self.cspace.center_of(r, c) for r, c in cells]
-        pts[0] = (float(start[0]), float(start[1])) if self.is_free(*start) else pts[0]
-        pts[-1] = (float(goal[0]), float(goal[1])) if self.is_free(*goal) else pts[-1]
-        return pts
+        # exact start and goal where they are free, keeping the cell centres as waypoints when the short
+        # connecting segment would graze an obstacle
+        s_xy, g_xy = (float(start[0]), float(start[1])), (float(goal[0]), float(goal[1]))
+        if self.is_free(*s_xy):
+            nxt = pts[1] if len(pts) > 1 else pts[0]
+            pts = [s_xy] + (pts[1:] if self.segment_free(s_xy, nxt) else pts)
+        if self.is_free(*g_xy):
+            prv = pts[-2] if len(pts) > 1 else pts[-1]
+            pts = (pts[:-1] if self.segment_free(prv, g_xy) else pts) + [g_xy]
+        dedup = [pts[0]]
+        for p in pts[1:]:
+            if math.hypot(p[0] - dedup[-1][0], p[1] - dedup[-1][1]) > 1e-9:
+                dedup.append(p)
+        return dedup
 
     def _astar(self, s: Tuple[int, int], g: Tuple[int, int]) -> Optional[List[Tuple[int, int]]]:
         free = self._free
@@ -167,11 +178,47 @@ class GridPlanner:
                     heapq.heappush(heap, (ng + h(nr, nc), ng, nb))
         return None
 
+    def segment_free(self, a: XY, b: XY) -> bool:
+        """True if every configuration-space cell the straight segment a -> b crosses is free (exact grid
+        traversal, Amanatides & Woo)."""
+        g = self.cspace
+        res = g.resolution_m
+        x0, y0 = (a[0] - g.origin_xy_m[0]) / res, (a[1] - g.origin_xy_m[1]) / res
+        x1, y1 = (b[0] - g.origin_xy_m[0]) / res, (b[1] - g.origin_xy_m[1]) / res
+        c, r = int(math.floor(x0)), int(math.floor(y0))
+        c_end, r_end = int(math.floor(x1)), int(math.floor(y1))
+        free = self._free
+        rows, cols = free.shape
+        dx, dy = x1 - x0, y1 - y0
+        step_c = 1 if dx > 0 else -1
+        step_r = 1 if dy > 0 else -1
+        t_dc = abs(1.0 / dx) if dx != 0 else math.inf
+        t_dr = abs(1.0 / dy) if dy != 0 else math.inf
+        t_c = ((c + 1 - x0) if dx > 0 else (x0 - c)) * t_dc if dx != 0 else math.inf
+        t_r = ((r + 1 - y0) if dy > 0 else (y0 - r)) * t_dr if dy != 0 else math.inf
+        for _ in range(abs(c_end - c) + abs(r_end - r) + 3):
+            if not (0 <= r < rows and 0 <= c < cols) or not free[r, c]:
+                return False
+            if c == c_end and r == r_end:
+                return True
+            if abs(t_c - t_r) < 1e-9:        # through a cell corner: both side cells count
+                for rr, cc in ((r, c + step_c), (r + step_r, c)):
+                    if not (0 <= rr < rows and 0 <= cc < cols) or not free[rr, cc]:
+                        return False
+                c += step_c
+                r += step_r
+                t_c += t_dc
+                t_r += t_dr
+            elif t_c < t_r:
+                c += step_c
+                t_c += t_dc
+            else:
+                r += step_r
+                t_r += t_dr
+        return True
+
     def _line_free(self, a: Tuple[int, int], b: Tuple[int, int]) -> bool:
-        n = max(abs(b[0] - a[0]), abs(b[1] - a[1])) * 2 + 1
-        rr = np.rint(np.linspace(a[0], b[0], n)).astype(int)
-        cc = np.rint(np.linspace(a[1], b[1], n)).astype(int)
-        return bool(self._free[rr, cc].all())
+        return self.segment_free(self.cspace.center_of(*a), self.cspace.center_of(*b))
 
     def _shortcut(self, cells: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
         out = [cells[0]]
