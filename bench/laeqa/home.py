@@ -41,7 +41,7 @@ class HomeData:
     frames_used: int = 0
     observations: int = 0
     detection_truth: List[List[str]] = field(default_factory=list)   # per output: true entity per observation
-    perception: Optional["PerceptionEmulator"] = None
+    places: Optional[PlaceGraphBuilder] = None   # perception's place graph builder after the last patrol
 
 
 class PerceptionEmulator:
@@ -140,14 +140,35 @@ def layout_segmentation(world: World, labeler: RoomLabeler, stamp_ns: int, cfg: 
                             origin_xy_m=(0.0, 0.0))
 
 
-def build_home(seed: int, days: int, sim_config: SimConfig, obs: ObservationConfig, canonical,
-               future_days: int = 2) -> HomeData:
-    """Simulate ``days`` days of patrol in home ``seed`` (ground truth ``future_days`` further, for the
-    forecasts' truth) and the perception outputs of every used frame."""
+@dataclass
+class PerceptionRun:
+    """What the patrols produced (cacheable): the perception outputs, the true visibility index, perception's
+    final place graph builder, and counts."""
+    outputs: List[PerceptionOutput]
+    detection_truth: List[List[str]]
+    seen: Dict[str, List[int]]
+    places: PlaceGraphBuilder
+    first_patrol_ns: int
+    last_patrol_end_ns: int
+    frames_used: int
+    observations: int
+
+
+def simulate_home(seed: int, days: int, sim_config: SimConfig, future_days: int = 2) -> Simulator:
+    """The simulator of home ``seed`` with ground truth for ``days + future_days`` days (the future is for
+    the forecasts' truth only)."""
     cfg = copy.deepcopy(sim_config)
     cfg.world.seed = int(seed)
     sim = Simulator(cfg)
-    log = sim.ground_truth(days + future_days)
+    sim.ground_truth(days + future_days)
+    return sim
+
+
+def perceive_home(sim: Simulator, days: int, obs: ObservationConfig) -> PerceptionRun:
+    """Run the patrols of days 0 .. days-1 through the visibility model and the perception emulator."""
+    cfg = sim.config
+    seed = sim.seed
+    log = sim.ground_truth(days)
     vm = VisibilityModel(sim.world, cfg.robot, cfg.camera, obs)
     emu = PerceptionEmulator(vm, layout=sim.world if obs.rooms_source == "layout" else None)
     outputs: List[PerceptionOutput] = []
@@ -175,8 +196,19 @@ def build_home(seed: int, days: int, sim_config: SimConfig, obs: ObservationConf
             frames += 1
             nobs += len(out.observations)
         last = stamps[-1]
-        fin = emu.finish(last + 1)
-        outputs.append(fin)
+        outputs.append(emu.finish(last + 1))
         det_truth.append([])
-    truth = HomeTruth(sim.world, log, sim.calendar, merge_seen(seen_pairs), canonical)
-    return HomeData(int(seed), days, sim, truth, outputs, first, last, frames, nobs, det_truth, emu)
+    return PerceptionRun(outputs, det_truth, merge_seen(seen_pairs), emu.places, first, last, frames, nobs)
+
+
+def assemble_home(sim: Simulator, days: int, run: PerceptionRun, canonical) -> HomeData:
+    truth = HomeTruth(sim.world, sim.ground_truth(days), sim.calendar, run.seen, canonical)
+    return HomeData(sim.seed, days, sim, truth, run.outputs, run.first_patrol_ns, run.last_patrol_end_ns,
+                    run.frames_used, run.observations, run.detection_truth, run.places)
+
+
+def build_home(seed: int, days: int, sim_config: SimConfig, obs: ObservationConfig, canonical,
+               future_days: int = 2) -> HomeData:
+    """Simulate ``days`` days of patrol in home ``seed`` and the perception outputs of every used frame."""
+    sim = simulate_home(seed, days, sim_config, future_days)
+    return assemble_home(sim, days, perceive_home(sim, days, obs), canonical)

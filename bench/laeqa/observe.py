@@ -156,12 +156,13 @@ class VisibilityModel:
         t = (x + c * r.camera_forward_m, y + s * r.camera_forward_m, r.camera_height_m)
         return make_T(R, t)
 
-    def sightings(self, state: WorldState, pose: Pose2D, kinds: Sequence[str] = ("object", "furniture")
-                  ) -> List[Sighting]:
-        """Entities truly in view from ``pose`` (frustum, range, occlusion by walls and furniture)."""
+    def sightings(self, state: WorldState, pose: Pose2D, kinds: Sequence[str] = ("object", "furniture"),
+                  only: Optional[Sequence[str]] = None) -> List[Sighting]:
+        """Entities truly in view from ``pose`` (frustum, range, occlusion by walls and furniture);
+        ``only`` restricts the check to these entity ids."""
         T = self.map_T_camera(pose)
         R, o = T[:3, :3], T[:3, 3]
-        ents = [e for e in state.entities if e.kind in kinds]
+        ents = [e for e in state.entities if e.kind in kinds and (only is None or e.entity_id in only)]
         if not ents:
             return []
         centers = np.array([e.center_m for e in ents])
@@ -212,6 +213,13 @@ class VisibilityModel:
             area = (w_m * self.fx_640 / d[i]) * (h_m * self.fx_640 / d[i]) * (1.0 - hidden)
             out.append(Sighting(e, float(d[i]), hidden, float(area)))
         return out
+
+    def seen_from(self, state: WorldState, xy: Tuple[float, float], entity_id: str, yaw_steps: int = 8) -> bool:
+        """Is the entity truly in view from some heading of a yaw sweep at ``xy``?"""
+        for k in range(yaw_steps):
+            if self.sightings(state, (xy[0], xy[1], 2.0 * math.pi * k / yaw_steps), only=(entity_id,)):
+                return True
+        return False
 
     # -- detection --------------------------------------------------------------------------------------
     def p_miss(self, s: Sighting) -> float:

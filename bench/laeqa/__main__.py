@@ -1,0 +1,129 @@
+"""python -m bench.laeqa [--quick] [--seed N ...] [--days D] [--questions Q] [--json PATH] [--out DIR]
+                        [--fit] [--agents a,b,...] [--no-cache] [--questions-json PATH]
+
+Prints the LA-EQA table (markdown) and the goals with PASS/FAIL. Full run: the config's test seeds x
+full_days x full_questions; --quick: one home (run.quick_seed), quick_days, quick_questions. --seed picks
+the homes (any seed not in run.dev_seeds is a fresh test split). --fit runs on the dev seeds and writes
+the fitted calibration (bench/laeqa_data/fitted_calibration.json), later runs apply it to the planner
+agents; it refuses test seeds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .config import DATA_DIR, REPO_ROOT, load_laeqa_config
+
+CALIBRATION_FILE = DATA_DIR / "fitted_calibration.json"
+
+
+def _parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m bench.laeqa", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="one home, few days and questions (under a minute)")
+    ap.add_argument("--seed", type=int, nargs="+", help="home seeds (default: config run.test_seeds / quick_seed)")
+    ap.add_argument("--days", type=int, help="days of patrol before the questions")
+    ap.add_argument("--questions", type=int, help="questions in all")
+    ap.add_argument("--json", type=Path, help="write the summary JSON here")
+    ap.add_argument("--out", type=Path, help="write table.md and accuracy_vs_path.png here")
+    ap.add_argument("--questions-json", type=Path, help="write every question and reply here")
+    ap.add_argument("--agents", type=str, help="comma-separated subset of agents")
+    ap.add_argument("--fit", action="store_true", help="fit calibration on the dev seeds and save it")
+    ap.add_argument("--no-cache", action="store_true", help="do not read or write the perception cache")
+    ap.add_argument("--config", type=Path, help="config file (default config/laeqa.yaml)")
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    t_start = time.perf_counter()
+    args = _parse_args(argv)
+    cfg = load_laeqa_config(args.config)
+    rc = cfg.run
+    if args.fit:
+        seeds = args.seed or rc.dev_seeds
+        bad = [s for s in seeds if s not in rc.dev_seeds]
+        if bad:
+            print(f"--fit only on dev seeds {rc.dev_seeds}; refusing {bad}", file=sys.stderr)
+            return 2
+    else:
+        seeds = args.seed or ([rc.quick_seed] if args.quick else rc.test_seeds)
+    days = args.days or (rc.quick_days if args.quick else rc.full_days)
+    nq = args.questions or (rc.quick_questions if args.quick else rc.full_questions)
+    from .agents import AGENTS
+    agents = [a.strip() for a in args.agents.split(",")] if args.agents else list(cfg.agents.run)
+    unknown = [a for a in agents if a not in AGENTS]
+    if unknown:
+        print(f"unknown agent(s) {unknown}; known: {list(AGENTS)}", file=sys.stderr)
+        return 2
+    cache_dir = None if (args.no_cache or not rc.cache_dir) else (REPO_ROOT / rc.cache_dir)
+
+    from memory_nodes.vocab.vocabulary import default_vocabulary
+    from .report import goals_check, markdown_table, plot
+    from .run import run_benchmark, summarize_run
+    vocab = default_vocabulary()
+    calibrator = None
+    if not args.fit and CALIBRATION_FILE.is_file():
+        from memory_nodes.planner.calibration import Calibrator
+        d = json.loads(CALIBRATION_FILE.read_text())
+        if set(d.get("fitted_on_seeds", [])) & set(seeds):
+            print("fitted calibration was fitted on some of these seeds: not applied", file=sys.stderr)
+        else:
+            calibrator = Calibrator.from_dict(d["calibrator"])
+    min_oos = cfg.generator.min_out_of_scope_full if nq >= rc.full_questions else 0
+    res = run_benchmark(cfg, seeds, days, nq, vocab, agents, calibrator, cache_dir=cache_dir,
+                        min_out_of_scope=min_oos)
+    summary = summarize_run(res, cfg)
+    wall = time.perf_counter() - t_start
+    summary["wall_time_s"] = round(wall, 2)
+    summary["split"] = "dev" if set(seeds) <= set(rc.dev_seeds) else "test"
+    summary["calibration"] = "fitted on dev seeds" if calibrator is not None else "planner default"
+    table = markdown_table(summary, wall)
+    goals = goals_check(summary)
+    summary["goals"] = goals
+    print(table)
+    print("")
+    for g in goals:
+        print(g)
+    if args.fit:
+        _fit(res, seeds)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=1, sort_keys=True))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "table.md").write_text(table + "\n\n" + "\n".join(goals) + "\n")
+        if rc.plot:
+            plot(summary, args.out / "accuracy_vs_path.png")
+    if args.questions_json:
+        rows = []
+        for r in res.records:
+            q = r.question.to_json()
+            q.update({"agent": r.agent, "correct": r.correct, "guess_correct": r.guess_correct,
+                      "status": r.reply.status, "probability": r.reply.probability, "path_m": r.reply.path_m,
+                      "query_kind": r.reply.query_kind, "text_reply": r.reply.text, "parse_ok": r.reply.parse_ok})
+            rows.append(q)
+        args.questions_json.write_text(json.dumps(rows, indent=1, default=str))
+    return 0
+
+
+def _fit(res, seeds) -> None:
+    """Fit the planner's calibrator on the voi agent's raw probabilities (dev seeds only) and save it."""
+    from memory_nodes.planner.calibration import Calibrator
+    probs, correct, kinds = [], [], []
+    for r in res.records:
+        if r.agent != "voi" or r.reply.probability is None:
+            continue
+        probs.append(r.reply.raw_probability if r.reply.raw_probability is not None else r.reply.probability)
+        correct.append(bool(r.guess_correct))
+        kinds.append(r.reply.query_kind)
+    cal = Calibrator().fit(probs, correct, kinds)
+    CALIBRATION_FILE.write_text(json.dumps({"fitted_on_seeds": list(seeds), "samples": len(probs),
+                                            "calibrator": cal.to_dict()}, indent=1))
+    print(f"fitted calibration on {len(probs)} voi answers from dev seeds {list(seeds)} -> {CALIBRATION_FILE}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
