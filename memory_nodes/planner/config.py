@@ -147,3 +147,9 @@ class PlannerConfig:
     def validate(self) -> None:
         for part in (self.utility, self.detector, self.belief, self.explore, self.parser, self.chat, self.node):
             part.validate()
+
+
+def load_planner_config(path, node_name: str = "planner") -> PlannerConfig:
+    """The planner's typed config from a ROS params file (``<node_name>: ros__parameters:``)."""
+    from ..common.config import config_from_dict, load_node_params
+    return config_from_dict(PlannerConfig, load_node_params(path, node_name))

@@ -247,11 +247,21 @@ def where_usually(ctx: Ctx) -> Decision:
         weights[key] = (w + (old[0] if old else 0.0), np.asarray(s.position_m),
                         s.evidence if old is None else old[2].merged(s.evidence))
     opts = _by_room(ctx, weights)
-    days = len({day_start_ns(s.start_ns, ctx.cfg.parser.calendar) for s in spans})
-    shrink = days / (days + 1.0)       # one day of history says little about a habit
+    # P(this is the usual place): how many days it was where the object spent most of that day (Laplace)
+    cal = ctx.cfg.parser.calendar
+    gran = ctx.cfg.explore.answer_granularity
+    per_day: Dict[int, Dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for s in spans:
+        key = f"{gran}:{s.room_id if gran == 'room' else s.place_id}"
+        per_day[day_start_ns(s.start_ns, cal)][key] += _span_weight(s, start, end)
+    wins: Dict[str, int] = defaultdict(int)
+    for day in per_day.values():
+        wins[max(day.items(), key=lambda kv: kv[1])[0]] += 1
+    n_days = len(per_day)
     for o in opts:
-        o.prob *= shrink
-    return Decision(opts, f"share of time over {days} day(s) of history",
+        o.prob = (wins.get(o.label, 0) + 1.0) / (n_days + len(opts))
+    opts.sort(key=lambda o: -o.prob)
+    return Decision(opts, f"where it spent most of the day on {wins.get(opts[0].label, 0)} of {n_days} day(s)",
                     stack_evidence([o.evidence for o in opts[:3]]))
 
 
