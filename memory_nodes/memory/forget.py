@@ -142,11 +142,26 @@ def _rebuild_track(conn, tid: int, deleted_obs: Set[int], refs: Set[str], start_
         if not rows:
             conn.execute("DELETE FROM stays WHERE id = ?", (sid,))
             continue
-        pos = np.mean([np.frombuffer(g, np.float32)[:3] for _, _, g in rows], axis=0).astype(float)
-        conn.execute("UPDATE stays SET start_ns = ?, end_ns = ?, x = ?, y = ?, z = ?, first_obs = ?, last_obs = ?, "
-                     "first_kf = ?, last_kf = ?, n_obs = ? WHERE id = ?",
-                     (rows[0][1], rows[-1][1], float(pos[0]), float(pos[1]), float(pos[2]), rows[0][0], rows[-1][0],
-                      _kf_of_obs(conn, rows[0][0], refs), _kf_of_obs(conn, rows[-1][0], refs), len(rows), sid))
+        groups = [rows]
+        if start_ns is not None or end_ns is not None:
+            # no stay may span a forgotten window: split it into the parts before and after
+            lo = -1 if start_ns is None else start_ns
+            before = [r for r in rows if r[1] < lo]
+            after = [r for r in rows if r[1] >= lo]
+            groups = [g for g in (before, after) if g]
+        for k, grp in enumerate(groups):
+            pos = np.mean([np.frombuffer(g, np.float32)[:3] for _, _, g in grp], axis=0).astype(float)
+            vals = (grp[0][1], grp[-1][1], float(pos[0]), float(pos[1]), float(pos[2]), grp[0][0], grp[-1][0],
+                    _kf_of_obs(conn, grp[0][0], refs), _kf_of_obs(conn, grp[-1][0], refs), len(grp))
+            if k == 0:
+                conn.execute("UPDATE stays SET start_ns = ?, end_ns = ?, x = ?, y = ?, z = ?, first_obs = ?, "
+                             "last_obs = ?, first_kf = ?, last_kf = ?, n_obs = ? WHERE id = ?", vals + (sid,))
+            else:
+                place, room = conn.execute("SELECT place_id, room_id FROM stays WHERE id = ?", (sid,)).fetchone()
+                new_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM stays").fetchone()[0]
+                conn.execute("INSERT INTO stays (id, object_id, start_ns, end_ns, x, y, z, place_id, room_id, "
+                             "first_obs, last_obs, first_kf, last_kf, n_obs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                             (new_id, tid, vals[0], vals[1], vals[2], vals[3], vals[4], place, room) + vals[5:])
     for eid, stamp, data in conn.execute("SELECT id, stamp_ns, data FROM events WHERE object_id = ?", (tid,)).fetchall():
         d = json.loads(data)
         cited = set(int(x) for x in d.get("ev", {}).get("obs", []))

@@ -211,6 +211,8 @@ class Store:
             raise StoreError(f"{self.path}: cannot open: {e}") from e
         self.conn = conn
         try:
+            if exists:
+                self._validate(conn)     # again, now with any WAL content: before the first write
             if not self.read_only:
                 mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
@@ -233,19 +235,26 @@ class Store:
             raise
 
     def _inspect_read_only(self) -> None:
-        """Validate an existing file without writing a byte to it."""
+        """Validate an existing file without writing a byte to it (nor creating -wal/-shm files, unless a
+        WAL is already there: then its content must be read too)."""
+        wal = Path(str(self.path) + "-wal").exists()
+        uri = f"file:{self.path}?mode=ro" + ("" if wal else "&immutable=1")
         try:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
         except sqlite3.Error as e:
             raise StoreError(f"{self.path}: cannot open read-only: {e}") from e
+        try:
+            self._validate(conn)
+        finally:
+            conn.close()
+
+    def _validate(self, conn: sqlite3.Connection) -> None:
         try:
             app = conn.execute("PRAGMA application_id").fetchone()[0]
             ver = conn.execute("PRAGMA user_version").fetchone()[0]
             n_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: damaged or not a database ({e}); left unchanged") from e
-        finally:
-            conn.close()
         if app == 0 and ver == 0 and n_tables == 0:
             return          # an empty database (e.g. a crash before the first commit): safe to initialise
         if app != APPLICATION_ID:
