@@ -48,7 +48,7 @@ class BeliefConfig:
     """How memory becomes a belief over present-tense answers."""
     use_staleness: bool = True           # False: remembered objects are still there (latest-map baseline)
     use_absences: bool = True            # apply absence records after the last sighting
-    absences_in_staleness: bool = False  # True if memory's p_still_there already counts absences
+    absences_in_staleness: bool = True   # memory's p_still_there already counts absences (memory core does)
     use_habits: bool = True              # moved mass goes to places the class used to be
     habit_weight: float = 0.6            # share of the moved mass given by habits (rest: rooms prior, uniform)
     room_prior_weight: float = 0.2       # share given to rooms where the class usually is (vocabulary)

@@ -135,10 +135,12 @@ class Ctx:
         """Tracks of the query's target (matching its colour if one was asked), newest first."""
         q = self.query
         out = list(self.memory.last_seen(q.target, before_ns=before_ns if before_ns is not None else self.now_ns))
-        if q.color:
+        if q.color and out:
             want = canonical_color(q.color)
-            match = [s for s in out if color_name(s.color_rgb)[0] == want]
-            if match:
-                out = match
+            ref = np.asarray(_PALETTE.get(want, (0.5, 0.5, 0.5)))
+            dist = [float(np.linalg.norm(np.asarray(s.color_rgb, dtype=float) - ref)) for s in out]
+            best = min(dist)
+            # the tracks whose colour is closest to the asked one (colour estimates are noisy)
+            out = [s for s, d in zip(out, dist) if d <= best + 0.15 or color_name(s.color_rgb)[0] == want]
         out.sort(key=lambda s: -s.last_seen_ns)
         return out

@@ -25,7 +25,7 @@ def still_there(ctx: Ctx, s: Sighting) -> float:
     """P(the track is still where it was last seen), with the staleness model and absence records."""
     bel = ctx.cfg.belief
     p = float(ctx.memory.p_still_there(s.object_id, ctx.now_ns)) if bel.use_staleness else 1.0
-    if bel.use_absences and not bel.absences_in_staleness:
+    if bel.use_absences and (not bel.absences_in_staleness or not bel.use_staleness):
         miss = ctx.cfg.detector.miss_rate
         for _ in ctx.memory.absences(s.object_id, since_ns=s.last_seen_ns + 1):
             p = p * miss / (p * miss + (1.0 - p)) if p > 0 else 0.0

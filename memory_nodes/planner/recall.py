@@ -136,11 +136,29 @@ def since_when(ctx: Ctx) -> Decision:
         return Decision([], f"I do not know of a {q.target}" + (f" in the {q.room}" if q.room else ""))
     ps = [(ctx.memory.p_still_there(s.object_id, ctx.now_ns), s) for s in tracks]
     p, s = max(ps, key=lambda x: (x[0], x[1].last_seen_ns))
-    opt = Option(label=f"time:{s.first_seen_ns}", text=f"since {fmt_time(s.first_seen_ns)}, "
+    since = _stay_start(ctx, s)
+    opt = Option(label=f"time:{since}", text=f"since {fmt_time(since)}, "
                  f"{_where_text(ctx, s.room_id, s.place_id)}", prob=ctx.cfg.belief.past_span_confidence * max(p, 0.05),
-                 time_ns=s.first_seen_ns, position_m=np.asarray(s.position_m), place_id=s.place_id,
+                 time_ns=since, position_m=np.asarray(s.position_m), place_id=s.place_id,
                  room_id=s.room_id, object_id=s.object_id, evidence=s.evidence)
     return Decision([opt], "first sighting of its current stay", s.evidence)
+
+
+def _stay_start(ctx: Ctx, s) -> int:
+    """Start of the object's stay at its current position: earlier spans of the same object at the same
+    spot, with no span elsewhere in between, extend it back."""
+    r = ctx.cfg.detector.match_radius_m
+    here = np.asarray(s.position_m, dtype=float)
+    spans = sorted((x for x in ctx.memory.history(s.object_id, end_ns=s.first_seen_ns) if x.object_id == s.object_id),
+                   key=lambda x: -x.start_ns)
+    start = s.first_seen_ns
+    for x in spans:
+        if x.start_ns >= start:
+            continue
+        if float(np.linalg.norm(np.asarray(x.position_m, dtype=float)[:2] - here[:2])) > r:
+            break
+        start = x.start_ns
+    return start
 
 
 def attribute(ctx: Ctx) -> Decision:
@@ -294,15 +312,6 @@ def when_next(ctx: Ctx) -> Decision:
     n_days = max(1, len(days))
     if not arrivals:
         return Decision([], f"the {q.target} was never seen arriving there")
-    # currently there?
-    last = spans[-1]
-    if inside(last):
-        p_there = ctx.memory.p_still_there(last.object_id, ctx.now_ns)
-        if p_there >= 0.5:
-            opt = Option(label="time:now", text=f"it is there now (since {fmt_time(last.start_ns)})",
-                         prob=p_there, time_ns=ctx.now_ns, room_id=last.room_id, place_id=last.place_id,
-                         position_m=np.asarray(last.position_m), evidence=last.evidence)
-            return Decision([opt], "it is there now", last.evidence)
     tods = np.array([_tod_h(s.start_ns, ctx) for s in arrivals])
     arr_days = np.array([day_start_ns(s.start_ns, cal) for s in arrivals])
     today = day_start_ns(ctx.now_ns, cal)
