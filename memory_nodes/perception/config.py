@@ -208,7 +208,7 @@ class RoomsConfig:
     label_min_confidence: float = 0.34   # below this the label is "unknown"
     label_prior_count: float = 0.25      # pseudo-count per label of the symmetric prior
     match_min_iou: float = 0.3           # a new segment keeps an old room's id above this overlap
-    merge_border_m: float = 1.2          # neighbouring segments sharing a longer border are one room
+    merge_border_m: float = 1.0          # neighbouring segments sharing a longer border are one room
     hallway_label: str = "hallway"       # label of a long, narrow room no object explains ("" = never)
     hallway_max_width_m: float = 2.2
     hallway_min_elongation: float = 2.5  # area / width^2

@@ -115,22 +115,31 @@ def flood_markers(markers: np.ndarray, dist: np.ndarray, space: np.ndarray, step
 
 def merge_wide_borders(labels: np.ndarray, min_border_cells: float) -> np.ndarray:
     """Merge neighbouring regions whose shared border is longer than ``min_border_cells``: rooms meet at
-    doors, so a wide border is a corridor or an open room that a narrowing cut in two."""
+    doors, so a wide border is a corridor or an open room that a narrowing cut in two. A border's length
+    is the smaller count of distinct cells on either side that touch the other region (4-neighbours), so
+    a staircase border is not counted twice. Labels must be < 65536."""
     lab = labels.copy()
+    idx = np.arange(lab.size, dtype=np.int64).reshape(lab.shape)
     while True:
-        pairs = []
-        for a, b in ((lab[:, :-1], lab[:, 1:]), (lab[:-1, :], lab[1:, :])):
+        side_lo, side_hi = [], []      # packed (pair << 31 | cell index) per side of each border pair
+        for a, b, ia, ib in ((lab[:, :-1], lab[:, 1:], idx[:, :-1], idx[:, 1:]),
+                             (lab[:-1, :], lab[1:, :], idx[:-1, :], idx[1:, :])):
             m = (a > 0) & (b > 0) & (a != b)
             if np.any(m):
-                lo, hi = np.minimum(a[m], b[m]), np.maximum(a[m], b[m])
-                pairs.append(lo.astype(np.int64) << 32 | hi.astype(np.int64))
-        if not pairs:
+                av, bv, ai, bi = a[m].astype(np.int64), b[m].astype(np.int64), ia[m], ib[m]
+                swap = av > bv
+                pair = np.where(swap, bv, av) << 16 | np.where(swap, av, bv)
+                side_lo.append(pair << 31 | np.where(swap, bi, ai))
+                side_hi.append(pair << 31 | np.where(swap, ai, bi))
+        if not side_lo:
             return lab
-        keys, counts = np.unique(np.concatenate(pairs), return_counts=True)
-        best = int(np.argmax(counts))
-        if counts[best] < min_border_cells:
+        pairs, c_lo = np.unique(np.unique(np.concatenate(side_lo)) >> 31, return_counts=True)
+        _, c_hi = np.unique(np.unique(np.concatenate(side_hi)) >> 31, return_counts=True)
+        width = np.minimum(c_lo, c_hi)            # both count the same sorted set of pairs
+        best = int(np.argmax(width))
+        if width[best] < min_border_cells:
             return lab
-        lo, hi = int(keys[best] >> 32), int(keys[best] & 0xFFFFFFFF)
+        lo, hi = int(pairs[best] >> 16), int(pairs[best] & 0xFFFF)
         lab[lab == hi] = lo
 
 
