@@ -110,7 +110,7 @@ class ExploreOnlyAgent:
             return Reply(NOT_SURE)                  # the past is not observable now, and it keeps no memory
         world = hc.home.sim.world
         canon = hc.home.truth.canon
-        nav = hc.navigator(q.ask_ns, None, seed)
+        nav = hc.navigator(q.ask_ns, None, seed, with_views=False)
         rooms = [r.room_id for r in world.rooms]
         if query.room:
             rooms = [r.room_id for r in world.rooms if r.room_type.replace("_", " ") == query.room]

@@ -44,7 +44,7 @@ class BenchNavigator:
 
     def __init__(self, home: HomeData, vm: VisibilityModel, state: WorldState, start: Pose2D, stamp_ns: int,
                  places: Any, memory: Any = None, rng: Optional[np.random.Generator] = None,
-                 yaw_steps: int = 8):
+                 yaw_steps: int = 8, with_views: bool = True):
         self.home = home
         self.vm = vm
         self.state = state
@@ -54,6 +54,7 @@ class BenchNavigator:
         self.memory = memory                     # the overlay memory (fork) the looks feed, or None
         self.rng = rng or np.random.default_rng(0)
         self.yaw_steps = yaw_steps
+        self.with_views = with_views             # keyframes (depth) with each look; off for agents without memory
         self.driven_m = 0.0
         self.looks = 0
         self.goals: List[Pose2D] = []
@@ -91,9 +92,11 @@ class BenchNavigator:
             self.seen_entities.update(s.entity.entity_id for s in sights)
             view_id = f"look{self.looks}_{k}_{self.stamp_ns}"
             o, _ = self.vm.detect(sights, self.stamp_ns, self.rng, view_id, pid, pose)
+            obs += o
+            if not self.with_views:
+                continue
             v = self.vm.make_view(self.state, pose, self.stamp_ns, view_id, pid, [a.class_name for a in o])
             views.append(v)
-            obs += o
             if self.memory is not None:
                 self.memory.ingest(PerceptionOutput(stamp_ns=self.stamp_ns, observations=o, view=v, place_id=pid,
                                                     places=self.places.graph(self.stamp_ns) if changed else None))
@@ -188,11 +191,11 @@ class HomeContext:
     def start_pose(self) -> Pose2D:
         return tuple(self.home.sim.world.dock_pose)  # type: ignore[return-value]
 
-    def navigator(self, t_ns: int, overlay: Any, seed: int) -> BenchNavigator:
+    def navigator(self, t_ns: int, overlay: Any, seed: int, with_views: bool = True) -> BenchNavigator:
         places = copy.deepcopy(self.home.places) if self.home.places is not None else None
         rng = np.random.default_rng([self.home.seed, _LOOK_SEED_TAG, seed])
         return BenchNavigator(self.home, self.vm, self.state_at(t_ns), self.start_pose(), t_ns, places, overlay,
-                              rng, self.obs_cfg.look_yaw_steps)
+                              rng, self.obs_cfg.look_yaw_steps, with_views)
 
 
 def config_hash(*parts: Any) -> str:
