@@ -79,9 +79,11 @@ DEV_POOL = [
     ("where do I usually keep my keys?", "where_usually", "keys", "", ""),
     ("where does the vase belong?", "where_usually", "vase", "", ""),
     ("when will the mug be in the kitchen next?", "when_next", "mug", "kitchen", ""),
-    ("when do you expect the keys to be back on the coat rack", "when_next", "keys", "", ""),
+    ("when do you expect the keys to be back on the coat rack", "when_next", "keys", "", "coat rack"),
     ("which runs out first, the milk or the bread?", "which_first", "milk", "", ""),
     ("which will be used up first, the toilet paper or the soap?", "which_first", "toilet paper", "", ""),
+    ("will the headphones be in the office tomorrow morning?", "will_be", "headphones", "office", ""),
+    ("is the laptop going to be on the desk tonight?", "will_be", "laptop", "", "desk"),
 ]
 
 OUT_OF_SCOPE = [
@@ -156,6 +158,8 @@ CAL = CalendarConfig()
     ("between monday and wednesday", at(2024, 5, 13), at(2024, 5, 16) - 1),
     ("between friday and monday", at(2024, 5, 10), at(2024, 5, 14) - 1),
     ("since yesterday", at(2024, 5, 15), REF),
+    ("tomorrow morning", at(2024, 5, 17, 5), at(2024, 5, 17, 12) - 1),
+    ("in 2 hours", REF + 2 * NS_PER_H, REF + 2 * NS_PER_H),
     ("2 hours ago", REF - 2 * NS_PER_H, REF - 2 * NS_PER_H),
     ("at 9 am", at(2024, 5, 16, 9), at(2024, 5, 16, 9)),
     ("at 8 pm", at(2024, 5, 15, 20), at(2024, 5, 15, 20)),        # not yet today: yesterday's

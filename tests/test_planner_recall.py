@@ -151,3 +151,11 @@ def test_importing_the_core_never_loads_rclpy():
     code = ("import sys; import memory_nodes.planner.planner, memory_nodes.planner.chat, memory_nodes.planner.fakes; "
             "assert 'rclpy' not in sys.modules, 'rclpy loaded'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(REPO_ROOT))
+
+
+def test_will_it_be_there_from_daily_habits(vocab):
+    p = planner(vocab, habit_memory())
+    a = p.answer("will the mug be in the kitchen tomorrow morning?", NOW)
+    assert a.query_kind == "will_be" and a.yes_no is True and a.status == ANSWERED and a.path_m == 0.0
+    a = p.answer("will the mug be in the office tomorrow morning?", NOW)
+    assert a.query_kind == "will_be" and a.yes_no is False

@@ -73,7 +73,7 @@ something everything find locate look looking search seen see saw spot spotted n
 lastly time times ago since usually normally typically generally often most first next again back
 still move moved moving changed change changes different new colour color coloured colored shade
 count number run runs running out empty finished used up left leave put keep kept stored store belong
-today yesterday tonight morning afternoon evening night now currently right moment present week weeks
+today yesterday tomorrow tonight later morning afternoon evening night now currently right moment present week weeks
 monday tuesday wednesday thursday friday saturday sunday day days hour hours minute minutes between
 and or on in inside top of under at room kitchen bedroom bathroom office hallway garage living dining
 please tell help know wonder remember lost misplaced missing happen happened recently expect going
@@ -155,6 +155,7 @@ _PROTOTYPES: Dict[str, Sequence[str]] = {
                       "where does the remote belong"),
     Q.WHEN_NEXT: ("when will the mug be in the kitchen again", "when will the keys be back in the hallway"),
     Q.WHICH_FIRST: ("which will run out first, the milk or the bread", "what will be used up first"),
+    Q.WILL_BE: ("will the mug be in the kitchen tomorrow morning", "is the laptop going to be in the office tonight"),
 }
 _OOS_PROTOTYPES = ("is the oven on", "is the light switched off", "is the door open", "what is the table "
                    "made of", "is the chair wooden", "can i sit on the box", "is it safe to stand on the "
@@ -186,7 +187,7 @@ class QuestionParser:
         core = self._strip_wrappers(rest)
         if not core:
             return cannot_parse(text, "no question found", reference_ns)
-        kind = self._kind_by_rules(core, info)
+        kind, oos_reason = self._kind_by_rules(core, info, reference_ns)
         source = "rules"
         if kind is None:
             for pattern, reason in _OOS:
@@ -197,7 +198,7 @@ class QuestionParser:
             if kind is None:
                 return cannot_parse(text, "not one of the supported question kinds", reference_ns)
         if kind == Q.CANNOT_PARSE:
-            return cannot_parse(text, self._last_reason, reference_ns)
+            return cannot_parse(text, oos_reason, reference_ns)
         q = self._fill(kind, core, info, text, reference_ns)
         q.source = source if q.ok else q.source
         return q
@@ -263,21 +264,27 @@ class QuestionParser:
         return t
 
     # ----------------------------------------------------------------------------------------- kinds
-    _last_reason = ""
+    def _kind_by_rules(self, t: str, info: TimeInfo, ref_ns: int) -> Tuple[Optional[str], str]:
+        """(kind or CANNOT_PARSE or None, out-of-scope reason)."""
+        kind = self._rule_kind(t, info, ref_ns)
+        if isinstance(kind, tuple):
+            return kind
+        return kind, ""
 
-    def _kind_by_rules(self, t: str, info: TimeInfo) -> Optional[str]:
-        self._last_reason = ""
+    def _rule_kind(self, t: str, info: TimeInfo, ref_ns: int):
         if re.search(r"\b(runs?|running|ran) out\b|\b(used up|finished|depleted|gone|empty|eaten|consumed)\b.*"
                      r"\b(first|sooner|earlier|before)\b|\bwhich\b.*\b(first|sooner)\b.*\b(or)\b", t):
             return Q.WHICH_FIRST
         for pattern, reason in _OOS:
             if re.search(pattern, t):
-                self._last_reason = reason
-                return Q.CANNOT_PARSE
+                return Q.CANNOT_PARSE, reason
         if re.search(r"\bwhen (will|would|is|are|do|does|should|might|can i expect)\b.*\b(next|again|back|be|return|"
                      r"come|show up|appear|going to|expect)\b|\bnext time\b.*\b(will|be)\b|\bwhat time will\b|"
                      r"\bwhen .*\bexpect\b|\bwhen .*\bnext\b", t) and not re.search(r"\b(did|was|were|saw|seen)\b", t):
             return Q.WHEN_NEXT
+        if re.search(r"^(will|would|is|are)\b.*\b(be|going to be)\b.*\b(in|on|at|inside)\b", t) and \
+                info.window is not None and info.window.start_ns is not None and info.window.start_ns >= ref_ns:
+            return Q.WILL_BE
         if re.search(r"\bsince when\b|\bhow long (has|have|had|is|are|was|were)\b.*\b(been|there|sitting|lying|"
                      r"standing|staying|kept|left)\b|\bhow long (has|have) .* (in|on)\b|\bhow many (hours|days|minutes|weeks)\b"
                      r".*\bbeen\b", t):
@@ -437,7 +444,8 @@ class QuestionParser:
         elif kind == Q.WHAT_CHANGED:
             pass
         else:
-            others, rec, rel = receptacle_split() if kind in (Q.EXISTS, Q.COUNT) else (classes, "", "")
+            others, rec, rel = receptacle_split() if kind in (Q.EXISTS, Q.COUNT, Q.WILL_BE, Q.WHEN_NEXT) \
+                else (classes, "", "")
             if others:
                 q.target = others[0][0]
             elif kind != Q.COUNT or not rec:

@@ -168,7 +168,7 @@ class _Run:
         k = self.q.kind
         fn = {Q.WHERE_AT: recall.where_at, Q.LAST_SEEN: recall.last_seen, Q.SINCE_WHEN: recall.since_when,
               Q.ATTRIBUTE: recall.attribute, Q.WHERE_USUALLY: recall.where_usually, Q.WHEN_NEXT: recall.when_next,
-              Q.WHICH_FIRST: recall.which_first, Q.WHAT_CHANGED: recall.what_changed,
+              Q.WHICH_FIRST: recall.which_first, Q.WHAT_CHANGED: recall.what_changed, Q.WILL_BE: recall.will_be,
               Q.EXISTS: recall.past_presence, Q.COUNT: recall.past_presence,
               Q.WHAT_ON: recall.past_presence, Q.WHERE_NOW: recall.where_at}.get(k)
         if fn is None:
@@ -488,7 +488,7 @@ def sentence(ctx: Ctx, o: Option) -> str:
         return f"I last saw the {t} on {o.text}."
     if k == Q.SINCE_WHEN:
         return f"The {t} has been there {o.text}."
-    if k in (Q.EXISTS, Q.DID_MOVE):
+    if k in (Q.EXISTS, Q.DID_MOVE, Q.WILL_BE):
         return "Yes." if o.yes_no else "No."
     if k == Q.COUNT:
         return f"{o.count}."

@@ -26,10 +26,11 @@ ATTRIBUTE = "attribute"            # what colour is X                           
 WHERE_USUALLY = "where_usually"    # where is X usually                              habit
 WHEN_NEXT = "when_next"            # when will X next be in Y                        forecast
 WHICH_FIRST = "which_first"        # which runs out first, A or B                    forecast
+WILL_BE = "will_be"                # will X be in Y (tomorrow morning / at T)         forecast
 CANNOT_PARSE = "cannot_parse"
 
 KINDS = (WHERE_NOW, WHERE_AT, LAST_SEEN, SINCE_WHEN, EXISTS, COUNT, WHAT_ON, DID_MOVE, WHAT_CHANGED,
-         ATTRIBUTE, WHERE_USUALLY, WHEN_NEXT, WHICH_FIRST)
+         ATTRIBUTE, WHERE_USUALLY, WHEN_NEXT, WHICH_FIRST, WILL_BE)
 
 PRESENT, PAST, PAST_PRESENT, HABIT, FUTURE = "present", "past", "past_present", "habit", "future"
 TENSES = (PRESENT, PAST, PAST_PRESENT, HABIT, FUTURE)
@@ -39,7 +40,7 @@ RELATIONS = ("", "on", "in")
 
 # Kinds whose target is required.
 _NEEDS_TARGET = {WHERE_NOW, WHERE_AT, LAST_SEEN, SINCE_WHEN, EXISTS, COUNT, DID_MOVE, ATTRIBUTE,
-                 WHERE_USUALLY, WHEN_NEXT}
+                 WHERE_USUALLY, WHEN_NEXT, WILL_BE}
 
 
 @dataclass
@@ -93,7 +94,7 @@ def tense_of(kind: str, window: Optional[TimeWindow], reference_ns: int, last_ti
     """The tense a kind has given its time window: a window that ends before now makes it past."""
     if kind in (WHERE_USUALLY,):
         return HABIT
-    if kind in (WHEN_NEXT, WHICH_FIRST):
+    if kind in (WHEN_NEXT, WHICH_FIRST, WILL_BE):
         return FUTURE
     if kind in (WHERE_AT, LAST_SEEN, SINCE_WHEN):
         return PAST
@@ -120,6 +121,8 @@ def validate_query(q: Any) -> Query:
         raise InputError("bad_query", f"kind {q.kind} needs a target")
     if q.kind == WHICH_FIRST and len(q.targets) < 2:
         raise InputError("bad_query", "which_first needs at least two targets")
+    if q.kind == WILL_BE and not (q.receptacle or q.room):
+        raise InputError("bad_query", "will_be needs a room or a receptacle")
     if q.kind == WHAT_ON and not (q.receptacle or q.room):
         raise InputError("bad_query", "what_on needs a receptacle or a room")
     if q.kind == ATTRIBUTE and q.attribute not in ATTRIBUTES:

@@ -397,3 +397,40 @@ def what_changed(ctx: Ctx) -> Decision:
     return Decision([Option(label="set:" + ",".join(sorted(items)), text="; ".join(parts), prob=p,
                             items=items, count=len(events), time_ns=events[-1].stamp_ns, evidence=ev)],
                     f"{len(events)} change event(s) stored", ev)
+
+
+def will_be(ctx: Ctx) -> Decision:
+    """Will X be in Y at a future time: the share of past days on which X was there at that time of day
+    (Laplace-smoothed), blended with where it is now when the time is close."""
+    q = ctx.query
+    cal = ctx.cfg.parser.calendar
+    w = q.window
+    a_ns = w.start_ns if w and w.start_ns is not None else ctx.now_ns
+    b_ns = w.end_ns if w and w.end_ns is not None else a_ns
+    a_h, b_h = _tod_h(a_ns, ctx), _tod_h(a_ns, ctx) + (b_ns - a_ns) / NS_PER_H
+    rooms = set(ctx.room_ids(q.room)) if q.room else None
+
+    def inside(s: HistorySpan) -> bool:
+        if rooms is not None and s.room_id not in rooms:
+            return False
+        return not q.receptacle or _near_receptacle(ctx, np.asarray(s.position_m), s.room_id)
+
+    spans = ctx.memory.history(q.target, end_ns=ctx.now_ns)
+    if not spans:
+        return Decision([], f"I have no history of a {q.target}")
+    days: Dict[int, bool] = {}
+    ev = Evidence()
+    for s in spans:
+        d = day_start_ns(s.start_ns, cal)
+        days.setdefault(d, False)
+        lo, hi = d + int(a_h * NS_PER_H), d + int(b_h * NS_PER_H) + 1
+        if inside(s) and s.start_ns <= hi and s.end_ns >= lo:
+            days[d] = True
+            ev = ev.merged(s.evidence)
+    n, k = len(days), sum(days.values())
+    p_yes = (k + 0.5) / (n + 1.0)
+    yes = p_yes >= 0.5
+    p = p_yes if yes else 1.0 - p_yes
+    return Decision([Option(label="yes" if yes else "no", text="yes" if yes else "no", prob=p, yes_no=yes, evidence=ev),
+                     Option(label="no" if yes else "yes", text="no" if yes else "yes", prob=1 - p, yes_no=not yes)],
+                    f"there at that time on {k} of {n} day(s)", ev)

@@ -211,6 +211,25 @@ def _point_phrases(t: str, ref_ns: int, cal: CalendarConfig, info: TimeInfo) -> 
     if m:
         n = _num(m.group(1)) * (7 if m.group(2).startswith("week") else 1)
         return _day_window(today - n * NS_PER_DAY, cal, m.group(3) or "", ref_ns, m.group(0).strip()), cut(m)
+    m = re.search(r"\btomorrow(?: (?:in the )?" + _PART + r")?\b", t)
+    if m:
+        day = today + NS_PER_DAY
+        part = m.group(1) or ""
+        if part:
+            a, b = _part_hours(part, cal)
+            mid = _midnight(day, cal)
+            w = TimeWindow(mid + int(a * NS_PER_H), mid + int(b * NS_PER_H) - 1, m.group(0).strip())
+        else:
+            w = TimeWindow(day, day + NS_PER_DAY - 1, m.group(0).strip())
+        return w, cut(m)
+    m = re.search(r"\bin " + _NUM + r" (hours?|hrs?|minutes?|mins?)\b", t)
+    if m:
+        n = _num(m.group(1))
+        unit = NS_PER_H if m.group(2).startswith("h") else 60 * NS_PER_S
+        return TimeWindow(ref_ns + n * unit, ref_ns + n * unit, m.group(0).strip()), cut(m)
+    m = re.search(r"\blater today\b|\blater on\b|\blater\b", t)
+    if m:
+        return TimeWindow(ref_ns, today + NS_PER_DAY - 1, m.group(0).strip()), cut(m)
     m = re.search(r"\b(?:the )?day before yesterday\b", t)
     if m:
         return _day_window(today - 2 * NS_PER_DAY, cal, "", ref_ns, m.group(0).strip()), cut(m)
