@@ -6,7 +6,7 @@ benchmark read them from the class table and the ground-truth header, never from
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Tuple
 
 # --- rooms ------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 
 from memory_nodes.common.config import config_from_dict, load_node_params
 from memory_nodes.common.errors import ConfigError
@@ -37,6 +37,8 @@ class WorldConfig:
     grid_resolution_m: float = 0.05
 
     def validate(self) -> None:
+        if self.seed < 0:
+            raise ConfigError("world.seed must be >= 0")
         if not self.room_types:
             raise ConfigError("world.room_types: empty")
         for t in self.room_types:

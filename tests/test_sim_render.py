@@ -1,7 +1,6 @@
 """Camera: projection correctness, determinism, instance ids, noise, patrol frames, fallback renderer."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
@@ -9,7 +8,6 @@ import pytest
 from memory_nodes.common.errors import InputError
 from memory_nodes.common.geometry import invert_T, make_T, transform_points
 from sim import Simulator
-from sim.render import make_renderer
 from sim.render.numpy_renderer import NumpyRenderer
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from memory_nodes.common.types import CameraIntrinsics
 
 from ..world import World
-from .geometry import Body, Prim, world_bodies
+from .geometry import Body, world_bodies
 
 _NEAR_M = 0.05
 

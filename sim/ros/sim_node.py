@@ -29,6 +29,8 @@ from builtin_interfaces.msg import Time
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.clock import Clock as RosClock
+from rclpy.clock import ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
@@ -178,7 +180,10 @@ class SimNode(Node):
         self._publish_state(self.t_ns, render=False)
         rtf = self.params.real_time_factor
         wall_period = (self.period_ns / NS_PER_S) / rtf if rtf > 0 else 0.001
-        self.timer = self.create_timer(max(wall_period, 0.001), self._on_tick)
+        # a wall (steady) timer: this node is the /clock source, so it must not tick on sim time even when
+        # a site file sets use_sim_time for every node
+        self.timer = self.create_timer(max(wall_period, 0.001), self._on_tick,
+                                       clock=RosClock(clock_type=ClockType.STEADY_TIME))
         choice = self.sim.renderer().choice
         self.get_logger().info(
             f"world seed {self.sim.seed} ({self.sim.world.hash()[:12]}): {len(self.sim.world.rooms)} rooms, "
@@ -281,11 +286,15 @@ class SimNode(Node):
             self._error_once("bad_ack", f"bad frame_ack: {e}")
 
     def _on_tick(self) -> None:
+        if not self.context.ok():       # shutting down (SIGINT/SIGTERM): publishers are gone
+            return
         try:
             self._tick()
         except MemoryStackError as e:
             self._error_once(f"tick:{type(e).__name__}", f"sim step failed: {e}")
         except Exception as e:  # nothing escapes into the executor
+            if not self.context.ok():   # shutdown raced the tick: not an error
+                return
             self._error_once(f"tick:{type(e).__name__}", f"sim step failed unexpectedly: {type(e).__name__}: {e}")
 
     def _patrol_due(self, day: int) -> bool:
@@ -469,9 +478,10 @@ class SimNode(Node):
 
     def destroy_node(self):
         try:
-            self.save_state()
-            if self._gt_path is not None:
-                self.sim.ground_truth(self.day + 1).save(self._gt_path)
+            if getattr(self, "motion", None) is not None:     # fully constructed
+                self.save_state()
+                if self._gt_path is not None:
+                    self.sim.ground_truth(self.day + 1).save(self._gt_path)
         except Exception as e:  # shutting down: report, do not raise
             self.get_logger().error(f"saving on shutdown failed: {e}")
         return super().destroy_node()
@@ -492,6 +502,9 @@ def main(args=None) -> None:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except MemoryStackError as e:      # bad parameters or a foreign stored world: say why and exit
+        rclpy.logging.get_logger("sim").fatal(f"cannot start the simulator: {e}")
+        raise SystemExit(1)
     finally:
         if node is not None:
             node.destroy_node()
