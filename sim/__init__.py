@@ -49,12 +49,19 @@ Camera and patrol
     sim.patrol_plan(day) -> patrol.PatrolPlan (rooms, stops, trajectory: pose_at(t_ns), stamps_ns(rate_hz))
     sim.patrol(day, max_frames=None) -> Iterator[SimFrame]      frames at camera.rate_hz along the patrol
     sim.frame_at(map_T_base, t_ns, noise=True) -> SimFrame      what the robot sees from a base pose
+    sim.sweep(pose_xyyaw, t_ns, num_views=8) -> List[SimFrame]      a look around in place (planner "look")
     sim.render(map_T_camera, t_ns, width=None, height=None, noise=True) -> RGBDFrame
         SimFrame: stamp_ns, frame (RGBDFrame: rgb uint8 HxWx3, depth_m float32 metres (NaN = no return),
                   intrinsics, frame_id "camera_optical", instance_mask int32 (0 = wall/floor/ceiling)),
                   map_T_base (4x4), map_T_camera (4x4, optical), class_table {instance_id: class},
                   instance_to_object_id {instance_id: object_id/furniture_id}  <- SCORERS ONLY
     Instance ids: furniture 1..999, objects 1000+ (stable for a world).
+
+Threads: a Simulator renders through one GL context; call render/frame_at/patrol from one thread at a
+time (the ROS node does everything in its executor thread).
+
+Render backend: MuJoCo over EGL, else OSMesa, else a pip-only numpy ray caster (sim.render.backend_choice()
+says which and why; config render.backend forces one).
 
 Determinism: world from the seed; day d's household events from (seed, d) given the state at its start;
 patrol from (seed, d); camera noise from (seed, stamp). Same seed -> same world hash and same frames.

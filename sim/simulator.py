@@ -227,6 +227,15 @@ class Simulator:
         return SimFrame(int(t_ns), frame, np.asarray(map_T_base, dtype=float), map_T_camera, self.class_table,
                         self.instance_to_object_id)
 
+    def sweep(self, pose: Pose2D, t_ns: int, num_views: int = 8) -> List[SimFrame]:
+        """A look around in place: ``num_views`` frames at evenly spaced yaws starting at ``pose``'s yaw,
+        stamped one camera period apart from ``t_ns`` (what a robot turning on the spot would see)."""
+        if num_views < 1:
+            raise InputError("bad_sweep", "num_views must be >= 1")
+        period = int(round(1e9 / self.config.camera.rate_hz))
+        return [self.frame_at(self.base_pose_T((pose[0], pose[1], pose[2] + 2 * math.pi * k / num_views)),
+                              int(t_ns) + k * period) for k in range(num_views)]
+
     def _add_noise(self, rgb: np.ndarray, depth: np.ndarray, t_ns: int) -> Tuple[np.ndarray, np.ndarray]:
         cam = self.config.camera
         rng = np.random.default_rng([self.seed, _NOISE_SEED_TAG, int(t_ns) & 0x7FFFFFFFFFFFFFFF])

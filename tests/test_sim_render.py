@@ -1,6 +1,7 @@
 """Camera: projection correctness, determinism, instance ids, noise, patrol frames, fallback renderer."""
 from __future__ import annotations
 
+import math
 
 import numpy as np
 import pytest
@@ -173,3 +174,12 @@ def test_numpy_fallback_matches_mujoco(sim):
     # the fallback is selectable through the config
     cfg_sim = Simulator(seed=0, renderer="numpy")
     assert cfg_sim.config.render.backend == "numpy"
+
+
+def test_sweep_looks_all_around(sim):
+    t = sim.calendar.stamp_ns(0, 12 * 3600)
+    frames = sim.sweep(sim.world.dock_pose, t, num_views=4)
+    yaws = [math.atan2(f.map_T_base[1, 0], f.map_T_base[0, 0]) for f in frames]
+    d = [(b - a) % (2 * math.pi) for a, b in zip(yaws, yaws[1:])]
+    assert all(abs(x - math.pi / 2) < 1e-9 for x in d)
+    assert [f.stamp_ns - t for f in frames] == [k * 200_000_000 for k in range(4)]
