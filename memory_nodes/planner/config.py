@@ -12,7 +12,7 @@ class UtilityConfig:
     """Utility of a reply: +1 correct, -c_wrong wrong, 0 NOT_SURE."""
     c_wrong: float = 1.0                 # cost of a wrong answer (utility units)
     look_cost: float = 0.002             # utility a look costs even without driving (0 = pure VOI)
-    lambda_per_m: float = 0.01           # utility per metre driven
+    lambda_per_m: float = 0.003          # utility per metre driven
 
     def validate(self) -> None:
         if self.c_wrong < 0 or self.look_cost < 0 or self.lambda_per_m < 0:
@@ -54,7 +54,7 @@ class BeliefConfig:
     room_prior_weight: float = 0.2       # share given to rooms where the class usually is (vocabulary)
     p_gone_if_moved: float = 0.1         # P(not findable anywhere | moved away)
     p_absent_if_never_seen: float = 0.5  # P(not in the home | never seen)
-    unseen_instance_rate: float = 0.05   # expected unseen extra instances per room (count / exists)
+    unseen_instance_rate: float = 0.2    # expected unseen extra instances per room (count / exists)
     past_span_confidence: float = 0.92   # P(correct) of a stored sighting that covers the asked time
     default_move_rate_per_day: float = 0.5
     receptacle_radius_m: float = 1.0     # "on the table": within this horizontal distance of it
@@ -82,10 +82,15 @@ class ExploreConfig:
     # the same sequence earlier and provably never lengthens the path.
     selection: str = "voi"
     rate_offset_m: float = 2.0           # metres a look is worth in the "rate" order (keeps "look here" finite)
+    # When no single look is worth it (myopic VOI <= 0) but the target is not yet found, also value a
+    # search tour of up to this many looks (answer when found); go to its first stop if that pays. 0 = off.
+    tour_lookahead: int = 6
 
     def validate(self) -> None:
         if self.max_looks < 0 or self.max_viewpoints < 1 or self.path_margin < 0:
             raise ConfigError("explore: max_looks >= 0, max_viewpoints >= 1, path_margin >= 0")
+        if self.tour_lookahead < 0:
+            raise ConfigError("explore.tour_lookahead must be >= 0")
         if self.selection not in ("voi", "rate"):
             raise ConfigError("explore.selection must be 'voi' or 'rate'")
         if self.rate_offset_m <= 0:

@@ -316,7 +316,7 @@ class QuestionParser:
                      r"what else|what stuff|what things|what objects|what items)\b.*\b(on|in|inside|on top of)\b", t) \
                 and not wh_where:
             return Q.WHAT_ON
-        if re.search(r"^(is|are|was|were) (there|any|some)\b|^(do|does|did) (i|we|you) (have|own|see|got)\b|"
+        if re.search(r"^(is|are|was|were) (there|any|some)\b|^there (is|are|was|were)\b|^(do|does|did) (i|we|you) (have|own|see|got)\b|"
                      r"^(have|has) (i|we|you) got\b|^(is|are|was|were) (the|my|a|an|any|our|your)?\b.*\b(in|on|inside|"
                      r"at)\b|^any\b", t):
             return Q.EXISTS

@@ -320,11 +320,68 @@ class _Run:
             key = gain / (path + cfg.explore.rate_offset_m) if rate else vp.voi
             if key > best_key:
                 best, best_key = vp, key
+        if (best is None or best.voi <= 0) and not rate and cfg.explore.tour_lookahead > 0 and \
+                isinstance(belief, LocationBelief):
+            tour = self.tour_first_stop(belief, pose, remaining, [x[2] for x in scored], [x[3] for x in scored])
+            if tour is not None:
+                return tour, ""
         if best is None:
             return None, STOP_BUDGET if budget_blocked else STOP_NO_VALUE
         if best.voi <= 0:
             return None, STOP_NO_VALUE
         return best, ""
+
+    def tour_first_stop(self, belief: LocationBelief, pose: Pose, remaining: float, vps: List[Viewpoint],
+                        vis_rows: List[np.ndarray]) -> Optional[Viewpoint]:
+        """Value of searching a short tour (stops in detection-per-metre order; answer as soon as the target
+        is seen) against answering now; the tour's first stop if the best prefix is worth more."""
+        cfg, util, det = self.cfg, self.cfg.utility, self.cfg.detector
+        c = util.c_wrong
+        eu_now = belief.max_eu(c)
+        p, g = belief.p.copy(), belief.p_gone
+        V = np.array(vis_rows)                               # (n_vp, n_hyp)
+        D = V * (1.0 - det.miss_rate)                        # P(detect | there)
+        used = np.zeros(len(vps), dtype=bool)
+        here = (pose[0], pose[1])
+        survive, value, spent = 1.0, 0.0, 0.0
+        best_val, first = eu_now, None
+        order: List[int] = []
+        for _ in range(cfg.explore.tour_lookahead):
+            pdet = D @ p                                     # P(found at each stop | not found so far)
+            dist = np.array([math.hypot(v.pose[0] - here[0], v.pose[1] - here[1]) if v.place_id >= 0 else 0.0
+                             for v in vps])
+            ok = (~used) & (pdet > 1e-6) & (spent + dist <= remaining)
+            if not ok.any():
+                break
+            score = np.where(ok, pdet / (dist + cfg.explore.rate_offset_m), -1.0)
+            j = int(np.argmax(score))
+            used[j] = True
+            order.append(j)
+            # found at j: the posterior is (nearly) certain of the found location
+            eu_found = 1.0 - (1.0 + c) * det.false_positive_rate if pdet[j] > 0 else 0.0
+            value += survive * (pdet[j] * max(0.0, eu_found) - util.lambda_per_m * dist[j] - util.look_cost)
+            spent += dist[j]
+            here = (vps[j].pose[0], vps[j].pose[1])
+            # not found at j: Bayes update of the location belief
+            miss = p * (1.0 - D[j])
+            z = float(miss.sum()) + g
+            if z <= 0:
+                break
+            survive *= (1.0 - pdet[j]) if pdet[j] < 1 else 0.0
+            p, g = miss / z, g / z
+            eu_rest = best_eu_of(belief, p, c)
+            total = value + survive * eu_rest
+            if total > best_val + 1e-9:
+                best_val, first = total, order[0]
+        if first is None:
+            return None
+        vp = vps[first]
+        path = 0.0 if vp.place_id < 0 else float(self.nav.path_cost_m(tuple(pose), vp.pose))
+        if not math.isfinite(path) or path > remaining:
+            return None
+        vp.path_m, vp.gain = path, best_val - eu_now
+        vp.voi = best_val - eu_now - util.lambda_per_m * max(0.0, path - math.hypot(vp.pose[0] - pose[0], vp.pose[1] - pose[1]))
+        return vp if vp.voi > 0 else None
 
     # ---------------------------------------------------------------------------------------- looks
     def actual_visibility(self, hyps: Sequence[Hyp], look: LookResult, pose: Pose) -> np.ndarray:
@@ -475,6 +532,11 @@ class _Run:
                                    o.place_id, o.room_id, o.position_m) for i, o in enumerate(decision.options[:5])],
             evidence=ev, path_m=self.path_m, looks=self.looks, memory_reads=mem_reads, stop_reason=stop,
             visited_place_ids=list(self.visited), query=q, error=self.error)
+
+
+def best_eu_of(belief: LocationBelief, p: np.ndarray, c_wrong: float) -> float:
+    from .belief import best_eu
+    return best_eu(belief._best_p(p), c_wrong)
 
 
 def sentence(ctx: Ctx, o: Option) -> str:
