@@ -172,7 +172,10 @@ class RosMemoryView:
         return shortest_place_path(pos, self.place_edges(), a, b)[1]
 
     def rooms(self) -> Dict[int, str]:
-        return dict(self._scene_graph()[0])
+        rooms = dict(self._scene_graph()[0])
+        if not rooms and self._places:
+            rooms = {p.room_id: p.room_label for p in self._places if p.room_id >= 0 and p.room_label}
+        return rooms
 
 
 def shortest_place_path(pos: Dict[int, np.ndarray], edges: List[Tuple[int, int]], a: int, b: int

@@ -137,7 +137,8 @@ def absence_from_item(it: RecallItem) -> Absence:
 
 
 def place_from_item(it: RecallItem, room_labels: Dict[int, str]) -> PlaceInfo:
-    return PlaceInfo(int(it.place_id), _pos(it), int(it.room_id), room_labels.get(int(it.room_id), ""))
+    # memory/recall "places" items carry the room label in class_name
+    return PlaceInfo(int(it.place_id), _pos(it), int(it.room_id), room_labels.get(int(it.room_id), "") or it.class_name)
 
 
 _DIGITS = re.compile(r"(-?\d+)$")
