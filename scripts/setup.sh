@@ -68,15 +68,19 @@ else
   say "Python packages up to date"
 fi
 
-# --- 3. system libraries for headless rendering (MuJoCo over EGL or OSMesa) --------------------------
-if ! ldconfig -p 2>/dev/null | grep -qE 'libEGL_mesa\.so|libOSMesa\.so'; then
+# --- 3. system libraries: headless rendering (MuJoCo over EGL/OSMesa) and Open3D's libusb ----------
+need=()
+ldconfig -p 2>/dev/null | grep -qE 'libEGL_mesa\.so' || need+=(libegl1 libegl-mesa0 libgl1-mesa-dri)
+ldconfig -p 2>/dev/null | grep -qE 'libOSMesa\.so' || need+=(libosmesa6)
+ldconfig -p 2>/dev/null | grep -qE 'libusb-1\.0\.so' || need+=(libusb-1.0-0)
+if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing EGL/OSMesa libraries for headless rendering (apt)"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 >/dev/null) \
-      || say "apt-get failed: the simulator will fall back to its pip-only renderer"
+    say "installing system libraries: ${need[*]} (apt)"
+    (apt-get update -qq >/dev/null 2>&1 || true
+     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1) \
+      || say "apt-get failed for ${need[*]}: the simulator falls back to its pip-only renderer; open3d may not import"
   else
-    say "no EGL/OSMesa and no root: the simulator will fall back to its pip-only renderer"
+    say "missing ${need[*]} and no root: the simulator falls back to its pip-only renderer; open3d may not import"
   fi
 fi
 
