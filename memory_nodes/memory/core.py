@@ -284,9 +284,16 @@ class MemoryCore:
             w, self._warnings = self._warnings, []
             return w
 
-    def ingest(self, out: PerceptionOutput) -> Optional[int]:
+    @property
+    def has_uncommitted(self) -> bool:
+        """True if frames were ingested since the last commit (a caller with a clock may flush them)."""
+        return self._frames_since_commit > 0 or self._pending_through_ns > self._ingested_through_ns
+
+    def ingest(self, out: PerceptionOutput, derive_absences: bool = True) -> Optional[int]:
         """Take in one frame's perception output. Returns the new ``ingested_through_ns`` when this call
-        committed a batch (then publish it), else None. Raises InputError only for an unusable frame."""
+        committed a batch (then publish it), else None. Raises InputError only for an unusable frame.
+        ``derive_absences=False`` stores a view without reading absences from it (use when the frame's
+        observations were lost: a view without its detections would make everything in it look absent)."""
         with self._lock:
             if not isinstance(out, PerceptionOutput):
                 raise InputError("bad_input", f"expected PerceptionOutput, got {type(out).__name__}")
@@ -302,7 +309,7 @@ class MemoryCore:
             if out.view is not None:
                 view_ok = self._ingest_view(out.view)
             matched = self._ingest_observations(t, out)
-            if view_ok:
+            if view_ok and derive_absences:
                 self._absences_from_view(out.view, matched)
             self._expire_tentative(t)
             self._update_episode(t)
@@ -1477,6 +1484,16 @@ class MemoryCore:
             return int(self._base.query("SELECT count(*) FROM observations WHERE stamp_ns >= ? AND stamp_ns <= ?",
                                         (-1 if start_ns is None else start_ns,
                                          2 ** 62 if end_ns is None else end_ns))[0][0])
+
+    def view_keyframe(self, view_id: str) -> str:
+        """The keyframe ref of a view ("" if it had none, or it was thinned or forgotten)."""
+        with self._lock:
+            ref = self._view_kf.get(view_id)
+            if ref is None and self._base is not None and self._base.conn is not None:
+                rows = self._base.query("SELECT v.keyframe_ref FROM views v JOIN keyframes k ON k.ref = v.keyframe_ref "
+                                        "WHERE v.view_id = ? AND k.thinned = 0", (view_id,))
+                ref = rows[0][0] if rows and rows[0][0] else ""
+            return ref or ""
 
     def keyframe(self, ref: str) -> Optional[bytes]:
         """JPEG bytes of a keyframe ref (None if thinned, forgotten or in-memory)."""
