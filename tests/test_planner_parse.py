@@ -84,6 +84,11 @@ DEV_POOL = [
     ("which will be used up first, the toilet paper or the soap?", "which_first", "toilet paper", "", ""),
     ("will the headphones be in the office tomorrow morning?", "will_be", "headphones", "office", ""),
     ("is the laptop going to be on the desk tonight?", "will_be", "laptop", "", "desk"),
+    ("do you think the notebook will be in the bathroom tomorrow morning?", "will_be", "notebook", "bathroom", ""),
+    ("on how many of the last 3 days was the mug in the kitchen?", "days_seen", "mug", "kitchen", ""),
+    ("over the past two days, how often was the plant in the living room?", "days_seen", "plant", "living room", ""),
+    ("did you see a phone in the hallway yesterday at 2:30 pm?", "exists", "phone", "hallway", ""),
+    ("can you check the toy car is still on the sofa?", "exists", "toy car", "", "sofa"),
 ]
 
 OUT_OF_SCOPE = [
@@ -160,6 +165,7 @@ CAL = CalendarConfig()
     ("since yesterday", at(2024, 5, 15), REF),
     ("tomorrow morning", at(2024, 5, 17, 5), at(2024, 5, 17, 12) - 1),
     ("in 2 hours", REF + 2 * NS_PER_H, REF + 2 * NS_PER_H),
+    ("in the last 3 days", at(2024, 5, 14), REF),
     ("2 hours ago", REF - 2 * NS_PER_H, REF - 2 * NS_PER_H),
     ("at 9 am", at(2024, 5, 16, 9), at(2024, 5, 16, 9)),
     ("at 8 pm", at(2024, 5, 15, 20), at(2024, 5, 15, 20)),        # not yet today: yesterday's

@@ -159,3 +159,11 @@ def test_will_it_be_there_from_daily_habits(vocab):
     assert a.query_kind == "will_be" and a.yes_no is True and a.status == ANSWERED and a.path_m == 0.0
     a = p.answer("will the mug be in the office tomorrow morning?", NOW)
     assert a.query_kind == "will_be" and a.yes_no is False
+
+
+def test_days_seen_counts_days_with_sightings_there(vocab):
+    p = planner(vocab, habit_memory())
+    a = p.answer("on how many of the last 4 days was the mug in the office?", NOW)
+    assert a.query_kind == "days_seen" and a.count == 1            # 3 days ago only
+    a = p.answer("on how many of the last 4 days was the mug in the kitchen?", NOW)
+    assert a.count == 3                                            # not 3 days ago (it was in the office)

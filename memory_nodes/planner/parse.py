@@ -93,6 +93,7 @@ _WRAPPERS = [
     r"^(can|could|would|will) you (please )?(?=(find|locate|look for|search for|show me|see|spot|count|"
     r"list|remember|recall|check)\b)",
     r"^(do|did) you (happen to )?(know|remember|recall|have any idea|have an idea)( please)?,? ",
+    r"^(do you think|do you reckon|would you say|would you guess|do you expect|in your opinion),? (that )?",
     r"^(do|did) you (happen to )?(?=(see|have)\b)",
     r"^(i was wondering|i wonder|i am wondering|i would like to know|i want to know|i need to know|"
     r"i would love to know|i am curious|any idea|have you any idea|any clue|any chance you know),? ",
@@ -155,6 +156,7 @@ _PROTOTYPES: Dict[str, Sequence[str]] = {
                       "where does the remote belong"),
     Q.WHEN_NEXT: ("when will the mug be in the kitchen again", "when will the keys be back in the hallway"),
     Q.WHICH_FIRST: ("which will run out first, the milk or the bread", "what will be used up first"),
+    Q.DAYS_SEEN: ("on how many of the last three days was the mug in the kitchen",),
     Q.WILL_BE: ("will the mug be in the kitchen tomorrow morning", "is the laptop going to be in the office tonight"),
 }
 _OOS_PROTOTYPES = ("is the oven on", "is the light switched off", "is the door open", "what is the table "
@@ -282,7 +284,12 @@ class QuestionParser:
                      r"come|show up|appear|going to|expect)\b|\bnext time\b.*\b(will|be)\b|\bwhat time will\b|"
                      r"\bwhen .*\bexpect\b|\bwhen .*\bnext\b", t) and not re.search(r"\b(did|was|were|saw|seen)\b", t):
             return Q.WHEN_NEXT
-        if re.search(r"^(will|would|is|are)\b.*\b(be|going to be)\b.*\b(in|on|at|inside)\b", t) and \
+        if re.search(r"\bon how many\b|\bhow often\b|\bhow many days\b", t) and info.window is not None and \
+                info.window.start_ns is not None and info.window.start_ns < ref_ns - 12 * NS_PER_H and \
+                not re.search(r"\bbeen\b", t):
+            return Q.DAYS_SEEN
+        if re.search(r"(^(will|would|is|are)\b.*\b(be|going to be)|\b(will|would|going to) be)\b.*\b(in|on|at|inside)\b",
+                     t) and \
                 info.window is not None and info.window.start_ns is not None and info.window.start_ns >= ref_ns:
             return Q.WILL_BE
         if re.search(r"\bsince when\b|\bhow long (has|have|had|is|are|was|were)\b.*\b(been|there|sitting|lying|"
@@ -317,7 +324,7 @@ class QuestionParser:
                 and not wh_where:
             return Q.WHAT_ON
         if re.search(r"^(is|are|was|were) (there|any|some)\b|^there (is|are|was|were)\b|^(do|does|did) (i|we|you) (have|own|see|got)\b|"
-                     r"^(have|has) (i|we|you) got\b|^(is|are|was|were) (the|my|a|an|any|our|your)?\b.*\b(in|on|inside|"
+                     r"^(have|has) (i|we|you) got\b|^(see|spot|notice|spotted|saw) (a|an|any|some|the)\b|^(the|my|our|a|an) [a-z ]+ (is|are|was|were) (still )?(in|on|inside|at)\b|^(is|are|was|were) (the|my|a|an|any|our|your)?\b.*\b(in|on|inside|"
                      r"at)\b|^any\b", t):
             return Q.EXISTS
         if wh_where or re.search(r"\b(find|locate|look for|looking for|search for|searching for|seen|spot|lost|"
@@ -444,7 +451,7 @@ class QuestionParser:
         elif kind == Q.WHAT_CHANGED:
             pass
         else:
-            others, rec, rel = receptacle_split() if kind in (Q.EXISTS, Q.COUNT, Q.WILL_BE, Q.WHEN_NEXT) \
+            others, rec, rel = receptacle_split() if kind in (Q.EXISTS, Q.COUNT, Q.WILL_BE, Q.WHEN_NEXT, Q.DAYS_SEEN) \
                 else (classes, "", "")
             if others:
                 q.target = others[0][0]

@@ -169,6 +169,7 @@ class _Run:
         fn = {Q.WHERE_AT: recall.where_at, Q.LAST_SEEN: recall.last_seen, Q.SINCE_WHEN: recall.since_when,
               Q.ATTRIBUTE: recall.attribute, Q.WHERE_USUALLY: recall.where_usually, Q.WHEN_NEXT: recall.when_next,
               Q.WHICH_FIRST: recall.which_first, Q.WHAT_CHANGED: recall.what_changed, Q.WILL_BE: recall.will_be,
+              Q.DAYS_SEEN: recall.days_seen,
               Q.EXISTS: recall.past_presence, Q.COUNT: recall.past_presence,
               Q.WHAT_ON: recall.past_presence, Q.WHERE_NOW: recall.where_at}.get(k)
         if fn is None:
@@ -554,6 +555,8 @@ def sentence(ctx: Ctx, o: Option) -> str:
         return "Yes." if o.yes_no else "No."
     if k == Q.COUNT:
         return f"{o.count}."
+    if k == Q.DAYS_SEEN:
+        return f"On {o.text}."
     if k == Q.WHAT_ON:
         return (", ".join(f"a {i}" for i in o.items) + ".") if o.items else "Nothing."
     if k == Q.ATTRIBUTE:

@@ -27,10 +27,11 @@ WHERE_USUALLY = "where_usually"    # where is X usually                         
 WHEN_NEXT = "when_next"            # when will X next be in Y                        forecast
 WHICH_FIRST = "which_first"        # which runs out first, A or B                    forecast
 WILL_BE = "will_be"                # will X be in Y (tomorrow morning / at T)         forecast
+DAYS_SEEN = "days_seen"            # on how many of the last N days was X in Y       habit
 CANNOT_PARSE = "cannot_parse"
 
 KINDS = (WHERE_NOW, WHERE_AT, LAST_SEEN, SINCE_WHEN, EXISTS, COUNT, WHAT_ON, DID_MOVE, WHAT_CHANGED,
-         ATTRIBUTE, WHERE_USUALLY, WHEN_NEXT, WHICH_FIRST, WILL_BE)
+         ATTRIBUTE, WHERE_USUALLY, WHEN_NEXT, WHICH_FIRST, WILL_BE, DAYS_SEEN)
 
 PRESENT, PAST, PAST_PRESENT, HABIT, FUTURE = "present", "past", "past_present", "habit", "future"
 TENSES = (PRESENT, PAST, PAST_PRESENT, HABIT, FUTURE)
@@ -40,7 +41,7 @@ RELATIONS = ("", "on", "in")
 
 # Kinds whose target is required.
 _NEEDS_TARGET = {WHERE_NOW, WHERE_AT, LAST_SEEN, SINCE_WHEN, EXISTS, COUNT, DID_MOVE, ATTRIBUTE,
-                 WHERE_USUALLY, WHEN_NEXT, WILL_BE}
+                 WHERE_USUALLY, WHEN_NEXT, WILL_BE, DAYS_SEEN}
 
 
 @dataclass
@@ -92,7 +93,7 @@ def cannot_parse(text: str, reason: str, reference_ns: int = 0) -> Query:
 
 def tense_of(kind: str, window: Optional[TimeWindow], reference_ns: int, last_time: bool = False) -> str:
     """The tense a kind has given its time window: a window that ends before now makes it past."""
-    if kind in (WHERE_USUALLY,):
+    if kind in (WHERE_USUALLY, DAYS_SEEN):
         return HABIT
     if kind in (WHEN_NEXT, WHICH_FIRST, WILL_BE):
         return FUTURE
@@ -121,8 +122,8 @@ def validate_query(q: Any) -> Query:
         raise InputError("bad_query", f"kind {q.kind} needs a target")
     if q.kind == WHICH_FIRST and len(q.targets) < 2:
         raise InputError("bad_query", "which_first needs at least two targets")
-    if q.kind == WILL_BE and not (q.receptacle or q.room):
-        raise InputError("bad_query", "will_be needs a room or a receptacle")
+    if q.kind in (WILL_BE, DAYS_SEEN) and not (q.receptacle or q.room):
+        raise InputError("bad_query", f"{q.kind} needs a room or a receptacle")
     if q.kind == WHAT_ON and not (q.receptacle or q.room):
         raise InputError("bad_query", "what_on needs a receptacle or a room")
     if q.kind == ATTRIBUTE and q.attribute not in ATTRIBUTES:

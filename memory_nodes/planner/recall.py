@@ -277,7 +277,7 @@ def where_usually(ctx: Ctx) -> Decision:
         wins[max(day.items(), key=lambda kv: kv[1])[0]] += 1
     n_days = len(per_day)
     for o in opts:
-        o.prob = (wins.get(o.label, 0) + 1.0) / (n_days + len(opts))
+        o.prob = (wins.get(o.label, 0) + 0.5) / (n_days + 0.5 * len(opts))
     opts.sort(key=lambda o: -o.prob)
     return Decision(opts, f"where it spent most of the day on {wins.get(opts[0].label, 0)} of {n_days} day(s)",
                     stack_evidence([o.evidence for o in opts[:3]]))
@@ -434,3 +434,28 @@ def will_be(ctx: Ctx) -> Decision:
     return Decision([Option(label="yes" if yes else "no", text="yes" if yes else "no", prob=p, yes_no=yes, evidence=ev),
                      Option(label="no" if yes else "yes", text="no" if yes else "yes", prob=1 - p, yes_no=not yes)],
                     f"there at that time on {k} of {n} day(s)", ev)
+
+
+def days_seen(ctx: Ctx) -> Decision:
+    """On how many days of the window was X in Y (stored sightings there that day)."""
+    q = ctx.query
+    cal = ctx.cfg.parser.calendar
+    start = q.window.start_ns if q.window and q.window.start_ns is not None else ctx.now_ns - NS_PER_DAY
+    end = q.window.end_ns if q.window and q.window.end_ns is not None else ctx.now_ns
+    rooms = set(ctx.room_ids(q.room)) if q.room else None
+    days = set()
+    ev = Evidence()
+    for s in ctx.memory.history(q.target, start_ns=start, end_ns=end):
+        if rooms is not None and s.room_id not in rooms:
+            continue
+        if q.receptacle and not _near_receptacle(ctx, np.asarray(s.position_m), s.room_id):
+            continue
+        d = day_start_ns(max(s.start_ns, start), cal)
+        while d <= min(s.end_ns, end):
+            days.add(d)
+            d += NS_PER_DAY
+        ev = ev.merged(s.evidence)
+    n = len(days)
+    total = max(1, int(round((day_start_ns(end, cal) - day_start_ns(start, cal)) / NS_PER_DAY)) + 1)
+    return Decision([Option(label=f"count:{n}", text=f"{n} of {total} day(s)", prob=0.8, count=n, evidence=ev)],
+                    f"days with a stored sighting there in the last {total} day(s)", ev)

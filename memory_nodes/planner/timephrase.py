@@ -206,6 +206,13 @@ def _point_phrases(t: str, ref_ns: int, cal: CalendarConfig, info: TimeInfo) -> 
         unit = NS_PER_H if m.group(2).startswith("h") else 60 * NS_PER_S
         at = ref_ns - n * unit
         return TimeWindow(at, at, m.group(0).strip()), cut(m)
+    # the last / past N days (today included)
+    m = re.search(r"\b(?:in |over |during |for |out of |of )?(?:the )?(?:last|past) " + _NUM + r" days\b", t)
+    if not m:
+        m = re.search(r"(?<=\bdays )(?:out of|of) (?:the )?(?:last|past) " + _NUM + r"\b", t)
+    if m:
+        n = _num(m.group(1))
+        return TimeWindow(today - (n - 1) * NS_PER_DAY, ref_ns, m.group(0).strip()), cut(m)
     # N days / weeks ago (optionally with a day part)
     m = re.search(r"\b" + _NUM + r" (days?|weeks?) ago(?: in the " + _PART + r")?\b", t)
     if m:
