@@ -61,6 +61,8 @@ class GeneratorConfig:
     habit_min_share: float = 0.6             # a "usually" question only when one room holds this share of time
     forecast_horizon_h: float = 30.0         # forecasts look this far past the question
     moved_min_distance_m: float = 0.5        # "did X move": displacement that counts as a move
+    present_changed_fraction: float = 0.5    # share of present-state questions about something that changed
+                                             # since the robot last looked at it (the rest: drawn uniformly)
 
     def validate(self) -> None:
         for k, v in self.category_weights.items():
@@ -72,6 +74,7 @@ class GeneratorConfig:
         _check(0.0 <= self.typo_rate <= 1.0, "generator.typo_rate in [0, 1]")
         _check(0.5 <= self.habit_min_share <= 1.0, "generator.habit_min_share in [0.5, 1]")
         _check(self.forecast_horizon_h > 0, "generator.forecast_horizon_h > 0")
+        _check(0.0 <= self.present_changed_fraction <= 1.0, "generator.present_changed_fraction in [0, 1]")
 
 
 @dataclass
@@ -96,7 +99,7 @@ class ObservationConfig:
     its centre is in the camera frustum, within range and not occluded by walls or furniture; then it is
     missed / confused at the noisy oracle's rates (measured against the rendered pipeline, see README)."""
     model: str = "visibility"               # visibility (the only in-process model so far)
-    frame_stride: int = 5                   # use every N-th patrol frame (5 Hz camera -> 1 Hz)
+    frame_stride: int = 1                   # use every N-th patrol frame (1 = the camera rate)
     max_range_m: float = 6.0
     miss_prob_base: float = 0.03
     miss_prob_per_m: float = 0.04
@@ -109,7 +112,7 @@ class ObservationConfig:
     position_noise_m: float = 0.03
     view_width_px: int = 40                 # the keyframe depth image memory gets (absences)
     view_height_px: int = 30
-    view_every_n_frames: int = 2            # one keyframe (View) per this many used frames
+    view_every_n_frames: int = 5            # one keyframe (View) per this many used frames
     rooms_source: str = "layout"            # layout: true room extents, labels from perception's labeler;
                                             # perception: perception's segmentation of the model's depth
     grid_every_n_frames: int = 1            # frames (besides keyframes) whose depth feeds the room grid

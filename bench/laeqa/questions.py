@@ -476,10 +476,11 @@ def _did_move(c: _Ctx) -> Gen:
         return None
     phrase, t0 = s
     objs = [o for o in c.nameable_objects() if c.t.state(o, t0).present]
-    for _ in range(8):
+    want = c.rng.random() < 0.5                  # balanced yes / no
+    for k in range(16):
         oid = c.choice(objs)
         any_move, displaced = c.t.moved_between(oid, t0, c.ask, c.cfg.moved_min_distance_m)
-        if any_move == displaced:
+        if any_move == displaced and (displaced == want or k >= 12):
             return ({"obj": c.obj_phrase(oid), "since": phrase},
                     Truth("yes_no", displaced, verify_entities=[oid]),
                     c.expected("did_move", c.t.objects[oid].class_name), {"object_id": oid, "since_ns": t0})
@@ -599,6 +600,41 @@ def _oos(kind: str) -> Callable[[_Ctx], Gen]:
     return gen
 
 
+def _last_seen_room(c: _Ctx, room_id: int) -> Optional[int]:
+    """When the robot last had any furniture of the room in view (its last look at the room)."""
+    ts = [c.t.last_seen(f.furniture_id, c.ask) for f in c.t.world.furniture if f.room_id == room_id]
+    ts = [t for t in ts if t is not None]
+    return max(ts) if ts else None
+
+
+def changed_since_seen(c: _Ctx, kind: str, sim: Dict[str, Any]) -> bool:
+    """Did the answer change since the robot last looked (so memory alone is out of date)?"""
+    t = c.t
+    if kind in ("where_now", "still_there"):
+        oid = sim["object_id"]
+        seen = t.last_seen(oid, c.ask)
+        if seen is None:
+            return True
+        a, b = t.state(oid, seen), t.state(oid, c.ask)
+        return t._differs(a, b, c.cfg.moved_min_distance_m)
+    if kind in ("exists_now", "count_now"):
+        seen = _last_seen_room(c, sim["room_id"])
+        if seen is None:
+            return True
+        return t.count_class(sim["class"], seen, room_id=sim["room_id"]) != \
+            t.count_class(sim["class"], c.ask, room_id=sim["room_id"])
+    if kind in ("exists_on_now", "what_on_now"):
+        fid = sim["furniture_id"]
+        seen = t.last_seen(fid, c.ask)
+        if seen is None:
+            return True
+        return sorted(t.objects_on(fid, seen)) != sorted(t.objects_on(fid, c.ask))
+    return False
+
+
+CHANGE_KINDS = ("where_now", "still_there", "exists_now", "count_now", "exists_on_now", "what_on_now")
+
+
 GENERATORS: Dict[str, Callable[[_Ctx], Gen]] = {
     "where_now": _where_now, "exists_now": _exists_now, "exists_on_now": _exists_on_now,
     "count_now": _count_now, "what_on_now": _what_on_now, "attribute": _attribute,
@@ -631,6 +667,14 @@ def generate(truth: HomeTruth, n: int, ask_day: int, first_patrol_ns: int, pools
             pool = pools["test"] if rng.random() < cfg.test_pool_fraction else pools["dev"]
             ctx = _Ctx(truth, ask, ask_day, first_patrol_ns, pool, rng, cfg, tolerances_ns)
             g = GENERATORS[kind](ctx)
+            if g is not None and kind in CHANGE_KINDS:
+                # the moments people ask: a share of the present-state questions is about something that
+                # changed since the robot last looked (memory alone is then out of date)
+                want = rng.random() < cfg.present_changed_fraction
+                for _ in range(12):
+                    if g is not None and changed_since_seen(ctx, kind, g[3]) == want:
+                        break
+                    g = GENERATORS[kind](ctx)
             if g is None or any(v is None for v in g[0].values()):
                 continue
             slots, tr, expected, sim_slots = g
