@@ -28,6 +28,7 @@ def _params(tmp_path) -> str:
             oracle: {miss_prob_base: 0.0, miss_prob_per_m: 0.0, miss_prob_occlusion: 0.0,
                      miss_prob_small: 0.0, confusion_prob: 0.0, false_positive_rate: 0.0}
             views: {min_interval_s: 0.0}
+            sync: {reliable: true}
     """))
     return str(p)
 
@@ -35,14 +36,13 @@ def _params(tmp_path) -> str:
 def test_node_publishes_and_survives_bad_frames(tmp_path, ros_context_factory, process_factory):
     from builtin_interfaces.msg import Time
     from memory_interfaces.msg import InstanceClassTable, ObjectObservationArray, PlaceGraph, View
-    from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import CameraInfo, Image
     from tf2_msgs.msg import TFMessage
 
     from memory_nodes.ros.conversions.basic import (intrinsics_to_camera_info, make_transform_stamped,
                                                     ns_to_time, numpy_to_image, time_to_ns)
     from memory_nodes.ros.conversions.perception import class_table_to_msg, observations_from_msg, view_from_msg
-    from memory_nodes.ros.perception_node import EVENTS, LATCHED
+    from memory_nodes.ros.perception_node import EVENTS, LATCHED, RELIABLE_CAMERA
 
     proc = process_factory([sys.executable, "-m", "memory_nodes.ros.perception_node", "--ros-args",
                             "--params-file", str(REPO_ROOT / "config" / "perception.yaml"),
@@ -50,9 +50,11 @@ def test_node_publishes_and_survives_bad_frames(tmp_path, ros_context_factory, p
                            env=ros_env(DOMAIN), cwd=str(REPO_ROOT))
     ros = ros_context_factory(DOMAIN)
     node = ros.node
-    pubs = {name: node.create_publisher(Image, name, qos_profile_sensor_data)
+    # RELIABLE camera QoS (sync.reliable), as the simulator publishes in lockstep: best effort loses large
+    # images on a loaded machine
+    pubs = {name: node.create_publisher(Image, name, RELIABLE_CAMERA)
             for name in ("camera/color/image_raw", "camera/depth/image_raw", "camera/instances/image_raw")}
-    pub_info = node.create_publisher(CameraInfo, "camera/color/camera_info", qos_profile_sensor_data)
+    pub_info = node.create_publisher(CameraInfo, "camera/color/camera_info", RELIABLE_CAMERA)
     pub_table = node.create_publisher(InstanceClassTable, "camera/class_table", LATCHED)
     pub_tf = node.create_publisher(TFMessage, "/tf", EVENTS)
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -91,7 +93,7 @@ def test_node_publishes_and_survives_bad_frames(tmp_path, ros_context_factory, p
             d = np.nan_to_num(d * 1000.0, nan=0.0).astype(np.uint16)
         depth_msg = numpy_to_image(d, depth_enc, "camera_optical", stamp_ns)
         inst_msg = numpy_to_image(frame.instance_mask, "32SC1", "camera_optical", stamp_ns)
-        # sensor-data QoS is best effort: a set lost in transit is sent again
+        # until the node has the class table the first frames may find no table; resend is harmless
         for _ in range(10):
             pubs["camera/color/image_raw"].publish(rgb_msg)
             pubs["camera/depth/image_raw"].publish(depth_msg)

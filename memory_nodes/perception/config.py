@@ -247,6 +247,9 @@ class TransformsConfig:
 class SyncConfig:
     slop_s: float = 0.02                 # messages this close in time belong to one frame
     queue_size: int = 10                 # per input; the oldest is dropped beyond this
+    reliable: bool = False               # camera subscriptions RELIABLE instead of sensor-data (best
+    #                                      effort); only for RELIABLE publishers, e.g. the simulator in
+    #                                      lockstep, where a lost image would stall the lockstep
 
     def validate(self) -> None:
         _check(self.slop_s >= 0.0, "sync.slop_s must be >= 0")

@@ -43,6 +43,8 @@ from .transforms import make_transform_source
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      history=HistoryPolicy.KEEP_LAST)
+RELIABLE_CAMERA = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
+                             history=HistoryPolicy.KEEP_LAST)
 EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
                     history=HistoryPolicy.KEEP_LAST)
 
@@ -142,12 +144,13 @@ class PerceptionNode(Node):
     def _make_sync(self, topics) -> str:
         slop_s = self.config.sync.slop_s
         q = self.config.sync.queue_size
+        qos = RELIABLE_CAMERA if self.config.sync.reliable else qos_profile_sensor_data
         try:
             import message_filters
         except ImportError:
             message_filters = None
         if message_filters is not None:
-            subs = [message_filters.Subscriber(self, t, name, qos_profile=qos_profile_sensor_data)
+            subs = [message_filters.Subscriber(self, t, name, qos_profile=qos)
                     for name, t in topics]
             self._mf_sync = message_filters.ApproximateTimeSynchronizer(subs, q, slop_s)
             self._mf_sync.registerCallback(lambda *msgs: self._on_set(list(msgs)))
@@ -157,7 +160,7 @@ class PerceptionNode(Node):
         self._subs = []
         for i, (name, t) in enumerate(topics):
             self._subs.append(self.create_subscription(
-                t, name, lambda m, i=i: self._on_input(i, m), qos_profile_sensor_data))
+                t, name, lambda m, i=i: self._on_input(i, m), qos))
         return "memory_nodes ApproxTimeSync"
 
     def _on_input(self, index: int, msg) -> None:
@@ -206,7 +209,7 @@ class PerceptionNode(Node):
         n = self.rejections.get(cause, 0) + 1
         self.rejections[cause] = n
         if n == 1:
-            self.get_logger().warn(f"rejected frame ({cause}): {detail} [further '{cause}' rejections are "
+            self.get_logger().warning(f"rejected frame ({cause}): {detail} [further '{cause}' rejections are "
                                    f"logged at debug level]")
         else:
             self.get_logger().debug(f"rejected frame ({cause}) #{n}: {detail}")

@@ -57,7 +57,7 @@ class TopicTransformSource:
                                           time_to_ns(t.header.stamp), static=static)
             except (TransformError, ValueError) as e:
                 self.rejected += 1
-                self._node.get_logger().warn(f"ignoring transform {t.header.frame_id}->{t.child_frame_id}: {e}",
+                self._node.get_logger().warning(f"ignoring transform {t.header.frame_id}->{t.child_frame_id}: {e}",
                                              throttle_duration_sec=10.0)
 
     def lookup(self, target: str, source: str, stamp_ns: int) -> np.ndarray:
