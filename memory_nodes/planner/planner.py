@@ -458,7 +458,24 @@ class _Run:
                     continue
                 out.append(o)
             return out
-        return [o for o in look.observations if self.ctx.canonical(o.class_name) == q.target]
+        out = [o for o in look.observations if self.ctx.canonical(o.class_name) == q.target]
+        if q.kind in (Q.EXISTS, Q.COUNT) and (q.room or q.receptacle):
+            # only detections inside the asked region (room / on the receptacle) are evidence
+            from .present import _in_region, _region_rooms
+            rooms = _region_rooms(self.ctx)
+            out = [o for o in out if _in_region(self.ctx, np.asarray(o.centroid_m, dtype=float),
+                                                self.room_of(np.asarray(o.centroid_m, dtype=float), o.place_id), rooms)]
+        return out
+
+    def room_of(self, pos: np.ndarray, place_id: int = -1) -> int:
+        """Room of a point: its place's room, else the nearest place's."""
+        places = self.ctx.places
+        if place_id in places:
+            return places[place_id].room_id
+        if not places:
+            return -1
+        nearest = min(places.values(), key=lambda p: (p.position_m[0] - pos[0]) ** 2 + (p.position_m[1] - pos[1]) ** 2)
+        return nearest.room_id
 
     def match(self, hyps: Sequence[Hyp], pos: np.ndarray, cls: str) -> Optional[int]:
         """Nearest hypothesis within the match radius (remembered ones first), or None."""
