@@ -49,11 +49,40 @@ def test_small_text_helpers():
     assert t != "where is the remote control" and abs(len(t) - len("where is the remote control")) <= 1
 
 
+def _norm(t: str) -> str:
+    t = re.sub(r"[^a-z0-9{}_ ]+", " ", t.lower().replace("'", ""))
+    return re.sub(r"\s+", " ", t).strip()
+
+
+def _literal_ngrams(template: str, n: int = 5) -> set:
+    """Word n-grams of the literal text between a template's slots."""
+    out = set()
+    for run in re.split(r"\{[a-z_]+\}", _norm(template)):
+        w = run.split()
+        out |= {" ".join(w[i:i + n]) for i in range(len(w) - n + 1)}
+    return out
+
+
+def _planner_files():
+    files = list((REPO / "memory_nodes" / "planner").rglob("*.py")) + list((REPO / "tests").glob("test_planner_*.py"))
+    return files + list((REPO / "memory_nodes" / "vocab").rglob("*.py"))
+
+
+def test_test_pool_phrases_are_not_copied_into_the_planner():
+    """Distinctive 5-word phrases of the test pool (not in any dev template) never appear in the planner's
+    code or tests: the parser generalises to them, it is not taught them."""
+    dev, test = load_pool("dev"), load_pool("test")
+    dev_grams = {g for ts in dev.templates.values() for t in ts for g in _literal_ngrams(t)}
+    test_grams = {g: t for ts in test.templates.values() for t in ts for g in _literal_ngrams(t)}
+    text = _norm("\n".join(f.read_text(errors="ignore") for f in _planner_files()))
+    leaked = sorted({t for g, t in test_grams.items() if g not in dev_grams and f" {g} " in f" {text} "})
+    assert not leaked, f"test-pool phrasings copied into the planner's code/tests: {leaked}"
+
+
 def test_test_pool_is_never_read_by_the_planner_or_its_tests():
     """The parser may be tuned on the dev pool only: no planner code or planner test names the test pool."""
     needles = ("test_phrasings", "laeqa_data/test", "laeqa_data\\\\test")
-    files = list((REPO / "memory_nodes" / "planner").rglob("*.py")) + list((REPO / "tests").glob("test_planner_*.py"))
-    files += list((REPO / "memory_nodes" / "vocab").rglob("*.py"))
+    files = _planner_files()
     assert (REPO / "memory_nodes" / "planner").is_dir()
     offenders = [str(f.relative_to(REPO)) for f in files
                  if any(n in f.read_text(errors="ignore") for n in needles)]

@@ -38,9 +38,9 @@ EXPECTED_PLANNER_KINDS: Dict[str, Optional[Tuple[str, ...]]] = {
     "count_now": ("count",), "what_on_now": ("what_on",), "attribute": ("attribute",),
     "where_at": ("where_at",), "last_seen": ("last_seen",), "since_when": ("since_when",),
     "exists_past": ("exists",), "count_past": ("count",), "where_usually": ("where_usually",),
-    "days_seen_in": None, "did_move": ("did_move",), "still_there": ("exists",),
+    "days_seen_in": ("days_seen",), "did_move": ("did_move",), "still_there": ("exists",),
     "what_changed": ("what_changed",), "when_next": ("when_next",), "which_first": ("which_first",),
-    "will_be_there": None, "oos_device": ("cannot_parse",), "oos_material": ("cannot_parse",),
+    "will_be_there": ("will_be",), "oos_device": ("cannot_parse",), "oos_material": ("cannot_parse",),
     "oos_affordance": ("cannot_parse",),
 }
 
