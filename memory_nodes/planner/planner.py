@@ -464,18 +464,20 @@ class _Run:
             from .present import _in_region, _region_rooms
             rooms = _region_rooms(self.ctx)
             out = [o for o in out if _in_region(self.ctx, np.asarray(o.centroid_m, dtype=float),
-                                                self.room_of(np.asarray(o.centroid_m, dtype=float), o.place_id), rooms)]
+                                                self.room_of(np.asarray(o.centroid_m, dtype=float)), rooms)]
         return out
 
-    def room_of(self, pos: np.ndarray, place_id: int = -1) -> int:
-        """Room of a point: its place's room, else the nearest place's."""
+    def nearest_place(self, pos: np.ndarray):
         places = self.ctx.places
-        if place_id in places:
-            return places[place_id].room_id
         if not places:
-            return -1
-        nearest = min(places.values(), key=lambda p: (p.position_m[0] - pos[0]) ** 2 + (p.position_m[1] - pos[1]) ** 2)
-        return nearest.room_id
+            return None
+        return min(places.values(), key=lambda p: (p.position_m[0] - pos[0]) ** 2 + (p.position_m[1] - pos[1]) ** 2)
+
+    def room_of(self, pos: np.ndarray) -> int:
+        """Room of a point: the room of the place nearest to it (an observation's place_id is where the
+        robot stood, which may be another room than the object's)."""
+        p = self.nearest_place(pos)
+        return -1 if p is None else p.room_id
 
     def match(self, hyps: Sequence[Hyp], pos: np.ndarray, cls: str) -> Optional[int]:
         """Nearest hypothesis within the match radius (remembered ones first), or None."""
@@ -496,10 +498,10 @@ class _Run:
 
     def add_found(self, belief, obs, pos: np.ndarray) -> int:
         """A detection where no hypothesis was: it came from the diffuse prior nearest to it."""
-        room = -1
-        if 0 <= obs.place_id and obs.place_id in self.ctx.places:
-            room = self.ctx.places[obs.place_id].room_id
-        hyp = Hyp(pos, obs.place_id, room, 0.0, "", self.ctx.canonical(obs.class_name), "", "found", obs.stamp_ns)
+        near = self.nearest_place(pos)
+        place_id = near.place_id if near is not None else -1
+        room = near.room_id if near is not None else -1
+        hyp = Hyp(pos, place_id, room, 0.0, "", self.ctx.canonical(obs.class_name), "", "found", obs.stamp_ns)
         if isinstance(belief, LocationBelief):
             from .present import where_label
             priors = [i for i, h in enumerate(belief.hyps) if h.source == "prior" and not np.isnan(h.position_m[0])]
@@ -507,14 +509,13 @@ class _Run:
                 i = min(priors, key=lambda j: float(np.linalg.norm(belief.hyps[j].position_m[:2] - pos[:2])))
                 h = belief.hyps[i]
                 h.position_m, h.source, h.last_seen_ns = pos, "found", obs.stamp_ns
-                if obs.place_id >= 0:
-                    h.place_id, h.room_id = obs.place_id, room if room >= 0 else h.room_id
+                if place_id >= 0:
+                    h.place_id, h.room_id = place_id, room if room >= 0 else h.room_id
                 if self.q.kind == Q.WHERE_NOW:
                     h.label = where_label(self.ctx, h.room_id, h.place_id)
                 belief.relabel()
                 return i
-            hyp.room_id = room
-            hyp.label = where_label(self.ctx, room, obs.place_id) if self.q.kind == Q.WHERE_NOW else "yes"
+            hyp.label = where_label(self.ctx, room, place_id) if self.q.kind == Q.WHERE_NOW else "yes"
             return belief.add(hyp, 0.05)
         return belief.add(hyp, 0.5)
 
