@@ -22,13 +22,14 @@ SEC = 1_000_000_000
 
 def _params(tmp_path) -> str:
     p = tmp_path / "perception_test.yaml"
-    p.write_text(textwrap.dedent("""
+    p.write_text(textwrap.dedent(f"""
         perception:
           ros__parameters:
-            oracle: {miss_prob_base: 0.0, miss_prob_per_m: 0.0, miss_prob_occlusion: 0.0,
-                     miss_prob_small: 0.0, confusion_prob: 0.0, false_positive_rate: 0.0}
-            views: {min_interval_s: 0.0}
-            sync: {reliable: true}
+            oracle: {{miss_prob_base: 0.0, miss_prob_per_m: 0.0, miss_prob_occlusion: 0.0,
+                     miss_prob_small: 0.0, confusion_prob: 0.0, false_positive_rate: 0.0}}
+            views: {{min_interval_s: 0.0}}
+            sync: {{reliable: true}}
+            persistence: {{state_file: "{tmp_path / 'state' / 'perception_state.npz'}"}}
     """))
     return str(p)
 
@@ -149,3 +150,8 @@ def test_node_publishes_and_survives_bad_frames(tmp_path, ros_context_factory, p
     log = proc.communicate(timeout=15)[0]
     for cause in ("bad_step", "unsupported_encoding", "no_valid_depth", "missing_tf"):
         assert log.count(f"rejected frame ({cause})") == 1, (cause, log)
+    # the map was saved on shutdown: a restart keeps the place (and room) ids
+    from memory_nodes.perception.pipeline import Perception
+    restarted = Perception()
+    restarted.load_state((tmp_path / "state" / "perception_state.npz").read_bytes())
+    assert len(restarted.places.places) == 1 and np.count_nonzero(restarted.grid.free_hits) > 100

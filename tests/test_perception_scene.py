@@ -181,3 +181,27 @@ def test_perception_on_the_simulator_patrol():
     assert len(errors) > 20
     assert np.median(errors) < 0.05
     assert views > 5 and len(p.places.places) >= 3
+
+
+def test_state_round_trip_keeps_place_and_room_ids_across_a_restart():
+    from memory_nodes.common.errors import InputError
+    from memory_nodes.perception.config import PerceptionConfig
+    from memory_nodes.perception.pipeline import Perception
+
+    cfg = PerceptionConfig()
+    cfg.rooms = RoomsConfig(grid_size_m=20.0, grid_origin_x_m=-5.0, grid_origin_y_m=-5.0)
+    day1 = Perception(cfg)
+    day1.grid = _two_rooms_and_a_corridor(cfg.rooms)
+    for x in (1.0, 3.0, 6.0):
+        day1.places.update(np.array([x, 4.8, 0.0]), int(x * S))
+    day1.labeler.add("bed", 6.0, 2.0)
+    before = day1.finish(10 * S)
+    restarted = Perception(cfg)
+    restarted.load_state(day1.state_bytes())
+    after = restarted.finish(20 * S)
+    assert [(r.room_id, r.label) for r in after.rooms.rooms] == [(r.room_id, r.label) for r in before.rooms.rooms]
+    assert np.array_equal(after.rooms.room_map, before.rooms.room_map)
+    assert after.places.edges == before.places.edges and len(after.places.places) == 3
+    with pytest.raises(InputError) as e:
+        restarted.load_state(b"not a state")
+    assert e.value.cause == "bad_state"

@@ -12,6 +12,7 @@
         transforms: {...}
         sync: {...}
         frames: {...}
+        persistence: {...}
 
 Build with ``PerceptionConfig.from_params(load_node_params(path, "perception"))``. Every value has its unit
 in the name; ``validate`` fails fast on anything out of range.
@@ -267,6 +268,15 @@ class FramesConfig:
 
 
 @dataclass
+class PersistenceConfig:
+    state_file: str = ""                 # ROS node only: grid, places, rooms kept here across restarts ("" = off)
+    save_every_n_frames: int = 500       # also saved on shutdown
+
+    def validate(self) -> None:
+        _check(self.save_every_n_frames >= 1, "persistence.save_every_n_frames must be >= 1")
+
+
+@dataclass
 class PerceptionConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
@@ -278,10 +288,11 @@ class PerceptionConfig:
     transforms: TransformsConfig = field(default_factory=TransformsConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     frames: FramesConfig = field(default_factory=FramesConfig)
+    persistence: PersistenceConfig = field(default_factory=PersistenceConfig)
 
     def validate(self) -> None:
         for name in ("detector", "oracle", "onnx", "lifting", "views", "places", "rooms", "transforms",
-                     "sync", "frames"):
+                     "sync", "frames", "persistence"):
             getattr(self, name).validate()
 
     @classmethod

@@ -116,3 +116,61 @@ class Perception:
         self._assign_place_rooms()
         return PerceptionOutput(stamp_ns=stamp_ns, observations=[], place_id=self.places.current,
                                 places=self.places.graph(stamp_ns), rooms=rooms)
+
+    # ------------------------------------------------------------------ persistence (ids across restarts)
+
+    STATE_VERSION = 1
+
+    def state_bytes(self) -> bytes:
+        """What must survive a restart so place and room ids stay the same across days: the grid, the
+        places and edges, the last room cut and the room-label evidence. Versioned npz; the caller writes
+        it (the core never touches files)."""
+        import io
+        import json
+
+        g, seg = self.grid, self.segmenter
+        places = [[p.place_id, float(p.position_m[0]), float(p.position_m[1]), float(p.position_m[2]),
+                   p.room_id, p.first_observed_ns, p.last_observed_ns] for p in self.places.places]
+        meta = {"version": self.STATE_VERSION, "cells": g.cells, "resolution_m": g.resolution_m,
+                "origin_xy_m": list(g.origin_xy_m), "places": places, "edges": sorted(self.places._edges),
+                "current_place": self.places.current, "next_room_id": seg._next_id,
+                "objects": [[c, ix, iy, x, y] for (c, ix, iy), (x, y) in self.labeler._objects.items()]}
+        buf = io.BytesIO()
+        np.savez_compressed(buf, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
+                            free_hits=g.free_hits, occ_hits=g.occ_hits,
+                            room_map=seg._prev_map if seg._prev_map is not None else np.zeros((0, 0), np.int32))
+        return buf.getvalue()
+
+    def load_state(self, data: bytes) -> None:
+        """Restore ``state_bytes``; a state of another version or grid is an InputError (nothing changed)."""
+        import io
+        import json
+
+        from memory_nodes.common.errors import InputError
+
+        try:
+            z = np.load(io.BytesIO(data), allow_pickle=False)
+            meta = json.loads(bytes(z["meta"]).decode())
+            free, occ, room_map = z["free_hits"], z["occ_hits"], z["room_map"]
+        except Exception as e:  # numpy/zip/json raise many types for a damaged file
+            raise InputError("bad_state", f"perception state unreadable: {e}") from e
+        g = self.grid
+        if meta.get("version") != self.STATE_VERSION:
+            raise InputError("bad_state", f"perception state version {meta.get('version')}, expected "
+                             f"{self.STATE_VERSION}")
+        if (meta["cells"], meta["resolution_m"], tuple(meta["origin_xy_m"])) != (g.cells, g.resolution_m,
+                                                                                 tuple(g.origin_xy_m)):
+            raise InputError("bad_state", "perception state was made with another rooms grid configuration")
+        g.free_hits[:] = free
+        g.occ_hits[:] = occ
+        from memory_nodes.common.types import Place
+        pb = self.places
+        pb._places = [Place(int(i), np.array([x, y, z_]), int(r), int(f), int(last))
+                      for i, x, y, z_, r, f, last in meta["places"]]
+        pb._positions = np.array([[p.position_m[0], p.position_m[1]] for p in pb._places]).reshape(-1, 2)
+        pb._edges = {(int(a), int(b)) for a, b in meta["edges"]}
+        pb.current = int(meta["current_place"])
+        self.segmenter._prev_map = room_map.astype(np.int32) if room_map.size else None
+        self.segmenter._next_id = int(meta["next_room_id"])
+        self.labeler._objects = {(str(c), int(ix), int(iy)): (float(x), float(y))
+                                 for c, ix, iy, x, y in meta["objects"]}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import array
 import dataclasses
+import os
 from typing import Any, Dict, List, Optional
 
 import rclpy
@@ -89,6 +90,7 @@ class PerceptionNode(Node):
         self.tf = make_transform_source(self, cfg.transforms)
         self.rejections: Dict[str, int] = {}
         self.frames_done = 0
+        self._load_state()
 
         self.pub_obs = self.create_publisher(ObjectObservationArray, "perception/observations", EVENTS)
         self.pub_views = self.create_publisher(View, "perception/views", EVENTS)
@@ -204,6 +206,40 @@ class PerceptionNode(Node):
             self.pub_rooms.publish(rooms_to_msg(out.rooms, self.map_frame))
         self.frames_done += 1
         self.pub_ack.publish(stamp)
+        if self.frames_done % self.config.persistence.save_every_n_frames == 0:
+            self.save_state()
+
+    # ------------------------------------------------------------------ state across restarts
+
+    def _load_state(self) -> None:
+        path = self.config.persistence.state_file
+        if not path or not os.path.isfile(path):
+            return
+        try:
+            with open(path, "rb") as f:
+                self.perception.load_state(f.read())
+        except (OSError, InputError) as e:
+            self.get_logger().error(f"not using perception state {path}: {e} (starting a new map)")
+            return
+        self.get_logger().info(f"perception state from {path}: {len(self.perception.places.places)} places")
+
+    def save_state(self) -> None:
+        path = self.config.persistence.state_file
+        if not path:
+            return
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            tmp = f"{path}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(self.perception.state_bytes())
+            os.replace(tmp, path)
+        except OSError as e:
+            self.get_logger().error(f"cannot save perception state to {path}: {e}",
+                                    throttle_duration_sec=60.0)
+
+    def destroy_node(self):
+        self.save_state()
+        return super().destroy_node()
 
     def _reject(self, cause: str, detail: str, stamp: Optional[Time]) -> None:
         n = self.rejections.get(cause, 0) + 1
