@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from memory_nodes.common.errors import InputError
 from memory_nodes.common.types import Detection2D, ObjectObservation, PerceptionOutput, RGBDFrame, RoomSegmentation
 
 from .config import PerceptionConfig
@@ -128,25 +129,21 @@ class Perception:
         import io
         import json
 
-        g, seg = self.grid, self.segmenter
-        places = [[p.place_id, float(p.position_m[0]), float(p.position_m[1]), float(p.position_m[2]),
-                   p.room_id, p.first_observed_ns, p.last_observed_ns] for p in self.places.places]
+        g = self.grid
+        next_id, room_map = self.segmenter.to_state()
         meta = {"version": self.STATE_VERSION, "cells": g.cells, "resolution_m": g.resolution_m,
-                "origin_xy_m": list(g.origin_xy_m), "places": places, "edges": sorted(self.places._edges),
-                "current_place": self.places.current, "next_room_id": seg._next_id,
-                "objects": [[c, ix, iy, x, y] for (c, ix, iy), (x, y) in self.labeler._objects.items()]}
+                "origin_xy_m": list(g.origin_xy_m), "places": self.places.to_state(), "next_room_id": next_id,
+                "objects": self.labeler.to_state()}
         buf = io.BytesIO()
         np.savez_compressed(buf, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
                             free_hits=g.free_hits, occ_hits=g.occ_hits,
-                            room_map=seg._prev_map if seg._prev_map is not None else np.zeros((0, 0), np.int32))
+                            room_map=room_map if room_map is not None else np.zeros((0, 0), np.int32))
         return buf.getvalue()
 
     def load_state(self, data: bytes) -> None:
         """Restore ``state_bytes``; a state of another version or grid is an InputError (nothing changed)."""
         import io
         import json
-
-        from memory_nodes.common.errors import InputError
 
         try:
             z = np.load(io.BytesIO(data), allow_pickle=False)
@@ -163,14 +160,6 @@ class Perception:
             raise InputError("bad_state", "perception state was made with another rooms grid configuration")
         g.free_hits[:] = free
         g.occ_hits[:] = occ
-        from memory_nodes.common.types import Place
-        pb = self.places
-        pb._places = [Place(int(i), np.array([x, y, z_]), int(r), int(f), int(last))
-                      for i, x, y, z_, r, f, last in meta["places"]]
-        pb._positions = np.array([[p.position_m[0], p.position_m[1]] for p in pb._places]).reshape(-1, 2)
-        pb._edges = {(int(a), int(b)) for a, b in meta["edges"]}
-        pb.current = int(meta["current_place"])
-        self.segmenter._prev_map = room_map.astype(np.int32) if room_map.size else None
-        self.segmenter._next_id = int(meta["next_room_id"])
-        self.labeler._objects = {(str(c), int(ix), int(iy)): (float(x), float(y))
-                                 for c, ix, iy, x, y in meta["objects"]}
+        self.places.load_state(meta["places"])
+        self.segmenter.load_state(meta["next_room_id"], room_map if room_map.size else None)
+        self.labeler.load_state(meta["objects"])

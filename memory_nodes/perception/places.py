@@ -72,6 +72,19 @@ class PlaceGraphBuilder:
             return None
         return int(np.argmin(np.hypot(*(self._positions - np.asarray(position_m[:2])).T)))
 
+    def to_state(self) -> dict:
+        """JSON-able state (for restarts)."""
+        return {"places": [[p.place_id, *map(float, p.position_m), p.room_id, p.first_observed_ns,
+                            p.last_observed_ns] for p in self._places],
+                "edges": sorted(self._edges), "current": self.current}
+
+    def load_state(self, state: dict) -> None:
+        self._places = [Place(int(i), np.array([x, y, z]), int(r), int(f), int(last))
+                        for i, x, y, z, r, f, last in state["places"]]
+        self._positions = np.array([p.position_m[:2] for p in self._places]).reshape(-1, 2)
+        self._edges = {(int(a), int(b)) for a, b in state["edges"]}
+        self.current = int(state["current"])
+
     def graph(self, stamp_ns: int) -> PlaceGraph:
         return PlaceGraph(stamp_ns=stamp_ns,
                           places=[Place(p.place_id, p.position_m.copy(), p.room_id, p.first_observed_ns,

@@ -162,6 +162,12 @@ class RoomLabeler:
         if key not in self._objects:
             self._objects[key] = (x_m, y_m)
 
+    def to_state(self) -> list:
+        return [[c, ix, iy, x, y] for (c, ix, iy), (x, y) in self._objects.items()]
+
+    def load_state(self, state: list) -> None:
+        self._objects = {(str(c), int(ix), int(iy)): (float(x), float(y)) for c, ix, iy, x, y in state}
+
     def label_rooms(self, room_at) -> Dict[int, Tuple[str, float]]:
         """room_at(x, y) -> room id; returns room id -> (label, confidence) for rooms with evidence."""
         votes: Dict[int, Dict[str, float]] = {}
@@ -194,6 +200,14 @@ class RoomSegmenter:
         self._next_id = 0
         self.last: Optional[RoomSegmentation] = None
         self._room_at = None
+
+    def to_state(self) -> Tuple[int, Optional[np.ndarray]]:
+        """(next room id, full-grid room ids of the last cut or None)."""
+        return self._next_id, self._prev_map
+
+    def load_state(self, next_id: int, room_map: Optional[np.ndarray]) -> None:
+        self._next_id = int(next_id)
+        self._prev_map = None if room_map is None else room_map.astype(np.int32)
 
     def free_space(self, grid: OccupancyGrid, bounds: Tuple[int, int, int, int]) -> np.ndarray:
         import cv2
