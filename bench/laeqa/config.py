@@ -108,7 +108,12 @@ class ObservationConfig:
     miss_prob_small: float = 0.4
     small_area_px: float = 400.0            # at 640x480
     confusion_prob: float = 0.08
-    false_positive_rate: float = 0.02       # per frame
+    confusion_pairs: List[str] = field(default_factory=lambda: [
+        "mug:cup", "book:notebook", "remote_control:phone", "bowl:plate", "water_bottle:bottle", "tablet:laptop"])
+    # fitted so the model's miss rates match the rendered pipeline's (python -m bench.laeqa.rates, dev seeds)
+    object_miss_extra: float = 0.0          # added to a small object's miss probability
+    furniture_hidden_weight: float = 1.0    # furniture cut off by the image border is missed less than occluded
+    false_positive_rate: float = 0.05       # per frame (Poisson mean), as perception's oracle
     position_noise_m: float = 0.03
     view_width_px: int = 40                 # the keyframe depth image memory gets (absences)
     view_height_px: int = 30
@@ -132,6 +137,10 @@ class ObservationConfig:
         _check(self.view_width_px >= 4 and self.view_height_px >= 3, "observation.view size too small")
         _check(self.look_yaw_steps >= 1, "observation.look_yaw_steps >= 1")
         _check(self.rooms_source in ("layout", "perception"), "observation.rooms_source: layout | perception")
+        for pair in self.confusion_pairs:
+            _check(pair.count(":") == 1 and all(pair.split(":")), f"observation.confusion_pairs: bad entry {pair!r}")
+        _check(0.0 <= self.object_miss_extra <= 1.0 and 0.0 <= self.furniture_hidden_weight <= 1.0,
+               "observation.object_miss_extra / furniture_hidden_weight in [0, 1]")
 
 
 @dataclass

@@ -22,7 +22,6 @@ import numpy as np
 
 from memory_nodes.common.geometry import base_R_optical, make_T
 from memory_nodes.common.types import CameraIntrinsics, ObjectObservation, View
-from sim import catalog
 from sim.config import CameraConfig, RobotConfig
 from sim.ground_truth import GroundTruthLog, ObjectState
 from sim.world import World
@@ -136,7 +135,8 @@ class VisibilityModel:
         self._view_dirs_c = np.stack([(u - self.view_K.cx) / fx, (v - self.view_K.cy) / fx,
                                       np.ones_like(u, float)], axis=-1).reshape(-1, 3)
         self._similar: Dict[str, List[str]] = {}
-        for a, b in catalog.SIMILAR_CLASSES:
+        for pair in config.confusion_pairs:
+            a, b = pair.split(":")
             self._similar.setdefault(a, []).append(b)
             self._similar.setdefault(b, []).append(a)
         self._object_classes = sorted({o.class_name for o in world.objects})
@@ -224,9 +224,12 @@ class VisibilityModel:
     # -- detection --------------------------------------------------------------------------------------
     def p_miss(self, s: Sighting) -> float:
         c = self.config
+        hidden_w = c.furniture_hidden_weight if s.entity.kind == "furniture" else 1.0
         p = c.miss_prob_base + c.miss_prob_per_m * max(0.0, s.distance_m - c.miss_free_distance_m) + \
-            c.miss_prob_occlusion * s.hidden_fraction + c.miss_prob_small * max(0.0, 1.0 - s.area_px_640 /
-                                                                                 c.small_area_px)
+            c.miss_prob_occlusion * hidden_w * s.hidden_fraction + \
+            c.miss_prob_small * max(0.0, 1.0 - s.area_px_640 / c.small_area_px)
+        if s.entity.kind == "object":
+            p += c.object_miss_extra
         return float(min(1.0, max(0.0, p)))
 
     def detect(self, sightings: Sequence[Sighting], stamp_ns: int, rng: np.random.Generator, view_id: str = "",
