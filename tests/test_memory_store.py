@@ -219,7 +219,7 @@ def test_forget_by_class_room_and_window(tmp_path, vocab):
     assert mem.store.query("SELECT count(*) FROM views WHERE stamp_ns BETWEEN ? AND ?", d1)[0][0] == 0
     for oid in mem.objects():
         for h in mem.history(oid):
-            assert h.end_ns < d1[0] or h.start_ns > d1[1]          # no stay spans the forgotten day
+            assert all(not (d1[0] <= t <= d1[1]) for t in h.evidence.stamps_ns)   # no evidence from day 1
     assert all(not (d1[0] <= e.stamp_ns <= d1[1]) for e in mem.changes())
     # a room
     mem.forget(room_id=1)

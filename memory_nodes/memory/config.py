@@ -55,6 +55,7 @@ class AssociationConfig:
     stay_split_hits: int = 4             # ... after this many consecutive offset sightings
     reid_max_cost: float = 0.5           # colour + appearance cost limit when re-identifying a moved object
     reid_max_color_distance: float = 0.2  # ... and its colour may differ at most this much
+    coexist_window_s: float = 1800.0     # two tracks seen within this of each other are two objects
 
     def validate(self) -> None:
         _check(self.gate_m > 0.0, "association.gate_m must be > 0")
@@ -67,6 +68,7 @@ class AssociationConfig:
         _check(self.position_window >= 1, "association.position_window must be >= 1")
         _check(self.max_cost > 0.0, "association.max_cost must be > 0")
         _check(self.stay_split_hits >= 1, "association.stay_split_hits must be >= 1")
+        _check(self.coexist_window_s >= 0.0, "association.coexist_window_s must be >= 0")
 
 
 @dataclass

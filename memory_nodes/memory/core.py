@@ -769,8 +769,9 @@ class MemoryCore:
         cfg = self.config.association
         best, best_d = None, cfg.absorb_radius_m
         recent = tr.first_seen_ns - int(cfg.tentative_ttl_s * NS_PER_S)
+        seen_with = {self.resolve_track_id(c) for c in tr.cooccur}
         for x in self._tracks.values():
-            if x.status != PRESENT or x.id == tr.id or x.id in tr.cooccur or x.class_name == tr.class_name:
+            if x.status != PRESENT or x.id == tr.id or x.id in seen_with or x.class_name == tr.class_name:
                 continue
             if x.hits < cfg.absorb_hits_ratio * tr.hits or x.last_seen_ns < recent:
                 continue          # the host must be in view in this very pass, and well established
@@ -834,64 +835,95 @@ class MemoryCore:
                 best, best_cost = m, c
         return best
 
+    def _coexisted(self, a: Track, b: Track) -> bool:
+        """True if a and b were seen within coexist_window_s of each other at least once (then they are
+        two objects: one object cannot be at two places in one patrol)."""
+        w = int(self.config.association.coexist_window_s * NS_PER_S)
+        sa, sb = a.stays, b.stays
+        i = j = 0
+        while i < len(sa) and j < len(sb):
+            x, y = sa[i], sb[j]
+            if x.start_ns - w <= y.end_ns and y.start_ns - w <= x.end_ns:
+                return True
+            if x.end_ns < y.end_ns:
+                i += 1
+            else:
+                j += 1
+        return False
+
     def _merge(self, new: Track, old: Track) -> None:
-        """``new`` is ``old`` seen at another place after it went missing: keep old's identity, log a move."""
-        new = self._own_track(new)
-        old = self._own_track(old)
-        from_stay = old.stay
-        to_stay = new.stays[0]
-        for s in new.stays:
-            s.object_id = old.id
+        """``new`` and ``old`` are one object seen at different places at different times (it moved while
+        memory was not looking): keep old's identity, interleave their stays in time, and log a move at
+        every hand-over between them."""
+        drop = self._own_track(new)
+        keep = self._own_track(old)
+        missing = keep if keep.status == MISSING else (drop if drop.status == MISSING else None)
+        absence_views = list(missing.absence_views) if missing is not None else []
+        absence_stamps = list(missing.absence_stamps) if missing is not None else []
+        latest = drop if drop.last_seen_ns > keep.last_seen_ns else keep
+        missing_last = missing.stays[-1] if missing is not None else None
+        latest_status = latest.status
+        latest_abs = (latest.absences_since_seen, list(latest.absence_views), list(latest.absence_stamps))
+        from_drop = {s.id for s in drop.stays}
+        for s in drop.stays:
+            s.object_id = keep.id
             self._dirty_stays[s.id] = s
-        old.stays.extend(new.stays)
-        old.pos = new.pos.copy()
-        old.bbox_min, old.bbox_max = new.bbox_min.copy(), new.bbox_max.copy()
-        old.color = (old.color + new.color) / 2.0
-        if new.appearance is not None:
-            old.appearance = new.appearance.copy()
-        for k, v in new.votes.items():
-            old.votes[k] = old.votes.get(k, 0.0) + v
-        for k, v in new.raw_votes.items():
-            old.raw_votes[k] = old.raw_votes.get(k, 0.0) + v
-        old.hits += new.hits
-        old.n_window = new.n_window
-        old.last_seen_ns = max(old.last_seen_ns, new.last_seen_ns)
-        old.status = PRESENT
-        old.absences_since_seen = 0
-        absence_views, absence_stamps = list(old.absence_views), list(old.absence_stamps)
-        old.absence_views, old.absence_stamps = [], []
-        old.n_moves += 1
-        stats = self._class_stats.setdefault(old.class_name, MoveStats())
-        stats.moves += 1
-        stats.exposure_days += max(0, new.first_seen_ns - from_stay.end_ns) / NS_PER_DAY
-        # the newcomer's own events are superseded by the move
-        for eid in (new.appeared_event, old.disappeared_event):
+        keep.stays = sorted(keep.stays + drop.stays, key=lambda s: (s.start_ns, s.id))
+        if latest is drop:
+            keep.pos = drop.pos.copy()
+            keep.bbox_min, keep.bbox_max = drop.bbox_min.copy(), drop.bbox_max.copy()
+            keep.n_window = drop.n_window
+            if drop.appearance is not None:
+                keep.appearance = drop.appearance.copy()
+        keep.color = (keep.color + drop.color) / 2.0
+        for k, v in drop.votes.items():
+            keep.votes[k] = keep.votes.get(k, 0.0) + v
+        for k, v in drop.raw_votes.items():
+            keep.raw_votes[k] = keep.raw_votes.get(k, 0.0) + v
+        keep.hits += drop.hits
+        keep.first_seen_ns = min(keep.first_seen_ns, drop.first_seen_ns)
+        keep.last_seen_ns = max(keep.last_seen_ns, drop.last_seen_ns)
+        # the object is now what the most recently seen of the two says
+        keep.status = MISSING if latest_status == MISSING else PRESENT
+        keep.absences_since_seen, keep.absence_views, keep.absence_stamps = latest_abs
+        # the newcomer's "appeared" and the missing one's "disappeared" are explained by the move
+        for eid in (drop.appeared_event, missing.disappeared_event if missing is not None else -1):
             if eid >= 0:
                 self._delete_event(eid)
-        new.appeared_event = -1
-        old.disappeared_event = -1
-        new.status = MERGED
-        new.merged_into = old.id
-        self._merged[new.id] = old.id
-        self._class_index.get(new.class_name, set()).discard(new.id)
-        self._class_index.setdefault(old.class_name, set()).add(old.id)
-        del self._tracks[new.id]
+        drop.appeared_event = -1
+        if missing is not None:
+            missing.disappeared_event = -1
+        drop.status = MERGED
+        drop.merged_into = keep.id
+        self._merged[drop.id] = keep.id
+        self._class_index.get(drop.class_name, set()).discard(drop.id)
+        self._class_index.setdefault(keep.class_name, set()).add(keep.id)
+        del self._tracks[drop.id]
         self._active_dirty = True
-        self._mark(new)
-        self._mark(old, stay=True)
-        kfs = [from_stay.last_kf] + [self._view_kf.get(v, "") for v in absence_views] + [to_stay.first_kf]
-        ev = Evidence([object_id_str(old.id)], [from_stay.last_obs, to_stay.first_obs],
-                      [p for p in (from_stay.place_id, to_stay.place_id) if p >= 0],
-                      [from_stay.end_ns] + absence_stamps + [to_stay.start_ns],
-                      list(dict.fromkeys(k for k in kfs if k)))
-        self._add_event("moved", old, to_stay.start_ns, from_stay.pos, to_stay.pos, from_stay.room_id,
-                        to_stay.room_id, ev)
-        for i, (s, oid, _) in enumerate(self._recent_obs):
-            if oid == new.id:
-                self._recent_obs[i] = (s, old.id, _)
+        self._mark(drop)
+        self._mark(keep, stay=True)
+        # a move at every hand-over between the two former tracks
+        stats = self._class_stats.setdefault(keep.class_name, MoveStats())
+        for a, b in zip(keep.stays, keep.stays[1:]):
+            if (a.id in from_drop) == (b.id in from_drop) or float(np.linalg.norm(a.pos - b.pos)) <= 0.1:
+                continue
+            kfs = [a.last_kf, b.first_kf]
+            stamps = [a.end_ns, b.start_ns]
+            if a is missing_last:
+                kfs[1:1] = [self._view_kf.get(v, "") for v in absence_views]
+                stamps[1:1] = absence_stamps
+            ev = Evidence([object_id_str(keep.id)], [a.last_obs, b.first_obs],
+                          [p for p in (a.place_id, b.place_id) if p >= 0], stamps,
+                          list(dict.fromkeys(k for k in kfs if k)))
+            self._add_event("moved", keep, b.start_ns, a.pos, b.pos, a.room_id, b.room_id, ev)
+            keep.n_moves += 1
+            stats.moves += 1
+        for i, (st_ns, oid, o) in enumerate(self._recent_obs):
+            if oid == drop.id:
+                self._recent_obs[i] = (st_ns, keep.id, o)
         if self._store is not None:
-            self._store.queue("UPDATE observations SET object_id = ? WHERE object_id = ?", (old.id, new.id))
-            self._store.queue("UPDATE absences SET object_id = ? WHERE object_id = ?", (old.id, new.id))
+            self._store.queue("UPDATE observations SET object_id = ? WHERE object_id = ?", (keep.id, drop.id))
+            self._store.queue("UPDATE absences SET object_id = ? WHERE object_id = ?", (keep.id, drop.id))
 
     def _reappeared(self, tr: Track, pos: np.ndarray, stamp: int, oid: int, kf: str) -> None:
         """A missing object is seen again near where it was: the absences were misses, or it came back."""
@@ -899,7 +931,9 @@ class MemoryCore:
         ab = self.config.absence
         if tr.disappeared_event >= 0:
             ev = self._find_event(tr.disappeared_event)
-            if ev is not None and stamp - ev.stamp_ns <= ab.retract_disappeared_s * NS_PER_S:
+            if ev is None:
+                pass                      # the event was forgotten
+            elif stamp - ev.stamp_ns <= ab.retract_disappeared_s * NS_PER_S:
                 self._delete_event(ev.id)
             else:
                 st = tr.stay
@@ -981,10 +1015,13 @@ class MemoryCore:
         self._mark(tr)
         # it may already be known elsewhere: a newcomer of its class first seen after it was last seen here
         n = self._best_reid(tr, candidates=[x for x in self._tracks.values()
-                                            if x.status == PRESENT and x.id != tr.id and x.n_moves == 0
-                                            and x.first_seen_ns > tr.last_seen_ns])
+                                            if x.status == PRESENT and x.id != tr.id
+                                            and (x.first_seen_ns > tr.last_seen_ns or not self._coexisted(x, tr))])
         if n is not None:
-            self._merge(new=n, old=tr)
+            if n.first_seen_ns < tr.first_seen_ns:
+                self._merge(new=tr, old=n)          # the older identity survives
+            else:
+                self._merge(new=n, old=tr)
 
     # -- events
     def _add_event(self, kind: str, tr: Track, stamp: int, from_pos, to_pos, from_room: int, to_room: int,

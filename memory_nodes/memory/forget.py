@@ -101,6 +101,14 @@ def run_forget(mem: "MemoryCore", object_id: str, class_name: str, room_id: int,
             conn.execute(f"DELETE FROM keyframes WHERE {q}", a)
             conn.execute(f"UPDATE views SET keyframe_ref = NULL WHERE {_in('keyframe_ref', rlist[i:i + 500])[0]}", a)
             conn.executemany("INSERT OR IGNORE INTO pending_file_deletes (ref) VALUES (?)", [(r,) for r in rlist[i:i + 500]])
+        if not by_subject:
+            # whatever was derived from the forgotten views: absences seen in them, events dated in the window
+            for i in range(0, len(whole_views), 500):
+                q, a = _in("view_id", whole_views[i:i + 500])
+                conn.execute(f"DELETE FROM absences WHERE {q}", a)
+            if start_ns is not None or end_ns is not None:
+                conn.execute("DELETE FROM events WHERE stamp_ns >= ? AND stamp_ns <= ?",
+                             (-1 if start_ns is None else int(start_ns), 2 ** 62 if end_ns is None else int(end_ns)))
         objects_deleted = 0
         for tid in sorted(tracks):
             objects_deleted += _rebuild_track(conn, tid, deleted_obs, refs, start_ns, end_ns, by_subject)

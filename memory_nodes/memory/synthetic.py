@@ -114,7 +114,10 @@ class SyntheticHousehold:
         for r in range(c.n_rooms):
             for _ in range(c.objects_per_room):
                 self._add(SMALL[int(self.rng.integers(len(SMALL)))], self._random_spot(), 0.12)
-        self._floor_depth = self._make_floor_depth()
+        self.room_rects: List[Tuple[float, float, float, float]] = [
+            (r * S, 0.0, (r + 1) * S, S) for r in range(c.n_rooms)]
+        self.t_origin_ns = 0
+        self._rays_c = self._make_rays()
         self.day_index = -1
 
     # -- world
@@ -192,24 +195,39 @@ class SyntheticHousehold:
         R_pitch = np.array([[cp, 0.0, sp], [0.0, 1.0, 0.0], [-sp, 0.0, cp]])   # +pitch tilts x down
         return base @ make_T(R_pitch @ base_R_optical, (0.0, 0.0, c.camera_height_m))
 
-    def _make_floor_depth(self) -> np.ndarray:
-        """Depth (optical z) of the floor for every pixel; far wall (6 m) above the horizon."""
-        T = self._camera_T(0.0, 0.0, 0.0)
+    def _make_rays(self) -> np.ndarray:
         w, h = self.cfg.depth_size
         u, v = np.meshgrid(np.arange(w), np.arange(h))
-        rays_c = np.stack([(u - self.intr.cx) / self.intr.fx, (v - self.intr.cy) / self.intr.fy, np.ones_like(u, float)], -1)
-        rays_m = rays_c @ T[:3, :3].T
-        dz = rays_m[..., 2]
+        return np.stack([(u - self.intr.cx) / self.intr.fx, (v - self.intr.cy) / self.intr.fy,
+                         np.ones_like(u, float)], -1)
+
+    def _room_of(self, x: float, y: float) -> int:
+        for i, (x0, y0, x1, y1) in enumerate(self.room_rects):
+            if x0 <= x <= x1 and y0 <= y <= y1:
+                return i
+        return -1
+
+    def _depth_image(self, T: np.ndarray) -> np.ndarray:
+        """Depth (optical z) of the floor and of the walls of the camera's room, for every pixel."""
+        rays_m = self._rays_c @ T[:3, :3].T                # ray parameter = optical z (rays_c z = 1)
+        o = T[:3, 3]
         with np.errstate(divide="ignore", invalid="ignore"):
-            s = np.where(dz < -1e-6, -T[2, 3] / dz, np.inf)     # ray parameter = optical z (rays_c z = 1)
-        return np.minimum(s, 6.0).astype(np.float32)
+            t = np.where(rays_m[..., 2] < -1e-6, -o[2] / rays_m[..., 2], np.inf)
+            r = self._room_of(o[0], o[1])
+            if r >= 0:
+                x0, y0, x1, y1 = self.room_rects[r]
+                for axis, lo, hi in ((0, x0, x1), (1, y0, y1)):
+                    d = rays_m[..., axis]
+                    tw = np.where(d > 1e-9, (hi - o[axis]) / d, np.where(d < -1e-9, (lo - o[axis]) / d, np.inf))
+                    t = np.minimum(t, tw)
+        return np.minimum(t, 8.0).astype(np.float32)
 
     # -- patrol
     def day(self, day: int) -> Iterator[Frame]:
         """Apply the day's changes, then yield the patrol's frames in time order."""
         c = self.cfg
         self.apply_day_changes(day)
-        t0 = day * NS_PER_DAY + int(c.patrol_start_s * NS_PER_S)
+        t0 = self.t_origin_ns + day * NS_PER_DAY + int(c.patrol_start_s * NS_PER_S)
         dt = int(c.frame_dt_s * NS_PER_S)
         k = 0
         stops = self._stops()
@@ -229,7 +247,8 @@ class SyntheticHousehold:
         rng = self.rng
         T = self._camera_T(x, y, yaw)
         cam_T = np.linalg.inv(T)
-        depth = self._floor_depth.copy()
+        depth = self._depth_image(T)
+        walls = depth.copy()
         obs: List[ObjectObservation] = []
         truth: List[int] = []
         view_id = f"v{stamp}" if k % c.view_every == 0 else ""
@@ -247,6 +266,8 @@ class SyntheticHousehold:
             dist = float(np.linalg.norm(pc))
             r = max(1, int(round(self.intr.fx * o.size_m / 2 / pc[2])))
             ui, vi = int(u), int(v)
+            if walls[vi, ui] < pc[2] - 0.1:
+                continue                                   # behind a wall of this room
             patch = depth[max(0, vi - r):vi + r + 1, max(0, ui - r):ui + r + 1]
             np.minimum(patch, pc[2], out=patch)
             if dist > c.max_detect_range_m or rng.random() < c.miss_prob:
