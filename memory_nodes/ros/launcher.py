@@ -367,6 +367,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          indent=2))
         stack._tmp.cleanup()
         return 0
+    def _terminate(signum, _frame):  # SIGTERM/SIGHUP stop the stack as Ctrl-C does, never orphan nodes
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
     stack.start()
     print(f"memory-stack: started {', '.join(stack.procs)} (Ctrl-C stops)", flush=True)
     try:

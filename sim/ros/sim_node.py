@@ -40,7 +40,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
 
-from memory_interfaces.msg import InstanceClassTable
+from memory_interfaces.msg import InstanceClassTable, SimStatus
 from memory_nodes.common.config import unflatten
 from memory_nodes.common.errors import ConfigError, MemoryStackError
 from memory_nodes.common.geometry import R_to_quat, pose2d_T, quat_to_R, yaw_of
@@ -154,6 +154,10 @@ class SimNode(Node):
         self._map_T_odom = self.odom.map_T_odom(pose)
         self._last_correction_ns = start_ns
         self.patrol_done_day = patrol_done_day
+        self.patrols_started = 0            # in this run: node.max_days counts these
+        self.frames_published = 0
+        self._last_status: Optional[tuple] = None
+        self._last_status_wall = 0.0
         self._nav: Optional[_NavGoal] = None
         self._pending_frame_ns: Optional[int] = None
         self._pending_wall = 0.0
@@ -170,6 +174,7 @@ class SimNode(Node):
         self.pub_tf = self.create_publisher(TFMessage, "/tf", EVENTS)
         self.pub_tf_static = self.create_publisher(TFMessage, "/tf_static", LATCHED)
         self.pub_clock = self.create_publisher(Clock, "/clock", EVENTS)
+        self.pub_status = self.create_publisher(SimStatus, "sim/status", LATCHED)
         self.sub_ack = self.create_subscription(Time, "perception/frame_ack", self._on_ack, EVENTS)
         self.nav_server = ActionServer(self, NavigateToPose, "navigate_to_pose", execute_callback=self._execute_nav,
                                        goal_callback=self._on_goal, cancel_callback=self._on_cancel)
@@ -301,7 +306,7 @@ class SimNode(Node):
         p = self.params
         if not p.patrol_enabled or self.patrol_done_day >= day:
             return False
-        return p.max_days == 0 or day < self.first_day + p.max_days
+        return p.max_days == 0 or self.patrols_started < p.max_days
 
     def _tick(self) -> None:
         p = self.params
@@ -331,6 +336,7 @@ class SimNode(Node):
         if idle and self._patrol_due(day) and t >= self.sim.patrol_start_ns(day):
             plan = self.sim.patrol_plan(day, start_ns=t, start_pose=self.motion.pose_at(t))
             self.motion.follow(plan.trajectory, "patrol")
+            self.patrols_started += 1
             names = [self.sim.world.rooms[r].name for r in plan.rooms]
             self.get_logger().info(f"day {day} ({cal.weekday_name(day)}) patrol: {', '.join(names)} "
                                    f"({plan.trajectory.duration_s:.0f} s, {plan.trajectory.distance_m():.1f} m)")
@@ -348,6 +354,27 @@ class SimNode(Node):
         render = self.motion.active(t) or p.camera_when_idle
         self._publish_state(t, render)
         self._nav_feedback(t)
+        self._publish_status(t)
+
+    def _publish_status(self, t: int) -> None:
+        """sim/status on every change of phase, and at most once per wall second otherwise."""
+        patrolling = self.motion.active(t) and (self._nav is None or self._nav.future.done())
+        navigating = self._nav is not None and not self._nav.future.done()
+        key = (self.day, patrolling, navigating, self.patrol_done_day, self.patrols_started)
+        now = time.monotonic()
+        if key == self._last_status and now - self._last_status_wall < 1.0:
+            return
+        self._last_status, self._last_status_wall = key, now
+        cal = self.sim.calendar
+        msg = SimStatus(day=int(self.day), weekday=cal.weekday_name(self.day), description=cal.describe(t),
+                        patrolling=bool(patrolling), navigating=bool(navigating),
+                        last_patrol_day=int(self.patrol_done_day), patrols_this_run=int(self.patrols_started),
+                        patrols_remaining=(int(self.params.max_days - self.patrols_started)
+                                           if self.params.max_days else -1),
+                        frames_published=int(self.frames_published))
+        msg.header.stamp = clock_msg(t).clock
+        msg.header.frame_id = self.frames.map
+        self.pub_status.publish(msg)
 
     def _next_patrol_ns(self, t: int) -> Optional[int]:
         cal = self.sim.calendar
@@ -379,6 +406,7 @@ class SimNode(Node):
         self.pub_rgb.publish(numpy_to_image(fr.rgb, "rgb8", f.camera, t))
         self.pub_depth.publish(numpy_to_image(fr.depth_m, "32FC1", f.camera, t))
         self.pub_inst.publish(numpy_to_image(fr.instance_mask, "32SC1", f.camera, t))
+        self.frames_published += 1
         if self.params.lockstep:
             self._pending_frame_ns = t
             self._pending_wall = time.monotonic()
