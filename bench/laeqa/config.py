@@ -55,7 +55,8 @@ class GeneratorConfig:
         "present": 0.36, "past": 0.18, "multi_past": 0.1, "past_present": 0.12, "past_present_future": 0.08,
         "out_of_scope": 0.16})
     min_out_of_scope_full: int = 50          # the full run carries at least this many out-of-scope questions
-    ask_hours: List[float] = field(default_factory=lambda: [13.0, 16.5, 19.0, 21.5])  # h of the last day
+    # h of the last patrol day (>= 24: the next morning, before its patrol); never before the patrol ended
+    ask_hours: List[float] = field(default_factory=lambda: [13.0, 16.5, 19.0, 21.5, 31.5])
     test_pool_fraction: float = 0.5          # share of questions phrased from the test pool
     typo_rate: float = 0.25                  # share of test-pool questions that get a typo
     habit_min_share: float = 0.6             # a "usually" question only when one room holds this share of time
@@ -69,7 +70,8 @@ class GeneratorConfig:
             _check(k in CATEGORIES, f"generator.category_weights: unknown category {k!r}")
             _check(v >= 0.0, f"generator.category_weights.{k} must be >= 0")
         _check(sum(self.category_weights.values()) > 0, "generator.category_weights: all zero")
-        _check(all(0.0 <= h < 24.0 for h in self.ask_hours) and self.ask_hours, "generator.ask_hours in [0, 24)")
+        _check(all(0.0 <= h < 34.0 for h in self.ask_hours) and self.ask_hours,
+               "generator.ask_hours in [0, 34) (>= 24: the next morning before the patrol at 10:00)")
         _check(0.0 <= self.test_pool_fraction <= 1.0, "generator.test_pool_fraction in [0, 1]")
         _check(0.0 <= self.typo_rate <= 1.0, "generator.typo_rate in [0, 1]")
         _check(0.5 <= self.habit_min_share <= 1.0, "generator.habit_min_share in [0.5, 1]")

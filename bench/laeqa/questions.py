@@ -188,8 +188,14 @@ class _Ctx:
         return self.cal.time_of_day_s(self.ask) / 3600.0
 
     def past_when(self) -> Optional[Tuple[str, int, int]]:
-        """A past time phrase and its true window [start, end] (an instant has start == end), after the
-        first patrol (before it the robot never saw the home)."""
+        """A past time phrase and its true window [start, end] (an instant has start == end) ending after
+        the first patrol (before it the robot never saw the home)."""
+        w = self._past_when()
+        if w is None or w[2] < self.first_patrol:
+            return None
+        return w
+
+    def _past_when(self) -> Optional[Tuple[str, int, int]]:
         h = self.ask_hour()
         day = self.day
         opts = []
@@ -608,27 +614,36 @@ def _last_seen_room(c: _Ctx, room_id: int) -> Optional[int]:
 
 
 def changed_since_seen(c: _Ctx, kind: str, sim: Dict[str, Any]) -> bool:
-    """Did the answer change since the robot last looked (so memory alone is out of date)?"""
+    """Is the answer now different from the answer when the robot last looked (memory alone is out of
+    date)? Never seen counts as changed."""
     t = c.t
     if kind in ("where_now", "still_there"):
         oid = sim["object_id"]
         seen = t.last_seen(oid, c.ask)
         if seen is None:
             return True
-        a, b = t.state(oid, seen), t.state(oid, c.ask)
-        return t._differs(a, b, c.cfg.moved_min_distance_m)
+        if kind == "where_now":
+            return t.room_of(oid, seen) != t.room_of(oid, c.ask)
+        now = t.state(oid, c.ask)
+        return not (now.present and now.furniture_id == sim["furniture_id"])
     if kind in ("exists_now", "count_now"):
         seen = _last_seen_room(c, sim["room_id"])
         if seen is None:
             return True
-        return t.count_class(sim["class"], seen, room_id=sim["room_id"]) != \
-            t.count_class(sim["class"], c.ask, room_id=sim["room_id"])
+        a = t.count_class(sim["class"], seen, room_id=sim["room_id"])
+        b = t.count_class(sim["class"], c.ask, room_id=sim["room_id"])
+        return a != b if kind == "count_now" else (a > 0) != (b > 0)
     if kind in ("exists_on_now", "what_on_now"):
         fid = sim["furniture_id"]
         seen = t.last_seen(fid, c.ask)
         if seen is None:
             return True
-        return sorted(t.objects_on(fid, seen)) != sorted(t.objects_on(fid, c.ask))
+        if kind == "exists_on_now":
+            return (t.count_class(sim["class"], seen, furniture_id=fid) > 0) != \
+                (t.count_class(sim["class"], c.ask, furniture_id=fid) > 0)
+        def classes(at):
+            return sorted({t.canon(t.objects[o].class_name) for o in t.objects_on(fid, at)})
+        return classes(seen) != classes(c.ask)
     return False
 
 
@@ -646,12 +661,18 @@ GENERATORS: Dict[str, Callable[[_Ctx], Gen]] = {
 }
 
 
-def generate(truth: HomeTruth, n: int, ask_day: int, first_patrol_ns: int, pools: Dict[str, PhrasingPool],
-             cfg: GeneratorConfig, tolerances_ns: Dict[str, int], seed: int, min_out_of_scope: int = 0,
-             quotas: Optional[Dict[str, int]] = None) -> List[Question]:
-    """``n`` questions about one home, asked on ``ask_day`` at the configured hours (after that day's
-    patrol). Deterministic for (seed, n, config)."""
+def generate(truth: HomeTruth, n: int, last_patrol_day: int, first_patrol_ns: int,
+             pools: Dict[str, PhrasingPool], cfg: GeneratorConfig, tolerances_ns: Dict[str, int], seed: int,
+             min_out_of_scope: int = 0, quotas: Optional[Dict[str, int]] = None,
+             last_patrol_end_ns: Optional[int] = None) -> List[Question]:
+    """``n`` questions about one home after the patrol of ``last_patrol_day``, asked at the configured
+    hours of that day (``ask_hours`` >= 24: the next morning, before any further patrol), never before the
+    last patrol ended. Deterministic for (seed, n, config)."""
     quotas = quotas or category_quotas(n, cfg.category_weights, min_out_of_scope)
+    cal = truth.calendar
+    moments = [cal.stamp_ns(last_patrol_day, h * 3600.0) for h in cfg.ask_hours]
+    if last_patrol_end_ns is not None:
+        moments = [m for m in moments if m > last_patrol_end_ns] or [last_patrol_end_ns + 3600 * NS_PER_S]
     order: List[str] = []
     for cat in CATEGORIES:
         order += [cat] * quotas.get(cat, 0)
@@ -662,26 +683,31 @@ def generate(truth: HomeTruth, n: int, ask_day: int, first_patrol_ns: int, pools
         q = None
         for attempt in range(24):
             kind = kinds[(i + attempt) % len(kinds)] if attempt < len(kinds) else kinds[int(rng.integers(len(kinds)))]
-            hour = cfg.ask_hours[int(rng.integers(len(cfg.ask_hours)))]
-            ask = truth.calendar.stamp_ns(ask_day, hour * 3600.0)
             pool = pools["test"] if rng.random() < cfg.test_pool_fraction else pools["dev"]
-            ctx = _Ctx(truth, ask, ask_day, first_patrol_ns, pool, rng, cfg, tolerances_ns)
-            g = GENERATORS[kind](ctx)
-            if g is not None and kind in CHANGE_KINDS:
-                # the moments people ask: a share of the present-state questions is about something that
-                # changed since the robot last looked (memory alone is then out of date)
-                want = rng.random() < cfg.present_changed_fraction
+            want = rng.random() < cfg.present_changed_fraction
+            g = None
+            ctx = None
+            # the moments people ask: a share of the present-state questions is about something that changed
+            # since the robot last looked (memory alone is then out of date) -- at a moment where there is one
+            for ask in [moments[int(k)] for k in rng.permutation(len(moments))]:
+                ctx = _Ctx(truth, ask, cal.day_of(ask), first_patrol_ns, pool, rng, cfg, tolerances_ns)
+                g = GENERATORS[kind](ctx)
+                if g is None or kind not in CHANGE_KINDS:
+                    break
                 for _ in range(12):
                     if g is not None and changed_since_seen(ctx, kind, g[3]) == want:
                         break
                     g = GENERATORS[kind](ctx)
+                if g is not None and changed_since_seen(ctx, kind, g[3]) == want:
+                    break
             if g is None or any(v is None for v in g[0].values()):
                 continue
             slots, tr, expected, sim_slots = g
             template = pool.template(kind, rng)
             text = pool.render(template, slots, rng, cfg.typo_rate)
-            q = Question(qid=f"s{seed}-q{i:03d}", seed=int(seed), day=ask_day, ask_ns=ask, category=cat, kind=kind,
-                         text=text, pool=pool.name, template=template, truth=tr, expected=expected, slots=sim_slots)
+            q = Question(qid=f"s{seed}-q{i:03d}", seed=int(seed), day=ctx.day, ask_ns=ctx.ask, category=cat,
+                         kind=kind, text=text, pool=pool.name, template=template, truth=tr, expected=expected,
+                         slots=sim_slots)
             break
         if q is not None:
             out.append(q)

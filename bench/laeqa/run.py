@@ -130,7 +130,7 @@ def run_benchmark(cfg: LaeqaConfig, seeds: Sequence[int], days: int, n_questions
         timings["build_homes_s"] += t1 - t0
         timings["build_memory_s"] += t2 - t1
         qs = generate(home.truth, n_home, days - 1, home.first_patrol_ns, pools, cfg.generator, tol, seed,
-                      quotas=quota)
+                      quotas=quota, last_patrol_end_ns=home.last_patrol_end_ns)
         questions += qs
         timings["generate_s"] += time.perf_counter() - t2
         homes_info.append({"seed": seed, "days": days, "frames_used": home.frames_used,
