@@ -232,6 +232,9 @@ def load_or_build_home(seed: int, days: int, sim_cfg: SimConfig, obs_cfg: Observ
             with tmp.open("wb") as f:
                 pickle.dump(run, f, protocol=pickle.HIGHEST_PROTOCOL)
             tmp.replace(path)
+            for old in path.parent.glob(f"perception_s{seed}_d{days}_*.pkl"):
+                if old != path:          # entries of older configs of this home: never read again
+                    old.unlink(missing_ok=True)
     return assemble_home(sim, days, run, vocab.canonical), cached
 
 
