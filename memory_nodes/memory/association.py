@@ -35,10 +35,14 @@ def associate(cfg: AssociationConfig,
               obs_app: Sequence[Optional[np.ndarray]],
               trk_pos: np.ndarray, trk_gate: np.ndarray, trk_cls: Sequence[str], trk_color: np.ndarray,
               trk_app: Sequence[Optional[np.ndarray]],
-              class_sim: Callable[[str, str], float]) -> List[Tuple[int, int, float]]:
+              class_sim: Callable[[str, str], float],
+              obs_raw: Optional[Sequence[str]] = None,
+              trk_raw_votes: Optional[Sequence[dict]] = None) -> List[Tuple[int, int, float]]:
     """Optimal one-to-one matches [(obs index, track index, cost)] within gates and ``max_cost``.
 
     obs_pos (n, 3), obs_color (n, 3); trk_pos (m, 3), trk_gate (m,) metres, trk_color (m, 3).
+    obs_raw / trk_raw_votes: the detector's own label of each observation and each track's label votes
+    (canonical synonyms such as mug / cup are one class, but the detector's label still tells them apart).
     """
     n, m = len(obs_pos), len(trk_pos)
     if n == 0 or m == 0:
@@ -66,6 +70,11 @@ def associate(cfg: AssociationConfig,
                 continue
             c = (cfg.weight_distance * dij / g + cfg.weight_class * (1.0 - s) + cfg.weight_color * cd
                  + cfg.weight_appearance * appearance_cost(obs_app[i], trk_app[j]))
+            if obs_raw is not None and trk_raw_votes is not None and cfg.weight_label > 0.0:
+                votes = trk_raw_votes[j]
+                total = sum(votes.values())
+                if total > 0:
+                    c += cfg.weight_label * (1.0 - votes.get(obs_raw[i], 0.0) / total)
             if c <= cfg.max_cost:
                 cost[a, b] = c
     r, c = linear_sum_assignment(cost)

@@ -41,14 +41,16 @@ class AssociationConfig:
     absorb_hits_ratio: float = 3.0       # ... seen this many times more often, never in the same frame,
                                          # is a confused detection of it: absorbed, not a new object
     min_class_similarity: float = 0.8    # classes less similar than this never match (kind-of: 0.85)
-    max_color_distance: float = 0.35     # mean colours further apart (RGB distance / sqrt(3)) never match
+    max_color_distance: float = 0.3      # mean colours further apart (RGB distance / sqrt(3)) never match
     weight_distance: float = 1.0
     weight_class: float = 1.0
-    weight_color: float = 0.5
+    weight_color: float = 1.0
     weight_appearance: float = 0.5
+    weight_label: float = 0.3            # the detector's own label disagrees with the track's usual label
     max_cost: float = 2.0                # pairs costlier than this never match
     confirm_hits: int = 3                # sightings (in distinct frames) that confirm a track
-    tentative_ttl_s: float = 120.0       # a tentative track not confirmed within this is dropped
+    tentative_ttl_s: float = 120.0       # a tentative track not confirmed within this is dropped (a view of
+                                         # its spot without it drops it sooner)
     min_score: float = 0.2               # detections below this score are stored but not associated
     position_window: int = 30            # running mean over at most this many sightings of a stay
     stay_split_m: float = 0.3            # sustained offset beyond this (within the gate) starts a new stay

@@ -543,7 +543,8 @@ class MemoryCore:
             raw = associate(cfg, pos[el], [canon[i] for i in eligible], colors[el], [apps[i] for i in eligible],
                             self._act_pos, gates, [tr.class_name for tr in trk],
                             np.array([tr.color for tr in trk]).reshape(-1, 3), [tr.appearance for tr in trk],
-                            self._class_sim)
+                            self._class_sim, [str(obs[i].class_name) for i in eligible],
+                            [tr.raw_votes for tr in trk])
             matches = [(eligible[a], b, c) for a, b, c in raw]
         obs_track = [-1] * n
         matched: Set[int] = set()
@@ -558,15 +559,9 @@ class MemoryCore:
                 self._next["track"] += 1
                 obs_track[i] = tid
                 new_tracks.append(i)
-        # which tentative tracks were seen in the same frame next to which others (they are distinct)
-        self._frame_cooc = {}
-        r2 = cfg.absorb_radius_m * 2.0
-        frame = [(obs_track[i], pos[i]) for i in eligible]
-        for a_i, (ta, pa) in enumerate(frame):
-            for tb, pb in frame[a_i + 1:]:
-                if float(np.linalg.norm(pa - pb)) <= r2:
-                    self._frame_cooc.setdefault(ta, set()).add(tb)
-                    self._frame_cooc.setdefault(tb, set()).add(ta)
+        # tracks detected in one frame are distinct objects (a tentative one is never absorbed into them)
+        frame_ids = [obs_track[i] for i in eligible]
+        self._frame_cooc = {tid: set(frame_ids) for tid in frame_ids} if len(frame_ids) > 1 else {}
         # rows first (ids are fixed), then track updates
         place_default = out.place_id
         rows = []
@@ -653,7 +648,8 @@ class MemoryCore:
         if tr.confirmed:
             self._class_stats.setdefault(tr.class_name, MoveStats()).exposure_days += \
                 max(0, stamp - tr.last_seen_ns) / NS_PER_DAY
-        if tr.status == MISSING:
+        was_missing = tr.status == MISSING
+        if was_missing:
             self._reappeared(tr, pos, stamp, oid, kf)
         tr.absences_since_seen = 0
         tr.absence_views.clear()
@@ -717,6 +713,16 @@ class MemoryCore:
             tr.cooccur |= self._frame_cooc.get(tr.id, set())
             if tr.hits >= cfg.confirm_hits:
                 self._confirm(tr, t)
+        elif was_missing:
+            # found again: another missing track may be this very object, remembered at an old spot
+            m = self._best_reid(tr, candidates=[x for x in self._tracks.values()
+                                                if x.status == MISSING and x.id != tr.id
+                                                and not self._coexisted(x, tr)])
+            if m is not None:
+                if m.first_seen_ns < tr.first_seen_ns:
+                    self._merge(new=tr, old=m)
+                else:
+                    self._merge(new=m, old=tr)
 
     def _start_stay(self, tr: Track, pos: np.ndarray, stamp: int, oid: int, kf: str, place: int, room: int,
                     moved: bool) -> None:
@@ -819,10 +825,12 @@ class MemoryCore:
             tr.appeared_event = e.id
 
     def _reid_cost(self, a: Track, b: Track) -> float:
+        cfg = self.config.association
         c = color_distance(a.color, b.color)
-        if c > self.config.association.reid_max_color_distance:
+        if c > cfg.reid_max_color_distance:
             return float("inf")
-        return c + appearance_cost(a.appearance, b.appearance)
+        label = 0.0 if (a.label == b.label or not a.label or not b.label) else cfg.weight_label
+        return c + appearance_cost(a.appearance, b.appearance) + label
 
     def _best_reid(self, tr: Track, candidates: Sequence[Track]) -> Optional[Track]:
         cfg = self.config.association

@@ -307,17 +307,25 @@ class IdentityScore:
     missed_objects: int = 0              # ground-truth objects detected but never confirmed as a track
     false_objects: int = 0               # confirmed tracks born of false positives only
     detections: int = 0
+    lookalike_switches: int = 0          # switches to a track that carries a look-alike (same class and
+                                         # colour) object: no observation could tell the two apart
 
 
-def score_identity(mem, assignments: List[Tuple[int, int, int]]) -> IdentityScore:
+def score_identity(mem, assignments: List[Tuple[int, int, int]],
+                   world: Optional["SyntheticHousehold"] = None) -> IdentityScore:
     """ID switches over (stamp, gt id, track id at ingest) triples, with merges followed to today's ids.
 
-    A switch: consecutive sightings of one ground-truth object carried by different confirmed tracks."""
+    A switch: consecutive sightings of one ground-truth object carried by different confirmed tracks.
+    With ``world``, switches where a look-alike (same canonical class, colours within 0.05) took the
+    object's place are also counted apart: the track it left went on with the look-alike, or the track
+    it moved to had carried the look-alike."""
     sc = IdentityScore()
     last: Dict[int, int] = {}
     by_track: Dict[int, Dict[int, int]] = {}
+    carriers: Dict[int, List[Tuple[int, int]]] = {}       # track -> [(stamp, gt)] in time order
+    switches: List[Tuple[int, int, int, int]] = []        # (stamp, gt, from track, to track)
     seen_gt = set()
-    for _, gt, tid in sorted(assignments):
+    for stamp, gt, tid in sorted(assignments):
         tid = mem.resolve_track_id(tid)
         if not mem.is_confirmed(tid):
             if gt >= 0:
@@ -331,12 +339,21 @@ def score_identity(mem, assignments: List[Tuple[int, int, int]]) -> IdentityScor
         sc.detections += 1
         if gt in last and last[gt] != tid:
             sc.id_switches += 1
+            switches.append((stamp, gt, last[gt], tid))
         last[gt] = tid
+        carriers.setdefault(tid, []).append((stamp, gt))
     sc.gt_objects = len(seen_gt)
     sc.missed_objects = len(seen_gt - set(last))
     for tid, votes in by_track.items():
         if max(votes.items(), key=lambda kv: kv[1])[0] < 0:
             sc.false_objects += 1
+    if world is not None:
+        for stamp, gt, a, b in switches:
+            before_b = [g for t, g in carriers.get(b, []) if t < stamp and g != gt]
+            after_a = [g for t, g in carriers.get(a, []) if t > stamp and g != gt]
+            twins = (before_b[-1:] if before_b else []) + (after_a[:1] if after_a else [])
+            if any(_lookalike(mem, world, gt, o) for o in twins):
+                sc.lookalike_switches += 1
     return sc
 
 
@@ -355,6 +372,14 @@ def run_days(mem, world: SyntheticHousehold, days: int, first_day: int = 0,
                     assignments.append((f.out.stamp_ns, f.truth[i], tid))
     mem.commit()
     return n
+
+
+def _lookalike(mem, world: "SyntheticHousehold", a: int, b: int) -> bool:
+    oa, ob = world.objects.get(a), world.objects.get(b)
+    if oa is None or ob is None:
+        return False
+    same_class = mem.vocab.canonical(oa.class_name) == mem.vocab.canonical(ob.class_name)
+    return same_class and float(np.linalg.norm(oa.color - ob.color)) < 0.05
 
 
 @dataclass
@@ -388,8 +413,9 @@ def score_changes(mem, world: SyntheticHousehold, assignments: List[Tuple[int, i
     for g, t in g2t.items():
         t2g.setdefault(t, g)
     events = mem.changes()
-    moved = {(parse_object_id(e.object_id), e.stamp_ns // NS_PER_DAY) for e in events if e.kind == "moved"}
-    gone = {(parse_object_id(e.object_id), e.stamp_ns // NS_PER_DAY) for e in events if e.kind == "disappeared"}
+    t0 = world.t_origin_ns
+    moved = {(parse_object_id(e.object_id), (e.stamp_ns - t0) // NS_PER_DAY) for e in events if e.kind == "moved"}
+    gone = {(parse_object_id(e.object_id), (e.stamp_ns - t0) // NS_PER_DAY) for e in events if e.kind == "disappeared"}
     true_moves = set()
     for c in world.changes:
         if c.kind == "moved":
