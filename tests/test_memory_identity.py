@@ -246,3 +246,32 @@ def test_false_positive_and_confusions_do_not_become_objects(vocab):
     objs = mem.objects()
     assert len(objs) == 1 and mem.get_object(objs[0]).class_name == "phone"
     assert mem.stats()["tentative"] == 0
+
+
+def test_identity_against_the_simulators_household(vocab):
+    """The simulator's home and routines (ground-truth log), watched by the noisy detector model: many
+    look-alike dishes are shuffled daily, so swaps among identical-looking objects are scored apart."""
+    from bench.memory import SimHousehold
+    world = SimHousehold(seed=1, days=5)
+    mem = MemoryCore.in_memory(vocab=vocab)
+    asg = []
+    run_days(mem, world, 5, assignments=asg)
+    sc = score_identity(mem, asg, world)
+    assert sc.detections > 2000 and sc.false_objects == 0 and sc.missed_objects <= 2, sc
+    assert (sc.id_switches - sc.lookalike_switches) / 5.0 <= 2.0, sc
+    cs = score_changes(mem, world, asg)
+    assert cs.true_moves > 30 and cs.found_moves / cs.true_moves >= 0.7, cs
+    # rooms carry the simulator's room types through the vocabulary
+    assert set(mem.rooms().values()) <= set(vocab.room_types())
+
+
+def test_core_imports_neither_rclpy_nor_torch():
+    import subprocess
+    import sys
+    code = ("import sys, memory_nodes.memory, memory_nodes.vocab, memory_nodes.memory.synthetic;"
+            "from memory_nodes.vocab import Vocabulary; Vocabulary().resolve_class('coffee cups');"
+            "Vocabulary().similar('mug', 'bowl');"
+            "bad = [m for m in ('rclpy', 'torch', 'sentence_transformers') if m in sys.modules];"
+            "print(','.join(bad)); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr

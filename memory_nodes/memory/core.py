@@ -715,9 +715,8 @@ class MemoryCore:
                 self._confirm(tr, t)
         elif was_missing:
             # found again: another missing track may be this very object, remembered at an old spot
-            m = self._best_reid(tr, candidates=[x for x in self._tracks.values()
-                                                if x.status == MISSING and x.id != tr.id
-                                                and not self._coexisted(x, tr)])
+            m = self._best_reid(tr, [x for x in self._tracks.values() if x.status == MISSING and x.id != tr.id],
+                                extra=lambda x: not self._coexisted(x, tr))
             if m is not None:
                 if m.first_seen_ns < tr.first_seen_ns:
                     self._merge(new=tr, old=m)
@@ -832,13 +831,16 @@ class MemoryCore:
         label = 0.0 if (a.label == b.label or not a.label or not b.label) else cfg.weight_label
         return c + appearance_cost(a.appearance, b.appearance) + label
 
-    def _best_reid(self, tr: Track, candidates: Sequence[Track]) -> Optional[Track]:
+    def _best_reid(self, tr: Track, candidates: Iterable[Track], extra=None) -> Optional[Track]:
+        """The cheapest same-class, same-looking candidate (``extra(candidate)`` must hold too)."""
         cfg = self.config.association
         best, best_cost = None, cfg.reid_max_cost
         for m in candidates:
             if self._class_sim(m.class_name, tr.class_name) < 0.99:
                 continue
             c = self._reid_cost(m, tr)
+            if c > best_cost or (extra is not None and not extra(m)):
+                continue
             if c < best_cost or (c == best_cost and best is not None and m.last_seen_ns > best.last_seen_ns):
                 best, best_cost = m, c
         return best
@@ -1022,9 +1024,8 @@ class MemoryCore:
         tr.disappeared_event = e.id
         self._mark(tr)
         # it may already be known elsewhere: a newcomer of its class first seen after it was last seen here
-        n = self._best_reid(tr, candidates=[x for x in self._tracks.values()
-                                            if x.status == PRESENT and x.id != tr.id
-                                            and (x.first_seen_ns > tr.last_seen_ns or not self._coexisted(x, tr))])
+        n = self._best_reid(tr, [x for x in self._tracks.values() if x.status == PRESENT and x.id != tr.id],
+                            extra=lambda x: x.first_seen_ns > tr.last_seen_ns or not self._coexisted(x, tr))
         if n is not None:
             if n.first_seen_ns < tr.first_seen_ns:
                 self._merge(new=tr, old=n)          # the older identity survives
