@@ -237,3 +237,28 @@ def test_forget_by_class_room_and_window(tmp_path, vocab):
 def test_forget_needs_a_store(vocab):
     with pytest.raises(StoreError):
         MemoryCore.in_memory(vocab=vocab).forget(class_name="mug")
+
+
+def test_forget_leaves_no_trace_in_the_files(tmp_path, vocab):
+    """After forgetting a class, its name is in no byte of the database, its WAL or any keyframe."""
+    from memory_nodes.common.types import ObjectObservation, PerceptionOutput
+    path = str(tmp_path / "m.db")
+    mem = MemoryCore.open(path, vocab=vocab)
+    world = SyntheticHousehold(SynthConfig(seed=8, n_rooms=2, jpeg_bytes=100))
+    run_days(mem, world, 1)
+    p = np.array([1.0, 1.0, 0.8])
+    t0 = mem.now_ns() + 10**9
+    for k in range(4):
+        t = t0 + k * 10**8
+        mem.ingest(PerceptionOutput(t, [ObjectObservation(t, "Zebra_Figurine", 0.9, p, p - 0.05, p + 0.05, 50,
+                                                          (0.9, 0.9, 0.9), None, 1.0)]))
+    mem.commit()
+    assert mem.last_seen("zebra figurine")
+    assert b"ebra" in Path(path).read_bytes() + (Path(path + "-wal").read_bytes() if Path(path + "-wal").exists() else b"")
+    mem.forget(class_name="zebra figurines")
+    assert mem.last_seen("zebra figurine") == []
+    blob = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert b"ebra" not in blob and b"EBRA" not in blob
+    run_days(mem, world, 1, first_day=1)                 # and it keeps working
+    assert mem.store.integrity_check() == "ok"
+    mem.close()

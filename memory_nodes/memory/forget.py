@@ -113,6 +113,9 @@ def run_forget(mem: "MemoryCore", object_id: str, class_name: str, room_id: int,
         for tid in sorted(tracks):
             objects_deleted += _rebuild_track(conn, tid, deleted_obs, refs, start_ns, end_ns, by_subject)
         _strip_refs(conn, refs, deleted_obs)
+        # class names nothing refers to any more would still tell what was there
+        conn.execute("DELETE FROM classes WHERE id NOT IN (SELECT class_id FROM observations UNION "
+                     "SELECT raw_class_id FROM observations UNION SELECT class_id FROM tracks)")
         conn.execute("INSERT INTO forgets (stamp_ns, observations, keyframes) VALUES (?,?,?)",
                      (int(stamp_ns), len(deleted_obs), n_kf))
         conn.execute("COMMIT")
@@ -124,6 +127,7 @@ def run_forget(mem: "MemoryCore", object_id: str, class_name: str, room_id: int,
         st.secure_delete(False)
     st._finish_file_deletes()
     st.checkpoint(truncate=True)
+    st.reload_classes()
     return ForgetResult(len(deleted_obs), n_kf, objects_deleted)
 
 

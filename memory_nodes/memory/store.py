@@ -344,12 +344,14 @@ class Store:
     def class_id(self, name: str) -> int:
         i = self._class_ids.get(name)
         if i is None:
-            i = len(self._class_ids) + 1
-            while i in self._class_ids.values():
-                i += 1
+            i = max(self._class_ids.values(), default=0) + 1
             self._class_ids[name] = i
             self.queue("INSERT INTO classes (id, name) VALUES (?, ?)", (i, name))
         return i
+
+    def reload_classes(self) -> None:
+        """Re-read the class table (after rows were deleted outside the batch, e.g. by forget)."""
+        self._class_ids = {n: i for i, n in self.conn.execute("SELECT id, name FROM classes")}
 
     def class_names(self) -> Dict[int, str]:
         return {i: n for n, i in self._class_ids.items()}
