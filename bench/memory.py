@@ -217,8 +217,10 @@ def bench_identity(seeds: List[int], days: int, vocab: Vocabulary) -> Dict[str, 
 
 
 def bench_ingest(tmp: str, vocab: Vocabulary, days: int) -> Dict[str, float]:
-    """Durable ingest (synchronous=FULL, fsync'd keyframes) of a dense household with 20 kB keyframes."""
-    cfg = SynthConfig(seed=11, n_rooms=6, objects_per_room=14, jpeg_bytes=20_000, view_every=2)
+    """Durable ingest (synchronous=FULL, fsync'd keyframes) of a cluttered household: ~30 objects per room,
+    every 2nd frame a View with a 160x120 depth image and a 20 kB keyframe."""
+    cfg = SynthConfig(seed=11, n_rooms=4, objects_per_room=30, jpeg_bytes=20_000, view_every=2,
+                      depth_size=(160, 120))
     world = SyntheticHousehold(cfg)
     frames = [f.out for d in range(days) for f in world.day(d)]
     path = os.path.join(tmp, "ingest.db")
@@ -331,8 +333,9 @@ def run(quick: bool) -> Dict[str, object]:
     out: Dict[str, object] = {"mode": "quick" if quick else "full"}
     t0 = time.perf_counter()
     try:
-        sparse = SynthConfig(seed=3, n_rooms=5, objects_per_room=8, stops_per_room=1,
-                             yaw_steps=16, view_every=2)
+        sparse = (SynthConfig(seed=3, n_rooms=5, objects_per_room=8, stops_per_room=1, yaw_steps=16, view_every=2)
+                  if quick else
+                  SynthConfig(seed=3, n_rooms=5, objects_per_room=12, stops_per_room=2, yaw_steps=24, view_every=2))
         out.update(bench_identity([1] if quick else [1, 2, 3], 7, vocab))
         out.update(bench_ingest(tmp, vocab, 1 if quick else 2))
         out.update(bench_recall(tmp, vocab, [7, 30, 365], 330 if quick else 1100, sparse))
