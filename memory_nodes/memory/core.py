@@ -19,8 +19,8 @@ import itertools
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from ..common.types import ObjectObservation, PerceptionOutput, PlaceGraph, Room
 from ..vocab import Vocabulary, default_vocabulary
 from .association import appearance_cost, associate, color_distance
 from .config import NS_PER_DAY, NS_PER_S, MemoryConfig, StoreConfig
-from .records import (CONFIRMED_STATUSES, LIVE_STATUSES, MERGED, MISSING, PRESENT, REJECTED, TENTATIVE,
+from .records import (LIVE_STATUSES, MERGED, MISSING, PRESENT, REJECTED, TENTATIVE,
                       EventRec, PlaceRec, RoomRec, Stay, Track, object_id_str, parse_object_id)
 from .staleness import MoveStats, class_posterior, object_prior, p_no_move, with_absences
 from .store import Store, dumps

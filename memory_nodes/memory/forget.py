@@ -8,11 +8,11 @@ data is gone from the files as well. Only the fact that a deletion happened (whe
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
-from ..common.errors import InputError, StoreError
+from ..common.errors import InputError
 from .records import parse_object_id
 from .store import dumps
 

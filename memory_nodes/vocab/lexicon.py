@@ -9,7 +9,7 @@ Categories drive priors elsewhere (e.g. memory's move-rate prior): ``small`` obj
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Tuple
 
 CATEGORIES = ("small", "furniture", "appliance", "fixture", "food", "plant", "structure")

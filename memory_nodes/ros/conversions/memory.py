@@ -9,7 +9,7 @@ keyframe ref (if kept) as evidence.keyframe_refs[0]; count items carry count and
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional
+from typing import Optional
 
 import numpy as np
 from builtin_interfaces.msg import Time
