@@ -20,6 +20,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_LOCALHOST_ONLY", "1")
 os.environ.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
+# Large shared-memory segments so RELIABLE camera streams do not stall (see config/dds/). The wheels' Fast DDS 3
+# reads this name (Humble/Jazzy's Fast DDS 2 reads FASTRTPS_DEFAULT_PROFILES_FILE).
+os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO_ROOT / "config" / "dds" / "fastdds_large_shm.xml"))
 
 
 def ros_env(domain_id: int, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:

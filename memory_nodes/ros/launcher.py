@@ -2,8 +2,8 @@
 
 It reads the same launch/*.launch.yaml that `ros2 launch` reads on a real install and starts the same
 executables with the same arguments launch_ros would give them: node name, namespace, parameter files,
-inline parameters, remappings, log level. Supported: `arg`, `let`, `node` (pkg, exec, name, namespace,
-args, param [from | name/value], remap, env, if/unless), `group` (scoped), and the substitutions $(var),
+inline parameters, remappings, log level. Supported: `arg`, `let`, `set_env`, `node` (pkg, exec, name,
+namespace, args, param [from | name/value], remap, env, if/unless), `group` (scoped), and the substitutions $(var),
 $(env), $(find-pkg-share), $(dirname), $(not), $(eval) of simple boolean expressions.
 
     memory-stack launch/memory_stack.launch.yaml namespace:=robot1 log_level:=debug
@@ -89,12 +89,12 @@ def _entry_points() -> Dict[str, str]:
 
 # ------------------------------------------------------------------------------------------ substitution
 class Context:
-    def __init__(self, args: Mapping[str, str]):
+    def __init__(self, args: Mapping[str, str], env: Optional[Mapping[str, str]] = None):
         self.vars: Dict[str, str] = dict(args)
+        self.env: Dict[str, str] = dict(env or {})   # set_env actions in scope
 
     def child(self) -> "Context":
-        c = Context(self.vars)
-        return c
+        return Context(self.vars, self.env)
 
     def subst(self, value):
         if isinstance(value, list):
@@ -204,6 +204,8 @@ def _walk(actions, ctx: Context, overrides, specs, tmpdir, ns_prefix) -> None:
                 raise LaunchError(f"launch argument {name!r} has no default and was not given")
         elif tag == "let":
             ctx.vars[body["name"]] = str(ctx.subst(body["value"]))
+        elif tag == "set_env":
+            ctx.env[ctx.subst(body["name"])] = str(ctx.subst(body["value"]))
         elif tag == "group":
             ns = ctx.subst(body.get("namespace", "")) if "namespace" in body else ""
             child = ctx.child()
@@ -249,7 +251,8 @@ def _node(body, ctx: Context, tmpdir: Path, ns_prefix: str) -> NodeSpec:
     for r in body.get("remap", []) or []:
         cmd += ["-r", f"{ctx.subst(r['from'])}:={ctx.subst(r['to'])}"]
     cmd += ros_args
-    env = {ctx.subst(e["name"]): ctx.subst(e["value"]) for e in body.get("env", []) or []}
+    env = dict(ctx.env)
+    env.update({ctx.subst(e["name"]): ctx.subst(e["value"]) for e in body.get("env", []) or []})
     return NodeSpec(name=name, command=cmd, env=env, namespace=ns)
 
 
@@ -276,9 +279,14 @@ class Stack:
         return cls(specs, tmp, **kw)
 
     def start(self) -> "Stack":
+        legacy_dds_name = _fastdds_major() < 3
         for s in self.specs:
             env = dict(self._env)
             env.update(s.env)
+            if not legacy_dds_name and "FASTDDS_DEFAULT_PROFILES_FILE" in env:
+                # Fast DDS 3 (Kilted wheels) reads FASTDDS_*; the FASTRTPS_* name the launch file also sets
+                # for Humble/Jazzy would only make every node warn that it is deprecated
+                env.pop("FASTRTPS_DEFAULT_PROFILES_FILE", None)
             env.setdefault("PYTHONUNBUFFERED", "1")
             env.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
             p = subprocess.Popen(s.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -335,6 +343,14 @@ class Stack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _fastdds_major() -> int:
+    try:
+        from importlib.metadata import version
+        return int(version("ros-fastdds").split(".")[0])
+    except Exception:  # noqa: BLE001 - not a wheel install: a distribution's Fast DDS reads both names
+        return 0
 
 
 def _parse_overrides(items: Iterable[str]) -> Dict[str, str]:

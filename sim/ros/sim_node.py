@@ -184,7 +184,9 @@ class SimNode(Node):
                                               self.t_ns))
         self._publish_state(self.t_ns, render=False)
         rtf = self.params.real_time_factor
-        wall_period = (self.period_ns / NS_PER_S) / rtf if rtf > 0 else 0.001
+        # as fast as possible: in lockstep each acknowledgement triggers the next tick directly, so the timer
+        # only paces idle time and time-outs and need not poll (a 1 ms timer costs most of a core in rclpy)
+        wall_period = (self.period_ns / NS_PER_S) / rtf if rtf > 0 else (0.01 if self.params.lockstep else 0.001)
         # a wall (steady) timer: this node is the /clock source, so it must not tick on sim time even when
         # a site file sets use_sim_time for every node
         self.timer = self.create_timer(max(wall_period, 0.001), self._on_tick,
@@ -289,6 +291,10 @@ class SimNode(Node):
             self._acked_ns = max(self._acked_ns, time_to_ns(msg))
         except Exception as e:  # a malformed message must not take the node down
             self._error_once("bad_ack", f"bad frame_ack: {e}")
+            return
+        if (self.params.lockstep and self.params.real_time_factor == 0 and self._pending_frame_ns is not None
+                and self._acked_ns >= self._pending_frame_ns):
+            self._on_tick()   # as fast as possible: the next frame goes out as soon as this one is done
 
     def _on_tick(self) -> None:
         if not self.context.ok():       # shutting down (SIGINT/SIGTERM): publishers are gone

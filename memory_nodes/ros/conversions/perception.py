@@ -3,6 +3,7 @@ ObjectObservationArray / View / PlaceGraph / RoomSegmentation (with the reverse 
 node and the tests). Generic pieces (time, poses, images, camera info) come from basic.py."""
 from __future__ import annotations
 
+import array
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -22,7 +23,7 @@ from memory_nodes.common.errors import InputError
 from memory_nodes.common.types import (ObjectObservation, PerceptionOutput, Place, PlaceGraph, RGBDFrame, Room,
                                        RoomSegmentation, View)
 
-from .basic import (T_to_pose, camera_info_to_intrinsics, depth_from_image, image_to_numpy,
+from .basic import (T_to_pose, bytes_field, camera_info_to_intrinsics, depth_from_image, image_to_numpy,
                     intrinsics_to_camera_info, np_to_point, np_to_vector3, ns_to_time, numpy_to_image,
                     point_to_np, pose_to_T, rgb_from_image, time_to_ns, vector3_to_np)
 
@@ -135,7 +136,7 @@ def view_to_msg(v: View, map_frame: str) -> ViewMsg:
     m.color = CompressedImage()
     m.color.header.stamp = m.header.stamp
     m.color.format = "jpeg"
-    m.color.data = bytes(v.color_jpeg)
+    m.color.data = bytes_field(bytes(v.color_jpeg))
     m.place_id = int(v.place_id)
     m.detected_classes = list(v.detected_classes)
     return m
@@ -201,7 +202,7 @@ def rooms_to_msg(seg: RoomSegmentation, map_frame: str) -> RoomSegmentationMsg:
     ids = np.asarray(seg.room_map, np.int32)
     if ids.size and ids.max() > 126:
         raise InputError("too_many_rooms", f"room id {int(ids.max())} does not fit the int8 grid (0..126)")
-    grid.data = ids.astype(np.int8).ravel().tolist()
+    grid.data = array.array("b", ids.astype(np.int8).tobytes())
     m.room_map = grid
     return m
 

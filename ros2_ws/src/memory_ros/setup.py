@@ -18,6 +18,7 @@ setup(
         ("share/" + package_name, ["package.xml"]),
         ("share/" + package_name + "/launch", glob("launch/*.launch.*")),
         ("share/" + package_name + "/config", glob("config/*.yaml")),
+        ("share/" + package_name + "/config/dds", glob("config/dds/*.xml")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
