@@ -149,7 +149,6 @@ class ObservationConfig:
 class AgentsConfig:
     budget_m: float = 60.0                  # path budget of every exploring agent (voi, explore_only)
     run: List[str] = field(default_factory=lambda: ["memory_only", "explore_only", "latest_map", "voi", "oracle"])
-    question_timeout_s: float = 10.0
 
     def validate(self) -> None:
         _check(self.budget_m > 0, "agents.budget_m > 0")

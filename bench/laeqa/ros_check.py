@@ -44,8 +44,9 @@ def _wait(pred, timeout_s: float, spin, what: str) -> None:
     raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
-def _questions(seed: int, n: int, vocab) -> List[str]:
-    """Memory-answerable benchmark questions for a one-day home (dev pool), deterministic for the seed."""
+def _questions(seed: int, n: int, vocab, camera_rate_hz: float, coverage: float) -> List[str]:
+    """Benchmark questions (dev pool) about the same one-day home and patrol, asked a minute after the
+    patrol; deterministic for the seed."""
     from sim.config import load_sim_config
     from .home import build_home
     from .phrasing import load_pool
@@ -53,8 +54,11 @@ def _questions(seed: int, n: int, vocab) -> List[str]:
     cfg = load_laeqa_config()
     cfg.generator.test_pool_fraction = 0.0
     cfg.generator.typo_rate = 0.0
-    cfg.observation.frame_stride = 10
-    home = build_home(seed, 1, load_sim_config(), cfg.observation, vocab.canonical)
+    sim_cfg = load_sim_config()
+    sim_cfg.camera.rate_hz = camera_rate_hz
+    sim_cfg.patrol.coverage_fraction = coverage
+    home = build_home(seed, 1, sim_cfg, cfg.observation, vocab.canonical)
+    cfg.generator.ask_hours = [home.truth.calendar.time_of_day_s(home.last_patrol_end_ns + 60 * 10**9) / 3600.0]
     weights = {"present": 0.45, "past": 0.3, "multi_past": 0.0, "past_present": 0.1, "past_present_future": 0.0,
                "out_of_scope": 0.15}
     cfg.generator.category_weights = weights
@@ -71,22 +75,25 @@ def _answer_key(status: str, kind: str, room_id: int, place_id: int, count: int,
             "yes_no": yes_no, "time_ns": time_ns, "best_guess": best_guess}
 
 
-def run(seed: int, n_questions: int, keep: Optional[Path], domain_id: int, timeout_s: float) -> Dict[str, Any]:
-    os.environ["ROS_DOMAIN_ID"] = str(domain_id)
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    os.environ.setdefault("ROS_LOCALHOST_ONLY", "1")
+def run(seed: int, n_questions: int, keep: Optional[Path], domain_id: int, timeout_s: float,
+        camera_rate_hz: float = 1.0, coverage: float = 0.35) -> Dict[str, Any]:
+    env = dict(os.environ)                   # the stack's processes join this domain; ours is set in rclpy.init
+    env["ROS_DOMAIN_ID"] = str(domain_id)
+    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    env.setdefault("ROS_LOCALHOST_ONLY", "1")
     from memory_nodes.vocab.vocabulary import default_vocabulary
     vocab = default_vocabulary()
-    texts = _questions(seed, n_questions, vocab)
+    texts = _questions(seed, n_questions, vocab, camera_rate_hz, coverage)
 
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="laeqa_ros_"))
     work.mkdir(parents=True, exist_ok=True)
     data_dir = work / "data"
     data_dir.mkdir(exist_ok=True)
-    overrides = {
-        "sim": {"ros__parameters": {"world": {"seed": int(seed)},
+    overrides = {   # a small scenario: a short patrol at a reduced camera rate
+        "sim": {"ros__parameters": {"world": {"seed": int(seed)}, "camera": {"rate_hz": float(camera_rate_hz)},
+                                    "patrol": {"coverage_fraction": float(coverage)},
                                     "node": {"lockstep": True, "real_time_factor": 0.0, "max_days": 1,
-                                             "start_day": 0}}},
+                                             "start_day": 0, "frame_ack_timeout_s": 10.0}}},
         "perception": {"ros__parameters": {"sync": {"reliable": True}}},
     }
     params_file = work / "overrides.yaml"
@@ -104,7 +111,7 @@ def run(seed: int, n_questions: int, keep: Optional[Path], domain_id: int, timeo
 
     stack = Stack.from_file(LAUNCH, {"data_dir": str(data_dir), "params_file": str(params_file),
                                      "config_dir": str(REPO_ROOT / "config")},
-                            out=open(work / "stack.log", "w"))
+                            env=env, out=open(work / "stack.log", "w"))
     out: Dict[str, Any] = {"seed": seed, "questions": len(texts), "work_dir": str(work)}
     ctx = rclpy.context.Context()
     rclpy.init(context=ctx, domain_id=domain_id)
@@ -204,8 +211,10 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", type=Path, help="keep the run's files (logs, store) here")
     ap.add_argument("--domain-id", type=int, default=int(os.environ.get("ROS_DOMAIN_ID", "87") or 87))
     ap.add_argument("--timeout", type=float, default=900.0, help="wall seconds for the patrol")
+    ap.add_argument("--camera-rate", type=float, default=1.0, help="Hz (fewer frames than the 5 Hz default)")
+    ap.add_argument("--coverage", type=float, default=0.35, help="share of the home the patrol visits")
     args = ap.parse_args(argv)
-    out = run(args.seed, args.questions, args.keep, args.domain_id, args.timeout)
+    out = run(args.seed, args.questions, args.keep, args.domain_id, args.timeout, args.camera_rate, args.coverage)
     print(f"ROS 2 stack vs pure core, home {out['seed']}: {out['same_answers']}/{out['questions']} same answers "
           f"(patrol {out.get('patrol_wall_s')} s wall, {out.get('frames_published')} frames)")
     print("| question | ROS | core | differs |")
