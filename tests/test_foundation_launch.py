@@ -95,7 +95,7 @@ def test_runner_starts_nodes_and_lifecycle_manager_activates_them(tmp_path):
         - node: {{pkg: memory_ros, exec: lifecycle_manager, name: lifecycle_manager, namespace: "$(var namespace)",
                  param: [{{name: node_names, value: ["dummy"]}}, {{name: autostart, value: true}}]}}
     """)
-    stack = Stack.from_file(f, env=ros_env(5), out=None, log_dir=tmp_path / "logs")
+    stack = Stack.from_file(f, env=ros_env(5), echo=False, log_dir=tmp_path / "logs")
     import subprocess
     dummy = subprocess.Popen([sys.executable, str(helper), "--ros-args", "-r", "__ns:=/t", "-p",
                               f"log_file:={log}"], env=ros_env(5))

@@ -262,11 +262,11 @@ class Stack:
 
     def __init__(self, specs: Sequence[NodeSpec], tmpdir: tempfile.TemporaryDirectory,
                  env: Optional[Mapping[str, str]] = None, out: Optional[TextIO] = None,
-                 log_dir: Optional[Path] = None):
+                 log_dir: Optional[Path] = None, echo: bool = True):
         self.specs = list(specs)
         self._tmp = tmpdir
         self._env = dict(os.environ if env is None else env)
-        self._out = out if out is not None else sys.stdout
+        self._out = (out if out is not None else sys.stdout) if echo else None
         self._log_dir = log_dir
         self.procs: Dict[str, subprocess.Popen] = {}
         self._threads: List[threading.Thread] = []

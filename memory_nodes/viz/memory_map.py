@@ -17,6 +17,7 @@ class RememberedObject:
     position_m: np.ndarray          # (3,)
     p_still_there: float            # [0, 1]; fresh >= stale_below
     last_seen_ns: int = 0
+    furniture: bool = False         # drawn as grey squares, not judged fresh or stale
 
 
 @dataclass
@@ -58,9 +59,17 @@ def render_memory_map(pic: MapPicture, out_path: str | Path, dpi: int = 110) -> 
                 ax.plot([pos[a][0], pos[b][0]], [pos[a][1], pos[b][1]], color="0.6", lw=0.8, zorder=2)
         xy = np.array([p.position_m[:2] for p in pic.places.places])
         ax.scatter(xy[:, 0], xy[:, 1], s=14, c="0.35", zorder=3, label="places")
-    if pic.objects:
-        fresh = [o for o in pic.objects if o.p_still_there >= pic.stale_below]
-        stale = [o for o in pic.objects if o.p_still_there < pic.stale_below]
+    furniture = [o for o in pic.objects if o.furniture]
+    if furniture:
+        xy = np.array([o.position_m[:2] for o in furniture])
+        ax.scatter(xy[:, 0], xy[:, 1], s=22, c="0.55", marker="s", zorder=3, label="furniture")
+        for o in furniture:
+            ax.annotate(o.label, (o.position_m[0], o.position_m[1]), fontsize=5, xytext=(2, -6),
+                        textcoords="offset points", color="0.45", zorder=3)
+    small = [o for o in pic.objects if not o.furniture]
+    if small:
+        fresh = [o for o in small if o.p_still_there >= pic.stale_below]
+        stale = [o for o in small if o.p_still_there < pic.stale_below]
         for group, colour, marker, name in ((fresh, "tab:green", "o", "objects (fresh)"),
                                             (stale, "tab:red", "x", "objects (stale)")):
             if group:
