@@ -38,8 +38,9 @@ class AssociationConfig:
     gate_m: float = 0.5                  # max centroid distance for a match ...
     gate_extent_factor: float = 0.5      # ... or this fraction of the track's box diagonal, if larger
     absorb_radius_m: float = 0.2         # a newly confirmed track this close to an object of another class ...
-    absorb_hits_ratio: float = 3.0       # ... seen this many times more often, never in the same frame,
+    absorb_hits_ratio: float = 2.0       # ... seen this many times more often, never in the same frame,
                                          # is a confused detection of it: absorbed, not a new object
+    cooccur_radius_m: float = 1.0        # tracks detected in one frame this close are known to be distinct
     min_class_similarity: float = 0.8    # classes less similar than this never match (kind-of: 0.85)
     max_color_distance: float = 0.3      # mean colours further apart (RGB distance / sqrt(3)) never match
     weight_distance: float = 1.0

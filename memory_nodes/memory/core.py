@@ -559,9 +559,14 @@ class MemoryCore:
                 self._next["track"] += 1
                 obs_track[i] = tid
                 new_tracks.append(i)
-        # tracks detected in one frame are distinct objects (a tentative one is never absorbed into them)
-        frame_ids = [obs_track[i] for i in eligible]
-        self._frame_cooc = {tid: set(frame_ids) for tid in frame_ids} if len(frame_ids) > 1 else {}
+        # tracks detected in one frame near each other are distinct objects (never absorbed or fused)
+        self._frame_cooc = {}
+        near = cfg.cooccur_radius_m
+        for a_i, i in enumerate(eligible):
+            for j in eligible[a_i + 1:]:
+                if float(np.linalg.norm(pos[i] - pos[j])) <= near:
+                    self._frame_cooc.setdefault(obs_track[i], set()).add(obs_track[j])
+                    self._frame_cooc.setdefault(obs_track[j], set()).add(obs_track[i])
         # rows first (ids are fixed), then track updates
         place_default = out.place_id
         rows = []
@@ -592,6 +597,7 @@ class MemoryCore:
         for i in new_tracks:
             self._new_track(obs_track[i], obs[i], ids[i], canon[i], pos[i], colors[i], apps[i],
                             rows[i][6], rows[i][7], rows[i][8], t)
+        self._consolidate({self.resolve_track_id(obs_track[i]) for i in eligible})
         return matched
 
     def _class_sim(self, a: str, b: str) -> float:
@@ -709,8 +715,8 @@ class MemoryCore:
         if slot is not None and not self._active_dirty:
             self._act_pos[slot] = tr.pos
         self._mark(tr, stay=True)
+        tr.cooccur |= self._frame_cooc.get(tr.id, set())
         if tr.status == TENTATIVE:
-            tr.cooccur |= self._frame_cooc.get(tr.id, set())
             if tr.hits >= cfg.confirm_hits:
                 self._confirm(tr, t)
         elif was_missing:
@@ -752,7 +758,6 @@ class MemoryCore:
         if host is not None:
             self._absorb(tr, host)
             return
-        tr.cooccur = set()
         tr.status = PRESENT
         tr.confirmed_ns = t
         self._class_index.setdefault(tr.class_name, set()).add(tr.id)
@@ -785,8 +790,50 @@ class MemoryCore:
                 best, best_d = x, d
         return best
 
+    def _consolidate(self, touched: Set[int]) -> None:
+        """Two confirmed records right next to each other that were never detected in one frame are one
+        object: the same class -> fuse them (duplicates from a gap in tracking); another class seen far
+        less often -> it was the detector's confusion of its neighbour, absorb it."""
+        cfg = self.config.association
+        live = [self._tracks[i] for i in touched if i in self._tracks and self._tracks[i].confirmed]
+        if not live:
+            return
+        if self._active_dirty:
+            self._rebuild_active()
+        for tr in live:
+            if tr.id not in self._tracks:
+                continue
+            d = np.linalg.norm(self._act_pos - tr.pos[None, :], axis=1)
+            for k in np.flatnonzero(d <= cfg.absorb_radius_m):
+                other = self._tracks.get(self._act_ids[k])
+                if other is None or other.id == tr.id or not other.confirmed or tr.id not in self._tracks:
+                    continue
+                seen_with = {self.resolve_track_id(c) for c in tr.cooccur | other.cooccur}
+                if other.id in seen_with or tr.id in seen_with or not self._coexisted(tr, other):
+                    continue          # seen together, or at different times (one replaced the other)
+                small, big = (tr, other) if tr.hits <= other.hits else (other, tr)
+                if self._class_sim(tr.class_name, other.class_name) >= 0.99:
+                    if color_distance(tr.color, other.color) > cfg.reid_max_color_distance:
+                        continue
+                    older, younger = (tr, other) if tr.first_seen_ns <= other.first_seen_ns else (other, tr)
+                    self._merge(new=younger, old=older)
+                elif big.hits >= cfg.absorb_hits_ratio * small.hits and small.hits <= 2 * cfg.confirm_hits:
+                    self._absorb(small, big)        # only a young record: an established one is an object
+                else:
+                    continue
+                if self._active_dirty:
+                    self._rebuild_active()
+                break
+
     def _absorb(self, tr: Track, host: Track) -> None:
         host = self._own_track(host)
+        tr = self._own_track(tr)
+        if tr.confirmed:               # a phantom object: nothing it "did" happened
+            self._class_index.get(tr.class_name, set()).discard(tr.id)
+            for e in [e for e in self._events if e.object_id == tr.id]:
+                self._delete_event(e.id)
+            if self._store is not None:
+                self._store.queue("UPDATE absences SET object_id = ? WHERE object_id = ?", (host.id, tr.id))
         for k, v in tr.votes.items():
             host.votes[k] = host.votes.get(k, 0.0) + v
         for k, v in tr.raw_votes.items():
@@ -795,7 +842,8 @@ class MemoryCore:
         host.last_seen_ns = max(host.last_seen_ns, tr.last_seen_ns)
         hs = host.stay
         hs.end_ns = max(hs.end_ns, tr.last_seen_ns)
-        hs.n_obs += tr.stay.n_obs
+        hs.n_obs += sum(x.n_obs for x in tr.stays)
+        host.cooccur |= tr.cooccur
         tr.status = MERGED
         tr.merged_into = host.id
         self._merged[tr.id] = host.id
@@ -891,6 +939,7 @@ class MemoryCore:
         for k, v in drop.raw_votes.items():
             keep.raw_votes[k] = keep.raw_votes.get(k, 0.0) + v
         keep.hits += drop.hits
+        keep.cooccur |= drop.cooccur
         keep.first_seen_ns = min(keep.first_seen_ns, drop.first_seen_ns)
         keep.last_seen_ns = max(keep.last_seen_ns, drop.last_seen_ns)
         # the object is now what the most recently seen of the two says
@@ -915,7 +964,8 @@ class MemoryCore:
         # a move at every hand-over between the two former tracks
         stats = self._class_stats.setdefault(keep.class_name, MoveStats())
         for a, b in zip(keep.stays, keep.stays[1:]):
-            if (a.id in from_drop) == (b.id in from_drop) or float(np.linalg.norm(a.pos - b.pos)) <= 0.1:
+            if ((a.id in from_drop) == (b.id in from_drop)
+                    or float(np.linalg.norm(a.pos - b.pos)) <= self.config.association.stay_split_m):
                 continue
             kfs = [a.last_kf, b.first_kf]
             stamps = [a.end_ns, b.start_ns]

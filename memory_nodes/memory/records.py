@@ -81,7 +81,7 @@ class Track:
     disappeared_event: int = -1          # id of the open "disappeared" event, if any
     appeared_event: int = -1
     merged_into: int = -1
-    cooccur: Set[int] = field(default_factory=set)   # tracks seen in the same frame nearby (tentative only)
+    cooccur: Set[int] = field(default_factory=set)   # tracks detected in one frame with it, nearby
     owner: int = 0
 
     @property
@@ -125,7 +125,8 @@ class Track:
                 "nw": self.n_window, "abs": self.absences_since_seen, "absv": self.absence_views,
                 "abst": self.absence_stamps, "moves": self.n_moves, "conf": self.confirmed_ns,
                 "dh": self.drift_hits, "ds": None if self.drift_sum is None else self.drift_sum.tolist(),
-                "dis": self.disappeared_event, "app_ev": self.appeared_event, "into": self.merged_into}
+                "dis": self.disappeared_event, "app_ev": self.appeared_event, "into": self.merged_into,
+                "co": sorted(self.cooccur)}
 
     @staticmethod
     def from_row(tid: int, status: str, class_name: str, first: int, last: int, d: dict) -> "Track":
@@ -141,7 +142,7 @@ class Track:
             confirmed_ns=int(d.get("conf", -1)), drift_hits=int(d.get("dh", 0)),
             drift_sum=None if d.get("ds") is None else np.array(d["ds"], float),
             disappeared_event=int(d.get("dis", -1)), appeared_event=int(d.get("app_ev", -1)),
-            merged_into=int(d.get("into", -1)))
+            merged_into=int(d.get("into", -1)), cooccur={int(x) for x in d.get("co", [])})
 
 
 @dataclass
