@@ -216,6 +216,45 @@ def bench_identity(seeds: List[int], days: int, vocab: Vocabulary) -> Dict[str, 
             "identity_source": source}
 
 
+def bench_identity_laeqa(seed: int, days: int, vocab: Vocabulary) -> Dict[str, float]:
+    """Identity over the LA-EQA benchmark's perception emulator (bench.laeqa: the simulator's patrols at
+    the camera rate, visibility with furniture occlusion, the noisy oracle's miss / confusion rates,
+    perception's own place and room code), scored with its per-observation ground truth."""
+    try:
+        from bench.laeqa.config import ObservationConfig
+        from bench.laeqa.home import perceive_home, simulate_home
+        from sim.config import SimConfig
+    except ImportError as e:
+        sys.stderr.write(f"[bench.memory] LA-EQA perception emulator unavailable ({e})\n")
+        return {}
+    sim = simulate_home(seed, days, SimConfig())
+    run = perceive_home(sim, days, ObservationConfig())
+    mem = MemoryCore.in_memory(vocab=vocab)
+    gt_ids: Dict[str, int] = {}
+    asg: List = []
+    min_score = mem.config.association.min_score
+    for out, truth in zip(run.outputs, run.detection_truth):
+        mem.ingest(out)
+        valid = [i for i, o in enumerate(out.observations)
+                 if o.score >= min_score and np.all(np.isfinite(np.asarray(o.centroid_m, float)))]
+        for (_, tid), i in zip(mem.last_assignment, valid):
+            e = truth[i] if i < len(truth) else ""
+            asg.append((out.stamp_ns, gt_ids.setdefault(e, len(gt_ids)) if e else -1, tid))
+
+    class _World:                      # what score_identity needs to tell look-alikes apart
+        objects: Dict[int, GTObject] = {}
+    specs = {o.object_id: (o.class_name, o.rgb) for o in sim.world.objects}
+    specs.update({f.furniture_id: (f.class_name, f.rgb) for f in sim.world.furniture})
+    for e, g in gt_ids.items():
+        if e in specs:
+            cls, rgb = specs[e]
+            _World.objects[g] = GTObject(g, cls.replace("_", " "), np.zeros(3), np.array(rgb, float), 0.1)
+    s = score_identity(mem, asg, _World())
+    return {"id_switches_per_day_laeqa": (s.id_switches - s.lookalike_switches) / days,
+            "id_switches_per_day_laeqa_raw": s.id_switches / days,
+            "false_objects_per_day_laeqa": s.false_objects / days, "laeqa_days": days}
+
+
 def bench_ingest(tmp: str, vocab: Vocabulary, days: int) -> Dict[str, float]:
     """Durable ingest (synchronous=FULL, fsync'd keyframes) of a cluttered household: ~30 objects per room,
     every 2nd frame a View with a 160x120 depth image and a 20 kB keyframe."""
@@ -337,6 +376,8 @@ def run(quick: bool) -> Dict[str, object]:
                   if quick else
                   SynthConfig(seed=3, n_rooms=5, objects_per_room=12, stops_per_room=2, yaw_steps=24, view_every=2))
         out.update(bench_identity([1] if quick else [1, 2, 3], 7, vocab))
+        if not quick:
+            out.update(bench_identity_laeqa(0, 5, vocab))
         out.update(bench_ingest(tmp, vocab, 1 if quick else 2))
         out.update(bench_recall(tmp, vocab, [7, 30, 365], 330 if quick else 1100, sparse))
         disk_cfg = SynthConfig(seed=4, n_rooms=5, objects_per_room=8, stops_per_room=1 if quick else 2,
@@ -371,6 +412,8 @@ def print_table(res: Dict[str, object]) -> None:
         ("", "missed_objects_frac", "objects never confirmed"),
         ("", "false_objects_per_day", "false objects/day"), ("", "moved_events_recall", "moves found"),
         ("", "moved_events_precision", "moves correct"), ("", "identity_days", "days scored"),
+        ("", "id_switches_per_day_laeqa", "switches/day, LA-EQA perception emulator"),
+        ("", "id_switches_per_day_laeqa_raw", "... incl. look-alike swaps"),
     ]
     sys.stdout.write(f"memory benchmark ({res.get('mode')}; identity from {res.get('identity_source')})\n")
     sys.stdout.write(f"{'section':<14}{'metric':<28}{'value':>12}  {'unit':<40}{'goal'}\n")
