@@ -406,7 +406,7 @@ def track_of_gt(mem, assignments: List[Tuple[int, int, int]]) -> Dict[int, int]:
 
 
 def score_changes(mem, world: SyntheticHousehold, assignments: List[Tuple[int, int, int]]) -> ChangeScore:
-    from .records import object_id_str, parse_object_id
+    from .records import parse_object_id
     sc = ChangeScore()
     g2t = track_of_gt(mem, assignments)
     t2g = {}
@@ -431,5 +431,4 @@ def score_changes(mem, world: SyntheticHousehold, assignments: List[Tuple[int, i
                 sc.found_disappeared += 1
     sc.reported_moves = len(moved)
     sc.false_moves = len(moved - true_moves)
-    _ = object_id_str
     return sc
