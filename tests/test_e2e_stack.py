@@ -76,19 +76,25 @@ def test_one_day_then_questions_then_restart_keeps_memory(tmp_path, ros_context_
     assert all(c is not None for c in codes.values())
     remembered = a
 
-    # restart: no new patrol; memory reopens the store, the simulator resumes at the stored time
+    # restart without a patrol: memory reopens the store and recalls the same object where it was
     stack, data = _start(tmp_path, 0, "second")
     try:
         monitor = DemoMonitor(context=ros.context)
         ros.spin_until(lambda: (monitor.spin_for(0.1) or monitor.snap.status is not None), 60, "sim/status")
         assert monitor.snap.status.day >= 0 and monitor.snap.status.patrols_this_run == 0
         assert time_to_ns(monitor.snap.status.header.stamp) >= time_to_ns(st.header.stamp)
-        client = AskClient(context=ros.context)
-        assert client.wait_ready(60.0)
-        again = client.ask(where.text, 0.0, 60.0)
-        assert again.status == "ANSWERED" and set(again.evidence_objects) & set(remembered.evidence_objects)
-        assert math.dist(again.position, remembered.position) < 0.05
-        client.close()
+        from builtin_interfaces.msg import Time
+        from memory_interfaces.srv import Recall
+        recall = ros.node.create_client(Recall, "memory/recall")
+        ros.spin_until(recall.service_is_ready, 60, "memory/recall")
+        res = ros.wait_future(recall.call_async(Recall.Request(kind="last_seen", class_name=cls,
+                                                               t=Time(), room_id=-1, place_id=-1)), 30)
+        assert res.error_code == Recall.Response.NONE, res.error_msg
+        same = [i for i in res.items if i.object_id in remembered.evidence_objects]
+        assert same, [i.object_id for i in res.items]
+        p = same[0].position
+        assert math.dist((p.x, p.y, p.z), remembered.position) < 0.05
+        assert time_to_ns(same[0].stamp) <= time_to_ns(st.header.stamp)
         monitor.close()
     finally:
         stack.stop()

@@ -35,9 +35,10 @@ def log(msg: str) -> None:
 
 def write_demo_params(path: Path, days: int, camera_rate_hz: Optional[float] = None,
                       patrol_coverage: Optional[float] = None) -> Path:
-    """Site overrides for the demo: the simulator in lockstep with perception, as fast as possible."""
+    """Site overrides for the demo: the simulator in lockstep with perception, as fast as possible.
+    ``days`` patrols in this run (0: none, the robot stays docked)."""
     sim: Dict[str, object] = {"node.lockstep": True, "node.real_time_factor": 0.0, "node.max_days": int(days),
-                              "node.frame_ack_timeout_s": 10.0}
+                              "node.frame_ack_timeout_s": 10.0, "node.patrol_enabled": days > 0}
     if camera_rate_hz is not None:
         sim["camera.rate_hz"] = float(camera_rate_hz)
     if patrol_coverage is not None:
