@@ -3,9 +3,9 @@
 
 Prints the LA-EQA table (markdown) and the goals with PASS/FAIL. Full run: the config's test seeds x
 full_days x full_questions; --quick: one home (run.quick_seed), quick_days, quick_questions. --seed picks
-the homes (any seed not in run.dev_seeds is a fresh test split). --fit runs on the dev seeds and writes
-the fitted calibration (bench/laeqa_data/fitted_calibration.json), later runs apply it to the planner
-agents; it refuses test seeds.
+the homes (any seed not in run.dev_seeds is a fresh test split). --fit runs on the dev seeds only: it
+chooses the planner's lambda and fits its calibration (bench/laeqa_data/fitted.json, see fit.py); later
+runs on other seeds apply them to the planner agents.
 """
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import DATA_DIR, REPO_ROOT, load_laeqa_config
+from .config import REPO_ROOT, load_laeqa_config
 
-CALIBRATION_FILE = DATA_DIR / "fitted_calibration.json"
 
 
 def _parse_args(argv=None) -> argparse.Namespace:
@@ -31,7 +30,8 @@ def _parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, help="write table.md and accuracy_vs_path.png here")
     ap.add_argument("--questions-json", type=Path, help="write every question and reply here")
     ap.add_argument("--agents", type=str, help="comma-separated subset of agents")
-    ap.add_argument("--fit", action="store_true", help="fit calibration on the dev seeds and save it")
+    ap.add_argument("--fit", action="store_true", help="fit lambda and calibration on the dev seeds, save them")
+    ap.add_argument("--lambdas", type=str, default="0.001,0.003,0.01,0.03", help="--fit: lambda candidates (/m)")
     ap.add_argument("--no-cache", action="store_true", help="do not read or write the perception cache")
     ap.add_argument("--config", type=Path, help="config file (default config/laeqa.yaml)")
     return ap.parse_args(argv)
@@ -64,14 +64,27 @@ def main(argv=None) -> int:
     from .report import goals_check, markdown_table, plot
     from .run import run_benchmark, summarize_run
     vocab = default_vocabulary()
+    if args.fit:
+        from .fit import FITTED_FILE, fit
+        lambdas = [float(x) for x in args.lambdas.split(",") if x.strip()]
+        print(f"fitting on dev seeds {list(seeds)} ({days} days, {nq} questions): lambda in {lambdas}")
+        fitted = fit(cfg, seeds, days, nq, vocab, lambdas, cache_dir)
+        FITTED_FILE.write_text(json.dumps(fitted, indent=1))
+        print(f"chose lambda {fitted['planner_overrides']['utility.lambda_per_m']:g}/m; calibration from "
+              f"{fitted['calibration_samples']} answers -> {FITTED_FILE}")
     calibrator = None
-    if not args.fit and CALIBRATION_FILE.is_file():
-        from memory_nodes.planner.calibration import Calibrator
-        d = json.loads(CALIBRATION_FILE.read_text())
-        if set(d.get("fitted_on_seeds", [])) & set(seeds):
-            print("fitted calibration was fitted on some of these seeds: not applied", file=sys.stderr)
+    applied = "none (planner defaults)"
+    from .fit import load_fitted
+    fitted = load_fitted()
+    if fitted is not None:
+        if set(fitted.get("fitted_on_seeds", [])) & set(seeds) and not args.fit:
+            print("the fitted values were fitted on some of these seeds: not applied", file=sys.stderr)
         else:
-            calibrator = Calibrator.from_dict(d["calibrator"])
+            from memory_nodes.planner.calibration import Calibrator
+            calibrator = Calibrator.from_dict(fitted["calibrator"])
+            cfg.fitted.planner_overrides = {**cfg.fitted.planner_overrides, **fitted.get("planner_overrides", {})}
+            applied = (f"fitted on dev seeds {fitted['fitted_on_seeds']}: calibration, "
+                       + ", ".join(f"{k}={v:g}" for k, v in fitted.get("planner_overrides", {}).items()))
     min_oos = cfg.generator.min_out_of_scope_full if nq >= rc.full_questions else 0
     res = run_benchmark(cfg, seeds, days, nq, vocab, agents, calibrator, cache_dir=cache_dir,
                         min_out_of_scope=min_oos)
@@ -79,7 +92,7 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - t_start
     summary["wall_time_s"] = round(wall, 2)
     summary["split"] = "dev" if set(seeds) <= set(rc.dev_seeds) else "test"
-    summary["calibration"] = "fitted on dev seeds" if calibrator is not None else "planner default"
+    summary["fitted"] = applied
     table = markdown_table(summary, wall)
     goals = goals_check(summary)
     summary["goals"] = goals
@@ -87,8 +100,6 @@ def main(argv=None) -> int:
     print("")
     for g in goals:
         print(g)
-    if args.fit:
-        _fit(res, seeds)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=1, sort_keys=True))
@@ -107,22 +118,6 @@ def main(argv=None) -> int:
             rows.append(q)
         args.questions_json.write_text(json.dumps(rows, indent=1, default=str))
     return 0
-
-
-def _fit(res, seeds) -> None:
-    """Fit the planner's calibrator on the voi agent's raw probabilities (dev seeds only) and save it."""
-    from memory_nodes.planner.calibration import Calibrator
-    probs, correct, kinds = [], [], []
-    for r in res.records:
-        if r.agent != "voi" or r.reply.probability is None:
-            continue
-        probs.append(r.reply.raw_probability if r.reply.raw_probability is not None else r.reply.probability)
-        correct.append(bool(r.guess_correct))
-        kinds.append(r.reply.query_kind)
-    cal = Calibrator().fit(probs, correct, kinds)
-    CALIBRATION_FILE.write_text(json.dumps({"fitted_on_seeds": list(seeds), "samples": len(probs),
-                                            "calibrator": cal.to_dict()}, indent=1))
-    print(f"fitted calibration on {len(probs)} voi answers from dev seeds {list(seeds)} -> {CALIBRATION_FILE}")
 
 
 if __name__ == "__main__":

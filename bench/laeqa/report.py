@@ -44,6 +44,8 @@ def markdown_table(s: Dict[str, Any], wall_s: Optional[float] = None) -> str:
                  f"test pool {_f(p.get('test'), pct=True)} (n={p.get('test_n')}); "
                  f"{s['unsupported_kind_questions']} question(s) of kinds no planner kind covers (scored as asked). "
                  f"Memory-only latency p95: {_f(s['memory_only_latency_p95_ms'], 1)} ms.")
+    if s.get("fitted"):
+        lines.append(f"Fitted values applied: {s['fitted']}.")
     if wall_s is not None:
         lines.append(f"Wall time: {wall_s:.1f} s.")
     return "\n".join(lines)
