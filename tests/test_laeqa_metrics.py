@@ -111,3 +111,12 @@ def test_parse_matches_reference():
     assert parse_matches(_Query("exists", "mug", "kitchen"), exp, canon) is False
     assert parse_matches(None, exp, canon) is False
     assert parse_matches(_Query("count"), {"kinds": None}, canon) is None
+
+
+def test_ece_noise_floor_shrinks_with_more_answers():
+    from bench.laeqa.metrics import ece_noise_floor
+    few = ece_noise_floor([0.8] * 20)
+    many = ece_noise_floor([0.8] * 500)
+    assert few == ece_noise_floor([0.8] * 20)            # seeded: deterministic
+    assert 0.0 < many < few
+    assert ece_noise_floor([1.0] * 10) == 0.0             # certain and always right: no noise

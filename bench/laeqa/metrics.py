@@ -39,6 +39,16 @@ def ece(probs: Sequence[float], outcomes: Sequence[bool], n_bins: int = 10) -> f
     return float(total)
 
 
+def ece_noise_floor(probs: Sequence[float], n_bins: int = 10, trials: int = 400, seed: int = 0) -> float:
+    """Mean ECE of a perfectly calibrated predictor stating these probabilities (outcomes drawn with
+    P(correct) = p): what sampling noise alone gives with this many answers."""
+    if not probs:
+        return float("nan")
+    p = np.clip(np.asarray(probs, dtype=float), 0.0, 1.0)
+    rng = np.random.default_rng(seed)
+    return float(np.mean([ece(list(p), list(rng.random(len(p)) < p), n_bins) for _ in range(trials)]))
+
+
 def path_efficiency(oracle_path_m: float, path_m: float) -> float:
     """min(1, oracle path / path); a path of zero is fully efficient (nothing was spent)."""
     if path_m <= 1e-9:
@@ -98,4 +108,6 @@ def summarize(correct: List[bool], guess_correct: List[bool], probs: List[Option
         "path_efficiency": finite_or_none(mean(efficiency)),
         "brier": finite_or_none(brier([p for p, _ in cal], [c for _, c in cal])),
         "ece": finite_or_none(ece([p for p, _ in cal], [c for _, c in cal], n_bins)),
+        "ece_noise_floor": finite_or_none(ece_noise_floor([p for p, _ in cal], n_bins)),
+        "calibration_n": len(cal),
     }

@@ -74,7 +74,10 @@ def goals_check(s: Dict[str, Any]) -> List[str]:
         out.append(f"{'PASS' if ok else 'FAIL'} path efficiency: voi {_f(v['path_efficiency'])} (goal >= 0.8)")
     if "voi" in a and a["voi"]["ece"] is not None:
         e = a["voi"]["ece"]
-        out.append(f"{'PASS' if e <= 0.05 else 'FAIL'} calibration: voi ECE {e:.3f} (goal <= 0.05)")
+        floor = a["voi"].get("ece_noise_floor")
+        note = (f"; a perfectly calibrated agent would show {floor:.3f} from sampling noise alone with "
+                f"{a['voi'].get('calibration_n')} answers" if floor is not None else "")
+        out.append(f"{'PASS' if e <= 0.05 else 'FAIL'} calibration: voi ECE {e:.3f} (goal <= 0.05{note})")
     return out
 
 

@@ -198,7 +198,7 @@ def summarize_run(res: RunResult, cfg: LaeqaConfig) -> Dict[str, Any]:
             if rs:
                 b = _block(rs, nb)
                 cats[cat] = {"accuracy": b["accuracy"], "n": b["n"], "not_sure_rate": b["not_sure_rate"],
-                             "path_m": b["path_m"]}
+                             "path_m": b["path_m"], "path_efficiency": b["path_efficiency"]}
         block["by_category"] = cats
         pools = {}
         for pool in ("dev", "test"):
@@ -243,7 +243,7 @@ def summarize_run(res: RunResult, cfg: LaeqaConfig) -> Dict[str, Any]:
     return out
 
 
-def _block(recs: List[Record], n_bins: int) -> Dict[str, Any]:
+def _block(recs: List[Record], n_bins: int, noise_floor: bool = True) -> Dict[str, Any]:
     b = summarize([r.correct for r in recs], [r.guess_correct for r in recs],
                   [r.reply.probability for r in recs], [r.reply.status == NOT_SURE for r in recs],
                   [r.reply.path_m for r in recs], [r.efficiency for r in recs], n_bins)
