@@ -87,8 +87,14 @@ def test_one_day_then_questions_then_restart_keeps_memory(tmp_path, ros_context_
         from memory_interfaces.srv import Recall
         recall = ros.node.create_client(Recall, "memory/recall")
         ros.spin_until(recall.service_is_ready, 60, "memory/recall")
-        res = ros.wait_future(recall.call_async(Recall.Request(kind="last_seen", class_name=cls,
-                                                               t=Time(), room_id=-1, place_id=-1)), 30)
+        req = Recall.Request(kind="last_seen", class_name=cls, t=Time(), room_id=-1, place_id=-1)
+        replies = []
+
+        def active_reply() -> bool:   # the lifecycle manager activates memory shortly after start-up
+            replies.append(ros.wait_future(recall.call_async(req), 30))
+            return replies[-1].error_code != Recall.Response.NOT_ACTIVE
+        ros.spin_until(active_reply, 60, "memory active")
+        res = replies[-1]
         assert res.error_code == Recall.Response.NONE, res.error_msg
         same = [i for i in res.items if i.object_id in remembered.evidence_objects]
         assert same, [i.object_id for i in res.items]

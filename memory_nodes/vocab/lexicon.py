@@ -88,7 +88,7 @@ CLASS_ENTRIES: List[ClassEntry] = [
     _e("shampoo", "shampoo bottle, conditioner, body wash, shower gel", "small", "bathroom"),
     _e("toilet paper", "toilet roll, loo roll, bathroom tissue", "small", "bathroom"),
     _e("hair dryer", "hairdryer, blow dryer, hair drier", "small", "bathroom"),
-    _e("medicine", "pills, pill bottle, medication, medicine bottle, tablets, vitamins", "small", "bathroom, kitchen"),
+    _e("medicine", "pills, pill bottle, medication, medicine bottle, vitamins", "small", "bathroom, kitchen"),
     _e("vase", "flower vase", "small", "living room, dining room"),
     _e("candle", "tealight, candle holder", "small", "living room, dining room"),
     _e("picture frame", "photo frame, framed photo, photograph", "small", "living room, bedroom"),
