@@ -31,7 +31,7 @@ from . import query as Q
 from . import recall
 from .answer import (ANSWERED, CANNOT_PARSE, NOT_SURE, STOP_BUDGET, STOP_CANCELLED, STOP_MAX_LOOKS,
                      STOP_MEMORY_ONLY, STOP_NAV_FAILED, STOP_NO_VALUE, STOP_PAST, Answer, Candidate)
-from .belief import Hyp, LocationBelief, SlotBelief
+from .belief import Hyp, LocationBelief
 from .calibration import Calibrator
 from .config import PlannerConfig
 from .context import Ctx, CountingMemory, Decision, Option

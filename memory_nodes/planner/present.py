@@ -6,7 +6,6 @@ habit / room prior learned from history; and their conversion to candidate answe
 """
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
 
@@ -15,7 +14,7 @@ import numpy as np
 from ..common.protocols import Evidence, Sighting, stack_evidence
 from . import query as Q
 from .belief import Hyp, LocationBelief, SlotBelief, poisson_binomial
-from .context import Ctx, Decision, Option
+from .context import Ctx, Option
 from .recall import _near_receptacle, _where_text, fmt_time, receptacle_positions
 
 _NOWHERE = np.array([np.nan, np.nan, np.nan])

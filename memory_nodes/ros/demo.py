@@ -14,7 +14,6 @@ continues from the stored days: the memory store is reopened and the simulator r
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import time

@@ -43,7 +43,7 @@ from memory_nodes.common.geometry import R_to_quat
 from memory_nodes.common.protocols import (Absence, ChangeEvent, Evidence, HistorySpan, LookResult, PlaceInfo,
                                            Sighting)
 from memory_nodes.planner.answer import STOP_CANCELLED, Answer
-from memory_nodes.planner.config import NodeConfig, PlannerConfig
+from memory_nodes.planner.config import PlannerConfig
 from memory_nodes.planner.planner import Feedback, Planner
 
 from .conversions.basic import ns_to_time, time_to_ns

@@ -14,7 +14,6 @@ from typing import Optional
 import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, Vector3
-from memory_interfaces.msg import Evidence as EvidenceMsg
 from memory_interfaces.msg import IngestProgress, RecallItem, SceneGraph, SceneGraphEdge, SceneGraphNode
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
@@ -22,19 +21,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from memory_nodes.common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, PlaceInfo, Sighting
 
 from .basic import np_to_point, np_to_vector3, ns_to_time
-
-# ------------------------------------------------------------------------------------------- evidence
-
-
-def evidence_to_msg(ev: Evidence) -> EvidenceMsg:
-    m = EvidenceMsg()
-    m.object_ids = [str(x) for x in ev.object_ids]
-    m.observation_ids = [int(x) for x in ev.observation_ids]
-    m.place_ids = [int(x) for x in ev.place_ids]
-    m.stamps = [ns_to_time(int(t)) for t in ev.stamps_ns]
-    m.keyframe_refs = [str(r) for r in ev.keyframe_refs]
-    return m
-
+from .evidence import evidence_to_msg
 
 # ------------------------------------------------------------------------------------------- recall
 

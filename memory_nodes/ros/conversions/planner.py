@@ -11,14 +11,15 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from memory_interfaces.msg import AnswerCandidate, Evidence as EvidenceMsg, RecallItem
+from memory_interfaces.msg import AnswerCandidate, RecallItem
 
-from memory_nodes.common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, PlaceInfo, Sighting
+from memory_nodes.common.protocols import Absence, ChangeEvent, HistorySpan, PlaceInfo, Sighting
 from memory_nodes.planner.answer import ANSWERED, CANNOT_PARSE, NOT_SURE, Answer
 from memory_nodes.planner.planner import Feedback
 from memory_nodes.planner.query import TimeWindow
 
 from .basic import np_to_point, ns_to_time, point_to_np, time_to_ns
+from .evidence import evidence_from_msg, evidence_to_msg  # noqa: F401 - re-exported for the node
 
 STATUS_CODE = {ANSWERED: 0, NOT_SURE: 1, CANNOT_PARSE: 2}
 YES_NO_UNKNOWN, YES_NO_YES, YES_NO_NO = 0, 1, 2
@@ -34,21 +35,6 @@ def window_from_request(req) -> Optional[TimeWindow]:
 
 
 # ------------------------------------------------------------------------------------------ replies
-def evidence_to_msg(ev: Evidence) -> EvidenceMsg:
-    m = EvidenceMsg()
-    m.object_ids = [str(x) for x in ev.object_ids]
-    m.observation_ids = [int(x) for x in ev.observation_ids]
-    m.place_ids = [int(x) for x in ev.place_ids]
-    m.stamps = [ns_to_time(int(t)) for t in ev.stamps_ns]
-    m.keyframe_refs = [str(x) for x in ev.keyframe_refs]
-    return m
-
-
-def evidence_from_msg(m: EvidenceMsg) -> Evidence:
-    return Evidence(list(m.object_ids), [int(x) for x in m.observation_ids], [int(x) for x in m.place_ids],
-                    [time_to_ns(t) for t in m.stamps], list(m.keyframe_refs))
-
-
 def candidates_to_msg(cands) -> List[AnswerCandidate]:
     out = []
     for c in cands:
