@@ -2,9 +2,6 @@
 the ground-truth log, and ground-truth queries checked on a hand-written log."""
 from __future__ import annotations
 
-import copy
-
-import numpy as np
 import pytest
 
 from bench.laeqa.config import LaeqaConfig

@@ -163,7 +163,6 @@ def test_visibility_respects_walls_frustum_and_range(ctx):
     state = world_state(world, ctx.home.truth.log, _ask(ctx))
     obj = next(e for e in state.entities if e.kind == "object")
     ox, oy = obj.center_m[:2]
-    planner = ctx.home.sim.planner
     # from a free spot near the object, facing it: visible; facing away: not
     spots = [tuple(p) for p in ctx.candidate_spots() if 0.8 < math.hypot(p[0] - ox, p[1] - oy) < 2.0
              and world.room_at(p[0], p[1]) == world.room_at(ox, oy)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import replace
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from memory_nodes.planner.config import PlannerConfig
 from memory_nodes.planner.context import color_name
 from memory_nodes.planner.planner import Planner
 
-from .harness import BenchNavigator, HomeContext
+from .harness import HomeContext
 from .questions import Question
 from .score import ANSWERED, CANNOT_PARSE, NOT_SURE, Reply, parse_matches
 

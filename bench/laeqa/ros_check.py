@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import signal
@@ -100,7 +99,6 @@ def run(seed: int, n_questions: int, keep: Optional[Path], domain_id: int, timeo
     params_file.write_text(yaml.safe_dump(overrides))
 
     import rclpy
-    from builtin_interfaces.msg import Time
     from memory_interfaces.msg import IngestProgress, SimStatus
     from memory_interfaces.srv import Ask
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy

@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
-
-import numpy as np
 
 from memory_nodes.common.config import config_from_dict, load_node_params
 from memory_nodes.common.errors import ConfigError

@@ -12,7 +12,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from sim.calendar import NS_PER_DAY, NS_PER_S, Calendar
+from sim.calendar import NS_PER_S, Calendar
 from sim.ground_truth import GroundTruthLog, ObjectState
 from sim.world import World
 
