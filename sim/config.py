@@ -130,6 +130,7 @@ class PatrolConfig:
     always_visit_hallway: bool = True
     spin_at_stops: bool = True            # a slow 360 deg turn at each room stop
     stops_per_room_per_20m2: float = 1.0  # bigger rooms get more stops
+    mapping_tour_first_day: bool = True   # day 0 visits every room, as a robot maps its home when installed
 
     def validate(self) -> None:
         if not (0.0 < self.coverage_fraction <= 1.0):

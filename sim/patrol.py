@@ -203,8 +203,9 @@ def plan_patrol(world: World, planner: GridPlanner, robot: RobotConfig, cfg: Pat
     hall = [r for r in world.rooms if r.room_type == "hallway"]
     if cfg.always_visit_hallway:
         area += sum(r.area_m2 for r in hall)
+    full = cfg.mapping_tour_first_day and int(day) == 0
     for r in order:
-        if area >= cfg.coverage_fraction * total - 1e-9:
+        if not full and area >= cfg.coverage_fraction * total - 1e-9:
             break
         chosen.append(r)
         area += r.area_m2
