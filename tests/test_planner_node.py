@@ -174,6 +174,10 @@ def stack():
     ]
     ctx = RosContext(domain, "planner_test_client")
     try:
+        # the planner waits only node.server_wait_s for memory/recall: ask once the fake memory is up
+        from memory_interfaces.srv import Recall
+        recall = ctx.node.create_client(Recall, "memory/recall")
+        ctx.spin_until(recall.service_is_ready, 30.0, "fake memory/recall")
         yield ctx
     finally:
         ctx.close()

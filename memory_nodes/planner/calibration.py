@@ -89,3 +89,14 @@ class Calibrator:
         out._global = None if g is None else (np.asarray(g[0]), np.asarray(g[1]))
         out._per_kind = {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in d.get("per_kind", {}).items()}
         return out
+
+
+def load_calibrator(path: str) -> "Calibrator":
+    """A Calibrator from a JSON file: either a calibrator's own dict or a benchmark fit holding one under
+    ``calibrator`` (bench/laeqa_data/fitted.json). Raises OSError / ValueError with the reason."""
+    import json
+    with open(path) as f:
+        d = json.load(f)
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    return Calibrator.from_dict(d.get("calibrator", d))

@@ -130,6 +130,7 @@ class NodeConfig:
     look_settle_s: float = 0.5           # after the last heading, collect observations this long
     path_detour_factor: float = 1.3      # path cost = place-graph path, else straight line * this
     max_recall_results: int = 0          # 0 = no limit
+    calibration_file: str = ""           # JSON with a fitted calibrator (e.g. bench/laeqa_data/fitted.json); "" = none
 
     def validate(self) -> None:
         for n in ("default_timeout_s", "service_timeout_s", "nav_timeout_s", "server_wait_s", "ingest_timeout_s"):

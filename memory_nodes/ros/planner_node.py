@@ -317,7 +317,16 @@ class PlannerNode(Node):
         cfg = self.config
         from memory_nodes.vocab.vocabulary import default_vocabulary
         self.vocab = default_vocabulary()
-        self.planner = Planner(cfg, None, None, self.vocab)
+        calibrator = None
+        if cfg.node.calibration_file:
+            from memory_nodes.planner.calibration import load_calibrator
+            try:
+                calibrator = load_calibrator(cfg.node.calibration_file)
+                self.get_logger().info(f"calibration from {cfg.node.calibration_file}")
+            except (OSError, ValueError, KeyError) as e:
+                self.get_logger().error(f"calibration file {cfg.node.calibration_file} not used ({e}): "
+                                        f"probabilities are the model's own")
+        self.planner = Planner(cfg, None, None, self.vocab, calibrator=calibrator)
         self._logged: Dict[str, float] = {}
         self._lock = threading.Lock()
         self._pose = (0.0, 0.0, 0.0)
