@@ -190,7 +190,8 @@ def choose_questions(snap: Snapshot, budget_m: float, vocab=None) -> List[Questi
     elif unseen:
         qs.append(Question(f"Can you find the {unseen[len(unseen) // 2]}?", budget_m, True,
                            "needs exploring: never seen yet"))
-    older = sorted(c for c, o in singles.items() if newest - o.last_seen_ns >= 20 * 3_600_000_000_000)
+    hour = 3_600_000_000_000
+    older = sorted(c for c, o in singles.items() if 12 * hour <= newest - o.last_seen_ns <= 36 * hour)  # yesterday
     if older:
         qs.append(Question(f"Where was the {older[0]} yesterday?", 0.0, False, "about the past"))
     elif fresh:
@@ -310,7 +311,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--days", type=int, default=3, help="simulated days to live before the questions")
     ap.add_argument("--data-dir", default=str(REPO_ROOT / "data" / "demo"))
     ap.add_argument("--fresh", action="store_true", help="delete the stored run first")
-    ap.add_argument("--budget-m", type=float, default=30.0, help="metres the robot may drive for the active question")
+    ap.add_argument("--budget-m", type=float, default=60.0, help="metres the robot may drive for the active question")
     ap.add_argument("--camera-rate-hz", type=float, default=None, help="override config/sim.yaml (default 5 Hz)")
     ap.add_argument("--patrol-coverage", type=float, default=None, help="override the patrol's floor coverage")
     ap.add_argument("--namespace", default="")
