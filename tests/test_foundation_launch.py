@@ -89,11 +89,11 @@ def test_bad_descriptions_are_clear_errors(tmp_path, text, overrides, needle):
 def test_runner_starts_nodes_and_lifecycle_manager_activates_them(tmp_path):
     log = tmp_path / "transitions.txt"
     helper = REPO_ROOT / "tests" / "helpers" / "dummy_lifecycle_node.py"
-    f = _write(tmp_path, f"""
+    f = _write(tmp_path, """
         launch:
-        - arg: {{name: namespace, default: "t"}}
-        - node: {{pkg: memory_ros, exec: lifecycle_manager, name: lifecycle_manager, namespace: "$(var namespace)",
-                 param: [{{name: node_names, value: ["dummy"]}}, {{name: autostart, value: true}}]}}
+        - arg: {name: namespace, default: "t"}
+        - node: {pkg: memory_ros, exec: lifecycle_manager, name: lifecycle_manager, namespace: "$(var namespace)",
+                 param: [{name: node_names, value: ["dummy"]}, {name: autostart, value: true}]}
     """)
     stack = Stack.from_file(f, env=ros_env(5), echo=False, log_dir=tmp_path / "logs")
     import subprocess

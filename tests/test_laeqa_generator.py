@@ -10,20 +10,12 @@ from bench.laeqa.phrasing import load_pool
 from bench.laeqa.questions import CATEGORY_OF, EXPECTED_PLANNER_KINDS, KINDS, category_quotas, generate
 from bench.laeqa.truth import HomeTruth
 from memory_nodes.vocab.vocabulary import default_vocabulary
-from sim.config import load_sim_config
+from helpers.tiny_world import tiny_sim_config
 from sim.ground_truth import GroundTruthLog, ObjectState
 from sim.world import generate_world
 
 H = 3_600_000_000_000
 TOL = {"last_seen": H // 2, "since": H, "forecast": 3 * H}
-
-
-def tiny_sim_config(seed: int = 3):
-    cfg = load_sim_config(seed=seed)
-    cfg.world.room_types = ["kitchen", "living_room", "bedroom"]
-    cfg.world.num_objects = 14
-    cfg.world.num_new_objects = 0
-    return cfg
 
 
 @pytest.fixture(scope="module")

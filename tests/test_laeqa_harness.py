@@ -15,17 +15,9 @@ from bench.laeqa.observe import VisibilityModel, world_state
 from bench.laeqa.questions import Question, Truth
 from memory_nodes.planner.config import PlannerConfig
 from memory_nodes.vocab.vocabulary import default_vocabulary
-from sim.config import load_sim_config
+from helpers.tiny_world import tiny_sim_config
 
 H = 3_600_000_000_000
-
-
-def tiny_sim_config(seed: int = 3):
-    cfg = load_sim_config(seed=seed)
-    cfg.world.room_types = ["kitchen", "living_room", "bedroom"]
-    cfg.world.num_objects = 14
-    cfg.world.num_new_objects = 0
-    return cfg
 
 
 @pytest.fixture(scope="module")
