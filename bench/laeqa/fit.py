@@ -66,9 +66,17 @@ def fit(cfg: LaeqaConfig, seeds: Sequence[int], days: int, n_questions: int, voc
 
 
 CALIBRATION_VARIANTS = (
-    {"min_samples_per_kind": 30, "prior_strength": 2.0},          # per kind where there is data
-    {"min_samples_per_kind": 10 ** 9, "prior_strength": 2.0},     # one map for every kind
+    {"min_samples_per_kind": 30, "prior_strength": 2.0},          # isotonic per kind where there is data
+    {"min_samples_per_kind": 10 ** 9, "prior_strength": 2.0},     # isotonic, one map for every kind
     {"min_samples_per_kind": 10 ** 9, "prior_strength": 50.0},    # one map, shrunk towards the raw values
+    # Platt scaling (2 parameters, so little to overfit to one home), with or without per-kind intercept
+    # offsets shrunk towards zero (kind_offset_strength pseudo-samples)
+    {"method": "platt", "prior_strength": 0.0},
+    {"method": "platt", "prior_strength": 2.0},
+    {"method": "platt", "prior_strength": 10.0},
+    {"method": "platt", "prior_strength": 2.0, "kind_offset_strength": 20.0},
+    {"method": "platt", "prior_strength": 2.0, "kind_offset_strength": 50.0},
+    {"method": "platt", "prior_strength": 2.0, "kind_offset_strength": 200.0},
 )
 
 

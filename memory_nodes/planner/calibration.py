@@ -1,8 +1,18 @@
 """Calibration of reported probabilities: identity by default; fit on dev data, apply at answer time.
 
-``Calibrator.fit(probs, correct, kinds)`` learns a monotone map (isotonic regression by pool-adjacent-
-violators, smoothed towards the overall map for kinds with few samples); ``apply(p, kind)`` maps a raw
-probability. ``to_dict`` / ``from_dict`` store it (plain JSON-able data).
+``Calibrator.fit(probs, correct, kinds)`` learns a monotone map; ``apply(p, kind)`` maps a raw probability.
+Two methods:
+
+- ``isotonic``: a step map by pool-adjacent-violators (per kind where a kind has ``min_samples_per_kind``
+  answers), each knot shrunk towards the raw value by ``prior_strength`` pseudo-samples. Flexible, so it
+  also learns the quirks of the homes it was fitted on.
+- ``platt``: logistic regression on logit(p), ``q = sigmoid(a * logit(p) + b + d_kind)``: two parameters
+  plus, if ``kind_offset_strength`` is finite, one intercept offset per kind, each pulled towards zero by
+  a Gaussian prior with ``kind_offset_strength`` pseudo-samples' weight (kinds with few answers keep the
+  global map). ``a`` and ``b`` carry a weak prior (``prior_strength``) towards the identity (a=1, b=0).
+
+``to_dict`` / ``from_dict`` store it (plain JSON-able data, with a format version; version 1 files, which
+are isotonic, still load).
 """
 from __future__ import annotations
 
@@ -10,7 +20,48 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+METHODS = ("isotonic", "platt")
+_EPS = 1e-4          # raw probabilities are clipped to [_EPS, 1 - _EPS] before the logit
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1.0 - _EPS)
+    return np.log(p / (1.0 - p))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -500.0, 500.0)))
+
+
+def _logistic(x: np.ndarray, c: np.ndarray, prior_mean: np.ndarray, prior_prec: np.ndarray,
+              offset: Optional[np.ndarray] = None, iters: int = 50) -> np.ndarray:
+    """MAP weights w of P(c=1) = sigmoid(x @ w + offset) under a Gaussian prior N(prior_mean, 1/prior_prec)
+    per weight (Newton's method; x is (n, d), c in {0, 1})."""
+    n, d = x.shape
+    off = np.zeros(n) if offset is None else offset
+
+    def loss(w: np.ndarray) -> float:
+        z = x @ w + off
+        return float(np.sum(np.logaddexp(0.0, z) - c * z) + 0.5 * np.sum(prior_prec * (w - prior_mean) ** 2))
+
+    w = prior_mean.astype(float).copy()
+    cur = loss(w)
+    for _ in range(iters):
+        q = _sigmoid(x @ w + off)
+        g = x.T @ (q - c) + prior_prec * (w - prior_mean)
+        h = (x * (q * (1 - q))[:, None]).T @ x + np.diag(prior_prec + 1e-6)
+        step = np.linalg.solve(h, g)
+        t = 1.0
+        while t > 1e-6 and loss(w - t * step) > cur:       # damped: never let the loss rise
+            t *= 0.5
+        w = w - t * step
+        new = loss(w)
+        if cur - new < 1e-12:
+            break
+        cur = new
+    return w
 
 
 def _isotonic(x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -35,21 +86,32 @@ def _isotonic(x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 class Calibrator:
     """Maps raw P(correct) to calibrated P(correct); identity until fitted."""
 
-    def __init__(self, min_samples_per_kind: int = 30, prior_strength: float = 2.0):
+    def __init__(self, min_samples_per_kind: int = 30, prior_strength: float = 2.0, method: str = "isotonic",
+                 kind_offset_strength: Optional[float] = None):
+        if method not in METHODS:
+            raise ValueError(f"calibration method {method!r} is not one of {METHODS}")
+        if prior_strength < 0 or (kind_offset_strength is not None and kind_offset_strength <= 0):
+            raise ValueError("prior_strength must be >= 0 and kind_offset_strength > 0 (or None)")
+        self.method = method
         self.min_samples_per_kind = min_samples_per_kind
         self.prior_strength = prior_strength
-        self._global: Optional[Tuple[np.ndarray, np.ndarray]] = None
+        self.kind_offset_strength = kind_offset_strength
+        self._global: Optional[Tuple[np.ndarray, np.ndarray]] = None       # isotonic knots
         self._per_kind: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
+        self._platt: Optional[Tuple[float, float]] = None                  # (slope a, intercept b)
+        self._offsets: Dict[str, float] = {}                               # platt: intercept offset per kind
 
     @property
     def fitted(self) -> bool:
-        return self._global is not None
+        return self._global is not None or self._platt is not None
 
     def fit(self, probs: Sequence[float], correct: Sequence[bool], kinds: Optional[Sequence[str]] = None) -> "Calibrator":
         p = np.clip(np.asarray(probs, dtype=float), 0.0, 1.0)
         c = np.asarray(correct, dtype=float)
         if p.shape != c.shape or p.size == 0:
             raise ValueError("fit needs equally long, non-empty probs and correct")
+        if self.method == "platt":
+            return self._fit_platt(p, c, kinds)
         # shrink the step function towards the diagonal a little (few samples per block)
         self._global = self._fit_one(p, c)
         self._per_kind = {}
@@ -61,6 +123,22 @@ class Calibrator:
                     self._per_kind[kind] = self._fit_one(p[m], c[m])
         return self
 
+    def _fit_platt(self, p: np.ndarray, c: np.ndarray, kinds: Optional[Sequence[str]]) -> "Calibrator":
+        z = _logit(p)
+        x = np.stack([z, np.ones_like(z)], axis=1)
+        prec = np.full(2, self.prior_strength * 0.25)      # pseudo-samples x the logistic's curvature at 1/2
+        a, b = _logistic(x, c, np.array([1.0, 0.0]), prec)
+        self._platt = (float(a), float(b))
+        self._global, self._per_kind, self._offsets = None, {}, {}
+        if kinds is not None and self.kind_offset_strength is not None:
+            k = np.asarray(list(kinds))
+            names = sorted(set(k.tolist()))
+            onehot = (k[:, None] == np.asarray(names)[None, :]).astype(float)
+            d = _logistic(onehot, c, np.zeros(len(names)), np.full(len(names), self.kind_offset_strength * 0.25),
+                          offset=a * z + b)
+            self._offsets = {n: float(v) for n, v in zip(names, d)}
+        return self
+
     def _fit_one(self, p: np.ndarray, c: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         kx, ky = _isotonic(p, c)
         # Bayesian shrinkage of each knot value towards the raw probability (prior_strength pseudo-samples)
@@ -69,6 +147,10 @@ class Calibrator:
         return kx, w * ky + (1 - w) * kx
 
     def apply(self, p: float, kind: str = "") -> float:
+        if self._platt is not None:
+            a, b = self._platt
+            z = a * float(_logit(np.asarray(p, dtype=float))) + b + self._offsets.get(kind, 0.0)
+            return float(_sigmoid(np.asarray(z)))
         if self._global is None:
             return float(min(1.0, max(0.0, p)))
         kx, ky = self._per_kind.get(kind, self._global)
@@ -77,14 +159,18 @@ class Calibrator:
     def to_dict(self) -> dict:
         def enc(t):
             return None if t is None else [t[0].tolist(), t[1].tolist()]
-        return {"version": FORMAT_VERSION, "global": enc(self._global),
-                "per_kind": {k: enc(v) for k, v in self._per_kind.items()}}
+        return {"version": FORMAT_VERSION, "method": self.method, "global": enc(self._global),
+                "per_kind": {k: enc(v) for k, v in self._per_kind.items()},
+                "platt": None if self._platt is None else list(self._platt), "kind_offsets": dict(self._offsets)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Calibrator":
-        if d.get("version") != FORMAT_VERSION:
-            raise ValueError(f"calibration format version {d.get('version')} is not {FORMAT_VERSION}")
-        out = cls()
+        if d.get("version") not in _READABLE_VERSIONS:
+            raise ValueError(f"calibration format version {d.get('version')} is not one of {_READABLE_VERSIONS}")
+        out = cls(method=d.get("method", "isotonic"))
+        pl = d.get("platt")
+        out._platt = None if pl is None else (float(pl[0]), float(pl[1]))
+        out._offsets = {k: float(v) for k, v in (d.get("kind_offsets") or {}).items()}
         g = d.get("global")
         out._global = None if g is None else (np.asarray(g[0]), np.asarray(g[1]))
         out._per_kind = {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in d.get("per_kind", {}).items()}
