@@ -182,7 +182,10 @@ def run(seed: int, n_questions: int, keep: Optional[Path], domain_id: int, timeo
         if f.is_file():
             shutil.copy2(f, copy.parent / f.name)
     mem = MemoryCore.open(str(copy), memory_cfg, vocab)
-    planner = Planner(planner_cfg, mem, None, vocab)
+    # the same confidence calibration the planner node applies (launch argument calibration_file)
+    from memory_nodes.planner.calibration import load_calibrator
+    calibrator = load_calibrator(str(REPO_ROOT / "config" / "planner_calibration.json"))
+    planner = Planner(planner_cfg, mem, None, vocab, calibrator=calibrator)
     rows = []
     same = 0
     for ra in ros_answers:
