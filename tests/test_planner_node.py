@@ -169,7 +169,10 @@ def stack():
     procs = [
         subprocess.Popen([py, str(REPO_ROOT / "tests" / "test_planner_node.py")], env=env, cwd=str(REPO_ROOT)),
         subprocess.Popen([py, "-m", "memory_nodes.ros.planner_node", "--ros-args", "-p", "node.look_yaws:=2",
-                          "-p", "node.look_settle_s:=1.0", "-p", "parser.use_embeddings:=false"],
+                          "-p", "node.look_settle_s:=1.0", "-p", "parser.use_embeddings:=false",
+                          # generous waits: the suite runs on 2 loaded cores (behaviour is asserted, not speed)
+                          "-p", "node.server_wait_s:=10.0", "-p", "node.ingest_timeout_s:=20.0",
+                          "-p", "node.service_timeout_s:=20.0"],
                          env=env, cwd=str(REPO_ROOT)),
     ]
     ctx = RosContext(domain, "planner_test_client")
