@@ -35,8 +35,8 @@ def quiet(**kw) -> OracleConfig:
 def run(det: NoisyOracleDetector, frame, n: int):
     """(trials per class, detections per class with their true class, false positives)."""
     seen, pairs, fps = {}, [], 0
-    for _ in range(n):
-        dets = det.detect(frame)
+    for i in range(n):   # n frames of a stream (distinct stamps): the errors of one frame are fixed by its stamp
+        dets = det.detect(dataclasses.replace(frame, stamp_ns=frame.stamp_ns + i))
         for d, iid in zip(dets, det.scorer_truth(dets)):
             if iid < 0:
                 fps += 1
@@ -131,3 +131,15 @@ def test_masks_are_eroded_and_out_of_range_is_never_seen(frame_and_table):
         assert not np.any(d.mask & ~d0[name].mask)
         assert np.array_equal(d0[name].mask, frame.instance_mask == next(k for k, v in table.items() if v == name))
     assert NoisyOracleDetector(quiet(max_range_m=1.0), table).detect(frame) == []
+
+
+def test_errors_are_a_function_of_the_frame_so_runs_reproduce(frame_and_table):
+    frame, table = frame_and_table
+    noisy = quiet(miss_prob_base=0.3, confusion_prob=0.3, false_positive_rate=1.0)
+    a = NoisyOracleDetector(noisy, table)
+    b = NoisyOracleDetector(noisy, table)
+    a.detect(dataclasses.replace(frame, stamp_ns=frame.stamp_ns + 99))   # a has seen another frame first
+    key = lambda ds: sorted((d.class_name, round(d.score, 6), d.box_xyxy) for d in ds)  # noqa: E731
+    assert key(a.detect(frame)) == key(b.detect(frame))
+    outs = {tuple(key(a.detect(dataclasses.replace(frame, stamp_ns=frame.stamp_ns + i)))) for i in range(20)}
+    assert len(outs) > 1                                                  # other frames, other errors

@@ -68,6 +68,9 @@ class NoisyOracleDetector:
             raise InputError("size_mismatch", f"instance mask {mask.shape} vs depth {frame.depth_m.shape}")
         if not self._classes:
             raise InputError("no_class_table", "no instance class table received yet")
+        # the errors of a frame depend only on (seed, stamp): a run is reproducible whatever else was
+        # processed before (a rejected frame, a restart), not only when the same frame sequence repeats
+        self._rng = np.random.default_rng([self.config.seed, int(frame.stamp_ns) % (1 << 63)])
         from scipy import ndimage
 
         cfg = self.config
