@@ -47,6 +47,8 @@ from .conversions.perception import observations_from_msg, place_graph_from_msg,
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      history=HistoryPolicy.KEEP_LAST)
+STREAM = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
+                   history=HistoryPolicy.KEEP_LAST)   # every frame's perception output, even in a burst
 EVENTS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
                     history=HistoryPolicy.KEEP_LAST)
 
@@ -184,8 +186,8 @@ class MemoryNode(LifecycleNode):
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         self._mem_subs = [
-            self.create_subscription(ObjectObservationArray, "perception/observations", self._on_observations, EVENTS),
-            self.create_subscription(ViewMsg, "perception/views", self._on_view, EVENTS),
+            self.create_subscription(ObjectObservationArray, "perception/observations", self._on_observations, STREAM),
+            self.create_subscription(ViewMsg, "perception/views", self._on_view, STREAM),
             self.create_subscription(PlaceGraph, "perception/places", self._on_places, LATCHED),
             self.create_subscription(RoomSegmentation, "perception/rooms", self._on_rooms, LATCHED),
         ]

@@ -46,6 +46,8 @@ LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability
                      history=HistoryPolicy.KEEP_LAST)
 RELIABLE_CAMERA = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
                              history=HistoryPolicy.KEEP_LAST)
+STREAM = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
+                   history=HistoryPolicy.KEEP_LAST)   # perception -> memory: nothing may be dropped
 EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
                     history=HistoryPolicy.KEEP_LAST)
 
@@ -92,8 +94,9 @@ class PerceptionNode(Node):
         self.frames_done = 0
         self._load_state()
 
-        self.pub_obs = self.create_publisher(ObjectObservationArray, "perception/observations", EVENTS)
-        self.pub_views = self.create_publisher(View, "perception/views", EVENTS)
+        # memory must receive every frame's output even when it lags behind a burst: a deep reliable history
+        self.pub_obs = self.create_publisher(ObjectObservationArray, "perception/observations", STREAM)
+        self.pub_views = self.create_publisher(View, "perception/views", STREAM)
         self.pub_places = self.create_publisher(PlaceGraph, "perception/places", LATCHED)
         self.pub_rooms = self.create_publisher(RoomSegmentation, "perception/rooms", LATCHED)
         self.pub_ack = self.create_publisher(Time, "perception/frame_ack", EVENTS)
