@@ -146,6 +146,21 @@ def test_node_publishes_and_survives_bad_frames(tmp_path, ros_context_factory, p
     mug = [o for o in observations_from_msg(arrays[-1]) if o.class_name == "mug"]
     assert len(mug) == 1 and np.linalg.norm(mug[0].centroid_m - np.array([1.6, 0.0, 0.05])) < 0.03
 
+    # images that overtake their /tf are held (not rejected) and processed once the transform arrives
+    t += 10 * SEC
+    frame = render(objects, K, map_T_cam, t, walls=walls)
+    pubs["camera/color/image_raw"].publish(numpy_to_image(frame.rgb, "rgb8", "camera_optical", t))
+    pubs["camera/depth/image_raw"].publish(numpy_to_image(frame.depth_m, "32FC1", "camera_optical", t))
+    pubs["camera/instances/image_raw"].publish(numpy_to_image(frame.instance_mask, "32SC1", "camera_optical", t))
+    pub_info.publish(intrinsics_to_camera_info(K, "camera_optical", t))
+    for _ in range(4):      # 0.2 s of the node's 0.5 s tf wait: held, so neither acked nor rejected
+        ros.spin_once(0.05)
+    assert t not in acks
+    pub_tf.publish(TFMessage(transforms=[make_transform_stamped(map_T_base, "odom", "base_link", t)]))
+    ros.spin_until(lambda: t in acks, 10.0, "ack of the frame whose tf came late")
+    ros.spin_until(lambda: time_to_ns(arrays[-1].header.stamp) == t, 10.0, "its observations")
+    assert any(o.class_name == "mug" for o in observations_from_msg(arrays[-1]))
+
     os.killpg(proc.pid, signal.SIGINT)
     log = proc.communicate(timeout=15)[0]
     for cause in ("bad_step", "unsupported_encoding", "no_valid_depth", "missing_tf"):

@@ -237,11 +237,14 @@ class TransformsConfig:
     cache_time_s: float = 10.0           # dynamic transforms older than newest - this are forgotten
     max_extrapolation_s: float = 0.05    # look-ups this far past the newest (or before the oldest) hold
     lookup_timeout_s: float = 0.0        # ROS node only: wait this long for tf (0 = no wait)
+    wait_for_tf_s: float = 0.5           # ROS node only: a frame whose tf has not arrived yet is held (in
+                                         # order, not blocking) and retried this long before rejection
 
     def validate(self) -> None:
         _check(self.cache_time_s > 0.0, "transforms.cache_time_s must be > 0")
         _check(self.max_extrapolation_s >= 0.0, "transforms.max_extrapolation_s must be >= 0")
         _check(self.lookup_timeout_s >= 0.0, "transforms.lookup_timeout_s must be >= 0")
+        _check(self.wait_for_tf_s >= 0.0, "transforms.wait_for_tf_s must be >= 0")
 
 
 @dataclass

@@ -18,6 +18,7 @@ from __future__ import annotations
 import array
 import dataclasses
 import os
+import time
 from typing import Any, Dict, List, Optional
 
 import rclpy
@@ -106,6 +107,10 @@ class PerceptionNode(Node):
         if self.use_oracle:
             topics.append(("camera/instances/image_raw", Image))
             self.create_subscription(InstanceClassTable, "camera/class_table", self._on_class_table, LATCHED)
+        self._tf_pending: List[Any] = []     # (synchronized set, first try, monotonic s) waiting for tf
+        # a steady (wall) timer: under use_sim_time in lockstep, sim time stands still until this frame is acked
+        from rclpy.clock import Clock, ClockType
+        self.create_timer(0.02, self._retry_tf, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._sync_kind = self._make_sync(topics)
         if self.use_oracle:
             _ = self.perception.detector   # build it now: a bad detector config fails at start-up
@@ -184,6 +189,26 @@ class PerceptionNode(Node):
     # ------------------------------------------------------------------ one frame
 
     def _on_set(self, msgs: List[Any]) -> None:
+        if self._tf_pending:       # earlier frames wait for their tf: keep the order
+            self._tf_pending.append((msgs, time.monotonic()))
+            if len(self._tf_pending) > 100:     # bounded: the oldest is decided now (rejected if still no tf)
+                oldest, _since = self._tf_pending.pop(0)
+                self._process_set(oldest, may_wait=False)
+            return
+        if not self._process_set(msgs, may_wait=True):
+            self._tf_pending.append((msgs, time.monotonic()))
+
+    def _retry_tf(self) -> None:
+        """Frames whose images overtook their /tf: retry in order until processed or waited out."""
+        wait_s = self.config.transforms.wait_for_tf_s
+        while self._tf_pending:
+            msgs, since = self._tf_pending[0]
+            if not self._process_set(msgs, may_wait=time.monotonic() - since < wait_s):
+                return
+            self._tf_pending.pop(0)
+
+    def _process_set(self, msgs: List[Any], may_wait: bool = False) -> bool:
+        """Process one synchronized set; False = its tf has not arrived yet (held for a retry)."""
         stamp = msgs[0].header.stamp
         try:
             frame = frame_from_messages(msgs[0], msgs[1], msgs[2], msgs[3] if len(msgs) > 3 else None)
@@ -194,12 +219,14 @@ class PerceptionNode(Node):
                 map_T_camera = self.tf.lookup(self.map_frame, cam, frame.stamp_ns)
                 map_T_base = self.tf.lookup(self.map_frame, self.base_frame, frame.stamp_ns)
             except TransformError as e:
+                if may_wait and self.config.transforms.wait_for_tf_s > 0:
+                    return False
                 raise InputError("missing_tf", str(e)) from e
             out = self.perception.process(frame, map_T_camera, map_T_base)
         except MemoryStackError as e:
             cause = e.cause if isinstance(e, InputError) else type(e).__name__
             self._reject(cause, str(e), stamp)
-            return
+            return True
         self.pub_obs.publish(observations_to_msg(out, self.map_frame))
         if out.view is not None:
             self.pub_views.publish(view_to_msg(out.view, self.map_frame))
@@ -211,6 +238,7 @@ class PerceptionNode(Node):
         self.pub_ack.publish(stamp)
         if self.frames_done % self.config.persistence.save_every_n_frames == 0:
             self.save_state()
+        return True
 
     # ------------------------------------------------------------------ state across restarts
 
