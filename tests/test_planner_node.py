@@ -215,11 +215,10 @@ def test_ask_out_of_scope_is_cannot_parse(stack):
     assert r.status == 2 and r.reason.startswith("out of scope") and r.error_code == 0
 
 
-def test_ask_active_explores_with_feedback(stack):
-    from action_msgs.msg import GoalStatus
+def _send_mug_goal(ctx):
+    """Send 'where is my mug?' (40 m budget) to ask_active; the goal handle and its live feedback list."""
     from memory_interfaces.action import AskActive
     from rclpy.action import ActionClient
-    ctx = stack
     client = ActionClient(ctx.node, AskActive, "ask_active")
     ctx.spin_until(lambda: client.server_is_ready(), 30.0, "ask_active server")
     goal = AskActive.Goal()
@@ -227,6 +226,13 @@ def test_ask_active_explores_with_feedback(stack):
     feedback = []
     handle = ctx.wait_future(client.send_goal_async(goal, feedback_callback=lambda m: feedback.append(m.feedback)),
                              20.0, "goal accepted")
+    return handle, feedback
+
+
+def test_ask_active_explores_with_feedback(stack):
+    from action_msgs.msg import GoalStatus
+    ctx = stack
+    handle, feedback = _send_mug_goal(ctx)
     assert handle.accepted
     res = ctx.wait_future(handle.get_result_async(), 90.0, "result")
     r = res.result
@@ -239,16 +245,8 @@ def test_ask_active_explores_with_feedback(stack):
 
 def test_ask_active_cancel_stops(stack):
     from action_msgs.msg import GoalStatus
-    from memory_interfaces.action import AskActive
-    from rclpy.action import ActionClient
     ctx = stack
-    client = ActionClient(ctx.node, AskActive, "ask_active")
-    ctx.spin_until(lambda: client.server_is_ready(), 30.0, "ask_active server")
-    goal = AskActive.Goal()
-    goal.question, goal.budget_m, goal.timeout_s = "where is my mug?", 40.0, 60.0
-    feedback = []
-    handle = ctx.wait_future(client.send_goal_async(goal, feedback_callback=lambda m: feedback.append(m.feedback)),
-                             20.0, "goal accepted")
+    handle, feedback = _send_mug_goal(ctx)
     ctx.spin_until(lambda: any(f.phase == "navigating" for f in feedback), 30.0, "navigating feedback")
     ctx.wait_future(handle.cancel_goal_async(), 20.0, "cancel reply")
     res = ctx.wait_future(handle.get_result_async(), 60.0, "result")

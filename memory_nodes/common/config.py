@@ -83,6 +83,15 @@ def config_from_dict(cls: Type[T], data: Mapping[str, Any], prefix: str = "") ->
     return obj
 
 
+def validate_sections(cfg: Any) -> None:
+    """Call ``validate()`` on every dataclass section of a config that has one (for top-level configs whose
+    sections are validated on their own, e.g. when built in code rather than read from YAML)."""
+    for f in dataclasses.fields(cfg):
+        validate = getattr(getattr(cfg, f.name), "validate", None)
+        if dataclasses.is_dataclass(getattr(cfg, f.name)) and callable(validate):
+            validate()
+
+
 def config_to_dict(obj: Any) -> Dict[str, Any]:
     return dataclasses.asdict(obj)
 

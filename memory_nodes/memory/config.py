@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict
 
+from ..common.config import validate_sections
 from ..common.errors import ConfigError
 
 NS_PER_S = 1_000_000_000
@@ -146,5 +147,4 @@ class MemoryConfig:
     events: EventConfig = field(default_factory=EventConfig)
 
     def validate(self) -> None:
-        for part in (self.store, self.association, self.absence, self.staleness, self.retention, self.events):
-            part.validate()
+        validate_sections(self)

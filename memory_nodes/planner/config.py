@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..common.config import validate_sections
 from ..common.errors import ConfigError
 from .parse import ParserConfig
 
@@ -151,8 +152,7 @@ class PlannerConfig:
     node: NodeConfig = field(default_factory=NodeConfig)
 
     def validate(self) -> None:
-        for part in (self.utility, self.detector, self.belief, self.explore, self.parser, self.chat, self.node):
-            part.validate()
+        validate_sections(self)
 
 
 def load_planner_config(path, node_name: str = "planner") -> PlannerConfig:
