@@ -13,7 +13,7 @@ import pytest
 from memory_nodes.common.errors import InputError, StoreError
 from memory_nodes.memory import MemoryConfig, MemoryCore, RetentionConfig, Store
 from memory_nodes.memory.config import NS_PER_DAY
-from memory_nodes.memory.store import SCHEMA_VERSION
+from memory_nodes.memory.repository import SCHEMA_VERSION
 from memory_nodes.memory.synthetic import SynthConfig, SyntheticHousehold, run_days
 from memory_nodes.vocab import VocabConfig, Vocabulary
 

@@ -12,7 +12,7 @@ from .config import (AbsenceConfig, AssociationConfig, EventConfig, MemoryConfig
                      StalenessConfig, StoreConfig)
 from .core import ForgetResult, MemoryCore, ObservationRecord
 from .records import object_id_str, parse_object_id
-from .store import APPLICATION_ID, SCHEMA_VERSION, Store, keyframe_ref
+from .repository import APPLICATION_ID, SCHEMA_VERSION, Store, keyframe_ref
 
 __all__ = ["AbsenceConfig", "AssociationConfig", "EventConfig", "MemoryConfig", "RetentionConfig",
            "StalenessConfig", "StoreConfig", "ForgetResult", "MemoryCore", "ObservationRecord",

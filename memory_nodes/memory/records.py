@@ -2,7 +2,7 @@
 places and rooms. Numbers are SI (m, ns); positions are map-frame (3,) float64 arrays.
 
 Copy-on-write: every record carries the ``owner`` generation of the MemoryCore (or fork) that may mutate
-it in place; a fork clones a record before its first mutation (see MemoryCore._own_track).
+it in place; a fork clones a record before its first mutation (see MemoryState.own_track).
 """
 from __future__ import annotations
 
@@ -197,3 +197,18 @@ class RoomRec:
     area_m2: float
     first_ns: int
     last_ns: int
+
+
+@dataclass
+class ObservationRecord:
+    """A stored observation as read back (raw data, never altered) with its association."""
+    id: int
+    stamp_ns: int
+    object_id: str                       # "" if not associated
+    class_name: str                      # canonical
+    raw_class: str                       # as detected
+    score: float
+    centroid_m: np.ndarray               # (3,) map frame (m)
+    place_id: int
+    room_id: int
+    view_id: str

@@ -19,132 +19,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ..common.errors import StoreError
-from .config import StoreConfig
-
-APPLICATION_ID = 0x524D454D          # "RMEM" in the SQLite header: marks a file as this store
-SCHEMA_VERSION = 2
-
-_SCHEMA_V1 = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE classes (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE observations (
-    id INTEGER PRIMARY KEY,
-    stamp_ns INTEGER NOT NULL,
-    object_id INTEGER,                 -- track the observation was associated with
-    class_id INTEGER NOT NULL,         -- canonical class
-    raw_class_id INTEGER NOT NULL,     -- class as the detector said it
-    score REAL NOT NULL,
-    place_id INTEGER NOT NULL,
-    room_id INTEGER NOT NULL,
-    view_id TEXT NOT NULL,
-    geom BLOB NOT NULL,                -- float32[13]: centroid, bbox_min, bbox_max (m), rgb [0,1], distance_m
-    num_points INTEGER NOT NULL,
-    appearance BLOB                    -- float32[D] or NULL
-);
-CREATE INDEX observations_stamp ON observations (stamp_ns);
-CREATE INDEX observations_object ON observations (object_id, stamp_ns);
-CREATE TABLE views (
-    view_id TEXT PRIMARY KEY,
-    stamp_ns INTEGER NOT NULL,
-    place_id INTEGER NOT NULL,
-    room_id INTEGER NOT NULL,
-    pose BLOB NOT NULL,                -- float64[16] map_T_camera, row-major
-    intrinsics BLOB NOT NULL,          -- float64[6]: width, height, fx, fy, cx, cy of the depth image
-    keyframe_ref TEXT,                 -- sha256 (hex, 32) of the colour JPEG, or NULL
-    detected TEXT NOT NULL             -- JSON list of detected classes
-);
-CREATE INDEX views_stamp ON views (stamp_ns);
-CREATE TABLE keyframes (
-    ref TEXT PRIMARY KEY,
-    stamp_ns INTEGER NOT NULL,
-    place_id INTEGER NOT NULL,
-    size_bytes INTEGER NOT NULL,
-    thinned INTEGER NOT NULL DEFAULT 0 -- 1: file removed by the retention policy
-);
-CREATE INDEX keyframes_stamp ON keyframes (stamp_ns);
-CREATE TABLE pending_file_deletes (ref TEXT PRIMARY KEY);
-CREATE TABLE tracks (
-    id INTEGER PRIMARY KEY,
-    status TEXT NOT NULL,
-    class_id INTEGER NOT NULL,
-    first_seen_ns INTEGER NOT NULL,
-    last_seen_ns INTEGER NOT NULL,
-    data TEXT NOT NULL                 -- JSON of the rest of the track state
-);
-CREATE INDEX tracks_status ON tracks (status);
-CREATE TABLE stays (
-    id INTEGER PRIMARY KEY,
-    object_id INTEGER NOT NULL,
-    start_ns INTEGER NOT NULL,
-    end_ns INTEGER NOT NULL,
-    x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL,
-    place_id INTEGER NOT NULL,
-    room_id INTEGER NOT NULL,
-    first_obs INTEGER NOT NULL,
-    last_obs INTEGER NOT NULL,
-    first_kf TEXT NOT NULL,
-    last_kf TEXT NOT NULL,
-    n_obs INTEGER NOT NULL
-);
-CREATE INDEX stays_object ON stays (object_id, start_ns);
-CREATE TABLE events (
-    id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,
-    object_id INTEGER NOT NULL,
-    stamp_ns INTEGER NOT NULL,
-    data TEXT NOT NULL                 -- JSON: positions, rooms, evidence
-);
-CREATE INDEX events_stamp ON events (stamp_ns);
-CREATE TABLE absences (
-    id INTEGER PRIMARY KEY,
-    object_id INTEGER NOT NULL,
-    stamp_ns INTEGER NOT NULL,
-    view_id TEXT NOT NULL,
-    x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL
-);
-CREATE INDEX absences_object ON absences (object_id, stamp_ns);
-CREATE TABLE places (
-    place_id INTEGER PRIMARY KEY,
-    x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL,
-    room_id INTEGER NOT NULL,
-    first_ns INTEGER NOT NULL,
-    last_ns INTEGER NOT NULL
-);
-CREATE TABLE place_edges (
-    a INTEGER NOT NULL, b INTEGER NOT NULL, first_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL,
-    PRIMARY KEY (a, b)
-);
-CREATE TABLE rooms (
-    room_id INTEGER PRIMARY KEY,
-    label TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL,
-    area_m2 REAL NOT NULL,
-    first_ns INTEGER NOT NULL,
-    last_ns INTEGER NOT NULL
-);
-CREATE TABLE room_map (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    stamp_ns INTEGER NOT NULL,
-    rows INTEGER NOT NULL, cols INTEGER NOT NULL,
-    resolution_m REAL NOT NULL, origin_x REAL NOT NULL, origin_y REAL NOT NULL,
-    data BLOB NOT NULL                 -- int16[rows * cols]
-);
-CREATE TABLE episodes (id INTEGER PRIMARY KEY, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL);
-"""
-
-_SCHEMA_V2 = """
-CREATE TABLE forgets (
-    id INTEGER PRIMARY KEY,
-    stamp_ns INTEGER NOT NULL,         -- input time of the request
-    observations INTEGER NOT NULL,     -- how many were deleted (nothing about what)
-    keyframes INTEGER NOT NULL
-);
-"""
-
-# version -> SQL that brings a store from version-1 to version
-MIGRATIONS: Dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+from ...common.errors import StoreError
+from ..config import StoreConfig
+from .schema import APPLICATION_ID, SCHEMA_VERSION, apply_migrations
 
 
 def keyframe_ref(data: bytes) -> str:
@@ -226,7 +103,7 @@ class Store:
             self._meta = {k: v for k, v in conn.execute("SELECT key, value FROM meta")}
             self._class_ids = {n: i for i, n in conn.execute("SELECT id, name FROM classes")}
             if not self.read_only:
-                self._finish_file_deletes()
+                self.finish_file_deletes()
         except sqlite3.DatabaseError as e:
             self.close()
             raise StoreError(f"{self.path}: damaged or unreadable store: {e}") from e
@@ -289,12 +166,7 @@ class Store:
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for v in range(ver + 1, SCHEMA_VERSION + 1):
-                for stmt in MIGRATIONS[v].split(";"):
-                    if stmt.strip():
-                        conn.execute(stmt)
-            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            apply_migrations(conn, ver, SCHEMA_VERSION)
             conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('ingested_through_ns', '-1')")
             conn.execute("COMMIT")
         except BaseException:
@@ -308,12 +180,7 @@ class Store:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("BEGIN")
-            for v in range(1, version + 1):
-                for stmt in MIGRATIONS[v].split(";"):
-                    if stmt.strip():
-                        conn.execute(stmt)
-            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version={version}")
+            apply_migrations(conn, 0, version)
             conn.execute("INSERT INTO meta (key, value) VALUES ('ingested_through_ns', '-1')")
             conn.execute("COMMIT")
         finally:
@@ -397,7 +264,7 @@ class Store:
                 conn.execute("ROLLBACK")
             raise StoreError(f"{self.path}: commit failed: {e}") from e
         self._queued_files = []
-        self._finish_file_deletes()
+        self.finish_file_deletes()
 
     # ---------------------------------------------------------------------------------- keyframes
     def keyframe_path(self, ref: str) -> Path:
@@ -437,7 +304,7 @@ class Store:
         """Queue the deletion of files; they go after the commit that includes this."""
         self.queue_many("INSERT OR IGNORE INTO pending_file_deletes (ref) VALUES (?)", [(r,) for r in refs])
 
-    def _finish_file_deletes(self) -> None:
+    def finish_file_deletes(self) -> None:
         refs = [r for (r,) in self.conn.execute("SELECT ref FROM pending_file_deletes")]
         if not refs:
             return

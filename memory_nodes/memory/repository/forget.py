@@ -8,16 +8,21 @@ data is gone from the files as well. Only the fact that a deletion happened (whe
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, List, Optional, Sequence, Set, Tuple
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
-from ..common.errors import InputError
-from .records import parse_object_id
-from .store import dumps
+from ...common.errors import InputError
+from ..records import parse_object_id
+from .store import Store, dumps
 
-if TYPE_CHECKING:
-    from .core import ForgetResult, MemoryCore
+
+@dataclass
+class ForgetResult:
+    observations_deleted: int
+    keyframes_deleted: int
+    objects_deleted: int
 
 
 def _in(col: str, values: Sequence) -> Tuple[str, List]:
@@ -26,10 +31,10 @@ def _in(col: str, values: Sequence) -> Tuple[str, List]:
     return f"{col} IN ({','.join('?' * len(values))})", list(values)
 
 
-def run_forget(mem: "MemoryCore", object_id: str, class_name: str, room_id: int, start_ns: Optional[int],
-               end_ns: Optional[int], stamp_ns: int) -> "ForgetResult":
-    from .core import ForgetResult
-    st = mem._store
+def run_forget(st: Store, class_matches: Callable[[str], bool], object_id: str, class_name: str, room_id: int,
+               start_ns: Optional[int], end_ns: Optional[int], stamp_ns: int) -> ForgetResult:
+    """Delete what the criteria select (all of them must hold) in one transaction. ``class_matches(name)``
+    says whether a stored class name falls under ``class_name`` (the vocabulary decides, not SQL)."""
     conn = st.conn
     where: List[str] = []
     args: List = []
@@ -40,10 +45,8 @@ def run_forget(mem: "MemoryCore", object_id: str, class_name: str, room_id: int,
         where.append("object_id = ?")
         args.append(oid)
     if class_name:
-        res = mem.vocab.resolve_class(class_name, allow_model=False)
-        general = res[0] if res else mem.vocab.canonical(class_name)
         names = st.class_names()
-        cids = [cid for cid, n in names.items() if n == general or mem.vocab.is_a(n, general)]
+        cids = [cid for cid, n in names.items() if class_matches(n)]
         c_sql, c_args = _in("class_id", cids)
         t_sql, t_args = _in("class_id", cids)
         where.append(f"({c_sql} OR object_id IN (SELECT id FROM tracks WHERE {t_sql}))")
@@ -125,7 +128,7 @@ def run_forget(mem: "MemoryCore", object_id: str, class_name: str, room_id: int,
         raise
     finally:
         st.secure_delete(False)
-    st._finish_file_deletes()
+    st.finish_file_deletes()
     st.checkpoint(truncate=True)
     st.reload_classes()
     return ForgetResult(len(deleted_obs), n_kf, objects_deleted)

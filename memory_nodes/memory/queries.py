@@ -1,0 +1,405 @@
+"""Queries: the MemoryView reads (common/protocols.py) over a MemoryState.
+
+Recall is served from the in-memory records (tracks, stays, events, places); only evidence look-ups
+that reach past the recent, uncommitted rows (last sighting before a time, absences, raw observations,
+keyframes of old views) read the store through the repository. Nothing here changes the state except
+its caches. Callers hold the memory's lock (MemoryCore does).
+"""
+from __future__ import annotations
+
+import bisect
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..common.errors import NotFoundError, StoreError
+from ..common.place_graph import shortest_place_path
+from ..common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, PlaceInfo, Sighting
+from ..vocab import Vocabulary
+from .config import NS_PER_DAY, MemoryConfig
+from .records import MISSING, PRESENT, TENTATIVE, EventRec, ObservationRecord, Stay, Track, object_id_str, \
+    parse_object_id
+from .repository import Repository
+from .staleness import MoveStats, class_posterior, object_prior, p_no_move, with_absences
+from .state import MemoryState
+
+
+class Queries:
+    def __init__(self, config: MemoryConfig, vocab: Vocabulary, state: MemoryState, repo: Repository):
+        self.config = config
+        self.vocab = vocab
+        self.s = state
+        self.repo = repo
+
+    def now_ns(self) -> int:
+        return self.s.now_ns
+
+    def resolve(self, query: str) -> Tuple[Optional[int], Tuple[str, ...]]:
+        """(object id, ()) for an id; (None, stored classes it names) for a class phrase."""
+        ms = self.s
+        q = str(query).strip()
+        oid = parse_object_id(q) if q.startswith("obj_") else None
+        if oid is not None:
+            return oid, ()
+        hit = ms.query_cache.get(q)
+        if hit is not None:
+            return None, hit
+        res = self.vocab.resolve_class(q, allow_model=False)
+        if res is None and not self.vocab.is_known(q):
+            res = self.vocab.resolve_class(q)     # may load the embedding model once
+        general = res[0] if res else self.vocab.canonical(q)
+        stored = tuple(c for c in ms.class_index if c == general or self.vocab.is_a(c, general))
+        if len(ms.query_cache) > 4096:
+            ms.query_cache.clear()
+        ms.query_cache[q] = stored
+        return None, stored
+
+    def tracks_for(self, query: str) -> List[Track]:
+        ms = self.s
+        oid, classes = self.resolve(query)
+        if oid is not None:
+            t = ms.tracks.get(oid)
+            return [t] if t is not None and t.confirmed else []
+        out: List[Track] = []
+        for c in classes:
+            out.extend(ms.tracks[i] for i in ms.class_index.get(c, ()) if i in ms.tracks)
+        return out
+
+    def track(self, object_id: str) -> Track:
+        ms = self.s
+        oid = parse_object_id(object_id)
+        t = ms.tracks.get(oid) if oid is not None else None
+        if t is None or not t.confirmed:
+            raise NotFoundError(f"no object {object_id!r}")
+        return t
+
+    def stay_at(self, t: Track, t_ns: Optional[int]) -> Optional[Stay]:
+        if t_ns is None:
+            return t.stay
+        starts = [s.start_ns for s in t.stays]
+        i = bisect.bisect_right(starts, t_ns) - 1
+        return t.stays[i] if i >= 0 else None
+
+    def stay_evidence(self, t: Track, s: Stay) -> Evidence:
+        obs = [s.first_obs] if s.first_obs == s.last_obs else [s.first_obs, s.last_obs]
+        stamps = [s.start_ns] if s.start_ns == s.end_ns else [s.start_ns, s.end_ns]
+        kfs = list(dict.fromkeys(k for k in (s.first_kf, s.last_kf) if k))
+        return Evidence([object_id_str(t.id)], obs, [s.place_id] if s.place_id >= 0 else [], stamps, kfs)
+
+    def p_stay_still_there(self, t: Track, s: Stay, t_ns: int) -> float:
+        """P(the object is still at stay ``s`` at ``t_ns``): 0 once a later stay began, 1 within the stay,
+        else Gamma-Poisson no-move odds of its class and own history, lowered by absences seen since."""
+        nxt = None
+        for x in t.stays:
+            if x.start_ns > s.start_ns:
+                nxt = x
+                break
+        if nxt is not None and t_ns >= nxt.start_ns:
+            return 0.0
+        if t_ns <= s.end_ns:
+            return 1.0
+        alpha, beta = self.object_gamma(t)
+        p = p_no_move(alpha, beta, t_ns - s.end_ns)
+        if nxt is None and t.absence_stamps:
+            if t_ns >= t.absence_stamps[-1]:
+                k = t.absences_since_seen
+            else:
+                k = sum(1 for a in t.absence_stamps if a <= t_ns)
+            ab = self.config.absence
+            p = with_absences(p, k, ab.detector_miss_prob, ab.unexplained_change_prob)
+        return p
+
+    def object_gamma(self, t: Track) -> Tuple[float, float]:
+        ms = self.s
+        cfg = self.config.staleness
+        stats = ms.class_stats.get(t.class_name, MoveStats())
+        a_c, b_c = class_posterior(cfg, self.vocab.category(t.class_name), stats)
+        a0, b0 = object_prior(cfg, a_c, b_c)
+        exposure = max(0, t.last_seen_ns - t.first_seen_ns) / NS_PER_DAY
+        return a0 + t.n_moves, b0 + exposure
+
+    def receptacle(self, t: Track, s: Stay) -> str:
+        ms = self.s
+        key = (t.id, s.id)
+        hit = ms.receptacle_cache.get(key)
+        if hit is not None:
+            return hit
+        best, best_d = "", 1e9
+        p = s.pos
+        for c, ids in ms.class_index.items():
+            if c == t.class_name or not self.vocab.is_receptacle(c):
+                continue
+            for i in ids:
+                f = ms.tracks.get(i)
+                if f is None or f.id == t.id:
+                    continue
+                lo, hi = f.bbox_min - 0.15, f.bbox_max + 0.15
+                if lo[0] <= p[0] <= hi[0] and lo[1] <= p[1] <= hi[1] and p[2] >= f.bbox_min[2] - 0.1:
+                    dz = abs(p[2] - f.bbox_max[2])
+                    dxy = float(np.linalg.norm(p[:2] - f.pos[:2]))
+                    d = dz + 0.1 * dxy
+                    if d < best_d:
+                        best, best_d = c, d
+        if len(ms.receptacle_cache) > 100_000:
+            ms.receptacle_cache.clear()
+        ms.receptacle_cache[key] = best
+        return best
+
+    def sighting(self, t: Track, s: Stay, t_ns: Optional[int], last_seen_ns: Optional[int] = None,
+                  evidence: Optional[Evidence] = None) -> Sighting:
+        ms = self.s
+        at = ms.now_ns if t_ns is None else t_ns
+        return Sighting(object_id=object_id_str(t.id), class_name=t.class_name, position_m=s.pos.copy(),
+                        place_id=s.place_id, room_id=s.room_id, first_seen_ns=s.start_ns,
+                        last_seen_ns=s.end_ns if last_seen_ns is None else last_seen_ns,
+                        p_still_there=self.p_stay_still_there(t, s, at),
+                        color_rgb=tuple(float(c) for c in t.color), receptacle=self.receptacle(t, s),
+                        evidence=evidence or self.stay_evidence(t, s))
+
+    def last_obs_before(self, t: Track, before_ns: int) -> Optional[Tuple[int, int]]:
+        """(observation id, stamp) of the object's last sighting at or before ``before_ns``."""
+        ms = self.s
+        best: Optional[Tuple[int, int]] = None
+        for stamp, oid, obs_id in ms.recent_obs:
+            if oid == t.id and stamp <= before_ns and (best is None or stamp > best[1]):
+                best = (obs_id, stamp)
+        stored = self.repo.last_observation_of(t.id, before_ns)
+        if stored is not None and (best is None or stored[1] > best[1]):
+            best = stored
+        return best
+
+    def last_seen(self, query: str, before_ns: Optional[int] = None) -> List[Sighting]:
+        """Where each matching object was last seen (at or before ``before_ns``), most recent first."""
+        out = []
+        for t in self.tracks_for(query):
+            if before_ns is None:
+                out.append(self.sighting(t, t.stay, None))
+                continue
+            s = self.stay_at(t, before_ns)
+            if s is None:
+                continue
+            if s.end_ns <= before_ns:
+                out.append(self.sighting(t, s, before_ns))
+                continue
+            hit = self.last_obs_before(t, before_ns)
+            last = hit[1] if hit else s.start_ns
+            ev = self.stay_evidence(t, s)
+            ev = Evidence(ev.object_ids, [s.first_obs] + ([hit[0]] if hit and hit[0] != s.first_obs else []),
+                          ev.place_ids, list(dict.fromkeys([s.start_ns, last])),
+                          [s.first_kf] if s.first_kf else [])
+            out.append(self.sighting(t, s, before_ns, last_seen_ns=last, evidence=ev))
+        out.sort(key=lambda x: -x.last_seen_ns)
+        return out
+
+    def where_at(self, object_id: str, t_ns: int) -> Optional[Sighting]:
+        """Where the object was believed to be at ``t_ns`` (None if not yet known then)."""
+        ms = self.s
+        oid = parse_object_id(object_id)
+        t = ms.tracks.get(oid) if oid is not None else None
+        if t is None or not t.confirmed:
+            return None
+        s = self.stay_at(t, t_ns)
+        return None if s is None else self.sighting(t, s, t_ns)
+
+    def history(self, query: str, start_ns: Optional[int] = None,
+                end_ns: Optional[int] = None) -> List[HistorySpan]:
+        """Every stay of the matching objects overlapping [start_ns, end_ns], in time order."""
+        lo = -1 if start_ns is None else start_ns
+        hi = 2 ** 62 if end_ns is None else end_ns
+        out = []
+        for t in self.tracks_for(query):
+            for s in t.stays:
+                if s.end_ns >= lo and s.start_ns <= hi:
+                    out.append(HistorySpan(object_id_str(t.id), t.class_name, s.pos.copy(), s.place_id,
+                                           s.room_id, s.start_ns, s.end_ns, self.stay_evidence(t, s)))
+        out.sort(key=lambda h: (h.start_ns, h.object_id))
+        return out
+
+    def objects_in(self, room_id: Optional[int] = None, place_id: Optional[int] = None,
+                   t_ns: Optional[int] = None) -> List[Sighting]:
+        """Objects believed in a room and/or at a place at ``t_ns`` (now if None), most certain first."""
+        ms = self.s
+        out = []
+        for t in ms.tracks.values():
+            if not t.confirmed:
+                continue
+            s = self.stay_at(t, t_ns)
+            if s is None:
+                continue
+            if room_id is not None and room_id >= 0 and s.room_id != room_id:
+                continue
+            if place_id is not None and place_id >= 0 and s.place_id != place_id:
+                continue
+            out.append(self.sighting(t, s, t_ns))
+        out.sort(key=lambda x: (-x.p_still_there, x.object_id))
+        return out
+
+    def count(self, class_name: str, room_id: Optional[int] = None,
+              t_ns: Optional[int] = None) -> Tuple[int, Evidence]:
+        """How many objects of a class (in a room) are believed there at ``t_ns``: P(still there) >= 0.5."""
+        ms = self.s
+        n = 0
+        ev = Evidence()
+        for t in self.tracks_for(class_name):
+            s = self.stay_at(t, t_ns)
+            if s is None or (room_id is not None and room_id >= 0 and s.room_id != room_id):
+                continue
+            at = ms.now_ns if t_ns is None else t_ns
+            if self.p_stay_still_there(t, s, at) >= 0.5:
+                n += 1
+                ev = ev.merged(self.stay_evidence(t, s))
+        return n, ev
+
+    def event_out(self, e: EventRec) -> ChangeEvent:
+        return ChangeEvent(e.kind, object_id_str(e.object_id), e.class_name, e.stamp_ns,
+                           None if e.from_pos is None else e.from_pos.copy(),
+                           None if e.to_pos is None else e.to_pos.copy(), e.from_room, e.to_room,
+                           Evidence(list(e.evidence.object_ids), list(e.evidence.observation_ids),
+                                    list(e.evidence.place_ids), list(e.evidence.stamps_ns),
+                                    list(e.evidence.keyframe_refs)))
+
+    def changes(self, start_ns: Optional[int] = None, end_ns: Optional[int] = None,
+                room_id: Optional[int] = None) -> List[ChangeEvent]:
+        """moved / appeared / disappeared events in the window (and room), in time order."""
+        ms = self.s
+        lo = bisect.bisect_left(ms.event_keys, (-1 if start_ns is None else start_ns, -1))
+        hi = bisect.bisect_right(ms.event_keys, ((2 ** 62) if end_ns is None else end_ns, 2 ** 62))
+        out = []
+        for e in ms.events[lo:hi]:
+            if room_id is not None and room_id >= 0 and room_id not in (e.from_room, e.to_room):
+                continue
+            out.append(self.event_out(e))
+        return out
+
+    def changes_of(self, query: str, start_ns: Optional[int] = None,
+                   end_ns: Optional[int] = None) -> List[ChangeEvent]:
+        """``changes`` restricted to an object id or class phrase."""
+        ids = {t.id for t in self.tracks_for(query)}
+        return [e for e in self.changes(start_ns, end_ns) if parse_object_id(e.object_id) in ids]
+
+    def absences(self, object_id: str, since_ns: Optional[int] = None) -> List[Absence]:
+        """Times the object's remembered location was in view, unoccluded, and it was not detected."""
+        ms = self.s
+        oid = parse_object_id(object_id)
+        if oid is None:
+            return []
+        t = ms.tracks.get(oid)
+        cls = t.class_name if t is not None else ""
+        lo = -1 if since_ns is None else since_ns
+        seen = set()
+        out = []
+        for stamp, view, x, y, z in self.repo.absences_of(oid, lo):
+            seen.add((stamp, view))
+            out.append(Absence(object_id_str(oid), cls, stamp, view, np.array([x, y, z])))
+        for stamp, o, view, p in ms.recent_abs:
+            if o == oid and stamp >= lo and (stamp, view) not in seen:
+                out.append(Absence(object_id_str(oid), cls, stamp, view, np.array(p)))
+        out.sort(key=lambda a: a.stamp_ns)
+        return out
+
+    def p_still_there(self, object_id: str, t_ns: int) -> float:
+        t = self.track(object_id)
+        s = self.stay_at(t, t_ns)
+        return 0.0 if s is None else self.p_stay_still_there(t, s, t_ns)
+
+    def class_move_rate_per_day(self, class_name: str) -> float:
+        """Posterior mean move rate (moves per day) of a class, learned from its objects' history."""
+        ms = self.s
+        c = self.vocab.canonical(class_name)
+        res = self.vocab.resolve_class(class_name, allow_model=False)
+        if res is not None:
+            c = res[0]
+        a, b = class_posterior(self.config.staleness, self.vocab.category(c),
+                               ms.class_stats.get(c, MoveStats()))
+        return a / b
+
+    def places(self) -> List[PlaceInfo]:
+        ms = self.s
+        out = []
+        for pid in sorted(ms.places):
+            p = ms.places[pid]
+            rid = ms.room_at(p.pos, -1) if ms.room_map is not None else p.room_id
+            rid = rid if rid >= 0 else p.room_id
+            r = ms.rooms.get(rid)
+            out.append(PlaceInfo(pid, p.pos.copy(), rid, r.label if r else "unknown"))
+        return out
+
+    def place_edges(self) -> List[Tuple[int, int]]:
+        return sorted(self.s.edges)
+
+    def path_between_places(self, a: int, b: int) -> List[int]:
+        """Shortest traversed path (by floor length) from place a to place b; [] if none."""
+        return shortest_place_path({pid: p.pos for pid, p in self.s.places.items()}, self.s.edges, a, b)[1]
+
+    def rooms(self) -> Dict[int, str]:
+        return {rid: r.label for rid, r in sorted(self.s.rooms.items())}
+
+    # ------------------------------------------------------------------------------ extras
+    def objects(self, include_missing: bool = True) -> List[str]:
+        """Ids of all confirmed objects."""
+        ms = self.s
+        return sorted(object_id_str(t.id) for t in ms.tracks.values()
+                      if t.status == PRESENT or (include_missing and t.status == MISSING))
+
+    def get_object(self, object_id: str) -> Sighting:
+        """The object's current belief (NotFoundError if unknown)."""
+        t = self.track(object_id)
+        return self.sighting(t, t.stay, None)
+
+    def object_label(self, object_id: str) -> str:
+        """The class name the detector most often gave this object (e.g. "cup" for a canonical "mug")."""
+        return self.track(object_id).label
+
+    def is_confirmed(self, track_id: int) -> bool:
+        ms = self.s
+        t = ms.tracks.get(ms.resolve_track_id(track_id))
+        return t is not None and t.confirmed
+
+    def episodes(self) -> List[Tuple[int, int]]:
+        """(start_ns, end_ns) of each episode: a run of input without a gap longer than episode_gap_s."""
+        return [(s, e) for s, e in self.s.episodes]
+
+    def room_label(self, room_id: int) -> str:
+        ms = self.s
+        r = ms.rooms.get(room_id)
+        return r.label if r is not None else "unknown"
+
+    def stats(self) -> Dict[str, int]:
+        ms = self.s
+        by = {}
+        for t in ms.tracks.values():
+            by[t.status] = by.get(t.status, 0) + 1
+        return {"observations": ms.counts["observations"], "views": ms.counts["views"],
+                "objects": by.get(PRESENT, 0) + by.get(MISSING, 0), "missing": by.get(MISSING, 0),
+                "tentative": by.get(TENTATIVE, 0), "events": len(ms.events), "places": len(ms.places),
+                "rooms": len(ms.rooms), "episodes": len(ms.episodes)}
+
+    # -- raw observations (read-only access to what was stored)
+    def observations(self, object_id: Optional[str] = None, start_ns: Optional[int] = None,
+                     end_ns: Optional[int] = None, limit: int = 0) -> List[ObservationRecord]:
+        """Stored observations (committed ones), oldest first."""
+        if not self.repo.readable:
+            raise StoreError("raw observations are only kept by a persistent memory")
+        rows = self.repo.observation_rows(None if object_id is None else parse_object_id(object_id), start_ns,
+                                          end_ns, limit)
+        return [ObservationRecord(oid, stamp, object_id_str(obj) if obj is not None else "", cls, raw, score,
+                                  centroid, place, room, view)
+                for oid, stamp, obj, cls, raw, score, centroid, place, room, view in rows]
+
+    def count_observations(self, start_ns: Optional[int] = None, end_ns: Optional[int] = None) -> int:
+        ms = self.s
+        if not self.repo.readable:
+            return ms.counts["observations"]
+        return self.repo.count_observations(start_ns, end_ns)
+
+    def view_keyframe(self, view_id: str) -> str:
+        """The keyframe ref of a view ("" if it had none, or it was thinned or forgotten)."""
+        ms = self.s
+        ref = ms.view_kf.get(view_id)
+        if ref is None:
+            ref = self.repo.view_keyframe(view_id)
+        return ref or ""
+
+    def keyframe(self, ref: str) -> Optional[bytes]:
+        """JPEG bytes of a keyframe ref (None if thinned, forgotten or in-memory)."""
+        return self.repo.keyframe(ref)

@@ -1,0 +1,269 @@
+"""Repository: every read and write the memory core makes to its store, table by table.
+
+The core never writes SQL: it hands records to a ``Repository``, which queues statements on the
+``Store`` (batched into one transaction at ``commit``) and reads rows back as records. A repository
+without a store (an in-memory memory) or a read-only one (a fork reading its root's store) ignores
+writes; reads of a repository without a store return nothing.
+"""
+from __future__ import annotations
+
+import json
+from typing import List, Optional, Sequence, Set, Tuple
+
+import numpy as np
+
+from ...common.types import RoomSegmentation
+from ..records import LIVE_STATUSES, MERGED, EventRec, PlaceRec, RoomRec, Stay, Track
+from .store import Store, dumps, keyframe_ref
+
+_TABLE_OF_ID = (("obs", "observations"), ("track", "tracks"), ("stay", "stays"), ("event", "events"),
+                ("absence", "absences"))
+
+
+class Repository:
+    def __init__(self, store: Optional[Store], writable: bool = True):
+        self.store = store
+        self.writable = store is not None and writable
+
+    @property
+    def readable(self) -> bool:
+        return self.store is not None and self.store.conn is not None
+
+    def read_only(self) -> "Repository":
+        """The same store for reading only (what a fork gets)."""
+        return Repository(self.store, writable=False)
+
+    # ------------------------------------------------------------------------------------ loading
+    def load(self, state, gen: int) -> None:
+        """Fill an empty MemoryState from the store (records owned by generation ``gen``)."""
+        st = self.store
+        names = st.class_names()
+        for tid, status, cid, first, last, data in st.query(
+                "SELECT id, status, class_id, first_seen_ns, last_seen_ns, data FROM tracks WHERE status IN (?,?,?)",
+                LIVE_STATUSES):
+            t = Track.from_row(tid, status, names.get(cid, "unknown"), first, last, json.loads(data))
+            t.owner = gen
+            state.tracks[tid] = t
+        for row in st.query("SELECT id, object_id, start_ns, end_ns, x, y, z, place_id, room_id, first_obs, "
+                            "last_obs, first_kf, last_kf, n_obs FROM stays ORDER BY object_id, start_ns, id"):
+            t = state.tracks.get(row[1])
+            if t is not None:
+                t.stays.append(Stay(row[0], row[1], row[2], row[3], np.array(row[4:7], float), row[7], row[8],
+                                    row[9], row[10], row[11], row[12], row[13]))
+        for tid, data in st.query("SELECT id, data FROM tracks WHERE status = ?", (MERGED,)):
+            state.merged[tid] = int(json.loads(data).get("into", -1))
+        for tid in [tid for tid, t in state.tracks.items() if not t.stays]:
+            del state.tracks[tid]            # cannot happen in a consistent store; tolerate
+        for t in state.tracks.values():
+            if t.confirmed:
+                state.class_index.setdefault(t.class_name, set()).add(t.id)
+        for eid, kind, oid, stamp, data in st.query(
+                "SELECT id, kind, object_id, stamp_ns, data FROM events ORDER BY stamp_ns, id"):
+            state.events.append(EventRec.from_row(eid, kind, oid, stamp, json.loads(data)))
+        state.event_keys = [(e.stamp_ns, e.id) for e in state.events]
+        for pid, x, y, z, rid, first, last in st.query(
+                "SELECT place_id, x, y, z, room_id, first_ns, last_ns FROM places"):
+            state.places[pid] = PlaceRec(pid, np.array([x, y, z]), rid, first, last)
+        for a, b, first, last in st.query("SELECT a, b, first_ns, last_ns FROM place_edges"):
+            state.edges[(a, b)] = [first, last]
+        for rid, label, conf, x, y, z, area, first, last in st.query(
+                "SELECT room_id, label, confidence, x, y, z, area_m2, first_ns, last_ns FROM rooms"):
+            state.rooms[rid] = RoomRec(rid, label, conf, np.array([x, y, z]), area, first, last)
+        rm = st.query("SELECT stamp_ns, rows, cols, resolution_m, origin_x, origin_y, data FROM room_map")
+        if rm:
+            stamp, rows, cols, res, ox, oy, data = rm[0]
+            grid = np.frombuffer(data, np.int16).reshape(rows, cols).copy()
+            state.room_map = RoomSegmentation(stamp, [], grid, res, (ox, oy))
+        state.episodes = [[s, e] for s, e in st.query("SELECT start_ns, end_ns FROM episodes ORDER BY id")]
+        for key, table in _TABLE_OF_ID:
+            state.next_id[key] = int(st.query(f"SELECT coalesce(max(id), 0) FROM {table}")[0][0]) + 1
+        state.counts["observations"] = int(st.query("SELECT count(*) FROM observations")[0][0])
+        state.counts["views"] = int(st.query("SELECT count(*) FROM views")[0][0])
+        state.ingested_through_ns = int(st.meta("ingested_through_ns", "-1"))
+        state.last_retention_ns = int(st.meta("last_retention_ns", "-1"))
+
+    # ------------------------------------------------------------------------------------ writing
+    def commit(self, state) -> None:
+        """Queue the state's dirty records and its watermarks, then write the batch in one transaction."""
+        if not self.writable:
+            return
+        st = self.store
+        for t in state.dirty_tracks.values():
+            st.queue("INSERT OR REPLACE INTO tracks (id, status, class_id, first_seen_ns, last_seen_ns, "
+                     "data) VALUES (?,?,?,?,?,?)",
+                     (t.id, t.status, st.class_id(t.class_name), t.first_seen_ns, t.last_seen_ns,
+                      dumps(t.to_json())))
+        for s in state.dirty_stays.values():
+            st.queue("INSERT OR REPLACE INTO stays (id, object_id, start_ns, end_ns, x, y, z, place_id, "
+                     "room_id, first_obs, last_obs, first_kf, last_kf, n_obs) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                     (s.id, s.object_id, s.start_ns, s.end_ns, float(s.pos[0]), float(s.pos[1]),
+                      float(s.pos[2]), s.place_id, s.room_id, s.first_obs, s.last_obs, s.first_kf,
+                      s.last_kf, s.n_obs))
+        for pid in state.dirty_places:
+            p = state.places[pid]
+            st.queue("INSERT OR REPLACE INTO places (place_id, x, y, z, room_id, first_ns, last_ns) "
+                     "VALUES (?,?,?,?,?,?,?)", (pid, float(p.pos[0]), float(p.pos[1]), float(p.pos[2]),
+                                                p.room_id, p.first_ns, p.last_ns))
+        if state.dirty_episode and state.episodes:
+            self.put_episode(len(state.episodes), *state.episodes[-1])
+        if state.pending_through_ns > state.ingested_through_ns:
+            st.set_meta("ingested_through_ns", state.pending_through_ns)
+        st.set_meta("last_retention_ns", state.last_retention_ns)
+        st.commit()
+
+    def put_episode(self, index: int, start_ns: int, end_ns: int) -> None:
+        if self.writable:
+            self.store.queue("INSERT OR REPLACE INTO episodes (id, start_ns, end_ns) VALUES (?,?,?)",
+                             (index, start_ns, end_ns))
+
+    def add_place_edges(self, rows: List[Tuple[int, int, int, int]]) -> None:
+        if self.writable and rows:
+            self.store.queue_many("INSERT OR REPLACE INTO place_edges (a, b, first_ns, last_ns) VALUES (?,?,?,?)",
+                                  rows)
+
+    def put_rooms(self, rows: List[tuple], room_map: RoomSegmentation) -> None:
+        if not self.writable:
+            return
+        st = self.store
+        st.queue_many("INSERT OR REPLACE INTO rooms (room_id, label, confidence, x, y, z, area_m2, first_ns, "
+                      "last_ns) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        g = room_map.room_map
+        st.queue("INSERT OR REPLACE INTO room_map (id, stamp_ns, rows, cols, resolution_m, origin_x, origin_y, "
+                 "data) VALUES (1,?,?,?,?,?,?,?)",
+                 (room_map.stamp_ns, g.shape[0], g.shape[1], room_map.resolution_m,
+                  room_map.origin_xy_m[0], room_map.origin_xy_m[1], g.tobytes()))
+
+    def put_keyframe(self, jpeg: bytes) -> str:
+        """The keyframe's content ref; a writable repository also stores the file (before its row)."""
+        if self.writable:
+            return self.store.put_keyframe_file(jpeg)
+        return keyframe_ref(jpeg)
+
+    def put_view(self, view_id: str, stamp_ns: int, place_id: int, room_id: int, map_T_camera: np.ndarray,
+                 intrinsics: np.ndarray, ref: str, jpeg_bytes: int, detected: Sequence[str]) -> None:
+        if not self.writable:
+            return
+        st = self.store
+        st.queue("INSERT OR REPLACE INTO views (view_id, stamp_ns, place_id, room_id, pose, intrinsics, "
+                 "keyframe_ref, detected) VALUES (?,?,?,?,?,?,?,?)",
+                 (view_id, stamp_ns, place_id, room_id, map_T_camera.astype(np.float64).tobytes(),
+                  intrinsics.astype(np.float64).tobytes(), ref or None, dumps(list(detected))))
+        if ref:
+            st.queue("INSERT OR IGNORE INTO keyframes (ref, stamp_ns, place_id, size_bytes) VALUES (?,?,?,?)",
+                     (ref, stamp_ns, place_id, jpeg_bytes))
+
+    def add_observations(self, rows: List[tuple]) -> None:
+        """rows: (id, stamp, track id or None, canonical class, raw class, score, place, room, view id,
+        geom float32[13] bytes, num_points, appearance bytes or None)."""
+        if not self.writable:
+            return
+        st = self.store
+        st.queue_many("INSERT INTO observations (id, stamp_ns, object_id, class_id, raw_class_id, score, "
+                      "place_id, room_id, view_id, geom, num_points, appearance) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                      [(r[0], r[1], r[2], st.class_id(r[3]), st.class_id(str(r[4]).strip()), *r[5:])
+                       for r in rows])
+
+    def add_absences(self, rows: List[Tuple[int, int, int, str, float, float, float]]) -> None:
+        if self.writable and rows:
+            self.store.queue_many("INSERT INTO absences (id, object_id, stamp_ns, view_id, x, y, z) "
+                                  "VALUES (?,?,?,?,?,?,?)", rows)
+
+    def reassign_observations(self, from_track: int, to_track: int) -> None:
+        if self.writable:
+            self.store.queue("UPDATE observations SET object_id = ? WHERE object_id = ?", (to_track, from_track))
+
+    def reassign_absences(self, from_track: int, to_track: int) -> None:
+        if self.writable:
+            self.store.queue("UPDATE absences SET object_id = ? WHERE object_id = ?", (to_track, from_track))
+
+    def delete_stays_of(self, track_id: int) -> None:
+        if self.writable:
+            self.store.queue("DELETE FROM stays WHERE object_id = ?", (track_id,))
+
+    def add_event(self, e: EventRec) -> None:
+        if self.writable:
+            self.store.queue("INSERT INTO events (id, kind, object_id, stamp_ns, data) VALUES (?,?,?,?,?)",
+                             (e.id, e.kind, e.object_id, e.stamp_ns, dumps(e.to_json())))
+
+    def delete_event(self, event_id: int) -> None:
+        if self.writable:
+            self.store.queue("DELETE FROM events WHERE id = ?", (event_id,))
+
+    # -------------------------------------------------------------------------------- retention
+    def retention_done_ns(self) -> int:
+        return int(self.store.meta("retention_done_ns", "-1"))
+
+    def stay_keyframes(self) -> Set[str]:
+        return {ref for (ref,) in self.store.query("SELECT first_kf FROM stays UNION SELECT last_kf FROM stays")}
+
+    def keyframes_between(self, after_ns: int, until_ns: int) -> List[Tuple[str, int, int]]:
+        """(ref, stamp, place) of the unthinned keyframes stamped in (after_ns, until_ns], oldest first."""
+        return self.store.query("SELECT ref, stamp_ns, place_id FROM keyframes WHERE thinned = 0 AND stamp_ns > ? "
+                                "AND stamp_ns <= ? ORDER BY stamp_ns", (after_ns, until_ns))
+
+    def thin_keyframes(self, refs: List[str], done_ns: int) -> None:
+        """Mark keyframes thinned (their files go after the next commit) and remember how far it got."""
+        st = self.store
+        if refs:
+            st.queue_many("UPDATE keyframes SET thinned = 1 WHERE ref = ?", [(r,) for r in refs])
+            st.delete_keyframe_files_later(refs)
+        st.set_meta("retention_done_ns", done_ns)
+
+    # ------------------------------------------------------------------------------------ reading
+    def last_observation_of(self, track_id: int, before_ns: int) -> Optional[Tuple[int, int]]:
+        """(observation id, stamp) of the track's last committed observation at or before ``before_ns``."""
+        if not self.readable:
+            return None
+        rows = self.store.query("SELECT id, stamp_ns FROM observations WHERE object_id = ? AND stamp_ns <= ? "
+                                "ORDER BY stamp_ns DESC LIMIT 1", (track_id, before_ns))
+        return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def absences_of(self, track_id: int, since_ns: int) -> List[Tuple[int, str, float, float, float]]:
+        """(stamp, view id, x, y, z) of the track's committed absences since ``since_ns``, oldest first."""
+        if not self.readable:
+            return []
+        return self.store.query("SELECT stamp_ns, view_id, x, y, z FROM absences WHERE object_id = ? AND "
+                                "stamp_ns >= ? ORDER BY stamp_ns", (track_id, since_ns))
+
+    def observation_rows(self, track_id: Optional[int], start_ns: Optional[int], end_ns: Optional[int],
+                         limit: int) -> List[tuple]:
+        """(id, stamp, track, class, raw class, score, centroid (3,), place, room, view) oldest first."""
+        where, args = ["1=1"], []
+        if track_id is not None:
+            where.append("object_id = ?")
+            args.append(track_id)
+        if start_ns is not None:
+            where.append("stamp_ns >= ?")
+            args.append(start_ns)
+        if end_ns is not None:
+            where.append("stamp_ns <= ?")
+            args.append(end_ns)
+        sql = ("SELECT id, stamp_ns, object_id, class_id, raw_class_id, score, geom, place_id, room_id, view_id "
+               f"FROM observations WHERE {' AND '.join(where)} ORDER BY stamp_ns, id")
+        if limit > 0:
+            sql += f" LIMIT {int(limit)}"
+        names = self.store.class_names()
+        out = []
+        for oid, stamp, obj, cid, rid, score, geom, place, room, view in self.store.query(sql, args):
+            g = np.frombuffer(geom, np.float32)
+            out.append((oid, stamp, obj, names.get(cid, ""), names.get(rid, ""), score, g[:3].astype(float),
+                        place, room, view))
+        return out
+
+    def count_observations(self, start_ns: Optional[int], end_ns: Optional[int]) -> int:
+        return int(self.store.query("SELECT count(*) FROM observations WHERE stamp_ns >= ? AND stamp_ns <= ?",
+                                    (-1 if start_ns is None else start_ns,
+                                     2 ** 62 if end_ns is None else end_ns))[0][0])
+
+    def view_keyframe(self, view_id: str) -> str:
+        """The unthinned keyframe ref of a stored view ("" if none)."""
+        if not self.readable:
+            return ""
+        rows = self.store.query("SELECT v.keyframe_ref FROM views v JOIN keyframes k ON k.ref = v.keyframe_ref "
+                                "WHERE v.view_id = ? AND k.thinned = 0", (view_id,))
+        return rows[0][0] if rows and rows[0][0] else ""
+
+    def keyframe(self, ref: str) -> Optional[bytes]:
+        return None if self.store is None else self.store.read_keyframe(ref)
+
