@@ -20,7 +20,7 @@ from .identity import Tracker
 from .records import MISSING, PRESENT, TENTATIVE, Track, object_id_str
 from .repository import Repository
 from .state import MemoryState
-from .visibility import VISIBLE, visibility
+from ..common.visibility import VISIBLE, visibility
 
 _MAX_ABSENCE_VIEWS = 6
 

@@ -32,6 +32,9 @@ class DetectorConfig:
     min_visibility: float = 0.05         # below this a location does not count as seen
     match_radius_m: float = 0.8          # a detection this close to a hypothesis confirms it
     occlusion_tolerance_m: float = 0.3   # depth may be this much shorter than the point and still see it
+    min_range_m: float = 0.1             # nearer than this (along the optical axis) is not seen
+    image_margin_frac: float = 0.0       # projections this close to the image border do not count
+    window_px: int = 0                   # half-size of the depth window sampled (0: the pixel itself)
 
     def validate(self) -> None:
         for n in ("miss_rate", "false_positive_rate", "visibility_max", "cross_room_visibility", "min_visibility"):
@@ -42,6 +45,10 @@ class DetectorConfig:
             raise ConfigError("detector: miss_rate + false_positive_rate must be < 1")
         if self.visibility_sigma_m <= 0 or self.max_range_m <= 0 or self.match_radius_m <= 0:
             raise ConfigError("detector: visibility_sigma_m, max_range_m, match_radius_m must be > 0")
+        if not 0.0 <= self.min_range_m < self.max_range_m:
+            raise ConfigError("detector: need 0 <= min_range_m < max_range_m")
+        if not 0.0 <= self.image_margin_frac < 0.5 or self.window_px < 0:
+            raise ConfigError("detector: image_margin_frac must be in [0, 0.5) and window_px >= 0")
 
 
 @dataclass

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..common.errors import MemoryStackError
 from ..common.protocols import Evidence, LookResult, MemoryView, Navigator, stack_evidence
-from ..common.geometry import invert_T
+from ..common.visibility import NO_DEPTH, VISIBLE, camera_depth_m, visibility
 from . import query as Q
 from . import recall
 from .answer import (ANSWERED, CANNOT_PARSE, NOT_SURE, STOP_BUDGET, STOP_CANCELLED, STOP_MAX_LOOKS,
@@ -397,24 +397,16 @@ class _Run:
             room = nearest.room_id
         if not usable:
             return self.visibility(hyps, pose, room)
-        P = np.array([h.position_m for h in hyps], dtype=float)
+        P = np.array([h.position_m for h in hyps], dtype=float).reshape(-1, 3)
         vis = np.zeros(len(hyps))
+        flat = np.zeros(len(hyps))
         for v in usable:
-            T = invert_T(np.asarray(v.map_T_camera, dtype=float))
-            cam = np.nan_to_num(P, nan=1e9) @ T[:3, :3].T + T[:3, 3]
-            z = cam[:, 2]
-            K = v.intrinsics
-            with np.errstate(divide="ignore", invalid="ignore"):
-                u = np.round(np.nan_to_num(K.fx * cam[:, 0] / z + K.cx, nan=-1.0, posinf=-1.0, neginf=-1.0)).astype(np.int64)
-                w = np.round(np.nan_to_num(K.fy * cam[:, 1] / z + K.cy, nan=-1.0, posinf=-1.0, neginf=-1.0)).astype(np.int64)
-            depth = np.asarray(v.depth_m)
-            h_img, w_img = depth.shape[:2]
-            ok = (z > 0.1) & (z <= det.max_range_m) & (u >= 0) & (u < w_img) & (w >= 0) & (w < h_img)
-            for i in np.nonzero(ok)[0]:
-                dd = float(depth[w[i], u[i]])
-                seen = (not math.isfinite(dd)) or dd <= 0 or dd >= z[i] - det.occlusion_tolerance_m
-                if seen:
-                    vis[i] = max(vis[i], det.visibility_max * math.exp(-0.5 * (z[i] / det.visibility_sigma_m) ** 2))
+            # a pixel without depth has nothing in front of the location: it counts as seen
+            state = visibility(det, v, P, flat)
+            seen = (state == VISIBLE) | (state == NO_DEPTH)
+            z = camera_depth_m(v, P)
+            for i in np.flatnonzero(seen):
+                vis[i] = max(vis[i], det.visibility_max * math.exp(-0.5 * (z[i] / det.visibility_sigma_m) ** 2))
         return vis
 
     def apply_look(self, belief, look: LookResult, pose: Pose) -> None:
