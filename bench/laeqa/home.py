@@ -3,26 +3,35 @@ perception outputs the memory is built from (through the visibility-based observ
 
 Perception is emulated at the level of its outputs: the visibility model replaces the detector and the
 lifting (objects in the frustum and not occluded, missed / confused at the noisy oracle's rates), while
-places, the room grid, room segmentation and room labels come from perception's own code
-(memory_nodes.perception.places / rooms) fed with the model's detections and low-resolution keyframe depth.
+places, the room grid, room segmentation, room labels, the room of each place and the cadence of all this
+are perception's own ``PlacesAndRooms`` (memory_nodes/perception/places_rooms.py, what
+``Perception.process`` runs) under the product's config (config/perception.yaml), fed with the model's
+detections and depth. What the emulator does differently is passed to it explicitly: low-resolution
+keyframe depth (``pixel_stride`` 1, ``observation.room_grid_resolution_m``; frames without a keyframe give
+depth without the small objects, and only every ``observation.grid_every_n_frames``-th depth frame the
+product would take), and with ``observation.rooms_source: layout`` the true room extents (``LayoutRooms``)
+instead of a cut of the grid. Emulated frame k is the product's frame k, so rooms are cut every
+``rooms.segment_every_n_frames`` used frames.
 """
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from memory_nodes.common.config import load_node_params
 from memory_nodes.common.types import PerceptionOutput, Room, RoomSegmentation
-from memory_nodes.perception.config import PlacesConfig, RoomsConfig
+from memory_nodes.perception.config import PerceptionConfig, RoomsConfig
 from memory_nodes.perception.places import PlaceGraphBuilder
-from memory_nodes.perception.rooms import OccupancyGrid, RoomLabeler, RoomSegmenter
+from memory_nodes.perception.places_rooms import PlacesAndRooms
+from memory_nodes.perception.rooms import RoomLabeler
 from sim.config import SimConfig
 from sim.simulator import Simulator
 from sim.world import World
 
-from .config import ObservationConfig
+from .config import REPO_ROOT, ObservationConfig
 from .observe import Pose2D, VisibilityModel, WorldState, world_state
 from .truth import HomeTruth, merge_seen
 
@@ -44,75 +53,75 @@ class HomeData:
     places: Optional[PlaceGraphBuilder] = None   # perception's place graph builder after the last patrol
 
 
-class PerceptionEmulator:
-    """Perception's state over a run (places, room grid, labels) fed by the visibility model."""
+def product_perception_config() -> PerceptionConfig:
+    """The perception config the product runs with (config/perception.yaml)."""
+    return PerceptionConfig.from_params(load_node_params(REPO_ROOT / "config" / "perception.yaml", "perception"))
 
-    def __init__(self, vm: VisibilityModel, places: Optional[PlacesConfig] = None,
-                 rooms: Optional[RoomsConfig] = None, segment_every_n_views: int = 40,
+
+class PerceptionEmulator:
+    """Perception over a run fed by the visibility model: detections and depth from the model, everything
+    about places and rooms from perception's ``PlacesAndRooms`` (``self.scene``)."""
+
+    def __init__(self, vm: VisibilityModel, perception: Optional[PerceptionConfig] = None,
                  layout: Optional[World] = None):
-        """``layout``: take room extents from the world's true layout (labels still from perception's
-        labeler over the detections) instead of segmenting the emulated depth."""
+        """``perception``: the product's config (default: config/perception.yaml); ``layout``: take room
+        extents from the world's true layout (labels still from perception's labeler over the detections)
+        instead of cutting them from the emulated depth."""
         self.vm = vm
-        self.layout = layout
-        self.places = PlaceGraphBuilder(places or PlacesConfig())
-        rc = copy.deepcopy(rooms or RoomsConfig())
-        rc.pixel_stride = 1                      # the model's keyframe depth is already low resolution
+        pc = perception if perception is not None else product_perception_config()
+        rc = copy.deepcopy(pc.rooms)
+        rc.pixel_stride = 1                      # the model's depth is already low resolution
         rc.grid_resolution_m = vm.config.room_grid_resolution_m
-        self.grid = OccupancyGrid(rc)
-        self.labeler = RoomLabeler(rc)
-        self.segmenter = RoomSegmenter(rc)
-        self.segment_every = segment_every_n_views
-        self._views = 0
-        self._view_seq = 0
-        self._frames = 0
+        rc.update_every_n_frames *= vm.config.grid_every_n_frames
+        self.scene = PlacesAndRooms(pc.places, rc, LayoutRooms(layout, rc) if layout is not None else None)
+
+    @property
+    def places(self) -> PlaceGraphBuilder:
+        return self.scene.places
 
     def step(self, state: WorldState, pose: Pose2D, stamp_ns: int, rng: np.random.Generator,
              make_view: bool) -> Tuple[PerceptionOutput, List[str], List[str]]:
         """One frame: (output, true entity id per observation, entities truly in view)."""
-        changed = self.places.update(np.array([pose[0], pose[1], 0.0]), stamp_ns)
-        pid = self.places.current
-        sights = self.vm.sightings(state, pose)
+        vm, scene = self.vm, self.scene
+        pid = scene.update_place(np.array([pose[0], pose[1], 0.0]), stamp_ns)
+        sights = vm.sightings(state, pose)
         view_id = f"v{stamp_ns}"
-        obs, truth = self.vm.detect(sights, stamp_ns, rng, view_id if make_view else "", pid, pose)
-        for o in obs:
-            self.labeler.add(o.class_name, float(o.centroid_m[0]), float(o.centroid_m[1]))
-        view = None
-        rooms = None
-        if make_view:
-            view = self.vm.make_view(state, pose, stamp_ns, view_id, pid, [o.class_name for o in obs])
-            self.grid.integrate(view.depth_m, view.intrinsics, view.map_T_camera)
-            self._views += 1
-        elif self.layout is None and self._frames % self.vm.config.grid_every_n_frames == 0:
-            depth = self.vm.depth_image(state, pose, include_objects=False)
-            self.grid.integrate(depth, self.vm.view_K, self.vm.map_T_camera(pose))
-        if make_view:
-            if self._views % self.segment_every == 0:
-                rooms = self._segment(stamp_ns)
-                changed |= self._assign_rooms()
-        self._frames += 1
+        obs, truth = vm.detect(sights, stamp_ns, rng, view_id if make_view else "", pid, pose)
+        scene.add_objects(obs)
+        view = vm.make_view(state, pose, stamp_ns, view_id, pid, [o.class_name for o in obs]) if make_view else None
+        if scene.depth_due:
+            if view is not None:
+                scene.integrate_depth(view.depth_m, view.intrinsics, view.map_T_camera)
+            else:
+                scene.integrate_depth(vm.depth_image(state, pose, include_objects=False), vm.view_K,
+                                      vm.map_T_camera(pose))
+        update = scene.end_frame(stamp_ns)
         out = PerceptionOutput(stamp_ns=stamp_ns, observations=obs, view=view, place_id=pid,
-                               places=self.places.graph(stamp_ns) if changed else None, rooms=rooms)
+                               places=update.places, rooms=update.rooms)
         return out, truth, [s.entity.entity_id for s in sights]
 
     def finish(self, stamp_ns: int) -> PerceptionOutput:
-        rooms = self._segment(stamp_ns)
-        self._assign_rooms()
-        return PerceptionOutput(stamp_ns=stamp_ns, observations=[], place_id=self.places.current,
-                                places=self.places.graph(stamp_ns), rooms=rooms)
+        update = self.scene.finish(stamp_ns)
+        return PerceptionOutput(stamp_ns=stamp_ns, observations=[], place_id=self.scene.places.current,
+                                places=update.places, rooms=update.rooms)
 
     def room_at(self, x_m: float, y_m: float) -> int:
-        if self.layout is not None:
-            return self.layout.room_at(x_m, y_m)
-        return self.segmenter.room_at(x_m, y_m)
+        return self.scene.room_at(x_m, y_m)
 
-    def _segment(self, stamp_ns: int) -> RoomSegmentation:
-        if self.layout is None:
-            return self.segmenter.segment(self.grid, self.labeler, stamp_ns)
-        return layout_segmentation(self.layout, self.labeler, stamp_ns, self.grid.config)
 
-    def _assign_rooms(self) -> bool:
-        return self.places.set_rooms({p.place_id: self.room_at(float(p.position_m[0]), float(p.position_m[1]))
-                                      for p in self.places.places})
+class LayoutRooms:
+    """Known rooms (perception's ``KnownRooms``) with the world's true extents and ids, labelled by
+    perception's labeler: its label, or "unknown" below ``label_min_confidence``."""
+
+    def __init__(self, world: World, config: RoomsConfig):
+        self.world = world
+        self.config = config
+
+    def segment(self, labeler: RoomLabeler, stamp_ns: int) -> RoomSegmentation:
+        return layout_segmentation(self.world, labeler, stamp_ns, self.config)
+
+    def room_at(self, x_m: float, y_m: float) -> int:
+        return self.world.room_at(x_m, y_m)
 
 
 def layout_segmentation(world: World, labeler: RoomLabeler, stamp_ns: int, cfg: RoomsConfig) -> RoomSegmentation:
@@ -140,6 +149,9 @@ def layout_segmentation(world: World, labeler: RoomLabeler, stamp_ns: int, cfg: 
                             origin_xy_m=(0.0, 0.0))
 
 
+_RUN_VERSION = 2   # of PerceptionRun: bump when the emulator's outputs change for the same configs
+
+
 @dataclass
 class PerceptionRun:
     """What the patrols produced (cacheable): the perception outputs, the true visibility index, perception's
@@ -152,6 +164,13 @@ class PerceptionRun:
     last_patrol_end_ns: int
     frames_used: int
     observations: int
+    version: int = _RUN_VERSION
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        """Unpickling (the harness's disk cache) refuses runs of another emulator version, so they are rebuilt."""
+        if state.get("version") != _RUN_VERSION:
+            raise ValueError(f"perception run of version {state.get('version')}, expected {_RUN_VERSION}")
+        self.__dict__.update(state)
 
 
 def simulate_home(seed: int, days: int, sim_config: SimConfig, future_days: int = 2) -> Simulator:
@@ -164,13 +183,15 @@ def simulate_home(seed: int, days: int, sim_config: SimConfig, future_days: int 
     return sim
 
 
-def perceive_home(sim: Simulator, days: int, obs: ObservationConfig) -> PerceptionRun:
-    """Run the patrols of days 0 .. days-1 through the visibility model and the perception emulator."""
+def perceive_home(sim: Simulator, days: int, obs: ObservationConfig,
+                  perception: Optional[PerceptionConfig] = None) -> PerceptionRun:
+    """Run the patrols of days 0 .. days-1 through the visibility model and the perception emulator
+    (``perception``: the product's config, default config/perception.yaml)."""
     cfg = sim.config
     seed = sim.seed
     log = sim.ground_truth(days)
     vm = VisibilityModel(sim.world, cfg.robot, cfg.camera, obs)
-    emu = PerceptionEmulator(vm, layout=sim.world if obs.rooms_source == "layout" else None)
+    emu = PerceptionEmulator(vm, perception, layout=sim.world if obs.rooms_source == "layout" else None)
     outputs: List[PerceptionOutput] = []
     det_truth: List[List[str]] = []
     seen_pairs: List[Tuple[str, int]] = []
