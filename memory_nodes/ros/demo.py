@@ -69,24 +69,21 @@ class DemoMonitor:
         import rclpy
         from nav_msgs.msg import Odometry
         from rclpy.executors import SingleThreadedExecutor
-        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
         from memory_interfaces.msg import (IngestProgress, InstanceClassTable, PlaceGraph, RoomSegmentation,
                                            SceneGraph, SimStatus)
+        from memory_nodes.ros.qos import EVENTS, LATCHED
         self.snap = Snapshot()
         self.node = rclpy.create_node("demo_monitor", namespace=namespace or None, context=context)
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        events = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         s = self.snap
-        self.node.create_subscription(SimStatus, "sim/status", lambda m: setattr(s, "status", m), latched)
+        self.node.create_subscription(SimStatus, "sim/status", lambda m: setattr(s, "status", m), LATCHED)
         self.node.create_subscription(IngestProgress, "memory/ingested_through",
-                                      lambda m: setattr(s, "progress", m), events)
-        self.node.create_subscription(RoomSegmentation, "perception/rooms", lambda m: setattr(s, "rooms", m), latched)
-        self.node.create_subscription(PlaceGraph, "perception/places", lambda m: setattr(s, "places", m), latched)
-        self.node.create_subscription(SceneGraph, "memory/scene_graph", lambda m: setattr(s, "graph", m), latched)
+                                      lambda m: setattr(s, "progress", m), EVENTS)
+        self.node.create_subscription(RoomSegmentation, "perception/rooms", lambda m: setattr(s, "rooms", m), LATCHED)
+        self.node.create_subscription(PlaceGraph, "perception/places", lambda m: setattr(s, "places", m), LATCHED)
+        self.node.create_subscription(SceneGraph, "memory/scene_graph", lambda m: setattr(s, "graph", m), LATCHED)
         self.node.create_subscription(InstanceClassTable, "camera/class_table",
-                                      lambda m: setattr(s, "class_table", m), latched)
-        self.node.create_subscription(Odometry, "odom", self._on_odom, events)
+                                      lambda m: setattr(s, "class_table", m), LATCHED)
+        self.node.create_subscription(Odometry, "odom", self._on_odom, EVENTS)
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
 

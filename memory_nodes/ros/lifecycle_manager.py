@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import List
 
-import rclpy
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from std_srvs.srv import Trigger
+
+from .runner import run_node
 
 
 class LifecycleManagerNode(Node):
@@ -120,20 +120,9 @@ class LifecycleManagerNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    executor = MultiThreadedExecutor(num_threads=2)
-    try:
-        node = LifecycleManagerNode()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    # two threads: a transition's callback waits on the service reply another thread delivers
+    run_node(LifecycleManagerNode, args, executor="multi", num_threads=2, name="lifecycle_manager",
+             what="the lifecycle manager")
 
 
 if __name__ == "__main__":

@@ -11,27 +11,19 @@ from typing import Protocol
 
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from memory_nodes.common.errors import TransformError
 from memory_nodes.perception.config import TransformsConfig
 from memory_nodes.perception.tf_buffer import TransformBuffer
 
 from .conversions.basic import time_to_ns, transform_to_T
+from .qos import TF, TF_STATIC
 
 
 class TransformSource(Protocol):
     kind: str
 
     def lookup(self, target: str, source: str, stamp_ns: int) -> np.ndarray: ...
-
-
-def _tf_qos(static: bool) -> QoSProfile:
-    if static:
-        return QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
-                          durability=DurabilityPolicy.TRANSIENT_LOCAL, history=HistoryPolicy.KEEP_LAST)
-    return QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
-                      history=HistoryPolicy.KEEP_LAST)
 
 
 class TopicTransformSource:
@@ -45,9 +37,8 @@ class TopicTransformSource:
         self.buffer = TransformBuffer(cache_time_ns=int(config.cache_time_s * 1e9),
                                       max_extrapolation_ns=int(config.max_extrapolation_s * 1e9))
         self._node = node
-        self._subs = [node.create_subscription(TFMessage, "/tf", lambda m: self._on_tf(m, False), _tf_qos(False)),
-                      node.create_subscription(TFMessage, "/tf_static", lambda m: self._on_tf(m, True),
-                                               _tf_qos(True))]
+        self._subs = [node.create_subscription(TFMessage, "/tf", lambda m: self._on_tf(m, False), TF),
+                      node.create_subscription(TFMessage, "/tf_static", lambda m: self._on_tf(m, True), TF_STATIC)]
         self.rejected = 0
 
     def _on_tf(self, msg, static: bool) -> None:

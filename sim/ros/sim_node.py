@@ -20,35 +20,32 @@ import dataclasses
 import json
 import math
 import time
-import typing
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Optional, Tuple
 
-import rclpy
 from builtin_interfaces.msg import Time
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.clock import Clock as RosClock
 from rclpy.clock import ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
-                       qos_profile_sensor_data)
 from rclpy.task import Future
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
 
 from memory_interfaces.msg import InstanceClassTable, SimStatus
-from memory_nodes.common.config import unflatten
 from memory_nodes.common.errors import ConfigError, MemoryStackError
 from memory_nodes.common.geometry import R_to_quat, pose2d_T, quat_to_R, yaw_of
 from memory_nodes.ros.conversions.basic import (intrinsics_to_camera_info, ns_to_duration, numpy_to_image,
                                                 time_to_ns)
+from memory_nodes.ros.log_once import LogOnce
+from memory_nodes.ros.params import NodeParameters, Section
+from memory_nodes.ros.qos import EVENTS, LATCHED, TF, TF_STATIC, camera_qos
+from memory_nodes.ros.runner import run_node
 
 from ..calendar import NS_PER_S
-from ..config import SimConfig, sim_config_from_params
+from ..config import SimConfig
 from ..ground_truth import GroundTruthLog
 from ..robot import OdometryDrift, RobotMotion
 from ..simulator import Simulator
@@ -59,12 +56,6 @@ try:  # the real nav2_msgs on a ROS install; the wire-identical stand-in from ro
 except ImportError as _e:  # pragma: no cover - only without any nav2_msgs
     raise ImportError("nav2_msgs is missing: build ros2_ws (scripts/setup.sh) or install ros-<distro>-nav2-msgs") from _e
 
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
-                     history=HistoryPolicy.KEEP_LAST)
-EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
-                    history=HistoryPolicy.KEEP_LAST)
-RELIABLE_SENSOR = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
-                             history=HistoryPolicy.KEEP_LAST)
 STATE_FILE = "sim_state.json"
 GT_FILE = "ground_truth.jsonl"
 STATE_VERSION = 1
@@ -104,19 +95,21 @@ class FrameParams:
     camera: str = "camera_optical"
 
 
-def _fields(cls, prefix: str) -> Dict[str, Tuple[Any, Any]]:
-    """'section.name' -> (default, type) for a (nested) config dataclass."""
-    out: Dict[str, Tuple[Any, Any]] = {}
-    hints = typing.get_type_hints(cls)
-    inst = cls()
-    for f in dataclasses.fields(cls):
-        tp = hints[f.name]
-        val = getattr(inst, f.name)
-        if dataclasses.is_dataclass(tp):
-            out.update(_fields(tp, f"{prefix}{f.name}."))
-        else:
-            out[prefix + f.name] = (val, tp)
-    return out
+# The parameters: SimConfig's sections (world.seed, camera.rate_hz, ...), node.*, frames.*, data_dir. Ranges:
+# those validate() enforces exactly (tests/test_ros_params.py checks each), plus the two bounds the node
+# has always declared beyond validate(): node.real_time_factor <= 1000 and node.start_day in [-1, 100000].
+PARAMETERS = (
+    Section(SimConfig, ranges={
+        "world.seed": (0, None), "world.num_objects": (1, None), "world.num_new_objects": (0, None),
+        "world.grid_resolution_m": (0.01, 0.2), "household.activity_scale": (0.0, 2.0),
+        "household.chair_drift_m": (0.0, 0.3), "robot.radius_m": (0.05, 0.5), "robot.camera_height_m": (0.2, 2.0),
+        "camera.width": (16, 4096), "camera.height": (16, 4096), "camera.hfov_deg": (20.0, 150.0),
+        "camera.rate_hz": (0.1, 60.0), "camera.depth_noise_base_m": (0.0, None),
+        "camera.depth_noise_quadratic": (0.0, None), "camera.rgb_noise_std": (0.0, None)}),
+    Section(NodeParams, "node.", ranges={"node.real_time_factor": (0.0, 1000.0), "node.start_day": (-1, 100000),
+                                         "node.max_days": (0, None)}),
+    Section(FrameParams, "frames."),
+)
 
 
 class _NavGoal:
@@ -133,7 +126,7 @@ class SimNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__("sim", **kwargs)
-        self._warned: set = set()
+        self._log_once = LogOnce(self.get_logger())
         self.sim_cfg, self.params, self.frames, self.data_dir = self._declare_and_read()
         self.sim = Simulator(self.sim_cfg)
         cal = self.sim.calendar
@@ -164,15 +157,15 @@ class SimNode(Node):
         self._acked_ns = -1
 
         # interfaces
-        cam_qos = RELIABLE_SENSOR if (self.params.camera_reliable or self.params.lockstep) else qos_profile_sensor_data
+        cam_qos = camera_qos(self.params.camera_reliable or self.params.lockstep)
         self.pub_rgb = self.create_publisher(Image, "camera/color/image_raw", cam_qos)
         self.pub_depth = self.create_publisher(Image, "camera/depth/image_raw", cam_qos)
         self.pub_info = self.create_publisher(CameraInfo, "camera/color/camera_info", cam_qos)
         self.pub_inst = self.create_publisher(Image, "camera/instances/image_raw", cam_qos)
         self.pub_table = self.create_publisher(InstanceClassTable, "camera/class_table", LATCHED)
         self.pub_odom = self.create_publisher(Odometry, "odom", EVENTS)
-        self.pub_tf = self.create_publisher(TFMessage, "/tf", EVENTS)
-        self.pub_tf_static = self.create_publisher(TFMessage, "/tf_static", LATCHED)
+        self.pub_tf = self.create_publisher(TFMessage, "/tf", TF)
+        self.pub_tf_static = self.create_publisher(TFMessage, "/tf_static", TF_STATIC)
         self.pub_clock = self.create_publisher(Clock, "/clock", EVENTS)
         self.pub_status = self.create_publisher(SimStatus, "sim/status", LATCHED)
         self.sub_ack = self.create_subscription(Time, "perception/frame_ack", self._on_ack, EVENTS)
@@ -201,33 +194,11 @@ class SimNode(Node):
 
     # -- parameters ----------------------------------------------------------------------------------------
     def _declare_and_read(self) -> Tuple[SimConfig, NodeParams, FrameParams, str]:
-        specs = {}
-        specs.update(_fields(SimConfig, ""))
-        specs.update(_fields(NodeParams, "node."))
-        specs.update(_fields(FrameParams, "frames."))
-        for name, (default, tp) in specs.items():
-            runtime = False
-            desc = ParameterDescriptor(description=f"sim {name} (see sim/config.py, sim/ros/sim_node.py)",
-                                       read_only=not runtime)
-            if name == "node.real_time_factor":
-                desc.floating_point_range = [FloatingPointRange(from_value=0.0, to_value=1000.0, step=0.0)]
-            if name == "node.start_day":
-                desc.integer_range = [IntegerRange(from_value=-1, to_value=100000, step=1)]
-            self.declare_parameter(name, default, desc)
-        self.declare_parameter("data_dir", "", ParameterDescriptor(
-            description="folder for the ground-truth log and the node's state ('' = keep nothing)", read_only=True))
-        values = {name: self.get_parameter(name).value for name in specs}
-        for name, (default, tp) in specs.items():
-            if isinstance(default, float) and isinstance(values[name], int):
-                values[name] = float(values[name])
-            if isinstance(default, list):
-                values[name] = list(values[name])
-        nested = unflatten(values)
-        from memory_nodes.common.config import config_from_dict
-        cfg = sim_config_from_params(nested)
-        node = config_from_dict(NodeParams, nested.get("node", {}))
-        frames = config_from_dict(FrameParams, nested.get("frames", {}))
-        return cfg, node, frames, str(self.get_parameter("data_dir").value or "")
+        params = NodeParameters(self)
+        params.declare_sections(PARAMETERS)
+        params.declare_value("data_dir", "", "folder for the ground-truth log and the node's state ('' = keep nothing)")
+        return (params.read(SimConfig), params.read(NodeParams, "node."), params.read(FrameParams, "frames."),
+                str(params.value("data_dir") or ""))
 
     # -- start / persistence ---------------------------------------------------------------------------------
     def _start_state(self) -> Tuple[int, Tuple[float, float, float], int]:
@@ -240,9 +211,9 @@ class SimNode(Node):
                     pose = tuple(float(v) for v in st["pose"])
                     self.get_logger().info(f"continuing the stored run at {cal.describe(int(st['t_ns']))}")
                     return int(st["t_ns"]), pose, int(st.get("patrol_done_day", -1))
-                self.get_logger().warn(f"{self._state_path}: state of another world or version; starting afresh")
+                self.get_logger().warning(f"{self._state_path}: state of another world or version; starting afresh")
             except (ValueError, KeyError, TypeError, OSError) as e:
-                self.get_logger().warn(f"{self._state_path}: unreadable state ({e}); starting afresh")
+                self.get_logger().warning(f"{self._state_path}: unreadable state ({e}); starting afresh")
         day = max(0, p.start_day)
         tod = p.start_time_of_day_s if p.start_time_of_day_s >= 0 else \
             max(0.0, self.sim_cfg.patrol.start_time_of_day_s - 2.0)
@@ -272,18 +243,10 @@ class SimNode(Node):
 
     # -- logging helpers -------------------------------------------------------------------------------------
     def _warn_once(self, cause: str, msg: str) -> None:
-        if cause in self._warned:
-            self.get_logger().debug(msg)
-        else:
-            self._warned.add(cause)
-            self.get_logger().warn(msg)
+        self._log_once.warning(cause, msg)
 
     def _error_once(self, cause: str, msg: str) -> None:
-        if cause in self._warned:
-            self.get_logger().debug(msg)
-        else:
-            self._warned.add(cause)
-            self.get_logger().error(msg)
+        self._log_once.error(cause, msg)
 
     # -- the clock tick --------------------------------------------------------------------------------------
     def _on_ack(self, msg: Time) -> None:
@@ -529,20 +492,8 @@ def _R4(R):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except MemoryStackError as e:      # bad parameters or a foreign stored world: say why and exit
-        rclpy.logging.get_logger("sim").fatal(f"cannot start the simulator: {e}")
-        raise SystemExit(1)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    # bad parameters or a foreign stored world (MemoryStackError): a FATAL line saying why, exit status 1
+    run_node(SimNode, args, name="sim", what="the simulator")
 
 
 if __name__ == "__main__":
