@@ -663,7 +663,7 @@ def _objects(cfg: WorldConfig, rng: np.random.Generator, rooms: List[Room], furn
         out.append(ObjectSpec(
             object_id=f"{name}_{counters[name]:02d}", class_name=name, instance_id=OBJECT_INSTANCE_BASE + i,
             colour=colour, rgb=catalog.COLOURS[colour], size_label=oc.size_label, shape=oc.shape,
-            size_m=size, home_furniture_id=home.furniture_id, habitual=oc.habitual,
+            size_m=(float(size[0]), float(size[1]), float(size[2])), home_furniture_id=home.furniture_id, habitual=oc.habitual,
             consumable=oc.consumable, appear_day=appear[i]))
     return out
 

@@ -8,8 +8,15 @@
     mem.last_seen("coffee cup")                   # -> [Sighting] (MemoryView protocol)
     what_if = mem.fork()                          # copy-on-write, never persisted
 """
-from .config import (AbsenceConfig, AssociationConfig, EventConfig, MemoryConfig, RetentionConfig,
-                     StalenessConfig, StoreConfig)
+from .config import (
+                     AbsenceConfig,
+                     AssociationConfig,
+                     EventConfig,
+                     MemoryConfig,
+                     RetentionConfig,
+                     StalenessConfig,
+                     StoreConfig,
+)
 from .core import ForgetResult, MemoryCore, ObservationRecord
 from .records import object_id_str, parse_object_id
 from .repository import APPLICATION_ID, SCHEMA_VERSION, Store, keyframe_ref

@@ -14,13 +14,13 @@ import numpy as np
 
 from ..common.protocols import Evidence
 from ..common.types import View
+from ..common.visibility import VISIBLE, visibility
 from .config import NS_PER_S, MemoryConfig
 from .events import EventLog
 from .identity import Tracker
 from .records import MISSING, PRESENT, TENTATIVE, Track, object_id_str
 from .repository import Repository
 from .state import MemoryState
-from ..common.visibility import VISIBLE, visibility
 
 _MAX_ABSENCE_VIEWS = 6
 
@@ -85,8 +85,9 @@ class Absences:
         tr.disappeared_event = e.id
         ms.mark(tr)
         # it may already be known elsewhere: a newcomer of its class first seen after it was last seen here
-        n = self.tracker.best_reid(tr, [x for x in ms.tracks.values() if x.status == PRESENT and x.id != tr.id],
-                                   extra=lambda x: x.first_seen_ns > tr.last_seen_ns or not self.tracker.coexisted(x, tr))
+        others = [x for x in ms.tracks.values() if x.status == PRESENT and x.id != tr.id]
+        n = self.tracker.best_reid(
+            tr, others, extra=lambda x: x.first_seen_ns > tr.last_seen_ns or not self.tracker.coexisted(x, tr))
         if n is not None:
             if n.first_seen_ns < tr.first_seen_ns:
                 self.tracker.merge(new=tr, old=n)          # the older identity survives

@@ -51,8 +51,8 @@ def associate(cfg: AssociationConfig,
     in_gate = d <= trk_gate[None, :]
     if not in_gate.any():
         return []
-    rows = np.flatnonzero(in_gate.any(axis=1))
-    cols = np.flatnonzero(in_gate.any(axis=0))
+    rows = [int(i) for i in np.flatnonzero(in_gate.any(axis=1))]
+    cols = [int(j) for j in np.flatnonzero(in_gate.any(axis=0))]
     sub_d = d[np.ix_(rows, cols)]
     sub_gate = trk_gate[cols][None, :]
     cost = np.full(sub_d.shape, _INFEASIBLE)

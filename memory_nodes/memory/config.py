@@ -27,7 +27,8 @@ class StoreConfig:
     cache_size_mb: int = 32
 
     def validate(self) -> None:
-        _check(self.synchronous in ("FULL", "NORMAL", "EXTRA"), f"store.synchronous: FULL|NORMAL|EXTRA, got {self.synchronous!r}")
+        _check(self.synchronous in ("FULL", "NORMAL", "EXTRA"),
+               f"store.synchronous: FULL|NORMAL|EXTRA, got {self.synchronous!r}")
         _check(self.commit_every_frames >= 1, "store.commit_every_frames must be >= 1")
         _check(self.commit_every_s > 0.0, "store.commit_every_s must be > 0")
         _check(self.cache_size_mb >= 1, "store.cache_size_mb must be >= 1")

@@ -91,9 +91,10 @@ class MemoryCore:
     def close(self) -> None:
         """Commit what is pending and release the store."""
         with self._lock:
-            if self._repo.writable:
+            store = self._repo.store
+            if self._repo.writable and store is not None:
                 self.commit()
-                self._repo.store.close()
+                store.close()
                 self._attach(self._state, Repository(None))
 
     def __enter__(self) -> "MemoryCore":
@@ -341,7 +342,8 @@ class MemoryCore:
         """Delete the observations selected by all given criteria (and the keyframes showing them, and
         everything derived from them); keep only the fact that a deletion happened."""
         with self._lock:
-            if not self._repo.writable:
+            store = self._repo.store
+            if not self._repo.writable or store is None:
                 raise StoreError("forget needs a persistent memory (not an in-memory one or a fork)")
             if not object_id and not class_name and room_id < 0 and start_ns is None and end_ns is None:
                 raise InputError("bad_forget", "at least one criterion is required")
@@ -354,8 +356,8 @@ class MemoryCore:
             def under_class(name: str) -> bool:
                 return name == general or self.vocab.is_a(name, general)
 
-            result = run_forget(self._repo.store, under_class, object_id, class_name, room_id, start_ns, end_ns,
+            result = run_forget(store, under_class, object_id, class_name, room_id, start_ns, end_ns,
                                 self._state.now_ns if request_stamp_ns is None else request_stamp_ns)
-            self._attach(MemoryState(), Repository(self._repo.store))
+            self._attach(MemoryState(), Repository(store))
             self._load()
             return result

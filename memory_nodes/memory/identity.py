@@ -30,6 +30,10 @@ from .staleness import MoveStats
 from .state import MemoryState
 
 
+def _blob(a: Optional[np.ndarray]) -> Optional[bytes]:
+    return None if a is None else a.astype(np.float32).tobytes()
+
+
 class Tracker:
     def __init__(self, config: MemoryConfig, vocab: Vocabulary, state: MemoryState, repo: Repository,
                  events: EventLog):
@@ -125,7 +129,7 @@ class Tracker:
             rows.append((ids[i], int(o.stamp_ns or t), obs_track[i] if obs_track[i] >= 0 else None,
                          canon[i], o.class_name, float(o.score), int(place), int(room), o.view_id or
                          (out.view.view_id if out.view is not None else ""), geom, int(o.num_points),
-                         None if apps[i] is None else apps[i].astype(np.float32).tobytes()))
+                         _blob(apps[i])))
         ms.counts["observations"] += n
         self.repo.add_observations(rows)
         for r in rows:
@@ -390,9 +394,9 @@ class Tracker:
         ms.active_dirty = True
         ms.mark(tr)
         ms.mark(host, stay=True)
-        for i, (s, oid, o) in enumerate(ms.recent_obs):
+        for i, (stamp, oid, o) in enumerate(ms.recent_obs):
             if oid == tr.id:
-                ms.recent_obs[i] = (s, host.id, o)
+                ms.recent_obs[i] = (stamp, host.id, o)
         self.repo.delete_stays_of(tr.id)
         self.repo.reassign_observations(tr.id, host.id)
 

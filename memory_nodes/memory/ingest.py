@@ -54,7 +54,7 @@ class Ingestor:
         if out.view is not None:
             view_ok = self.view(out.view)
         matched: Set[int] = self.tracker.ingest_observations(t, out)
-        if view_ok and derive_absences:
+        if view_ok and derive_absences and out.view is not None:
             self.absences.absences_from_view(out.view, matched)
         self.tracker.expire_tentative(t)
         self.episode(t)

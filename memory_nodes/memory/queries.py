@@ -17,8 +17,17 @@ from ..common.place_graph import shortest_place_path
 from ..common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, PlaceInfo, Sighting
 from ..vocab import Vocabulary
 from .config import NS_PER_DAY, MemoryConfig
-from .records import MISSING, PRESENT, TENTATIVE, EventRec, ObservationRecord, Stay, Track, object_id_str, \
-    parse_object_id
+from .records import (
+    MISSING,
+    PRESENT,
+    TENTATIVE,
+    EventRec,
+    ObservationRecord,
+    Stay,
+    Track,
+    object_id_str,
+    parse_object_id,
+)
 from .repository import Repository
 from .staleness import MoveStats, class_posterior, object_prior, p_no_move, with_absences
 from .state import MemoryState
@@ -153,7 +162,8 @@ class Queries:
                         place_id=s.place_id, room_id=s.room_id, first_seen_ns=s.start_ns,
                         last_seen_ns=s.end_ns if last_seen_ns is None else last_seen_ns,
                         p_still_there=self.p_stay_still_there(t, s, at),
-                        color_rgb=tuple(float(c) for c in t.color), receptacle=self.receptacle(t, s),
+                        color_rgb=(float(t.color[0]), float(t.color[1]), float(t.color[2])),
+                        receptacle=self.receptacle(t, s),
                         evidence=evidence or self.stay_evidence(t, s))
 
     def last_obs_before(self, t: Track, before_ns: int) -> Optional[Tuple[int, int]]:
@@ -366,7 +376,7 @@ class Queries:
 
     def stats(self) -> Dict[str, int]:
         ms = self.s
-        by = {}
+        by: Dict[str, int] = {}
         for t in ms.tracks.values():
             by[t.status] = by.get(t.status, 0) + 1
         return {"observations": ms.counts["observations"], "views": ms.counts["views"],

@@ -17,8 +17,16 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from ..common.geometry import base_R_optical, make_T, pose2d_T
-from ..common.types import (CameraIntrinsics, ObjectObservation, PerceptionOutput, Place, PlaceGraph, Room,
-                            RoomSegmentation, View)
+from ..common.types import (
+    CameraIntrinsics,
+    ObjectObservation,
+    PerceptionOutput,
+    Place,
+    PlaceGraph,
+    Room,
+    RoomSegmentation,
+    View,
+)
 from .config import NS_PER_DAY, NS_PER_S
 
 ROOM_LABELS = ("kitchen", "living room", "bedroom", "office", "bathroom", "kids room", "dining room", "hallway")
@@ -111,7 +119,7 @@ class SyntheticHousehold:
                 fid = self._add(fcls, np.array([centre[0], centre[1], top / 2]), 0.8, furniture=True)
                 self.tops.append((r, centre, top))
                 _ = fid
-        for r in range(c.n_rooms):
+        for _room in range(c.n_rooms):
             for _ in range(c.objects_per_room):
                 self._add(SMALL[int(self.rng.integers(len(SMALL)))], self._random_spot(), 0.12)
         self.room_rects: List[Tuple[float, float, float, float]] = [
@@ -155,7 +163,8 @@ class SyntheticHousehold:
 
     # -- static layers
     def place_graph(self, stamp_ns: int) -> PlaceGraph:
-        places, edges = [], []
+        places: List[Place] = []
+        edges: List[Tuple[int, int]] = []
         prev = None
         for r, (x, y) in self._stops():
             pid = len(places)
@@ -344,7 +353,7 @@ def score_identity(mem, assignments: List[Tuple[int, int, int]],
         carriers.setdefault(tid, []).append((stamp, gt))
     sc.gt_objects = len(seen_gt)
     sc.missed_objects = len(seen_gt - set(last))
-    for tid, votes in by_track.items():
+    for votes in by_track.values():
         if max(votes.items(), key=lambda kv: kv[1])[0] < 0:
             sc.false_objects += 1
     if world is not None:
@@ -368,7 +377,7 @@ def run_days(mem, world: SyntheticHousehold, days: int, first_day: int = 0,
             if assignments is not None and mem.last_assignment:
                 # last_assignment lists associated observations in input order; align with truth
                 valid = [i for i, o in enumerate(f.out.observations) if o.score >= mem.config.association.min_score]
-                for (obs_id, tid), i in zip(mem.last_assignment, valid):
+                for (_obs_id, tid), i in zip(mem.last_assignment, valid):
                     assignments.append((f.out.stamp_ns, f.truth[i], tid))
     mem.commit()
     return n
@@ -409,9 +418,9 @@ def score_changes(mem, world: SyntheticHousehold, assignments: List[Tuple[int, i
     from .records import parse_object_id
     sc = ChangeScore()
     g2t = track_of_gt(mem, assignments)
-    t2g = {}
-    for g, t in g2t.items():
-        t2g.setdefault(t, g)
+    t2g: Dict[int, int] = {}
+    for g, tid in g2t.items():
+        t2g.setdefault(tid, g)
     events = mem.changes()
     t0 = world.t_origin_ns
     moved = {(parse_object_id(e.object_id), (e.stamp_ns - t0) // NS_PER_DAY) for e in events if e.kind == "moved"}

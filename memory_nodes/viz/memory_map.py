@@ -79,12 +79,13 @@ def render_memory_map(pic: MapPicture, out_path: str | Path, dpi: int = 110) -> 
                     ax.annotate(o.label, (o.position_m[0], o.position_m[1]), fontsize=6, xytext=(3, 3),
                                 textcoords="offset points", color=colour, zorder=5)
     colours = ["tab:blue", "tab:purple", "tab:orange", "tab:cyan", "tab:brown", "tab:pink"]
-    for i, r in enumerate(pic.routes):
-        if len(r.xy_m) >= 1:
+    for i, route in enumerate(pic.routes):
+        if len(route.xy_m) >= 1:
             c = colours[i % len(colours)]
-            ax.plot(r.xy_m[:, 0], r.xy_m[:, 1], color=c, lw=2.2, zorder=6, label=f"route: {r.label}"[:60])
-            ax.scatter([r.xy_m[0, 0]], [r.xy_m[0, 1]], marker="s", c=c, s=40, zorder=7)
-            ax.scatter([r.xy_m[-1, 0]], [r.xy_m[-1, 1]], marker="*", c=c, s=90, zorder=7)
+            xy = route.xy_m
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=2.2, zorder=6, label=f"route: {route.label}"[:60])
+            ax.scatter([xy[0, 0]], [xy[0, 1]], marker="s", c=c, s=40, zorder=7)
+            ax.scatter([xy[-1, 0]], [xy[-1, 1]], marker="*", c=c, s=90, zorder=7)
     ax.set_aspect("equal")
     ax.set_xlabel("x (m, map)")
     ax.set_ylabel("y (m, map)")

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from memory_nodes.common.types import CameraIntrinsics
 
@@ -95,11 +95,12 @@ def backend_choice(config: Optional[SimConfig] = None) -> BackendChoice:
 def make_renderer(world: World, intrinsics: CameraIntrinsics, config: SimConfig):
     """A renderer with ``render(map_T_camera, scene_state) -> (rgb, depth_m, instance_ids)``."""
     choice = backend_choice(config)
+    r: Any
     if choice.backend == "mujoco":
         from .mujoco_renderer import MujocoRenderer
         r = MujocoRenderer(world, intrinsics, choice.gl)
     else:
         from .numpy_renderer import NumpyRenderer
         r = NumpyRenderer(world, intrinsics)
-    r.choice = choice
+    r.choice = choice          # which backend and why, for the node's log and sim/status
     return r

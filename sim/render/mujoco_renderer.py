@@ -7,7 +7,7 @@ map to geoms and from there to instance ids. Depth comes back metric (z along th
 from __future__ import annotations
 
 import math
-from typing import List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -101,9 +101,9 @@ class MujocoRenderer:
         bid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "camrig")
         self._cam_mocap = int(m.body_mocapid[bid])
         self._cam_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_CAMERA, "cam")
-        self._ctx = None
-        self._gl = None
-        self._lut = None
+        self._ctx: Any = None        # mujoco.MjrContext once an OpenGL context exists
+        self._gl: Any = None         # mujoco.GLContext
+        self._lut: Optional[np.ndarray] = None
         w, h = intrinsics.width, intrinsics.height
         self._rect = mujoco.MjrRect(0, 0, w, h)
         self._rgb = np.empty((h, w, 3), dtype=np.uint8)

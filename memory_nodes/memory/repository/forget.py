@@ -35,7 +35,7 @@ def run_forget(st: Store, class_matches: Callable[[str], bool], object_id: str, 
                start_ns: Optional[int], end_ns: Optional[int], stamp_ns: int) -> ForgetResult:
     """Delete what the criteria select (all of them must hold) in one transaction. ``class_matches(name)``
     says whether a stored class name falls under ``class_name`` (the vocabulary decides, not SQL)."""
-    conn = st.conn
+    conn = st.connection
     where: List[str] = []
     args: List = []
     if object_id:
@@ -103,7 +103,8 @@ def run_forget(st: Store, class_matches: Callable[[str], bool], object_id: str, 
             n_kf += conn.execute(f"SELECT count(*) FROM keyframes WHERE {q} AND thinned = 0", a).fetchone()[0]
             conn.execute(f"DELETE FROM keyframes WHERE {q}", a)
             conn.execute(f"UPDATE views SET keyframe_ref = NULL WHERE {_in('keyframe_ref', rlist[i:i + 500])[0]}", a)
-            conn.executemany("INSERT OR IGNORE INTO pending_file_deletes (ref) VALUES (?)", [(r,) for r in rlist[i:i + 500]])
+            conn.executemany("INSERT OR IGNORE INTO pending_file_deletes (ref) VALUES (?)",
+                             [(r,) for r in rlist[i:i + 500]])
         if not by_subject:
             # whatever was derived from the forgotten views: absences seen in them, events dated in the window
             for i in range(0, len(whole_views), 500):
@@ -177,7 +178,8 @@ def _rebuild_track(conn, tid: int, deleted_obs: Set[int], refs: Set[str], start_
                 conn.execute("INSERT INTO stays (id, object_id, start_ns, end_ns, x, y, z, place_id, room_id, "
                              "first_obs, last_obs, first_kf, last_kf, n_obs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                              (new_id, tid, vals[0], vals[1], vals[2], vals[3], vals[4], place, room) + vals[5:])
-    for eid, stamp, data in conn.execute("SELECT id, stamp_ns, data FROM events WHERE object_id = ?", (tid,)).fetchall():
+    events = conn.execute("SELECT id, stamp_ns, data FROM events WHERE object_id = ?", (tid,)).fetchall()
+    for eid, stamp, data in events:
         d = json.loads(data)
         cited = set(int(x) for x in d.get("ev", {}).get("obs", []))
         in_window = ((start_ns is None or stamp >= start_ns) and (end_ns is None or stamp <= end_ns))

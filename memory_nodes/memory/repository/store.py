@@ -160,7 +160,7 @@ class Store:
                 self._lock_fd = None
 
     def _migrate(self) -> None:
-        conn = self.conn
+        conn = self.connection
         ver = conn.execute("PRAGMA user_version").fetchone()[0]
         if ver == SCHEMA_VERSION:
             return
@@ -187,21 +187,28 @@ class Store:
             conn.close()
 
     @property
+    def connection(self) -> sqlite3.Connection:
+        """The open connection (StoreError once closed)."""
+        if self.conn is None:
+            raise StoreError(f"{self.path}: store is closed")
+        return self.conn
+
+    @property
     def schema_version(self) -> int:
-        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        return int(self.connection.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
         if self.conn is not None:
             try:
                 if not self.read_only and self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
+                    self.connection.execute("ROLLBACK")
                 self.conn.close()
             finally:
                 self.conn = None
         self._release_lock()
 
     # ----------------------------------------------------------------------------------- metadata
-    def meta(self, key: str, default: Optional[str] = None) -> Optional[str]:
+    def meta(self, key: str, default: str) -> str:
         return self._meta.get(key, default)
 
     def set_meta(self, key: str, value: Any) -> None:
@@ -218,7 +225,7 @@ class Store:
 
     def reload_classes(self) -> None:
         """Re-read the class table (after rows were deleted outside the batch, e.g. by forget)."""
-        self._class_ids = {n: i for i, n in self.conn.execute("SELECT id, name FROM classes")}
+        self._class_ids = {n: i for i, n in self.connection.execute("SELECT id, name FROM classes")}
 
     def class_names(self) -> Dict[int, str]:
         return {i: n for n, i in self._class_ids.items()}
@@ -249,7 +256,7 @@ class Store:
             raise StoreError("store opened read-only")
         if not self._ops:
             return
-        conn = self.conn
+        conn = self.connection
         ops, self._ops = self._ops, []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -305,7 +312,7 @@ class Store:
         self.queue_many("INSERT OR IGNORE INTO pending_file_deletes (ref) VALUES (?)", [(r,) for r in refs])
 
     def finish_file_deletes(self) -> None:
-        refs = [r for (r,) in self.conn.execute("SELECT ref FROM pending_file_deletes")]
+        refs = [r for (r,) in self.connection.execute("SELECT ref FROM pending_file_deletes")]
         if not refs:
             return
         for r in refs:
@@ -313,15 +320,15 @@ class Store:
                 self.keyframe_path(r).unlink()
             except FileNotFoundError:
                 pass
-        self.conn.execute("BEGIN IMMEDIATE")
-        self.conn.executemany("DELETE FROM pending_file_deletes WHERE ref = ?", [(r,) for r in refs])
-        self.conn.execute("COMMIT")
+        self.connection.execute("BEGIN IMMEDIATE")
+        self.connection.executemany("DELETE FROM pending_file_deletes WHERE ref = ?", [(r,) for r in refs])
+        self.connection.execute("COMMIT")
 
     def orphan_keyframe_files(self) -> List[str]:
         """Keyframe files no row references (left by a crash between writing a file and its commit)."""
         if not self.keyframe_dir.is_dir():
             return []
-        known = {r for (r,) in self.conn.execute("SELECT ref FROM keyframes WHERE thinned = 0")}
+        known = {r for (r,) in self.connection.execute("SELECT ref FROM keyframes WHERE thinned = 0")}
         out = []
         for p in self.keyframe_dir.glob("*/*.jpg"):
             if p.stem not in known:
@@ -336,12 +343,12 @@ class Store:
     # ------------------------------------------------------------------------------------ reading
     def query(self, sql: str, params: Sequence[Any] = ()) -> List[tuple]:
         try:
-            return self.conn.execute(sql, params).fetchall()
+            return self.connection.execute(sql, params).fetchall()
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: read failed: {e}") from e
 
     def integrity_check(self) -> str:
-        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+        return str(self.connection.execute("PRAGMA integrity_check").fetchone()[0])
 
     def disk_bytes(self) -> Dict[str, int]:
         """Bytes on disk: database (+ WAL) and keyframe files."""
@@ -355,10 +362,10 @@ class Store:
 
     def checkpoint(self, truncate: bool = False) -> None:
         mode = "TRUNCATE" if truncate else "PASSIVE"
-        self.conn.execute(f"PRAGMA wal_checkpoint({mode})")
+        self.connection.execute(f"PRAGMA wal_checkpoint({mode})")
 
     def secure_delete(self, on: bool) -> None:
-        self.conn.execute(f"PRAGMA secure_delete={'ON' if on else 'OFF'}")
+        self.connection.execute(f"PRAGMA secure_delete={'ON' if on else 'OFF'}")
 
 
 def dumps(obj: Any) -> str:

@@ -12,6 +12,7 @@ from typing import List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
+from ...common.errors import StoreError
 from ...common.types import RoomSegmentation
 from ..records import LIVE_STATUSES, MERGED, EventRec, PlaceRec, RoomRec, Stay, Track
 from .store import Store, dumps, keyframe_ref
@@ -26,6 +27,12 @@ class Repository:
         self.writable = store is not None and writable
 
     @property
+    def _st(self) -> Store:
+        if self.store is None:
+            raise StoreError("this memory has no store")
+        return self.store
+
+    @property
     def readable(self) -> bool:
         return self.store is not None and self.store.conn is not None
 
@@ -36,7 +43,7 @@ class Repository:
     # ------------------------------------------------------------------------------------ loading
     def load(self, state, gen: int) -> None:
         """Fill an empty MemoryState from the store (records owned by generation ``gen``)."""
-        st = self.store
+        st = self._st
         names = st.class_names()
         for tid, status, cid, first, last, data in st.query(
                 "SELECT id, status, class_id, first_seen_ns, last_seen_ns, data FROM tracks WHERE status IN (?,?,?)",
@@ -87,7 +94,7 @@ class Repository:
         """Queue the state's dirty records and its watermarks, then write the batch in one transaction."""
         if not self.writable:
             return
-        st = self.store
+        st = self._st
         for t in state.dirty_tracks.values():
             st.queue("INSERT OR REPLACE INTO tracks (id, status, class_id, first_seen_ns, last_seen_ns, "
                      "data) VALUES (?,?,?,?,?,?)",
@@ -114,18 +121,18 @@ class Repository:
 
     def put_episode(self, index: int, start_ns: int, end_ns: int) -> None:
         if self.writable:
-            self.store.queue("INSERT OR REPLACE INTO episodes (id, start_ns, end_ns) VALUES (?,?,?)",
+            self._st.queue("INSERT OR REPLACE INTO episodes (id, start_ns, end_ns) VALUES (?,?,?)",
                              (index, start_ns, end_ns))
 
     def add_place_edges(self, rows: List[Tuple[int, int, int, int]]) -> None:
         if self.writable and rows:
-            self.store.queue_many("INSERT OR REPLACE INTO place_edges (a, b, first_ns, last_ns) VALUES (?,?,?,?)",
+            self._st.queue_many("INSERT OR REPLACE INTO place_edges (a, b, first_ns, last_ns) VALUES (?,?,?,?)",
                                   rows)
 
     def put_rooms(self, rows: List[tuple], room_map: RoomSegmentation) -> None:
         if not self.writable:
             return
-        st = self.store
+        st = self._st
         st.queue_many("INSERT OR REPLACE INTO rooms (room_id, label, confidence, x, y, z, area_m2, first_ns, "
                       "last_ns) VALUES (?,?,?,?,?,?,?,?,?)", rows)
         g = room_map.room_map
@@ -137,14 +144,14 @@ class Repository:
     def put_keyframe(self, jpeg: bytes) -> str:
         """The keyframe's content ref; a writable repository also stores the file (before its row)."""
         if self.writable:
-            return self.store.put_keyframe_file(jpeg)
+            return self._st.put_keyframe_file(jpeg)
         return keyframe_ref(jpeg)
 
     def put_view(self, view_id: str, stamp_ns: int, place_id: int, room_id: int, map_T_camera: np.ndarray,
                  intrinsics: np.ndarray, ref: str, jpeg_bytes: int, detected: Sequence[str]) -> None:
         if not self.writable:
             return
-        st = self.store
+        st = self._st
         st.queue("INSERT OR REPLACE INTO views (view_id, stamp_ns, place_id, room_id, pose, intrinsics, "
                  "keyframe_ref, detected) VALUES (?,?,?,?,?,?,?,?)",
                  (view_id, stamp_ns, place_id, room_id, map_T_camera.astype(np.float64).tobytes(),
@@ -158,7 +165,7 @@ class Repository:
         geom float32[13] bytes, num_points, appearance bytes or None)."""
         if not self.writable:
             return
-        st = self.store
+        st = self._st
         st.queue_many("INSERT INTO observations (id, stamp_ns, object_id, class_id, raw_class_id, score, "
                       "place_id, room_id, view_id, geom, num_points, appearance) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                       [(r[0], r[1], r[2], st.class_id(r[3]), st.class_id(str(r[4]).strip()), *r[5:])
@@ -166,45 +173,45 @@ class Repository:
 
     def add_absences(self, rows: List[Tuple[int, int, int, str, float, float, float]]) -> None:
         if self.writable and rows:
-            self.store.queue_many("INSERT INTO absences (id, object_id, stamp_ns, view_id, x, y, z) "
+            self._st.queue_many("INSERT INTO absences (id, object_id, stamp_ns, view_id, x, y, z) "
                                   "VALUES (?,?,?,?,?,?,?)", rows)
 
     def reassign_observations(self, from_track: int, to_track: int) -> None:
         if self.writable:
-            self.store.queue("UPDATE observations SET object_id = ? WHERE object_id = ?", (to_track, from_track))
+            self._st.queue("UPDATE observations SET object_id = ? WHERE object_id = ?", (to_track, from_track))
 
     def reassign_absences(self, from_track: int, to_track: int) -> None:
         if self.writable:
-            self.store.queue("UPDATE absences SET object_id = ? WHERE object_id = ?", (to_track, from_track))
+            self._st.queue("UPDATE absences SET object_id = ? WHERE object_id = ?", (to_track, from_track))
 
     def delete_stays_of(self, track_id: int) -> None:
         if self.writable:
-            self.store.queue("DELETE FROM stays WHERE object_id = ?", (track_id,))
+            self._st.queue("DELETE FROM stays WHERE object_id = ?", (track_id,))
 
     def add_event(self, e: EventRec) -> None:
         if self.writable:
-            self.store.queue("INSERT INTO events (id, kind, object_id, stamp_ns, data) VALUES (?,?,?,?,?)",
+            self._st.queue("INSERT INTO events (id, kind, object_id, stamp_ns, data) VALUES (?,?,?,?,?)",
                              (e.id, e.kind, e.object_id, e.stamp_ns, dumps(e.to_json())))
 
     def delete_event(self, event_id: int) -> None:
         if self.writable:
-            self.store.queue("DELETE FROM events WHERE id = ?", (event_id,))
+            self._st.queue("DELETE FROM events WHERE id = ?", (event_id,))
 
     # -------------------------------------------------------------------------------- retention
     def retention_done_ns(self) -> int:
-        return int(self.store.meta("retention_done_ns", "-1"))
+        return int(self._st.meta("retention_done_ns", "-1"))
 
     def stay_keyframes(self) -> Set[str]:
-        return {ref for (ref,) in self.store.query("SELECT first_kf FROM stays UNION SELECT last_kf FROM stays")}
+        return {ref for (ref,) in self._st.query("SELECT first_kf FROM stays UNION SELECT last_kf FROM stays")}
 
     def keyframes_between(self, after_ns: int, until_ns: int) -> List[Tuple[str, int, int]]:
         """(ref, stamp, place) of the unthinned keyframes stamped in (after_ns, until_ns], oldest first."""
-        return self.store.query("SELECT ref, stamp_ns, place_id FROM keyframes WHERE thinned = 0 AND stamp_ns > ? "
+        return self._st.query("SELECT ref, stamp_ns, place_id FROM keyframes WHERE thinned = 0 AND stamp_ns > ? "
                                 "AND stamp_ns <= ? ORDER BY stamp_ns", (after_ns, until_ns))
 
     def thin_keyframes(self, refs: List[str], done_ns: int) -> None:
         """Mark keyframes thinned (their files go after the next commit) and remember how far it got."""
-        st = self.store
+        st = self._st
         if refs:
             st.queue_many("UPDATE keyframes SET thinned = 1 WHERE ref = ?", [(r,) for r in refs])
             st.delete_keyframe_files_later(refs)
@@ -215,7 +222,7 @@ class Repository:
         """(observation id, stamp) of the track's last committed observation at or before ``before_ns``."""
         if not self.readable:
             return None
-        rows = self.store.query("SELECT id, stamp_ns FROM observations WHERE object_id = ? AND stamp_ns <= ? "
+        rows = self._st.query("SELECT id, stamp_ns FROM observations WHERE object_id = ? AND stamp_ns <= ? "
                                 "ORDER BY stamp_ns DESC LIMIT 1", (track_id, before_ns))
         return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
@@ -223,7 +230,7 @@ class Repository:
         """(stamp, view id, x, y, z) of the track's committed absences since ``since_ns``, oldest first."""
         if not self.readable:
             return []
-        return self.store.query("SELECT stamp_ns, view_id, x, y, z FROM absences WHERE object_id = ? AND "
+        return self._st.query("SELECT stamp_ns, view_id, x, y, z FROM absences WHERE object_id = ? AND "
                                 "stamp_ns >= ? ORDER BY stamp_ns", (track_id, since_ns))
 
     def observation_rows(self, track_id: Optional[int], start_ns: Optional[int], end_ns: Optional[int],
@@ -243,16 +250,16 @@ class Repository:
                f"FROM observations WHERE {' AND '.join(where)} ORDER BY stamp_ns, id")
         if limit > 0:
             sql += f" LIMIT {int(limit)}"
-        names = self.store.class_names()
+        names = self._st.class_names()
         out = []
-        for oid, stamp, obj, cid, rid, score, geom, place, room, view in self.store.query(sql, args):
+        for oid, stamp, obj, cid, rid, score, geom, place, room, view in self._st.query(sql, args):
             g = np.frombuffer(geom, np.float32)
             out.append((oid, stamp, obj, names.get(cid, ""), names.get(rid, ""), score, g[:3].astype(float),
                         place, room, view))
         return out
 
     def count_observations(self, start_ns: Optional[int], end_ns: Optional[int]) -> int:
-        return int(self.store.query("SELECT count(*) FROM observations WHERE stamp_ns >= ? AND stamp_ns <= ?",
+        return int(self._st.query("SELECT count(*) FROM observations WHERE stamp_ns >= ? AND stamp_ns <= ?",
                                     (-1 if start_ns is None else start_ns,
                                      2 ** 62 if end_ns is None else end_ns))[0][0])
 
@@ -260,10 +267,10 @@ class Repository:
         """The unthinned keyframe ref of a stored view ("" if none)."""
         if not self.readable:
             return ""
-        rows = self.store.query("SELECT v.keyframe_ref FROM views v JOIN keyframes k ON k.ref = v.keyframe_ref "
+        rows = self._st.query("SELECT v.keyframe_ref FROM views v JOIN keyframes k ON k.ref = v.keyframe_ref "
                                 "WHERE v.view_id = ? AND k.thinned = 0", (view_id,))
         return rows[0][0] if rows and rows[0][0] else ""
 
     def keyframe(self, ref: str) -> Optional[bytes]:
-        return None if self.store is None else self.store.read_keyframe(ref)
+        return None if self.store is None else self._st.read_keyframe(ref)
 
