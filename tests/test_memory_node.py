@@ -1,5 +1,6 @@
 """The memory lifecycle node in its own process (ROS_DOMAIN_ID 51): configure / activate, ingest from the
-perception topics, ingested_through, recall, the latched scene graph, bad input, forget, flush on exit."""
+perception topics (one FrameObservations per frame), ingested_through, recall, the latched scene graph, bad
+input, forget, flush on exit."""
 from __future__ import annotations
 
 import os
@@ -7,7 +8,6 @@ import signal
 
 import numpy as np
 import pytest
-
 from conftest import PYTHON, REPO_ROOT, ros_env
 
 pytestmark = pytest.mark.ros
@@ -15,18 +15,17 @@ pytestmark = pytest.mark.ros
 DOMAIN = 51
 
 
-def _frame_msgs(stamp_ns: int, view_id: str, with_mug: bool):
-    from memory_interfaces.msg import ObjectObservationArray
+def _frame_msg(stamp_ns: int, view_id: str, with_mug: bool):
     from memory_nodes.common.geometry import base_R_optical, make_T
     from memory_nodes.common.types import CameraIntrinsics, ObjectObservation, PerceptionOutput, View
-    from memory_nodes.ros.conversions.perception import observations_to_msg, view_to_msg
+    from memory_nodes.ros.conversions.perception import frame_to_msg
     p = np.array([2.0, 0.0, 1.0])
     obs = [ObjectObservation(stamp_ns, "cup", 0.9, p, p - 0.05, p + 0.05, 100, (0.8, 0.1, 0.1), None, 2.0,
                              view_id, 0)] if with_mug else []
     intr = CameraIntrinsics(40, 30, 30.0, 30.0, 19.5, 14.5)
     view = View(view_id, stamp_ns, make_T(base_R_optical, (0.0, 0.0, 1.0)), intr,
                 np.full((30, 40), 5.0, np.float32), b"\xff\xd8fake-jpeg-" + view_id.encode(), 0, ["cup"])
-    return observations_to_msg(PerceptionOutput(stamp_ns, obs, view, 0), "map"), view_to_msg(view, "map")
+    return frame_to_msg(PerceptionOutput(stamp_ns, obs, view, 0), "map")
 
 
 def _static_msgs(stamp_ns: int):
@@ -35,23 +34,21 @@ def _static_msgs(stamp_ns: int):
     pg = PlaceGraph(stamp_ns, [Place(0, np.zeros(3), 0, stamp_ns, stamp_ns),
                                Place(1, np.array([3.0, 0.0, 0.0]), 0, stamp_ns, stamp_ns)], [(0, 1)])
     grid = np.zeros((50, 50), np.int16)
-    seg = RoomSegmentation(stamp_ns, [Room(0, "kitchen", 0.9, np.array([2.5, 0.0, 0.0]), 25.0)], grid, 0.1, (-1.0, -2.5))
+    seg = RoomSegmentation(stamp_ns, [Room(0, "kitchen", 0.9, np.array([2.5, 0.0, 0.0]), 25.0)], grid, 0.1,
+                           (-1.0, -2.5))
     return place_graph_to_msg(pg, "map"), rooms_to_msg(seg, "map")
 
 
 def test_memory_node_lifecycle_ingest_recall_forget(tmp_path, ros_context_factory, process_factory):
     from lifecycle_msgs.msg import Transition
     from lifecycle_msgs.srv import ChangeState
-    from memory_interfaces.msg import IngestProgress, ObjectObservationArray, PlaceGraph, RoomSegmentation, SceneGraph
-    from memory_interfaces.msg import View as ViewMsg
+    from memory_interfaces.msg import FrameObservations, IngestProgress, PlaceGraph, RoomSegmentation, SceneGraph
     from memory_interfaces.srv import Forget, GetSceneGraph, Recall
-    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     from visualization_msgs.msg import MarkerArray
 
     from memory_nodes.ros.conversions.basic import ns_to_time, time_to_ns
-
-    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-    events = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+    from memory_nodes.ros.qos import EVENTS as events
+    from memory_nodes.ros.qos import LATCHED as latched
     env = ros_env(DOMAIN, {"PYTHONPATH": str(REPO_ROOT)})
     proc = process_factory([PYTHON, "-m", "memory_nodes.ros.memory_node", "--ros-args",
                             "--params-file", str(REPO_ROOT / "config" / "memory.yaml"),
@@ -67,8 +64,7 @@ def test_memory_node_lifecycle_ingest_recall_forget(tmp_path, ros_context_factor
     node.create_subscription(IngestProgress, "memory/ingested_through", progress.append, events)
     node.create_subscription(SceneGraph, "memory/scene_graph", graphs.append, latched)
     node.create_subscription(MarkerArray, "memory/markers", markers.append, latched)
-    pub_obs = node.create_publisher(ObjectObservationArray, "perception/observations", events)
-    pub_view = node.create_publisher(ViewMsg, "perception/views", events)
+    pub_frames = node.create_publisher(FrameObservations, "perception/frames", events)
     pub_places = node.create_publisher(PlaceGraph, "perception/places", latched)
     pub_rooms = node.create_publisher(RoomSegmentation, "perception/rooms", latched)
 
@@ -92,17 +88,10 @@ def test_memory_node_lifecycle_ingest_recall_forget(tmp_path, ros_context_factor
     pl, rm = _static_msgs(t0)
     pub_places.publish(pl)
     pub_rooms.publish(rm)
-    ctx.spin_until(lambda: pub_obs.get_subscription_count() > 0 and pub_view.get_subscription_count() > 0, 30,
-                   "memory subscriptions")
+    ctx.spin_until(lambda: pub_frames.get_subscription_count() > 0, 30, "memory subscriptions")
     stamps = [t0 + k * 200_000_000 for k in range(5)]
     for k, s in enumerate(stamps):
-        o, v = _frame_msgs(s, f"v{k}", True)
-        if k % 2:                       # either half of a frame may arrive first
-            pub_view.publish(v)
-            pub_obs.publish(o)
-        else:
-            pub_obs.publish(o)
-            pub_view.publish(v)
+        pub_frames.publish(_frame_msg(s, f"v{k}", True))
         ctx.spin_once(0.01)
     ctx.spin_until(lambda: progress and time_to_ns(progress[-1].ingested_through) >= stamps[-1], 30,
                    "ingested_through to pass the last frame")
@@ -131,12 +120,10 @@ def test_memory_node_lifecycle_ingest_recall_forget(tmp_path, ros_context_factor
     assert g.error_code == 0 and any(n.id == oid for n in g.graph.nodes)
 
     # bad input: a view whose depth image lies about its size; the node logs and carries on
-    _, bad = _frame_msgs(stamps[-1] + 10**8, "bad", False)
-    bad.depth.step = 3
-    pub_view.publish(bad)
-    o, v = _frame_msgs(stamps[-1] + 2 * 10**8, "v9", True)
-    pub_obs.publish(o)
-    pub_view.publish(v)
+    bad = _frame_msg(stamps[-1] + 10**8, "bad", False)
+    bad.view[0].depth.step = 3
+    pub_frames.publish(bad)
+    pub_frames.publish(_frame_msg(stamps[-1] + 2 * 10**8, "v9", True))
     ctx.spin_until(lambda: time_to_ns(progress[-1].ingested_through) >= stamps[-1] + 2 * 10**8, 30,
                    "ingest after bad input")
     assert proc.poll() is None
@@ -149,15 +136,13 @@ def test_memory_node_lifecycle_ingest_recall_forget(tmp_path, ros_context_factor
     # one more sighting, then Ctrl-C: the node commits before it exits
     for k in range(3):
         s = stamps[-1] + (10 + k) * 10**8
-        o, v = _frame_msgs(s, f"w{k}", True)
-        pub_obs.publish(o)
-        pub_view.publish(v)
+        pub_frames.publish(_frame_msg(s, f"w{k}", True))
         ctx.spin_once(0.01)
     last = stamps[-1] + 12 * 10**8
     ctx.spin_until(lambda: time_to_ns(progress[-1].ingested_through) >= last, 30, "last frames")
     os.killpg(proc.pid, signal.SIGINT)
     out, _ = proc.communicate(timeout=30)
-    bad_lines = [l for l in out.splitlines() if "bad input (" in l]
+    bad_lines = [line for line in out.splitlines() if "bad input (" in line]
     assert len(bad_lines) >= 1 and "WARN" in bad_lines[0]
 
     from memory_nodes.memory import MemoryCore

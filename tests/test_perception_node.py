@@ -1,5 +1,6 @@
-"""The perception node in another process: synchronized camera messages + /tf in; observations, views,
-places and frame acks out; each bad frame rejected with its cause logged once, and the node stays up."""
+"""The perception node in another process: synchronized camera messages + /tf in; one FrameObservations
+per frame (observations, and the View of a keyframe), places and frame acks out; each bad frame rejected
+with its cause logged once, and the node stays up."""
 from __future__ import annotations
 
 import os
@@ -9,11 +10,10 @@ import textwrap
 
 import numpy as np
 import pytest
-
-from memory_nodes.common.geometry import invert_T, make_T, pose2d_T
-from memory_nodes.perception.synthetic import demo_scene, intrinsics_for, look_at, render
-
 from conftest import REPO_ROOT, ros_env
+
+from memory_nodes.common.geometry import invert_T, pose2d_T
+from memory_nodes.perception.synthetic import demo_scene, intrinsics_for, look_at, render
 
 pytestmark = pytest.mark.ros
 DOMAIN = 71
@@ -36,14 +36,19 @@ def _params(tmp_path) -> str:
 
 def test_node_publishes_and_survives_bad_frames(tmp_path, ros_context_factory, process_factory):
     from builtin_interfaces.msg import Time
-    from memory_interfaces.msg import InstanceClassTable, ObjectObservationArray, PlaceGraph, View
+    from memory_interfaces.msg import FrameObservations, InstanceClassTable, PlaceGraph
     from sensor_msgs.msg import CameraInfo, Image
     from tf2_msgs.msg import TFMessage
 
-    from memory_nodes.ros.conversions.basic import (intrinsics_to_camera_info, make_transform_stamped,
-                                                    ns_to_time, numpy_to_image, time_to_ns)
+    from memory_nodes.ros.conversions.basic import (
+        intrinsics_to_camera_info,
+        make_transform_stamped,
+        numpy_to_image,
+        time_to_ns,
+    )
     from memory_nodes.ros.conversions.perception import class_table_to_msg, observations_from_msg, view_from_msg
-    from memory_nodes.ros.perception_node import EVENTS, LATCHED, RELIABLE_CAMERA
+    from memory_nodes.ros.qos import EVENTS, LATCHED, TF_STATIC
+    from memory_nodes.ros.qos import RELIABLE_SENSOR as RELIABLE_CAMERA
 
     proc = process_factory([sys.executable, "-m", "memory_nodes.ros.perception_node", "--ros-args",
                             "--params-file", str(REPO_ROOT / "config" / "perception.yaml"),
@@ -58,13 +63,14 @@ def test_node_publishes_and_survives_bad_frames(tmp_path, ros_context_factory, p
     pub_info = node.create_publisher(CameraInfo, "camera/color/camera_info", RELIABLE_CAMERA)
     pub_table = node.create_publisher(InstanceClassTable, "camera/class_table", LATCHED)
     pub_tf = node.create_publisher(TFMessage, "/tf", EVENTS)
-    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-    pub_tf_static = node.create_publisher(TFMessage, "/tf_static", QoSProfile(
-        depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    pub_tf_static = node.create_publisher(TFMessage, "/tf_static", TF_STATIC)
     acks, arrays, views, places = [], [], [], []
+
+    def on_frame(m):                  # one message per frame: its observations and, for a keyframe, its view
+        arrays.append(m)
+        views.extend(m.view)
     node.create_subscription(Time, "perception/frame_ack", lambda m: acks.append(time_to_ns(m)), EVENTS)
-    node.create_subscription(ObjectObservationArray, "perception/observations", arrays.append, EVENTS)
-    node.create_subscription(View, "perception/views", views.append, EVENTS)
+    node.create_subscription(FrameObservations, "perception/frames", on_frame, EVENTS)
     node.create_subscription(PlaceGraph, "perception/places", places.append, LATCHED)
 
     objects, walls = demo_scene()

@@ -1,19 +1,16 @@
 """The planner node over ROS 2: Ask and AskActive against a fake memory + robot in another process.
 
 Run as a script, this file IS the fake backend: memory/recall and memory/get_scene_graph over a small
-FakeMemory, navigate_to_pose that teleports the robot (publishing odom), and perception/observations of
-the true objects near the robot after each goal, with frame_ack and memory/ingested_through following.
+FakeMemory, navigate_to_pose that teleports the robot (publishing odom), and perception/frames with
+observations of the true objects near the robot after each goal, with frame_ack and memory/ingested_through following.
 """
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 import sys
-import time
 
 import pytest
-
 from conftest import REPO_ROOT, RosContext, ros_env
 
 pytestmark = pytest.mark.ros
@@ -25,24 +22,28 @@ TRUE_MUG = (16.3, 0.4, 0.8)          # memory thinks the mug is in the kitchen (
 
 # ------------------------------------------------------------------------------------- fake backend
 def run_backend() -> None:
-    import numpy as np
     import rclpy
     from builtin_interfaces.msg import Time
+    from memory_interfaces.msg import (
+        FrameObservations,
+        IngestProgress,
+        ObjectObservation,
+        RecallItem,
+        SceneGraphEdge,
+        SceneGraphNode,
+    )
+    from memory_interfaces.srv import GetSceneGraph, Recall
+    from nav2_msgs.action import NavigateToPose
+    from nav_msgs.msg import Odometry
     from rclpy.action import ActionServer, CancelResponse, GoalResponse
     from rclpy.callback_groups import ReentrantCallbackGroup
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
     from rclpy.node import Node
-    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-    from nav_msgs.msg import Odometry
-    from nav2_msgs.action import NavigateToPose
-    from memory_interfaces.msg import (IngestProgress, ObjectObservation, ObjectObservationArray, RecallItem,
-                                       SceneGraphEdge, SceneGraphNode)
-    from memory_interfaces.srv import GetSceneGraph, Recall
+
     from memory_nodes.planner.fakes import FakeMemory
     from memory_nodes.ros.conversions.basic import np_to_point, ns_to_time, time_to_ns
     from memory_nodes.ros.conversions.planner import evidence_to_msg
-
-    events = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+    from memory_nodes.ros.qos import EVENTS as events
 
     class Backend(Node):
         def __init__(self):
@@ -59,7 +60,7 @@ def run_backend() -> None:
             ActionServer(self, NavigateToPose, "navigate_to_pose", self.on_nav, callback_group=g,
                          goal_callback=lambda _g: GoalResponse.ACCEPT, cancel_callback=lambda _g: CancelResponse.ACCEPT)
             self.pub_odom = self.create_publisher(Odometry, "odom", events)
-            self.pub_obs = self.create_publisher(ObjectObservationArray, "perception/observations", events)
+            self.pub_obs = self.create_publisher(FrameObservations, "perception/frames", events)
             self.pub_ack = self.create_publisher(Time, "perception/frame_ack", events)
             self.pub_ing = self.create_publisher(IngestProgress, "memory/ingested_through", events)
             self.create_timer(0.05, self.tick, callback_group=g)
@@ -72,7 +73,8 @@ def run_backend() -> None:
             self.pub_ing.publish(m)
             o = Odometry()
             o.pose.pose.position.x, o.pose.pose.position.y = self.pose[0], self.pose[1]
-            o.pose.pose.orientation.z, o.pose.pose.orientation.w = math.sin(self.pose[2] / 2), math.cos(self.pose[2] / 2)
+            q = o.pose.pose.orientation
+            q.z, q.w = math.sin(self.pose[2] / 2), math.cos(self.pose[2] / 2)
             self.pub_odom.publish(o)
 
         def item(self, s, stamp, until, p=1.0, event=""):
@@ -135,7 +137,7 @@ def run_backend() -> None:
             self.tick()
             now = self.get_clock().now().nanoseconds
             if math.hypot(TRUE_MUG[0] - p.position.x, TRUE_MUG[1] - p.position.y) < 3.0:
-                arr = ObjectObservationArray()
+                arr = FrameObservations()
                 o = ObjectObservation()
                 o.header.stamp, o.header.frame_id = ns_to_time(now), "map"
                 o.class_name, o.score = "mug", 0.9

@@ -1,74 +1,71 @@
 """Memory node: the lifecycle node around MemoryCore (memory_nodes/memory).
 
 configure  -> read parameters, open the store (a corrupt or foreign store fails the transition, untouched)
-activate   -> subscribe perception/observations, perception/views, perception/places, perception/rooms
+activate   -> subscribe perception/frames, perception/places, perception/rooms
 deactivate -> unsubscribe, commit
 cleanup / shutdown -> commit and close the store
 
 Serves memory/recall (Recall), memory/forget (Forget), memory/get_scene_graph (GetSceneGraph); publishes
 memory/ingested_through (IngestProgress) after every commit, memory/scene_graph (latched) and
-memory/markers (MarkerArray, latched). An ObjectObservationArray that names a view is ingested together
-with that View (they are published separately for the same frame); a half that waits longer than
-node.pair_timeout_s goes in alone (a view without its detections is stored without deriving absences).
+memory/markers (MarkerArray, latched). Each perception/frames message (FrameObservations) is one frame:
+its observations and, for a keyframe, its View go into the core together. A frame whose View is malformed
+goes in without it; a keyframe whose observations are malformed is stored without deriving absences.
 Bad input is logged once per cause (then at debug level); the node stays up and loses nothing else.
+Service callbacks answer NOT_ACTIVE unless the node is active, and UNKNOWN (logged once) for anything
+unexpected (``memory_service``).
 """
 from __future__ import annotations
 
-import array
-import dataclasses
+import functools
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
-import rclpy
-from memory_interfaces.msg import IngestProgress, ObjectObservationArray, PlaceGraph, RoomSegmentation, SceneGraph
-from memory_interfaces.msg import View as ViewMsg
+from memory_interfaces.msg import FrameObservations, IngestProgress, PlaceGraph, RoomSegmentation, SceneGraph
 from memory_interfaces.srv import Forget, GetSceneGraph, Recall
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
-from rclpy.exceptions import ParameterUninitializedException
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from visualization_msgs.msg import MarkerArray
 
-from memory_nodes.common.config import ConfigError, config_from_dict, flatten, unflatten
+from memory_nodes.common.config import ConfigError
 from memory_nodes.common.errors import InputError, MemoryStackError, NotFoundError, StoreError
-from memory_nodes.common.types import PerceptionOutput, View
+from memory_nodes.common.types import PerceptionOutput
 from memory_nodes.memory import MemoryConfig, MemoryCore
 from memory_nodes.vocab import VocabConfig, Vocabulary
 
 from .conversions.basic import time_to_ns
-from .conversions.memory import (absence_to_item, change_to_item, count_to_item, ingest_progress_msg,
-                                 markers_from_graph, place_to_item, scene_graph_to_msg, sighting_to_item,
-                                 span_to_item, staleness_to_item)
-from .conversions.perception import observations_from_msg, place_graph_from_msg, rooms_from_msg, view_from_msg
-
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
-                     history=HistoryPolicy.KEEP_LAST)
-STREAM = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
-                   history=HistoryPolicy.KEEP_LAST)   # every frame's perception output, even in a burst
-EVENTS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
-                    history=HistoryPolicy.KEEP_LAST)
-
-RECALL_KINDS = ("last_seen", "where_at", "history", "objects_in", "count", "changes", "staleness", "absences",
-                "places", "object")
+from .conversions.memory import (
+    absence_to_item,
+    change_to_item,
+    count_to_item,
+    ingest_progress_msg,
+    markers_from_graph,
+    place_to_item,
+    scene_graph_to_msg,
+    sighting_to_item,
+    span_to_item,
+    staleness_to_item,
+)
+from .conversions.perception import frame_view_from_msg, observations_from_msg, place_graph_from_msg, rooms_from_msg
+from .log_once import LogOnce
+from .params import NodeParameters, Section
+from .qos import EVENTS, LATCHED, STREAM
+from .runner import run_node
 
 
 @dataclass
 class MemoryNodeConfig:
     """Section ``node`` of the memory node's parameters."""
     map_frame: str = "map"
-    pair_timeout_s: float = 1.0          # wall time an observation array waits for its View (and back)
     flush_period_s: float = 0.2          # commit what is pending at least this often (wall time)
     scene_graph_period_s: float = 2.0    # republish memory/scene_graph and markers at most this often
     publish_markers: bool = True
     max_marker_objects: int = 2000
 
     def validate(self) -> None:
-        if self.pair_timeout_s <= 0 or self.flush_period_s <= 0 or self.scene_graph_period_s <= 0:
-            raise ConfigError("node.pair_timeout_s, flush_period_s and scene_graph_period_s must be > 0")
+        if self.flush_period_s <= 0 or self.scene_graph_period_s <= 0:
+            raise ConfigError("node.flush_period_s and scene_graph_period_s must be > 0")
         if not self.map_frame:
             raise ConfigError("node.map_frame must not be empty")
 
@@ -82,43 +79,67 @@ class MemoryNodeParams:
     data_dir: str
 
 
-_CORE_SECTIONS = tuple(f.name for f in dataclasses.fields(MemoryConfig))
+# The parameters: MemoryConfig's sections at the top level (store.path, association.gate_m, ...), vocab.*,
+# node.*, and data_dir. Ranges: only those validate() enforces exactly (tests/test_ros_params.py checks).
+PARAMETERS = (
+    Section(MemoryConfig, ranges={
+        "store.commit_every_frames": (1, None), "store.cache_size_mb": (1, None),
+        "association.absorb_radius_m": (0.0, None), "association.absorb_hits_ratio": (1.0, None),
+        "association.min_class_similarity": (0.0, 1.0), "association.confirm_hits": (1, None),
+        "association.position_window": (1, None), "association.stay_split_hits": (1, None),
+        "association.coexist_window_s": (0.0, None), "absence.window_px": (0, None),
+        "absence.missing_after_absences": (1, None), "retention.keep_all_days": (0.0, None),
+        "retention.keep_per_place_per_day": (0, None), "events.appear_after_s": (0.0, None)}),
+    Section(VocabConfig, "vocab.", ranges={"vocab.min_model_score": (0.0, 1.0), "vocab.max_ngram_words": (1, None)}),
+    Section(MemoryNodeConfig, "node."),
+)
 
 
-def _defaults() -> Dict[str, Any]:
-    d = flatten(dataclasses.asdict(MemoryConfig()))
-    v = dataclasses.asdict(VocabConfig())
-    v.pop("extra_synonyms")          # a mapping of lists: core YAML only, not a ROS parameter
-    d.update(flatten(v, "vocab."))
-    d.update(flatten(dataclasses.asdict(MemoryNodeConfig()), "node."))
-    d["data_dir"] = "data"
-    return d
-
-
-def params_from_flat(values: Dict[str, Any]) -> MemoryNodeParams:
-    """Typed, validated parameters from flat ROS names ("store.path", "vocab.allow_model", ...)."""
-    nested = unflatten(values)
-    data_dir = str(nested.pop("data_dir", "data"))
-    vocab = config_from_dict(VocabConfig, nested.pop("vocab", {}) or {}, prefix="vocab.")
-    node = config_from_dict(MemoryNodeConfig, nested.pop("node", {}) or {}, prefix="node.")
-    core = {k: v for k, v in nested.items() if k in _CORE_SECTIONS}
-    mem = config_from_dict(MemoryConfig, core)
-    mem.validate()
+def read_params(params: NodeParameters) -> MemoryNodeParams:
+    """Typed, validated parameters of the memory node (a relative store.path is under data_dir)."""
+    data_dir = str(params.value("data_dir") or "data")
+    vocab = params.read(VocabConfig, "vocab.")
+    node = params.read(MemoryNodeConfig, "node.")
+    mem = params.read(MemoryConfig)
     if not os.path.isabs(mem.store.path):
         mem.store.path = os.path.join(data_dir, mem.store.path)
     return MemoryNodeParams(mem, vocab, node, data_dir)
 
 
+def memory_service(cause: str, bad_request: Tuple[Type[Exception], ...] = ()) -> Callable:
+    """Guard of a memory service callback ``(self, req, resp) -> resp``: NOT_ACTIVE unless the node is active
+    with an open store; an exception in ``bad_request`` -> BAD_REQUEST; any other -> UNKNOWN, logged once
+    under ``cause``. Nothing escapes into the executor."""
+    def wrap(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def guarded(self: "MemoryNode", req, resp):
+            codes = type(resp)
+            if not self._active or self.memory is None:
+                resp.error_code, resp.error_msg = codes.NOT_ACTIVE, "memory is not active"
+                return resp
+            try:
+                return method(self, req, resp)
+            except bad_request as e:
+                resp.error_code, resp.error_msg = codes.BAD_REQUEST, str(e)
+            except Exception as e:        # nothing escapes into the executor
+                resp.error_code, resp.error_msg = codes.UNKNOWN, f"{type(e).__name__}: {e}"
+                self._bad(cause, resp.error_msg)
+            return resp
+        return guarded
+    return wrap
+
+
 class MemoryNode(LifecycleNode):
     def __init__(self, **kwargs):
         super().__init__("memory", automatically_declare_parameters_from_overrides=True, **kwargs)
-        self._declare_parameters()
+        self._params = NodeParameters(self)
+        self._params.declare_sections(PARAMETERS)
+        self._params.declare_value("data_dir", "data", "folder of the store; a relative store.path is under it")
         self.params: Optional[MemoryNodeParams] = None
         self.memory: Optional[MemoryCore] = None
         self._active = False
-        self._causes: Dict[str, int] = {}
-        self._pending_obs: Dict[str, Tuple[PerceptionOutput, float]] = {}
-        self._pending_views: Dict[str, Tuple[View, float]] = {}
+        self._log_bad = LogOnce(self.get_logger(), "bad input")
+        self._recall_kinds = self._recall_table()
         self._mem_subs: List[Any] = []
         self._mem_services: List[Any] = []
         self._mem_timers: List[Any] = []
@@ -129,32 +150,10 @@ class MemoryNode(LifecycleNode):
         self._last_graph_wall = 0.0
         self.get_logger().info("memory node created (unconfigured)")
 
-    # ------------------------------------------------------------------------------ parameters
-    def _declare_parameters(self) -> None:
-        for name, value in _defaults().items():
-            if self.has_parameter(name):
-                continue
-            self.declare_parameter(name, value, ParameterDescriptor(
-                description=f"memory {name} (see memory_nodes/memory/config.py, vocab, or MemoryNodeConfig)",
-                read_only=True))
-
-    def _read_params(self) -> MemoryNodeParams:
-        values: Dict[str, Any] = {}
-        for name in self.list_parameters([], 0).names:
-            top = name.split(".", 1)[0]
-            if top not in _CORE_SECTIONS and top not in ("vocab", "node", "data_dir"):
-                continue
-            try:
-                v = self.get_parameter(name).value
-            except ParameterUninitializedException:
-                continue
-            values[name] = list(v) if isinstance(v, (array.array, tuple)) else v
-        return params_from_flat(values)
-
     # ------------------------------------------------------------------------------ lifecycle
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         try:
-            self.params = self._read_params()
+            self.params = read_params(self._params)
         except ConfigError as e:
             self.get_logger().error(f"bad memory parameters: {e}")
             return TransitionCallbackReturn.FAILURE
@@ -186,8 +185,7 @@ class MemoryNode(LifecycleNode):
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         self._mem_subs = [
-            self.create_subscription(ObjectObservationArray, "perception/observations", self._on_observations, STREAM),
-            self.create_subscription(ViewMsg, "perception/views", self._on_view, STREAM),
+            self.create_subscription(FrameObservations, "perception/frames", self._on_frame, STREAM),
             self.create_subscription(PlaceGraph, "perception/places", self._on_places, LATCHED),
             self.create_subscription(RoomSegmentation, "perception/rooms", self._on_rooms, LATCHED),
         ]
@@ -203,7 +201,6 @@ class MemoryNode(LifecycleNode):
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         self._active = False
         self._drop_io()
-        self._flush_pairs(force=True)
         self._commit_and_publish()
         return super().on_deactivate(state)
 
@@ -243,7 +240,6 @@ class MemoryNode(LifecycleNode):
     def _close_memory(self) -> None:
         if self.memory is not None:
             try:
-                self._flush_pairs(force=True)
                 self.memory.close()
             except MemoryStackError as e:
                 self.get_logger().error(f"closing the memory store: {e}")
@@ -256,12 +252,7 @@ class MemoryNode(LifecycleNode):
 
     # ------------------------------------------------------------------------------ logging
     def _bad(self, cause: str, detail: str) -> None:
-        n = self._causes.get(cause, 0) + 1
-        self._causes[cause] = n
-        if n == 1:
-            self.get_logger().warning(f"bad input ({cause}): {detail} [further '{cause}' are logged at debug level]")
-        else:
-            self.get_logger().debug(f"bad input ({cause}) #{n}: {detail}")
+        self._log_bad.warning(cause, detail)
 
     # ------------------------------------------------------------------------------ ingest
     def _ingest(self, out: PerceptionOutput, derive_absences: bool = True) -> None:
@@ -281,34 +272,23 @@ class MemoryNode(LifecycleNode):
             self._publish_progress()
             self._graph_dirty = True
 
-    def _on_observations(self, msg: ObjectObservationArray) -> None:
+    def _on_frame(self, msg: FrameObservations) -> None:
+        """One frame: its observations and (for a keyframe) its View go in together."""
         try:
-            obs = observations_from_msg(msg)
+            obs: Optional[list] = observations_from_msg(msg)
         except (InputError, ValueError) as e:
             self._bad(getattr(e, "cause", "bad_observations"), str(e))
-            return
-        out = PerceptionOutput(time_to_ns(msg.header.stamp), obs, None, int(msg.place_id))
-        if msg.view_id:
-            pending = self._pending_views.pop(msg.view_id, None)
-            if pending is None:
-                self._pending_obs[msg.view_id] = (out, time.monotonic() + self.params.node.pair_timeout_s)
-                return
-            out.view = pending[0]
-        self._ingest(out)
-
-    def _on_view(self, msg: ViewMsg) -> None:
+            obs = None
         try:
-            v = view_from_msg(msg)
+            view = frame_view_from_msg(msg)
         except (InputError, ValueError) as e:
             self._bad(getattr(e, "cause", "bad_view"), str(e))
-            return
-        pending = self._pending_obs.pop(v.view_id, None)
-        if pending is None:
-            self._pending_views[v.view_id] = (v, time.monotonic() + self.params.node.pair_timeout_s)
-            return
-        out = pending[0]
-        out.view = v
-        self._ingest(out)
+            view = None
+        if obs is not None:
+            self._ingest(PerceptionOutput(time_to_ns(msg.header.stamp), obs, view, int(msg.place_id)))
+        elif view is not None:     # a keyframe without its detections: stored, no absences drawn from it
+            self._ingest(PerceptionOutput(view.stamp_ns, [], view=view, place_id=view.place_id),
+                         derive_absences=False)
 
     def _on_places(self, msg: PlaceGraph) -> None:
         try:
@@ -326,19 +306,6 @@ class MemoryNode(LifecycleNode):
             return
         self._ingest(PerceptionOutput(seg.stamp_ns, [], rooms=seg))
 
-    def _flush_pairs(self, force: bool = False) -> None:
-        now = time.monotonic()
-        for vid, (out, deadline) in list(self._pending_obs.items()):
-            if force or now >= deadline:
-                del self._pending_obs[vid]
-                self._bad("view_missing", f"observations of view {vid} went in without their View")
-                self._ingest(out)
-        for vid, (v, deadline) in list(self._pending_views.items()):
-            if force or now >= deadline:
-                del self._pending_views[vid]
-                self._bad("observations_missing", f"view {vid} stored without observations (no absences drawn)")
-                self._ingest(PerceptionOutput(v.stamp_ns, [], view=v, place_id=v.place_id), derive_absences=False)
-
     def _commit_and_publish(self) -> None:
         if self.memory is None or not self.memory.has_uncommitted:
             return
@@ -351,7 +318,6 @@ class MemoryNode(LifecycleNode):
         self._graph_dirty = True
 
     def _on_tick(self) -> None:
-        self._flush_pairs()
         self._commit_and_publish()
         self._publish_graph()
 
@@ -383,102 +349,86 @@ class MemoryNode(LifecycleNode):
             self._bad("scene_graph", str(e))
 
     # ------------------------------------------------------------------------------ services
+    @memory_service("recall_failed", bad_request=(InputError, NotFoundError))
     def _on_recall(self, req: Recall.Request, resp: Recall.Response) -> Recall.Response:
-        if not self._active or self.memory is None:
-            resp.error_code = Recall.Response.NOT_ACTIVE
-            resp.error_msg = "memory is not active"
-            return resp
-        try:
-            items = self._recall(req)
-        except InputError as e:
-            resp.error_code = Recall.Response.BAD_REQUEST
-            resp.error_msg = str(e)
-            return resp
-        except NotFoundError as e:
-            resp.error_code = Recall.Response.BAD_REQUEST
-            resp.error_msg = str(e)
-            return resp
-        except Exception as e:        # nothing escapes into the executor
-            resp.error_code = Recall.Response.UNKNOWN
-            resp.error_msg = f"{type(e).__name__}: {e}"
-            self._bad("recall_failed", resp.error_msg)
-            return resp
+        items = self._recall(req)
         if req.max_results > 0:
             items = items[:req.max_results]
         resp.items = items
         resp.error_code = Recall.Response.NONE
         return resp
 
+    def _recall_table(self) -> Dict[str, Callable[["_RecallQuery"], list]]:
+        """Recall kind (Recall.Request.KIND_*) -> its handler, in the order the srv lists them."""
+        R = Recall.Request
+        return {R.KIND_LAST_SEEN: self._recall_last_seen, R.KIND_WHERE_AT: self._recall_where_at,
+                R.KIND_HISTORY: self._recall_history, R.KIND_OBJECTS_IN: self._recall_objects_in,
+                R.KIND_COUNT: self._recall_count, R.KIND_CHANGES: self._recall_changes,
+                R.KIND_STALENESS: self._recall_staleness, R.KIND_ABSENCES: self._recall_absences,
+                R.KIND_PLACES: self._recall_places, R.KIND_OBJECT: self._recall_object}
+
     def _recall(self, req: Recall.Request) -> list:
+        q = _RecallQuery(req)
+        handler = self._recall_kinds.get(q.kind)
+        if handler is None:
+            raise InputError("bad_kind", f"unknown recall kind {req.kind!r}; known: {', '.join(self._recall_kinds)}")
+        return handler(q)
+
+    def _recall_last_seen(self, q: "_RecallQuery") -> list:
+        q.need(q.query, "object_id or class_name")
+        return [sighting_to_item(s) for s in self.memory.last_seen(q.query, before_ns=q.t)]
+
+    def _recall_where_at(self, q: "_RecallQuery") -> list:
+        q.need(q.object_id, "object_id")
+        s = self.memory.where_at(q.object_id, q.t if q.t is not None else self.memory.now_ns())
+        return [] if s is None else [sighting_to_item(s)]
+
+    def _recall_object(self, q: "_RecallQuery") -> list:
+        q.need(q.object_id, "object_id")
+        return [sighting_to_item(self.memory.get_object(q.object_id))]
+
+    def _recall_history(self, q: "_RecallQuery") -> list:
+        q.need(q.query, "object_id or class_name")
+        return [span_to_item(h) for h in self.memory.history(q.query, q.ws, q.we)]
+
+    def _recall_objects_in(self, q: "_RecallQuery") -> list:
+        return [sighting_to_item(s) for s in self.memory.objects_in(q.room, q.place, q.t)]
+
+    def _recall_count(self, q: "_RecallQuery") -> list:
         mem = self.memory
-        kind = req.kind.strip().lower()
-        t = time_to_ns(req.t) or None
-        ws = time_to_ns(req.window_start) or None
-        we = time_to_ns(req.window_end) or None
-        room = int(req.room_id) if req.room_id >= 0 else None
-        place = int(req.place_id) if req.place_id >= 0 else None
-        query = (req.object_id or req.class_name).strip()
-        if kind == "last_seen":
-            self._need(query, kind, "object_id or class_name")
-            return [sighting_to_item(s) for s in mem.last_seen(query, before_ns=t)]
-        if kind == "where_at":
-            self._need(req.object_id, kind, "object_id")
-            s = mem.where_at(req.object_id, t if t is not None else mem.now_ns())
-            return [] if s is None else [sighting_to_item(s)]
-        if kind == "object":
-            self._need(req.object_id, kind, "object_id")
-            return [sighting_to_item(mem.get_object(req.object_id))]
-        if kind == "history":
-            self._need(query, kind, "object_id or class_name")
-            return [span_to_item(h) for h in mem.history(query, ws, we)]
-        if kind == "objects_in":
-            return [sighting_to_item(s) for s in mem.objects_in(room, place, t)]
-        if kind == "count":
-            self._need(req.class_name, kind, "class_name")
-            n, ev = mem.count(req.class_name, room, t)
-            return [count_to_item(req.class_name, n, ev, -1 if room is None else room,
-                                  t if t is not None else mem.now_ns())]
-        if kind == "changes":
-            evs = mem.changes_of(query, ws, we) if query else mem.changes(ws, we, room)
-            if query and room is not None:
-                evs = [e for e in evs if room in (e.from_room_id, e.to_room_id)]
-            return [change_to_item(e) for e in evs]
-        if kind == "staleness":
-            self._need(req.object_id, kind, "object_id")
-            at = t if t is not None else mem.now_ns()
-            s = mem.get_object(req.object_id)
-            return [staleness_to_item(req.object_id, s.class_name, mem.p_still_there(req.object_id, at), at)]
-        if kind == "absences":
-            self._need(req.object_id, kind, "object_id")
-            return [absence_to_item(a, mem.view_keyframe(a.view_id)) for a in mem.absences(req.object_id, ws)]
-        if kind == "places":
-            return [place_to_item(p) for p in mem.places()]
-        raise InputError("bad_kind", f"unknown recall kind {req.kind!r}; known: {', '.join(RECALL_KINDS)}")
+        q.need(q.class_name, "class_name")
+        n, ev = mem.count(q.class_name, q.room, q.t)
+        return [count_to_item(q.class_name, n, ev, -1 if q.room is None else q.room,
+                              q.t if q.t is not None else mem.now_ns())]
 
-    @staticmethod
-    def _need(value: str, kind: str, what: str) -> None:
-        if not value:
-            raise InputError("bad_request", f"recall {kind} needs {what}")
+    def _recall_changes(self, q: "_RecallQuery") -> list:
+        mem = self.memory
+        evs = mem.changes_of(q.query, q.ws, q.we) if q.query else mem.changes(q.ws, q.we, q.room)
+        if q.query and q.room is not None:
+            evs = [e for e in evs if q.room in (e.from_room_id, e.to_room_id)]
+        return [change_to_item(e) for e in evs]
 
+    def _recall_staleness(self, q: "_RecallQuery") -> list:
+        mem = self.memory
+        q.need(q.object_id, "object_id")
+        at = q.t if q.t is not None else mem.now_ns()
+        s = mem.get_object(q.object_id)
+        return [staleness_to_item(q.object_id, s.class_name, mem.p_still_there(q.object_id, at), at)]
+
+    def _recall_absences(self, q: "_RecallQuery") -> list:
+        mem = self.memory
+        q.need(q.object_id, "object_id")
+        return [absence_to_item(a, mem.view_keyframe(a.view_id)) for a in mem.absences(q.object_id, q.ws)]
+
+    def _recall_places(self, q: "_RecallQuery") -> list:
+        return [place_to_item(p) for p in self.memory.places()]
+
+    @memory_service("forget_failed", bad_request=(InputError,))
     def _on_forget(self, req: Forget.Request, resp: Forget.Response) -> Forget.Response:
-        if not self._active or self.memory is None:
-            resp.error_code = Forget.Response.NOT_ACTIVE
-            resp.error_msg = "memory is not active"
-            return resp
         ws = time_to_ns(req.window_start) or None
         we = time_to_ns(req.window_end) or None
-        try:
-            res = self.memory.forget(object_id=req.object_id, class_name=req.class_name, room_id=int(req.room_id),
-                                     start_ns=ws, end_ns=we)
-        except InputError as e:
-            resp.error_code = Forget.Response.BAD_REQUEST
-            resp.error_msg = str(e)
-            return resp
-        except Exception as e:
-            resp.error_code = Forget.Response.UNKNOWN
-            resp.error_msg = f"{type(e).__name__}: {e}"
-            self._bad("forget_failed", resp.error_msg)
-            return resp
+        res = self.memory.forget(object_id=req.object_id, class_name=req.class_name, room_id=int(req.room_id),
+                                 start_ns=ws, end_ns=we)
         resp.observations_deleted = int(res.observations_deleted)
         resp.keyframes_deleted = int(res.keyframes_deleted)
         resp.error_code = Forget.Response.NONE
@@ -488,37 +438,37 @@ class MemoryNode(LifecycleNode):
         self._publish_graph(force=True)
         return resp
 
+    @memory_service("scene_graph_failed")
     def _on_get_scene_graph(self, req: GetSceneGraph.Request, resp: GetSceneGraph.Response) -> GetSceneGraph.Response:
-        if not self._active or self.memory is None:
-            resp.error_code = GetSceneGraph.Response.NOT_ACTIVE
-            resp.error_msg = "memory is not active"
-            return resp
-        try:
-            t = time_to_ns(req.t) or None
-            g = self.memory.scene_graph(t)
-            resp.graph = scene_graph_to_msg(g, t if t is not None else max(0, self.memory.now_ns()),
-                                            self.params.node.map_frame)
-            resp.error_code = GetSceneGraph.Response.NONE
-        except Exception as e:
-            resp.error_code = GetSceneGraph.Response.UNKNOWN
-            resp.error_msg = f"{type(e).__name__}: {e}"
-            self._bad("scene_graph_failed", resp.error_msg)
+        t = time_to_ns(req.t) or None
+        g = self.memory.scene_graph(t)
+        resp.graph = scene_graph_to_msg(g, t if t is not None else max(0, self.memory.now_ns()),
+                                        self.params.node.map_frame)
+        resp.error_code = GetSceneGraph.Response.NONE
         return resp
 
 
+class _RecallQuery:
+    """A Recall request's fields as the core takes them (ns or None, ids or None)."""
+
+    def __init__(self, req: Recall.Request):
+        self.kind = req.kind.strip().lower()
+        self.t = time_to_ns(req.t) or None
+        self.ws = time_to_ns(req.window_start) or None
+        self.we = time_to_ns(req.window_end) or None
+        self.room = int(req.room_id) if req.room_id >= 0 else None
+        self.place = int(req.place_id) if req.place_id >= 0 else None
+        self.object_id = req.object_id
+        self.class_name = req.class_name
+        self.query = (req.object_id or req.class_name).strip()
+
+    def need(self, value: str, what: str) -> None:
+        if not value:
+            raise InputError("bad_request", f"recall {self.kind} needs {what}")
+
+
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = MemoryNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.close_memory()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(MemoryNode, args, before_destroy=MemoryNode.close_memory, name="memory", what="the memory node")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@ observations, views, places and rooms out.
 
 Subscribes (relative, sensor-data QoS): camera/color/image_raw, camera/depth/image_raw,
 camera/color/camera_info, camera/instances/image_raw (oracle detector only), camera/class_table (latched,
-oracle only), /tf, /tf_static. Publishes perception/observations (ObjectObservationArray, one per frame),
-perception/views (View, keyframes), perception/places (PlaceGraph, latched), perception/rooms
+oracle only), /tf, /tf_static. Publishes perception/frames (FrameObservations, one per frame: its
+observations and, for a keyframe, its View), perception/places (PlaceGraph, latched), perception/rooms
 (RoomSegmentation, latched) and perception/frame_ack (builtin_interfaces/Time: the stamp of every frame
 it finished or rejected, for the simulator's lockstep).
 
@@ -15,75 +15,59 @@ stays up.
 """
 from __future__ import annotations
 
-import array
-import dataclasses
 import os
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
-import rclpy
 from builtin_interfaces.msg import Time
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.exceptions import ParameterUninitializedException
-from rclpy.executors import ExternalShutdownException
+from memory_interfaces.msg import FrameObservations, InstanceClassTable, PlaceGraph, RoomSegmentation
 from rclpy.node import Node
-from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
-from memory_interfaces.msg import InstanceClassTable, ObjectObservationArray, PlaceGraph, RoomSegmentation, View
-from memory_nodes.common.config import flatten, unflatten
-from memory_nodes.common.errors import ConfigError, InputError, MemoryStackError, TransformError
+from memory_nodes.common.errors import InputError, MemoryStackError, TransformError
 from memory_nodes.perception.config import PerceptionConfig
 from memory_nodes.perception.pipeline import Perception
 from memory_nodes.perception.sync import ApproxTimeSync
 
 from .conversions.basic import time_to_ns
-from .conversions.perception import (class_table_from_msg, frame_from_messages, observations_to_msg,
-                                     place_graph_to_msg, rooms_to_msg, view_to_msg)
+from .conversions.perception import (
+    class_table_from_msg,
+    frame_from_messages,
+    frame_to_msg,
+    place_graph_to_msg,
+    rooms_to_msg,
+)
+from .log_once import LogOnce
+from .params import NodeParameters, Section
+from .qos import EVENTS, LATCHED, STREAM, camera_qos
+from .runner import run_node
 from .transforms import make_transform_source
 
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
-                     history=HistoryPolicy.KEEP_LAST)
-RELIABLE_CAMERA = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
-                             history=HistoryPolicy.KEEP_LAST)
-STREAM = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
-                   history=HistoryPolicy.KEEP_LAST)   # perception -> memory: nothing may be dropped
-EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
-                    history=HistoryPolicy.KEEP_LAST)
-
-_ARRAY_TYPES = {str: Parameter.Type.STRING_ARRAY, float: Parameter.Type.DOUBLE_ARRAY,
-                int: Parameter.Type.INTEGER_ARRAY, bool: Parameter.Type.BOOL_ARRAY}
-
-
-def _param_type(value: Any, field_type: Any) -> Parameter.Type:
-    if isinstance(value, bool):
-        return Parameter.Type.BOOL
-    if isinstance(value, int):
-        return Parameter.Type.INTEGER
-    if isinstance(value, float):
-        return Parameter.Type.DOUBLE
-    if isinstance(value, str):
-        return Parameter.Type.STRING
-    item = getattr(field_type, "__args__", (str,))[0]
-    return _ARRAY_TYPES.get(item, Parameter.Type.STRING_ARRAY)
-
-
-def _field_types(cls, prefix: str = "") -> Dict[str, Any]:
-    import typing
-    out: Dict[str, Any] = {}
-    for name, tp in typing.get_type_hints(cls).items():
-        if dataclasses.is_dataclass(tp):
-            out.update(_field_types(tp, f"{prefix}{name}."))
-        else:
-            out[prefix + name] = tp
-    return out
-
+_UNIT = (0.0, 1.0)
+# The parameters: PerceptionConfig's sections (detector.kind, oracle.seed, ...). Ranges: only those
+# validate() enforces exactly (tests/test_ros_params.py checks each).
+PARAMETERS = (
+    Section(PerceptionConfig, ranges={
+        **{f"oracle.{n}": _UNIT for n in ("miss_prob_base", "miss_prob_per_m", "miss_prob_occlusion",
+                                           "miss_prob_small", "confusion_prob", "score_mean", "score_std",
+                                           "false_positive_score_mean")},
+        "oracle.false_positive_rate": (0.0, None), "oracle.erode_px": (0, None), "oracle.min_area_px": (0, None),
+        "onnx.score_threshold": _UNIT, "onnx.intra_op_threads": (0, None),
+        "lifting.pixel_stride": (1, None), "lifting.hidden_depth_factor": (0.0, 2.0),
+        "lifting.min_valid_depth_fraction": _UNIT, "views.jpeg_quality": (1, 100),
+        "rooms.pixel_stride": (1, None), "rooms.update_every_n_frames": (1, None),
+        "rooms.segment_every_n_frames": (1, None), "rooms.occupied_min_hits": (1, None),
+        "rooms.label_min_confidence": _UNIT, "transforms.max_extrapolation_s": (0.0, None),
+        "transforms.lookup_timeout_s": (0.0, None), "transforms.wait_for_tf_s": (0.0, None),
+        "sync.slop_s": (0.0, None), "sync.queue_size": (1, None), "persistence.save_every_n_frames": (1, None)}),
+)
 
 class PerceptionNode(Node):
     def __init__(self, **kwargs):
         super().__init__("perception", automatically_declare_parameters_from_overrides=True, **kwargs)
-        self.config = self._declare_and_read_config()
+        self._params = NodeParameters(self)
+        self._params.declare_sections(PARAMETERS)
+        self.config = self._params.read(PerceptionConfig)
         cfg = self.config
         self.perception = Perception(cfg)
         self.map_frame = cfg.frames.map_frame
@@ -91,13 +75,12 @@ class PerceptionNode(Node):
         self.camera_frame = cfg.frames.camera_frame
         self.use_oracle = cfg.detector.kind == "oracle"
         self.tf = make_transform_source(self, cfg.transforms)
-        self.rejections: Dict[str, int] = {}
+        self._log_rejected = LogOnce(self.get_logger(), "rejected frame")
         self.frames_done = 0
         self._load_state()
 
         # memory must receive every frame's output even when it lags behind a burst: a deep reliable history
-        self.pub_obs = self.create_publisher(ObjectObservationArray, "perception/observations", STREAM)
-        self.pub_views = self.create_publisher(View, "perception/views", STREAM)
+        self.pub_frames = self.create_publisher(FrameObservations, "perception/frames", STREAM)
         self.pub_places = self.create_publisher(PlaceGraph, "perception/places", LATCHED)
         self.pub_rooms = self.create_publisher(RoomSegmentation, "perception/rooms", LATCHED)
         self.pub_ack = self.create_publisher(Time, "perception/frame_ack", EVENTS)
@@ -118,43 +101,12 @@ class PerceptionNode(Node):
             f"perception up: detector={cfg.detector.kind}, sync={self._sync_kind}, tf={self.tf.kind}, "
             f"frames {self.map_frame} <- {self.camera_frame or '<image frame_id>'}, base {self.base_frame}")
 
-    # ------------------------------------------------------------------ parameters
-
-    def _declare_and_read_config(self) -> PerceptionConfig:
-        defaults = flatten(dataclasses.asdict(PerceptionConfig()))
-        types = _field_types(PerceptionConfig)
-        for name, value in defaults.items():
-            if self.has_parameter(name):
-                continue
-            section_field = name if name in types else name.rsplit(".", 1)[0]
-            desc = ParameterDescriptor(description=f"perception {name} (see memory_nodes/perception/config.py)",
-                                       read_only=True)
-            if isinstance(value, list) and not value:
-                self.declare_parameter(name, _param_type(value, types.get(section_field)), desc)
-            else:
-                self.declare_parameter(name, value, desc)
-        values: Dict[str, Any] = {}
-        for name in self.list_parameters([], 0).names:
-            top = name.split(".", 1)[0]
-            if top not in PerceptionConfig.__dataclass_fields__:
-                continue
-            try:
-                v = self.get_parameter(name).value
-            except ParameterUninitializedException:   # an empty list declared by type only
-                v = defaults.get(name, [])
-            values[name] = list(v) if isinstance(v, (array.array, tuple)) else v
-        try:
-            return PerceptionConfig.from_params(unflatten(values))
-        except ConfigError as e:
-            self.get_logger().fatal(f"bad perception parameters: {e}")
-            raise
-
     # ------------------------------------------------------------------ synchronization
 
     def _make_sync(self, topics) -> str:
         slop_s = self.config.sync.slop_s
         q = self.config.sync.queue_size
-        qos = RELIABLE_CAMERA if self.config.sync.reliable else qos_profile_sensor_data
+        qos = camera_qos(self.config.sync.reliable)
         try:
             import message_filters
         except ImportError:
@@ -227,9 +179,7 @@ class PerceptionNode(Node):
             cause = e.cause if isinstance(e, InputError) else type(e).__name__
             self._reject(cause, str(e), stamp)
             return True
-        self.pub_obs.publish(observations_to_msg(out, self.map_frame))
-        if out.view is not None:
-            self.pub_views.publish(view_to_msg(out.view, self.map_frame))
+        self.pub_frames.publish(frame_to_msg(out, self.map_frame))
         if out.places is not None:
             self.pub_places.publish(place_graph_to_msg(out.places, self.map_frame))
         if out.rooms is not None:
@@ -273,29 +223,13 @@ class PerceptionNode(Node):
         return super().destroy_node()
 
     def _reject(self, cause: str, detail: str, stamp: Optional[Time]) -> None:
-        n = self.rejections.get(cause, 0) + 1
-        self.rejections[cause] = n
-        if n == 1:
-            self.get_logger().warning(f"rejected frame ({cause}): {detail} [further '{cause}' rejections are "
-                                   f"logged at debug level]")
-        else:
-            self.get_logger().debug(f"rejected frame ({cause}) #{n}: {detail}")
+        self._log_rejected.warning(cause, detail)
         if stamp is not None:
             self.pub_ack.publish(stamp)
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PerceptionNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(PerceptionNode, args, name="perception", what="the perception node")
 
 
 if __name__ == "__main__":

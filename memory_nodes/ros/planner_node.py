@@ -2,9 +2,12 @@
 
 MemoryView is implemented over memory/recall and memory/get_scene_graph; Navigator over Nav2's
 ``navigate_to_pose`` action (a look = turning through ``node.look_yaws`` headings on the spot, collecting
-perception/observations and perception/views meanwhile, then waiting until perception/frame_ack and
-memory/ingested_through have passed the end of the look, so memory holds what was seen). The robot's pose
-comes from ``odom`` (assumed aligned with the map frame, as in the simulator) and NavigateToPose feedback.
+perception/frames meanwhile, then waiting until perception/frame_ack and memory/ingested_through have
+passed the end of the look, so memory holds what was seen). The planner reads what a look saw from
+perception/frames itself: the look's result needs the views' depth images (visibility of each hypothesis)
+at once, while memory stores and answers about objects; memory/ingested_through tells it when memory has
+caught up, so later recalls include the look. The robot's pose comes from ``odom`` (assumed aligned with
+the map frame, as in the simulator) and NavigateToPose feedback.
 
 Threads: a MultiThreadedExecutor; the ask service and action share one mutually exclusive callback group
 (one question at a time: there is one robot), every client and subscription is in a reentrant group, so
@@ -13,46 +16,66 @@ waits on a service of its own.
 """
 from __future__ import annotations
 
-import array
-import dataclasses
-import heapq
 import math
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
-import rclpy
+from builtin_interfaces.msg import Time
 from geometry_msgs.msg import PoseStamped
+from memory_interfaces.action import AskActive
+from memory_interfaces.msg import FrameObservations, IngestProgress, SceneGraphNode
+from memory_interfaces.srv import Ask, GetSceneGraph, Recall
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.exceptions import ParameterUninitializedException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from builtin_interfaces.msg import Time
-from memory_interfaces.action import AskActive
-from memory_interfaces.msg import IngestProgress, ObjectObservationArray, SceneGraphNode, View as ViewMsg
-from memory_interfaces.srv import Ask, GetSceneGraph, Recall
-from memory_nodes.common.config import flatten, unflatten, config_from_dict
-from memory_nodes.common.errors import ConfigError, MemoryStackError
+from memory_nodes.common.errors import InputError, MemoryStackError
 from memory_nodes.common.geometry import R_to_quat
-from memory_nodes.common.protocols import (Absence, ChangeEvent, Evidence, HistorySpan, LookResult, PlaceInfo,
-                                           Sighting)
+from memory_nodes.common.place_graph import shortest_place_path
+from memory_nodes.common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, LookResult, PlaceInfo, Sighting
 from memory_nodes.planner.answer import STOP_CANCELLED, Answer
 from memory_nodes.planner.config import PlannerConfig
 from memory_nodes.planner.planner import Feedback, Planner
 
 from .conversions.basic import ns_to_time, time_to_ns
-from .conversions.planner import (absence_from_item, change_from_item, evidence_from_msg, fill_error,
-                                  fill_feedback, fill_reply, place_from_item, scene_graph_rooms_places,
-                                  sighting_from_item, span_from_item, window_from_request)
+from .conversions.perception import frame_view_from_msg, observations_from_msg
+from .conversions.planner import (
+    absence_from_item,
+    change_from_item,
+    evidence_from_msg,
+    fill_error,
+    fill_feedback,
+    fill_reply,
+    place_from_item,
+    scene_graph_rooms_places,
+    sighting_from_item,
+    span_from_item,
+    window_from_request,
+)
+from .log_once import LogOnce
+from .params import NodeParameters, Section
+from .qos import EVENTS
+from .runner import run_node
 
-EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
-                    history=HistoryPolicy.KEEP_LAST)
+_UNIT = (0.0, 1.0)
+# The parameters: PlannerConfig's sections (utility.c_wrong, node.look_yaws, ...). Ranges: only those
+# validate() enforces exactly (tests/test_ros_params.py checks each).
+PARAMETERS = (
+    Section(PlannerConfig, ranges={
+        "utility.c_wrong": (0.0, None), "utility.look_cost": (0.0, None), "utility.lambda_per_m": (0.0, None),
+        "detector.visibility_max": _UNIT, "detector.cross_room_visibility": _UNIT, "detector.min_visibility": _UNIT,
+        "belief.p_gone_if_moved": _UNIT, "belief.p_absent_if_never_seen": _UNIT,
+        "belief.past_span_confidence": _UNIT, "belief.unseen_instance_rate": _UNIT,
+        "explore.max_looks": (0, None), "explore.max_viewpoints": (1, None), "explore.path_margin": (0.0, None),
+        "explore.tour_lookahead": (0, None),
+        **{f"parser.{n}": _UNIT for n in ("min_kind_similarity", "min_kind_margin", "min_class_similarity",
+                                           "typo_cutoff")},
+        "parser.calendar.day_start_hour": (0, 23),
+        "node.look_yaws": (1, None), "node.look_settle_s": (0.0, None), "node.path_detour_factor": (1.0, None)}),
+)
 NONE, UNKNOWN, TIMEOUT, MEMORY_UNAVAILABLE, NAVIGATION_FAILED, CANCELED = 0, 1, 2, 3, 4, 5
 
 
@@ -67,6 +90,9 @@ def wait_future(fut, timeout_s: float, what: str):
     if not done.wait(timeout_s):
         raise WaitTimeout(f"{what}: no reply within {timeout_s:.1f} s")
     return fut.result()
+
+
+_KIND = Recall.Request     # the recall kinds: Recall.Request.KIND_* (memory_interfaces/srv/Recall.srv)
 
 
 class RosMemoryView:
@@ -119,35 +145,39 @@ class RosMemoryView:
         return self.node.get_clock().now().nanoseconds
 
     def last_seen(self, query: str, before_ns: Optional[int] = None) -> List[Sighting]:
-        return [sighting_from_item(i) for i in self._recall("last_seen", class_name=query, t_ns=before_ns)]
+        items = self._recall(_KIND.KIND_LAST_SEEN, class_name=query, t_ns=before_ns)
+        return [sighting_from_item(i) for i in items]
 
     def where_at(self, object_id: str, t_ns: int) -> Optional[Sighting]:
-        items = self._recall("where_at", object_id=object_id, t_ns=t_ns)
+        items = self._recall(_KIND.KIND_WHERE_AT, object_id=object_id, t_ns=t_ns)
         return sighting_from_item(items[0]) if items else None
 
     def history(self, query: str, start_ns: Optional[int] = None, end_ns: Optional[int] = None) -> List[HistorySpan]:
-        return [span_from_item(i) for i in self._recall("history", class_name=query, start_ns=start_ns, end_ns=end_ns)]
+        items = self._recall(_KIND.KIND_HISTORY, class_name=query, start_ns=start_ns, end_ns=end_ns)
+        return [span_from_item(i) for i in items]
 
     def objects_in(self, room_id: Optional[int] = None, place_id: Optional[int] = None,
                    t_ns: Optional[int] = None) -> List[Sighting]:
-        return [sighting_from_item(i) for i in self._recall("objects_in", room_id=room_id, place_id=place_id, t_ns=t_ns)]
+        items = self._recall(_KIND.KIND_OBJECTS_IN, room_id=room_id, place_id=place_id, t_ns=t_ns)
+        return [sighting_from_item(i) for i in items]
 
     def count(self, class_name: str, room_id: Optional[int] = None, t_ns: Optional[int] = None):
-        items = self._recall("count", class_name=class_name, room_id=room_id, t_ns=t_ns)
+        items = self._recall(_KIND.KIND_COUNT, class_name=class_name, room_id=room_id, t_ns=t_ns)
         if not items:
             return 0, Evidence()
         return int(items[0].count), evidence_from_msg(items[0].evidence)
 
     def changes(self, start_ns: Optional[int] = None, end_ns: Optional[int] = None,
                 room_id: Optional[int] = None) -> List[ChangeEvent]:
-        return [change_from_item(i) for i in self._recall("changes", room_id=room_id, start_ns=start_ns, end_ns=end_ns)]
+        items = self._recall(_KIND.KIND_CHANGES, room_id=room_id, start_ns=start_ns, end_ns=end_ns)
+        return [change_from_item(i) for i in items]
 
     def absences(self, object_id: str, since_ns: Optional[int] = None) -> List[Absence]:
-        items = self._recall("absences", object_id=object_id, start_ns=since_ns, optional=True)
+        items = self._recall(_KIND.KIND_ABSENCES, object_id=object_id, start_ns=since_ns, optional=True)
         return [absence_from_item(i) for i in items if i.event in ("", "absent")]
 
     def p_still_there(self, object_id: str, t_ns: int) -> float:
-        items = self._recall("staleness", object_id=object_id, t_ns=t_ns)
+        items = self._recall(_KIND.KIND_STALENESS, object_id=object_id, t_ns=t_ns)
         return float(items[0].p_still_there) if items else 0.0
 
     def class_move_rate_per_day(self, class_name: str) -> float:
@@ -156,7 +186,7 @@ class RosMemoryView:
     def places(self) -> List[PlaceInfo]:
         if self._places is None:
             rooms = self.rooms()
-            items = self._recall("places")
+            items = self._recall(_KIND.KIND_PLACES)
             if items:
                 self._places = [place_from_item(i, rooms) for i in items]
             else:
@@ -176,34 +206,6 @@ class RosMemoryView:
         if not rooms and self._places:
             rooms = {p.room_id: p.room_label for p in self._places if p.room_id >= 0 and p.room_label}
         return rooms
-
-
-def shortest_place_path(pos: Dict[int, np.ndarray], edges: List[Tuple[int, int]], a: int, b: int
-                        ) -> Tuple[float, List[int]]:
-    """Dijkstra over the place graph: (length m, place ids); (inf, []) if not connected."""
-    adj: Dict[int, List[Tuple[int, float]]] = {}
-    for u, v in edges:
-        if u in pos and v in pos:
-            w = float(np.linalg.norm(pos[u][:2] - pos[v][:2]))
-            adj.setdefault(u, []).append((v, w))
-            adj.setdefault(v, []).append((u, w))
-    dist, prev, heap = {a: 0.0}, {}, [(0.0, a)]
-    while heap:
-        d, u = heapq.heappop(heap)
-        if u == b:
-            break
-        if d > dist.get(u, math.inf):
-            continue
-        for v, w in adj.get(u, []):
-            if d + w < dist.get(v, math.inf):
-                dist[v], prev[v] = d + w, u
-                heapq.heappush(heap, (d + w, v))
-    if b not in dist:
-        return math.inf, []
-    path = [b]
-    while path[-1] != a:
-        path.append(prev[path[-1]])
-    return dist[b], path[::-1]
 
 
 def yaw_quat(yaw: float) -> Tuple[float, float, float, float]:
@@ -313,7 +315,9 @@ class RosNavigator:
 class PlannerNode(Node):
     def __init__(self, **kwargs):
         super().__init__("planner", automatically_declare_parameters_from_overrides=True, **kwargs)
-        self.config = self._declare_and_read_config()
+        self._params = NodeParameters(self)
+        self._params.declare_sections(PARAMETERS)
+        self.config = self._params.read(PlannerConfig)
         cfg = self.config
         from memory_nodes.vocab.vocabulary import default_vocabulary
         self.vocab = default_vocabulary()
@@ -327,7 +331,7 @@ class PlannerNode(Node):
                 self.get_logger().error(f"calibration file {cfg.node.calibration_file} not used ({e}): "
                                         f"probabilities are the model's own")
         self.planner = Planner(cfg, None, None, self.vocab, calibrator=calibrator)
-        self._logged: Dict[str, float] = {}
+        self._log_once = LogOnce(self.get_logger(), repeat_s=30.0)
         self._lock = threading.Lock()
         self._pose = (0.0, 0.0, 0.0)
         self._odometer = 0.0                 # m driven, integrated from odom
@@ -350,9 +354,8 @@ class PlannerNode(Node):
         self.create_subscription(IngestProgress, "memory/ingested_through", self._on_ingested, EVENTS,
                                  callback_group=self.io_group)
         self.create_subscription(Time, "perception/frame_ack", self._on_frame_ack, EVENTS, callback_group=self.io_group)
-        self.create_subscription(ObjectObservationArray, "perception/observations", self._on_observations, EVENTS,
+        self.create_subscription(FrameObservations, "perception/frames", self._on_frame, EVENTS,
                                  callback_group=self.io_group)
-        self.create_subscription(ViewMsg, "perception/views", self._on_view, EVENTS, callback_group=self.io_group)
         self.create_service(Ask, "ask", self._on_ask, callback_group=self.ask_group)
         self.action_server = ActionServer(self, AskActive, "ask_active", execute_callback=self._on_ask_active,
                                           goal_callback=lambda _g: GoalResponse.ACCEPT,
@@ -361,35 +364,9 @@ class PlannerNode(Node):
         self.get_logger().info(f"planner up: selection={cfg.explore.selection}, lambda={cfg.utility.lambda_per_m}/m, "
                                f"c_wrong={cfg.utility.c_wrong}, granularity={cfg.explore.answer_granularity}")
 
-    # --------------------------------------------------------------------------------- parameters
-    def _declare_and_read_config(self) -> PlannerConfig:
-        defaults = flatten(dataclasses.asdict(PlannerConfig()))
-        for name, value in defaults.items():
-            if self.has_parameter(name) or isinstance(value, (list, dict)):
-                continue
-            desc = ParameterDescriptor(description=f"planner {name} (see memory_nodes/planner/config.py)",
-                                       read_only=True)
-            self.declare_parameter(name, value, desc)
-        values: Dict[str, Any] = {}
-        for name in self.list_parameters([], 0).names:
-            if name.split(".", 1)[0] not in PlannerConfig.__dataclass_fields__:
-                continue
-            try:
-                v = self.get_parameter(name).value
-            except ParameterUninitializedException:
-                continue
-            values[name] = list(v) if isinstance(v, (array.array, tuple)) else v
-        try:
-            return config_from_dict(PlannerConfig, unflatten(values))
-        except ConfigError as e:
-            self.get_logger().fatal(f"bad planner parameters: {e}")
-            raise
-
-    def log_once(self, key: str, text: str, period_s: float = 30.0) -> None:
-        now = time.monotonic()
-        if now - self._logged.get(key, -1e9) >= period_s:
-            self._logged[key] = now
-            self.get_logger().warn(text)
+    def log_once(self, key: str, text: str) -> None:
+        """A warning per key, repeated at most every 30 s (debug in between)."""
+        self._log_once.warning(key, text)
 
     # ----------------------------------------------------------------------------- robot state
     def _on_odom(self, msg: Odometry) -> None:
@@ -430,29 +407,27 @@ class PlannerNode(Node):
             self._frame_ack_ns = max(self._frame_ack_ns, time_to_ns(msg))
             self._cond.notify_all()
 
-    def _on_observations(self, msg: ObjectObservationArray) -> None:
+    def _on_frame(self, msg: FrameObservations) -> None:
+        """During a look: keep the frame's observations and view (stamped at or after the look's start)."""
         with self._lock:
-            if self._collect_since is None:
-                return
-        from .conversions.perception import observations_from_msg
-        obs = [o for o in observations_from_msg(msg) if o.stamp_ns >= (self._collect_since or 0)]
+            since = self._collect_since
+        if since is None:
+            return
+        try:
+            obs = [o for o in observations_from_msg(msg) if o.stamp_ns >= since]
+        except (InputError, ValueError) as e:  # malformed: log once per cause, keep the look going
+            self.log_once("bad-observations", f"ignored malformed perception/frames observations: {e}")
+            obs = []
+        try:
+            v = frame_view_from_msg(msg)
+        except Exception as e:  # a malformed view: log once per cause, keep the look going
+            self.log_once("bad-view", f"ignored a malformed perception/frames view: {e}")
+            v = None
         with self._lock:
             if self._collect_since is not None:
                 self._observations.extend(obs)
-
-    def _on_view(self, msg: ViewMsg) -> None:
-        with self._lock:
-            if self._collect_since is None:
-                return
-        from .conversions.perception import view_from_msg
-        try:
-            v = view_from_msg(msg)
-        except Exception as e:  # a malformed view: log once per cause, keep the look going
-            self.log_once("bad-view", f"ignored a malformed perception/views message: {e}")
-            return
-        with self._lock:
-            if self._collect_since is not None and v.stamp_ns >= self._collect_since:
-                self._views.append(v)
+                if v is not None and v.stamp_ns >= self._collect_since:
+                    self._views.append(v)
 
     def start_collecting(self, since_ns: int) -> None:
         with self._lock:
@@ -500,7 +475,8 @@ class PlannerNode(Node):
             return None, UNKNOWN, f"{type(e).__name__}: {e}"
         code, msg = NONE, ""
         if a.stop_reason == STOP_CANCELLED:
-            code, msg = (TIMEOUT, f"timed out after {timeout_s:.0f} s") if state["timed_out"] else (CANCELED, "cancelled")
+            timed_out = state["timed_out"]
+            code, msg = (TIMEOUT, f"timed out after {timeout_s:.0f} s") if timed_out else (CANCELED, "cancelled")
         elif a.error:
             code, msg = NAVIGATION_FAILED, a.error
         return a, code, msg
@@ -532,22 +508,8 @@ class PlannerNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    executor = None
-    try:
-        node = PlannerNode()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if executor is not None:
-            executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    # several threads: the answering callback waits on replies the other threads deliver (see the docstring)
+    run_node(PlannerNode, args, executor="multi", num_threads=4, name="planner", what="the planner")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Perception's messages <-> core types: camera messages -> RGBDFrame, and PerceptionOutput parts ->
-ObjectObservationArray / View / PlaceGraph / RoomSegmentation (with the reverse conversions, for the memory
-node and the tests). Generic pieces (time, poses, images, camera info) come from basic.py."""
+FrameObservations (one per frame: observations + the keyframe View, if any) / PlaceGraph / RoomSegmentation
+(with the reverse conversions, for the memory and planner nodes and the tests). Generic pieces (time, poses,
+images, camera info) come from basic.py."""
 from __future__ import annotations
 
 import array
@@ -8,9 +9,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 from geometry_msgs.msg import Point
-from memory_interfaces.msg import InstanceClassTable
+from memory_interfaces.msg import FrameObservations, InstanceClassTable
 from memory_interfaces.msg import ObjectObservation as ObjectObservationMsg
-from memory_interfaces.msg import ObjectObservationArray
 from memory_interfaces.msg import Place as PlaceMsg
 from memory_interfaces.msg import PlaceGraph as PlaceGraphMsg
 from memory_interfaces.msg import Room as RoomMsg
@@ -20,12 +20,34 @@ from nav_msgs.msg import OccupancyGrid
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from memory_nodes.common.errors import InputError
-from memory_nodes.common.types import (ObjectObservation, PerceptionOutput, Place, PlaceGraph, RGBDFrame, Room,
-                                       RoomSegmentation, View)
+from memory_nodes.common.types import (
+    ObjectObservation,
+    PerceptionOutput,
+    Place,
+    PlaceGraph,
+    RGBDFrame,
+    Room,
+    RoomSegmentation,
+    View,
+)
 
-from .basic import (T_to_pose, bytes_field, camera_info_to_intrinsics, depth_from_image, image_to_numpy,
-                    intrinsics_to_camera_info, np_to_point, np_to_vector3, ns_to_time, numpy_to_image,
-                    point_to_np, pose_to_T, rgb_from_image, time_to_ns, vector3_to_np)
+from .basic import (
+    T_to_pose,
+    bytes_field,
+    camera_info_to_intrinsics,
+    depth_from_image,
+    image_to_numpy,
+    intrinsics_to_camera_info,
+    np_to_point,
+    np_to_vector3,
+    ns_to_time,
+    numpy_to_image,
+    point_to_np,
+    pose_to_T,
+    rgb_from_image,
+    time_to_ns,
+    vector3_to_np,
+)
 
 COLOR_ENCODINGS = ("rgb8", "bgr8")
 DEPTH_ENCODINGS = ("32FC1", "16UC1")
@@ -107,19 +129,31 @@ def observation_from_msg(m: ObjectObservationMsg, place_id: int = -1) -> ObjectO
         distance_m=float(m.distance_m), view_id=m.view_id, place_id=place_id)
 
 
-def observations_to_msg(out: PerceptionOutput, map_frame: str) -> ObjectObservationArray:
-    """All observations of one frame (an empty array still says "processed")."""
-    msg = ObjectObservationArray()
+def frame_to_msg(out: PerceptionOutput, map_frame: str) -> FrameObservations:
+    """One frame's observations and, when it is a keyframe, its View (no observations still says "processed")."""
+    msg = FrameObservations()
     msg.header.stamp = ns_to_time(out.stamp_ns)
     msg.header.frame_id = map_frame
     msg.observations = [observation_to_msg(o, map_frame) for o in out.observations]
-    msg.view_id = out.view.view_id if out.view is not None else ""
+    msg.view = [view_to_msg(out.view, map_frame)] if out.view is not None else []
     msg.place_id = int(out.place_id)
     return msg
 
 
-def observations_from_msg(msg: ObjectObservationArray) -> List[ObjectObservation]:
+def observations_from_msg(msg: FrameObservations) -> List[ObjectObservation]:
+    """The frame's observations (each with the frame's place id)."""
     return [observation_from_msg(m, int(msg.place_id)) for m in msg.observations]
+
+
+def frame_view_from_msg(msg: FrameObservations) -> Optional[View]:
+    """The frame's View, None when the frame is not a keyframe; InputError / ValueError if it is malformed."""
+    return view_from_msg(msg.view[0]) if len(msg.view) else None
+
+
+def frame_from_msg(msg: FrameObservations) -> PerceptionOutput:
+    """The whole frame (raises InputError / ValueError if any part is malformed)."""
+    return PerceptionOutput(time_to_ns(msg.header.stamp), observations_from_msg(msg), frame_view_from_msg(msg),
+                            int(msg.place_id))
 
 
 # ---------------------------------------------------------------------------------- views
