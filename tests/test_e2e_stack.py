@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import ros_env
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]

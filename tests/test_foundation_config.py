@@ -6,8 +6,8 @@ from typing import List, Optional
 
 import pytest
 import yaml
-
 from conftest import REPO_ROOT
+
 from memory_nodes.common.config import config_from_dict, flatten, load_node_params, unflatten
 from memory_nodes.common.errors import ConfigError
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from memory_nodes.common.errors import InputError
-from memory_nodes.common.geometry import pose2d_T, make_T, quat_to_R
+from memory_nodes.common.geometry import make_T, pose2d_T, quat_to_R
 from memory_nodes.common.types import CameraIntrinsics
 from memory_nodes.ros.conversions import basic as cv
 

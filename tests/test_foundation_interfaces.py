@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import PYTHON, REPO_ROOT, ros_env
 
 pytestmark = pytest.mark.ros
@@ -57,8 +56,8 @@ def test_recall_service_errors_and_items(peer):
 
 
 def test_ask_active_feedback_result_and_cancel(peer):
-    from rclpy.action import ActionClient
     from memory_interfaces.action import AskActive
+    from rclpy.action import ActionClient
     ros, _ = peer
     client = ActionClient(ros.node, AskActive, "ask_active")
     ros.spin_until(lambda: client.server_is_ready(), 30, "ask_active server")
@@ -83,10 +82,11 @@ def test_ask_active_feedback_result_and_cancel(peer):
 
 
 def test_view_and_scene_graph_topics_round_trip(peer):
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
     from memory_interfaces.msg import SceneGraph, SceneGraphNode, View
-    from memory_nodes.ros.conversions.basic import T_to_pose, depth_from_image, numpy_to_image, pose_to_T
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
     from memory_nodes.common.geometry import pose2d_T
+    from memory_nodes.ros.conversions.basic import T_to_pose, depth_from_image, numpy_to_image, pose_to_T
     ros, _ = peer
     qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     got_views, got_graphs = [], []

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO_ROOT, ros_env, wait_until
+
 from memory_nodes.ros.launcher import LaunchError, Stack, describe
 
 

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO_ROOT
 
 CORE_MODULES = ["memory_nodes.common.types", "memory_nodes.common.protocols", "memory_nodes.common.config",

@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import PYTHON, REPO_ROOT, ros_env
 
 pytestmark = pytest.mark.ros
@@ -48,8 +47,14 @@ def test_node_publishes_valid_messages(ros_context_factory, process_factory):
     from sensor_msgs.msg import CameraInfo, Image
     from tf2_msgs.msg import TFMessage
 
-    from memory_nodes.ros.conversions.basic import (camera_info_to_intrinsics, depth_from_image, image_to_numpy,
-                                                    rgb_from_image, time_to_ns, transform_to_T)
+    from memory_nodes.ros.conversions.basic import (
+        camera_info_to_intrinsics,
+        depth_from_image,
+        image_to_numpy,
+        rgb_from_image,
+        time_to_ns,
+        transform_to_T,
+    )
     proc = _start(process_factory, 41, "node.real_time_factor:=0.0")
     ctx = ros_context_factory(41)
     latched, events = _qos()
@@ -67,7 +72,8 @@ def test_node_publishes_valid_messages(ros_context_factory, process_factory):
 
     def enough():
         _alive(proc)
-        return all(len(v) >= 1 for v in got.values()) and min(len(got[k]) for k in ("rgb", "depth", "inst", "info")) >= 5
+        return (all(len(v) >= 1 for v in got.values())
+                and min(len(got[k]) for k in ("rgb", "depth", "inst", "info")) >= 5)
     ctx.spin_until(enough, 60.0, "camera, odom, tf, clock and class table messages")
 
     sim = _sim()
@@ -219,7 +225,7 @@ def test_lockstep_waits_for_frame_ack(ros_context_factory, process_factory):
     ack = ctx.node.create_publisher(Time, "perception/frame_ack", events)
     ctx.spin_until(lambda: (_alive(proc) or True) and len(frames) >= 1, 60.0, "first frame")
     period = int(1e9 / 5.0)
-    for k in range(3):
+    for _ in range(3):
         stamp = time_to_ns(frames[-1].header.stamp)
         # without an ack the node holds: no further frame and the clock stays at the frame's stamp
         n_before = len(frames)
@@ -229,14 +235,14 @@ def test_lockstep_waits_for_frame_ack(ros_context_factory, process_factory):
         assert len(frames) == n_before
         assert max(time_to_ns(c.clock) for c in clocks) == stamp
         ack.publish(ns_to_time(stamp))
-        ctx.spin_until(lambda: len(frames) > n_before, 30.0, "next frame after the ack")
+        ctx.spin_until(lambda n=n_before: len(frames) > n, 30.0, "next frame after the ack")
         assert time_to_ns(frames[-1].header.stamp) == stamp + period
     _alive(proc)
 
 
 def test_lockstep_times_out_and_continues(ros_context_factory, process_factory):
-    from sensor_msgs.msg import Image
     from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
     proc = _start(process_factory, 44, "node.real_time_factor:=0.0", "node.lockstep:=true",
                   "node.frame_ack_timeout_s:=0.2")
     ctx = ros_context_factory(44)

@@ -14,7 +14,6 @@ import argparse
 import datetime as _dt
 import os
 import sys
-
 import time
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
@@ -121,9 +120,9 @@ class AskClient:
 
     def __init__(self, namespace: str = "", context=None, node_name: str = "ask_client"):
         import rclpy
-        from rclpy.action import ActionClient
         from memory_interfaces.action import AskActive
         from memory_interfaces.srv import Ask
+        from rclpy.action import ActionClient
         self._rclpy = rclpy
         self.Ask, self.AskActive = Ask, AskActive
         self.node = rclpy.create_node(node_name, namespace=namespace or None, context=context)

@@ -67,10 +67,17 @@ class DemoMonitor:
 
     def __init__(self, context=None, namespace: str = ""):
         import rclpy
+        from memory_interfaces.msg import (
+            IngestProgress,
+            InstanceClassTable,
+            PlaceGraph,
+            RoomSegmentation,
+            SceneGraph,
+            SimStatus,
+        )
         from nav_msgs.msg import Odometry
         from rclpy.executors import SingleThreadedExecutor
-        from memory_interfaces.msg import (IngestProgress, InstanceClassTable, PlaceGraph, RoomSegmentation,
-                                           SceneGraph, SimStatus)
+
         from memory_nodes.ros.qos import EVENTS, LATCHED
         self.snap = Snapshot()
         self.node = rclpy.create_node("demo_monitor", namespace=namespace or None, context=context)
@@ -206,9 +213,9 @@ def ask_all(questions: Sequence[Question], monitor: DemoMonitor, client, timeout
         monitor.snap.odom_xy = []
         monitor.snap.recording = True
         if q.active:
-            o = _spin_while(monitor, lambda: client.ask_active(q.text, q.budget_m, timeout_s))
+            o = _spin_while(monitor, lambda q=q: client.ask_active(q.text, q.budget_m, timeout_s))
         else:
-            o = _spin_while(monitor, lambda: client.ask(q.text, q.budget_m, timeout_s))
+            o = _spin_while(monitor, lambda q=q: client.ask(q.text, q.budget_m, timeout_s))
         monitor.snap.recording = False
         monitor.spin_for(0.2)
         print(format_outcome(o, keyframe_dir), flush=True)
@@ -262,6 +269,7 @@ def run(args) -> int:
                                           "namespace": args.namespace},
                             echo=args.verbose, log_dir=data_dir / "logs")
     import rclpy
+
     from memory_nodes.ros.ask_client import AskClient
     rclpy.init()
     monitor = client = None

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Dict, Iterable, Tuple
 
 import numpy as np
+from memory_interfaces.msg import InstanceClassTable
 from nav_msgs.msg import Odometry
 from rosgraph_msgs.msg import Clock
 from tf2_msgs.msg import TFMessage
 
-from memory_interfaces.msg import InstanceClassTable
 from memory_nodes.ros.conversions.basic import T_to_pose, make_transform_stamped, ns_to_time
 
 

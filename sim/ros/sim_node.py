@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 from builtin_interfaces.msg import Time
+from memory_interfaces.msg import InstanceClassTable, SimStatus
 from nav_msgs.msg import Odometry
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.clock import Clock as RosClock
@@ -34,11 +35,9 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
 
-from memory_interfaces.msg import InstanceClassTable, SimStatus
 from memory_nodes.common.errors import ConfigError, MemoryStackError
 from memory_nodes.common.geometry import R_to_quat, pose2d_T, quat_to_R, yaw_of
-from memory_nodes.ros.conversions.basic import (intrinsics_to_camera_info, ns_to_duration, numpy_to_image,
-                                                time_to_ns)
+from memory_nodes.ros.conversions.basic import intrinsics_to_camera_info, ns_to_duration, numpy_to_image, time_to_ns
 from memory_nodes.ros.log_once import LogOnce
 from memory_nodes.ros.params import NodeParameters, Section
 from memory_nodes.ros.qos import EVENTS, LATCHED, TF, TF_STATIC, camera_qos
@@ -54,7 +53,8 @@ from .conversions import class_table_msg, clock_msg, odometry_msg, tf_message
 try:  # the real nav2_msgs on a ROS install; the wire-identical stand-in from ros2_ws/src/compat otherwise
     from nav2_msgs.action import NavigateToPose
 except ImportError as _e:  # pragma: no cover - only without any nav2_msgs
-    raise ImportError("nav2_msgs is missing: build ros2_ws (scripts/setup.sh) or install ros-<distro>-nav2-msgs") from _e
+    raise ImportError("nav2_msgs is missing: build ros2_ws (scripts/setup.sh) or install "
+                      "ros-<distro>-nav2-msgs") from _e
 
 STATE_FILE = "sim_state.json"
 GT_FILE = "ground_truth.jsonl"
