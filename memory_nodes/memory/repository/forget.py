@@ -15,7 +15,7 @@ import numpy as np
 
 from ...common.errors import InputError
 from ..records import parse_object_id
-from .store import Store, dumps
+from .store import Store, add_stamp_window, dumps
 
 
 @dataclass
@@ -54,12 +54,7 @@ def run_forget(st: Store, class_matches: Callable[[str], bool], object_id: str, 
     if room_id is not None and room_id >= 0:
         where.append("room_id = ?")
         args.append(int(room_id))
-    if start_ns is not None:
-        where.append("stamp_ns >= ?")
-        args.append(int(start_ns))
-    if end_ns is not None:
-        where.append("stamp_ns <= ?")
-        args.append(int(end_ns))
+    add_stamp_window(where, args, start_ns, end_ns)
     cond = " AND ".join(where)
     by_subject = bool(object_id or class_name)
 
@@ -69,16 +64,12 @@ def run_forget(st: Store, class_matches: Callable[[str], bool], object_id: str, 
     view_ids: Set[str] = {r[2] for r in obs_rows if r[2]}
     whole_views: List[str] = []
     if not by_subject:
-        v_where, v_args = [], []
+        v_where: List[str] = []
+        v_args: List = []
         if room_id is not None and room_id >= 0:
             v_where.append("room_id = ?")
             v_args.append(int(room_id))
-        if start_ns is not None:
-            v_where.append("stamp_ns >= ?")
-            v_args.append(int(start_ns))
-        if end_ns is not None:
-            v_where.append("stamp_ns <= ?")
-            v_args.append(int(end_ns))
+        add_stamp_window(v_where, v_args, start_ns, end_ns)
         whole_views = [r[0] for r in conn.execute(
             f"SELECT view_id FROM views WHERE {' AND '.join(v_where) or '1=1'}", v_args)]
         view_ids.update(whole_views)
@@ -186,12 +177,7 @@ def _rebuild_track(conn, tid: int, deleted_obs: Set[int], refs: Set[str], start_
         if cited & deleted_obs or (in_window and not by_subject):
             conn.execute("DELETE FROM events WHERE id = ?", (eid,))
     a_where, a_args = ["object_id = ?"], [tid]
-    if start_ns is not None:
-        a_where.append("stamp_ns >= ?")
-        a_args.append(start_ns)
-    if end_ns is not None:
-        a_where.append("stamp_ns <= ?")
-        a_args.append(end_ns)
+    add_stamp_window(a_where, a_args, start_ns, end_ns)
     conn.execute(f"DELETE FROM absences WHERE {' AND '.join(a_where)}", a_args)
     # the track's own summary follows its remaining stays
     row = conn.execute("SELECT data FROM tracks WHERE id = ?", (tid,)).fetchone()

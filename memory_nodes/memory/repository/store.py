@@ -368,5 +368,15 @@ class Store:
         self.connection.execute(f"PRAGMA secure_delete={'ON' if on else 'OFF'}")
 
 
+def add_stamp_window(where: List[str], args: List[Any], start_ns: Optional[int], end_ns: Optional[int]) -> None:
+    """Append ``stamp_ns`` bounds (inclusive; None = open) to a WHERE clause being built."""
+    if start_ns is not None:
+        where.append("stamp_ns >= ?")
+        args.append(int(start_ns))
+    if end_ns is not None:
+        where.append("stamp_ns <= ?")
+        args.append(int(end_ns))
+
+
 def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))

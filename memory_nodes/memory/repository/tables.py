@@ -15,7 +15,7 @@ import numpy as np
 from ...common.errors import StoreError
 from ...common.types import RoomSegmentation
 from ..records import LIVE_STATUSES, MERGED, EventRec, PlaceRec, RoomRec, Stay, Track
-from .store import Store, dumps, keyframe_ref
+from .store import Store, add_stamp_window, dumps, keyframe_ref
 
 _TABLE_OF_ID = (("obs", "observations"), ("track", "tracks"), ("stay", "stays"), ("event", "events"),
                 ("absence", "absences"))
@@ -240,12 +240,7 @@ class Repository:
         if track_id is not None:
             where.append("object_id = ?")
             args.append(track_id)
-        if start_ns is not None:
-            where.append("stamp_ns >= ?")
-            args.append(start_ns)
-        if end_ns is not None:
-            where.append("stamp_ns <= ?")
-            args.append(end_ns)
+        add_stamp_window(where, args, start_ns, end_ns)
         sql = ("SELECT id, stamp_ns, object_id, class_id, raw_class_id, score, geom, place_id, room_id, view_id "
                f"FROM observations WHERE {' AND '.join(where)} ORDER BY stamp_ns, id")
         if limit > 0:
