@@ -31,8 +31,14 @@ import numpy as np
 
 from memory_nodes.memory import MemoryConfig, MemoryCore, StoreConfig
 from memory_nodes.memory.config import NS_PER_DAY, NS_PER_S
-from memory_nodes.memory.synthetic import (GTObject, SynthConfig, SyntheticHousehold, run_days, score_changes,
-                                           score_identity)
+from memory_nodes.memory.synthetic import (
+    GTObject,
+    SynthConfig,
+    SyntheticHousehold,
+    run_days,
+    score_changes,
+    score_identity,
+)
 from memory_nodes.vocab import VocabConfig, Vocabulary
 
 # ------------------------------------------------------------------------------ the simulator's household

@@ -506,7 +506,8 @@ def _try_generate(cfg: WorldConfig, rng: np.random.Generator, robot_radius_m: fl
         if not placed_ok:
             return None
         for fc, c, yaw, width in pieces:
-            fid = f"{room.name}/{fc.name}_{sum(1 for f in furniture if f.room_id == room.room_id and f.class_name == fc.name) + 1}"
+            n_same = sum(1 for f in furniture if f.room_id == room.room_id and f.class_name == fc.name)
+            fid = f"{room.name}/{fc.name}_{n_same + 1}"
             furniture.append(Furniture(
                 furniture_id=fid, class_name=fc.name, room_id=room.room_id, instance_id=len(furniture) + 1,
                 center_xy_m=c, yaw_rad=yaw, width_m=width, depth_m=fc.depth_m, height_m=fc.height_m,
@@ -663,8 +664,8 @@ def _objects(cfg: WorldConfig, rng: np.random.Generator, rooms: List[Room], furn
         out.append(ObjectSpec(
             object_id=f"{name}_{counters[name]:02d}", class_name=name, instance_id=OBJECT_INSTANCE_BASE + i,
             colour=colour, rgb=catalog.COLOURS[colour], size_label=oc.size_label, shape=oc.shape,
-            size_m=(float(size[0]), float(size[1]), float(size[2])), home_furniture_id=home.furniture_id, habitual=oc.habitual,
-            consumable=oc.consumable, appear_day=appear[i]))
+            size_m=(float(size[0]), float(size[1]), float(size[2])), home_furniture_id=home.furniture_id,
+            habitual=oc.habitual, consumable=oc.consumable, appear_day=appear[i]))
     return out
 
 
@@ -695,13 +696,13 @@ def _choose_home(rng: np.random.Generator, oc: catalog.ObjectClass, furniture: L
             choice = cands[0] if rng.random() < 0.7 else cands[int(rng.integers(len(cands)))]
             home_use[choice.furniture_id] = home_use.get(choice.furniture_id, 0.0) + area
             return choice
-    for rt, fcls in oc.homes:
+    for _rt, fcls in oc.homes:
         cands = [f for f in fits if f.class_name == fcls]
         if cands:
             choice = cands[int(rng.integers(len(cands)))]
             home_use[choice.furniture_id] = home_use.get(choice.furniture_id, 0.0) + area
             return choice
-    for rt, fcls in oc.homes:       # over capacity beats an absurd place
+    for _rt, fcls in oc.homes:       # over capacity beats an absurd place
         cands = [f for f in furniture if f.receptacle and f.class_name == fcls
                  and any(_fits(oc, s) for s in f.surfaces)]
         if cands:

@@ -8,6 +8,7 @@ import pickle
 
 import numpy as np
 import pytest
+from helpers.tiny_world import tiny_sim_config
 
 from bench.laeqa.config import LaeqaConfig
 from bench.laeqa.home import PerceptionEmulator, PerceptionRun, perceive_home, simulate_home
@@ -17,7 +18,6 @@ from memory_nodes.perception.config import PerceptionConfig, PlacesConfig, Rooms
 from memory_nodes.perception.pipeline import Perception
 from memory_nodes.perception.places_rooms import PlacesAndRooms
 from memory_nodes.perception.synthetic import demo_scene, intrinsics_for, look_at, render
-from helpers.tiny_world import tiny_sim_config
 
 S = 1_000_000_000
 

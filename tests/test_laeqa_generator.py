@@ -3,6 +3,7 @@ the ground-truth log, and ground-truth queries checked on a hand-written log."""
 from __future__ import annotations
 
 import pytest
+from helpers.tiny_world import tiny_sim_config
 
 from bench.laeqa.config import LaeqaConfig
 from bench.laeqa.home import build_home
@@ -10,7 +11,6 @@ from bench.laeqa.phrasing import load_pool
 from bench.laeqa.questions import CATEGORY_OF, EXPECTED_PLANNER_KINDS, KINDS, category_quotas, generate
 from bench.laeqa.truth import HomeTruth
 from memory_nodes.vocab.vocabulary import default_vocabulary
-from helpers.tiny_world import tiny_sim_config
 from sim.ground_truth import GroundTruthLog, ObjectState
 from sim.world import generate_world
 
@@ -105,7 +105,7 @@ def test_questions_never_name_ambiguous_things(home, pools):
 
 
 def test_reference_parse_covers_every_kind():
-    for cat, kinds in KINDS.items():
+    for kinds in KINDS.values():
         for k in kinds:
             assert k in EXPECTED_PLANNER_KINDS
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers.tiny_world import tiny_sim_config
 
 from bench.laeqa.agents import ExploreOnlyAgent, OracleAgent, PlannerAgent, planner_variant
 from bench.laeqa.config import LaeqaConfig
@@ -15,7 +16,6 @@ from bench.laeqa.observe import VisibilityModel, world_state
 from bench.laeqa.questions import Question, Truth
 from memory_nodes.planner.config import PlannerConfig
 from memory_nodes.vocab.vocabulary import default_vocabulary
-from helpers.tiny_world import tiny_sim_config
 
 H = 3_600_000_000_000
 

@@ -10,6 +10,7 @@ import pytest
 
 from bench.laeqa.phrasing import add_typo, clock_text, fix_articles, load_pool, plural
 from bench.laeqa.questions import KINDS
+from memory_nodes.common.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,7 +37,7 @@ def test_render_is_deterministic_and_fills_slots():
     slots = {"obj": "remote", "room": "lounge", "when": "yesterday around 3 pm"}
     out = [pool.render("where was the {obj} {when}?", slots, np.random.default_rng(1), 0.5) for _ in range(2)]
     assert out[0] == out[1]
-    with pytest.raises(Exception):
+    with pytest.raises(ConfigError, match="unfilled slot"):
         pool.render("where is the {obj} in {room} {missing}", slots, np.random.default_rng(0))
 
 

@@ -12,8 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from memory_nodes.memory import MemoryCore
 from memory_nodes.vocab import VocabConfig, Vocabulary
 
@@ -61,7 +59,7 @@ def _run_and_kill(path: str, seed: int, rng: random.Random):
     finally:
         p.send_signal(signal.SIGKILL)
         out, _ = p.communicate(timeout=30)
-    acks += [l for l in out.splitlines() if l.startswith("ACK")]
+    acks += [ln for ln in out.splitlines() if ln.startswith("ACK")]
     through, n = (int(x) for x in acks[-1].split()[1:3])
     return start, through, n
 

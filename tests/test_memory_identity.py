@@ -8,10 +8,16 @@ import pytest
 from memory_nodes.common.geometry import base_R_optical, make_T
 from memory_nodes.common.protocols import MemoryView
 from memory_nodes.common.types import CameraIntrinsics, ObjectObservation, PerceptionOutput, View
-from memory_nodes.memory import MemoryConfig, MemoryCore
+from memory_nodes.memory import MemoryCore
 from memory_nodes.memory.config import NS_PER_DAY, NS_PER_S
-from memory_nodes.memory.synthetic import (SynthConfig, SyntheticHousehold, run_days, score_changes,
-                                           score_identity, track_of_gt)
+from memory_nodes.memory.synthetic import (
+    SynthConfig,
+    SyntheticHousehold,
+    run_days,
+    score_changes,
+    score_identity,
+    track_of_gt,
+)
 from memory_nodes.vocab import VocabConfig, Vocabulary
 
 
@@ -127,7 +133,7 @@ def test_scene_graph_layers_spans_and_time_travel(week):
         assert d["first_observed_ns"] <= d["last_observed_ns"]
         if d["interlayer"]:
             assert g.nodes[u]["layer"] > g.nodes[v]["layer"]
-    for n, d in g.nodes(data=True):
+    for _n, d in g.nodes(data=True):
         assert d["first_observed_ns"] <= d["last_observed_ns"]
     # the world as it was at the end of day 0 vs now: moved objects sit elsewhere
     eps = mem.episodes()

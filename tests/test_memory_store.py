@@ -254,7 +254,8 @@ def test_forget_leaves_no_trace_in_the_files(tmp_path, vocab):
                                                           (0.9, 0.9, 0.9), None, 1.0)]))
     mem.commit()
     assert mem.last_seen("zebra figurine")
-    assert b"ebra" in Path(path).read_bytes() + (Path(path + "-wal").read_bytes() if Path(path + "-wal").exists() else b"")
+    wal = Path(path + "-wal")
+    assert b"ebra" in Path(path).read_bytes() + (wal.read_bytes() if wal.exists() else b"")
     mem.forget(class_name="zebra figurines")
     assert mem.last_seen("zebra figurine") == []
     blob = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())

@@ -26,7 +26,7 @@ def anchors() -> np.ndarray:
 def model_path(tmp_path_factory):
     import warnings
 
-    import torch   # installed by scripts/setup.sh (torch==2.13.0, CPU)
+    import torch  # installed by scripts/setup.sh (torch==2.13.0, CPU)
 
     class TinyDetector(torch.nn.Module):
         """Per anchor and class: a score from how strongly that colour dominates the anchor's cell."""

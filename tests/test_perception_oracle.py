@@ -33,8 +33,8 @@ def quiet(**kw) -> OracleConfig:
 
 
 def run(det: NoisyOracleDetector, frame, n: int):
-    """(trials per class, detections per class with their true class, false positives)."""
-    seen, pairs, fps = {}, [], 0
+    """(detections as (true class, reported class) pairs, false positives)."""
+    pairs, fps = [], 0
     for i in range(n):   # n frames of a stream (distinct stamps): the errors of one frame are fixed by its stamp
         dets = det.detect(dataclasses.replace(frame, stamp_ns=frame.stamp_ns + i))
         for d, iid in zip(dets, det.scorer_truth(dets)):

@@ -1,12 +1,10 @@
 """Views (keyframes), places, the occupancy grid and rooms (segmentation, stable ids, labels)."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
-from memory_nodes.common.geometry import make_T, pose2d_T, yaw_to_R
+from memory_nodes.common.geometry import pose2d_T
 from memory_nodes.common.types import RGBDFrame
 from memory_nodes.perception.config import PlacesConfig, RoomsConfig, ViewsConfig
 from memory_nodes.perception.places import PlaceGraphBuilder

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import REPO_ROOT
+
 from memory_nodes.planner.calibration import Calibrator, load_calibrator
 
 

@@ -23,7 +23,8 @@ def _overconfident(n: int, seed: int = 0, shift: float = 0.0):
 def _binned_gap(p, c, bins=10):
     p, c = np.asarray(p), np.asarray(c, dtype=float)
     idx = np.clip(np.ceil(p * bins).astype(int) - 1, 0, bins - 1)
-    return sum((idx == b).mean() * abs(c[idx == b].mean() - p[idx == b].mean()) for b in range(bins) if (idx == b).any())
+    return sum((idx == b).mean() * abs(c[idx == b].mean() - p[idx == b].mean())
+               for b in range(bins) if (idx == b).any())
 
 
 def test_platt_recovers_calibration_on_overconfident_data():

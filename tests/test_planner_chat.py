@@ -11,7 +11,7 @@ from memory_nodes.planner.chat import ChatParser
 from memory_nodes.planner.config import ChatConfig, PlannerConfig
 from memory_nodes.planner.fakes import FakeMemory
 from memory_nodes.planner.planner import Planner
-from memory_nodes.planner.timephrase import NS_PER_DAY, day_start_ns, CalendarConfig
+from memory_nodes.planner.timephrase import NS_PER_DAY, CalendarConfig, day_start_ns
 from memory_nodes.vocab.vocabulary import VocabConfig, Vocabulary
 
 NOW = 1715871600 * 10**9          # Thursday 15:00

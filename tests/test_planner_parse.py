@@ -12,7 +12,7 @@ import pytest
 from memory_nodes.common.errors import ConfigError, InputError
 from memory_nodes.planner.parse import ParserConfig, QuestionParser
 from memory_nodes.planner.query import Query, TimeWindow, validate_query
-from memory_nodes.planner.timephrase import CalendarConfig, NS_PER_H, extract_time, from_datetime
+from memory_nodes.planner.timephrase import NS_PER_H, CalendarConfig, extract_time, from_datetime
 from memory_nodes.vocab.vocabulary import VocabConfig, Vocabulary
 
 REF = from_datetime(dt.datetime(2024, 5, 16, 15, 0))          # Thursday 15:00
@@ -200,7 +200,8 @@ def test_query_schema_validation():
     ok = validate_query({"kind": "count", "target": "mug", "room": "kitchen"})
     assert isinstance(ok, Query) and ok.kind == "count"
     for bad in ({"kind": "nope", "target": "x"}, {"kind": "where_now"}, {"target": "mug"},
-                {"kind": "count", "target": "mug", "extra": 1}, {"kind": "attribute", "target": "mug", "attribute": "size"},
+                {"kind": "count", "target": "mug", "extra": 1},
+                {"kind": "attribute", "target": "mug", "attribute": "size"},
                 {"kind": "where_at", "target": "mug", "window": {"start_ns": 5, "end_ns": 1}}):
         with pytest.raises(InputError):
             validate_query(bad)

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import REPO_ROOT
 
 from memory_nodes.common.errors import ConfigError
 from memory_nodes.common.protocols import ChangeEvent, Evidence
@@ -15,10 +16,8 @@ from memory_nodes.planner.calibration import Calibrator
 from memory_nodes.planner.config import PlannerConfig, load_planner_config
 from memory_nodes.planner.fakes import FakeMemory
 from memory_nodes.planner.planner import Planner
-from memory_nodes.planner.timephrase import NS_PER_DAY, NS_PER_H, day_start_ns, CalendarConfig
+from memory_nodes.planner.timephrase import NS_PER_DAY, NS_PER_H, CalendarConfig, day_start_ns
 from memory_nodes.vocab.vocabulary import VocabConfig, Vocabulary
-
-from conftest import REPO_ROOT
 
 H = NS_PER_H
 NOW = 1715871600 * 10**9                 # Thursday 2024-05-16 15:00

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from memory_nodes.common.errors import NotFoundError, StoreError
+from memory_nodes.common.errors import InputError, NotFoundError, StoreError
 from sim import Simulator
 from sim.calendar import NS_PER_DAY, Calendar
 from sim.ground_truth import GT_VERSION, GroundTruthLog
@@ -184,7 +184,7 @@ def test_ground_truth_refuses_foreign_or_corrupt_files(tmp_path):
     with pytest.raises(StoreError):
         GroundTruthLog.load(tmp_path / "missing.jsonl")
     other = Simulator(seed=1)
-    with pytest.raises(Exception):
+    with pytest.raises(InputError, match="ground_truth_mismatch"):
         other.use_ground_truth(GroundTruthLog.load(p))
     with pytest.raises(NotFoundError):
         log.object_state("no_such_object", 0)

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import math
-import sys
 import subprocess
+import sys
 
 import numpy as np
 import pytest

@@ -18,7 +18,6 @@ from pathlib import Path
 from .config import REPO_ROOT, load_laeqa_config
 
 
-
 def _parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench.laeqa", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one home, few days and questions (under a minute)")
@@ -60,6 +59,7 @@ def main(argv=None) -> int:
     cache_dir = None if (args.no_cache or not rc.cache_dir) else (REPO_ROOT / rc.cache_dir)
 
     from memory_nodes.vocab.vocabulary import default_vocabulary
+
     from .report import goals_check, markdown_table, plot
     from .run import run_benchmark, summarize_run
     vocab = default_vocabulary()

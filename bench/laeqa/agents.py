@@ -129,7 +129,7 @@ class ExploreOnlyAgent:
 
         def found() -> Optional[int]:
             if k in (Q.WHERE_NOW, Q.ATTRIBUTE):
-                for i, (c, p, rgb) in enumerate(detections):
+                for i, (c, _p, rgb) in enumerate(detections):
                     if is_target(c, rgb):
                         return i
             if k == Q.EXISTS:
@@ -137,7 +137,7 @@ class ExploreOnlyAgent:
                     if is_target(c, rgb) and (not rec or self._on(p, rec, detections, canon)):
                         return i
             if k == Q.WHAT_ON:
-                for i, (c, p, rgb) in enumerate(detections):
+                for i, (c, _p, _rgb) in enumerate(detections):
                     if c == rec:
                         return i
             return None
@@ -174,7 +174,8 @@ class ExploreOnlyAgent:
                 r = replace(r, status=ANSWERED, yes_no=False, probability=self.p_exhaustive)
         elif k == Q.COUNT:
             if exhaustive:
-                pts = [p for c, p, rgb in detections if is_target(c, rgb) and (not rec or self._on(p, rec, detections, canon))]
+                pts = [p for c, p, rgb in detections
+                       if is_target(c, rgb) and (not rec or self._on(p, rec, detections, canon))]
                 r = replace(r, status=ANSWERED, count=_distinct(pts), probability=self.p_exhaustive)
         elif k == Q.WHAT_ON:
             if hit is not None:

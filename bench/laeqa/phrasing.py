@@ -105,10 +105,11 @@ def fix_articles(text: str, names: Sequence[str]) -> str:
     """"a shoes" -> "any shoes", "is there a ... " kept; "a apple" -> "an apple"."""
     for n in names:
         if n in PLURAL_NOUNS or n.split(" ")[-1] in PLURAL_NOUNS:
-            text = re.sub(r"\b([Aa]) " + re.escape(n) + r"\b", lambda m: ("Any " if m.group(1) == "A" else "any ") + n,
-                          text)
+            # n bound as a default: re.sub calls these right away, so it is the same n either way (lint B023)
+            text = re.sub(r"\b([Aa]) " + re.escape(n) + r"\b",
+                          lambda m, n=n: ("Any " if m.group(1) == "A" else "any ") + n, text)
             text = re.sub(r"\b(is|was|Is|Was)((?: (?:there|currently|still|the|my|any|a))*) " + re.escape(n) + r"\b",
-                          lambda m: _VERB_PLURAL[m.group(1)] + m.group(2) + " " + n, text)
+                          lambda m, n=n: _VERB_PLURAL[m.group(1)] + m.group(2) + " " + n, text)
     return re.sub(r"\b([Aa]) ([aeiouAEIOU])", lambda m: m.group(1) + "n " + m.group(2), text)
 
 

@@ -368,7 +368,7 @@ def _where_at(c: _Ctx) -> Gen:
     objs = [o for o in c.nameable_objects(present=False)]
     for _ in range(8):
         oid = c.choice(objs)
-        room = c.t.constant_over(lambda t: c.t.room_of(oid, t), a, b)
+        room = c.t.constant_over(lambda t, oid=oid: c.t.room_of(oid, t), a, b)   # called right away; bound for B023
         if room is not None and room >= 0:
             return ({"obj": c.obj_phrase(oid), "when": phrase},
                     Truth("room", room, c.t.room_type[room]),
@@ -588,7 +588,8 @@ def _will_be_there(c: _Ctx) -> Gen:
         room = c.t.room_of(oid, c.ask) if c.rng.random() < 0.5 else c.choice(rooms)
         if room not in rooms:
             continue
-        val = c.t.constant_over(lambda t: c.t.room_of(oid, t) == room, a, b)
+        # called right away (constant_over keeps no reference); oid, room bound as defaults for lint B023
+        val = c.t.constant_over(lambda t, oid=oid, room=room: c.t.room_of(oid, t) == room, a, b)
         if val is not None:
             return ({"obj": c.obj_phrase(oid), "room": c.room_phrase(room)}, Truth("yes_no", bool(val)),
                     c.expected("will_be_there", c.t.objects[oid].class_name, room), {"object_id": oid, "room_id": room})

@@ -109,7 +109,8 @@ def main(argv=None) -> int:
     for k, r in out["by_kind_and_distance"].items():
         print(f"| {k} | {r['visible']} | {r['miss_rate_rendered']:.3f} | {r['miss_prob_model']:.3f} |")
     print(f"all: rendered miss rate {out['miss_rate_rendered']:.3f}, model {out['miss_prob_model']:.3f}; "
-          f"rendered detections the model did not call visible: {out['rendered_detections_not_predicted_visible']:.3f}; "
+          "rendered detections the model did not call visible: "
+          f"{out['rendered_detections_not_predicted_visible']:.3f}; "
           f"confusions {out['confusion_rate_rendered']:.3f}; false positives/frame "
           f"{out['false_positives_per_frame_rendered']:.3f}")
     if args.json:

@@ -47,6 +47,7 @@ def _questions(seed: int, n: int, vocab, camera_rate_hz: float, coverage: float)
     """Benchmark questions (dev pool) about the same one-day home and patrol, asked a minute after the
     patrol; deterministic for the seed."""
     from sim.config import load_sim_config
+
     from .home import build_home
     from .phrasing import load_pool
     from .questions import generate
@@ -64,7 +65,8 @@ def _questions(seed: int, n: int, vocab, camera_rate_hz: float, coverage: float)
     pools = {"dev": load_pool("dev"), "test": load_pool("test")}
     h = 3_600_000_000_000
     qs = generate(home.truth, n, 0, home.first_patrol_ns, pools, cfg.generator,
-                  {"last_seen": h // 2, "since": h, "forecast": 3 * h}, seed, last_patrol_end_ns=home.last_patrol_end_ns)
+                  {"last_seen": h // 2, "since": h, "forecast": 3 * h}, seed,
+                  last_patrol_end_ns=home.last_patrol_end_ns)
     return [q.text for q in qs]
 
 
@@ -157,7 +159,7 @@ def run(seed: int, n_questions: int, keep: Optional[Path], domain_id: int, timeo
         for text in texts:
             req = Ask.Request(question=text, budget_m=0.0, timeout_s=20.0)
             fut = ask.call_async(req)
-            _wait(lambda: fut.done(), 60.0, spin, f"an answer to {text!r}")
+            _wait(lambda fut=fut: fut.done(), 60.0, spin, f"an answer to {text!r}")   # waits here; bound for B023
             r = fut.result()
             ros_answers.append({"question": text, "probability": float(r.probability), **_answer_key(
                 {0: "ANSWERED", 1: "NOT_SURE", 2: "CANNOT_PARSE"}[int(r.status)], r.query_kind, int(r.room_id),
@@ -171,6 +173,7 @@ def run(seed: int, n_questions: int, keep: Optional[Path], domain_id: int, timeo
     # the same questions through the pure core over a copy of the memory node's store
     from memory_nodes.memory import MemoryCore
     from memory_nodes.planner.planner import Planner
+
     from .run import load_stack_configs
     planner_cfg, memory_cfg, _ = load_stack_configs()
     store = next(data_dir.rglob("memory.db"), None)
@@ -220,8 +223,10 @@ def main(argv=None) -> int:
           f"(patrol {out.get('patrol_wall_s')} s wall, {out.get('frames_published')} frames)")
     print("| question | ROS | core | differs |")
     print("|---|---|---|---|")
+    def fmt(a: Dict[str, Any]) -> str:
+        return f"{a['status']} {a['query_kind']} {a['best_guess'][:40]!r} p={a['probability']:.2f}"
+
     for r in out["rows"]:
-        fmt = lambda a: f"{a['status']} {a['query_kind']} {a['best_guess'][:40]!r} p={a['probability']:.2f}"
         print(f"| {r['question']} | {fmt(r['ros'])} | {fmt(r['core'])} | {', '.join(r['differs']) or '-'} |")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=str))

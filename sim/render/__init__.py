@@ -1,9 +1,9 @@
 """Render backends and their automatic selection.
 
 Order for ``render.backend: auto``: MuJoCo over EGL, then MuJoCo over OSMesa, then the pip-only numpy ray
-caster (sim.render.numpy_renderer). MUJOCO_GL must be set before mujoco is first imported, so when it is unset the choice of GL
-platform is probed once in a child process (which is cheap and cannot poison this one). The choice and the
-reason for any fallback are in ``backend_choice()`` (the node and the benchmark log/print them).
+caster (sim.render.numpy_renderer). MUJOCO_GL must be set before mujoco is first imported, so when it is unset
+the choice of GL platform is probed once in a child process (which is cheap and cannot poison this one). The
+choice and the reason for any fallback are in ``backend_choice()`` (the node and the benchmark log/print them).
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ import sys
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
-from rclpy.lifecycle import Node as LifecycleNode, TransitionCallbackReturn
+from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.lifecycle import TransitionCallbackReturn
 
 
 class Dummy(LifecycleNode):

@@ -5,15 +5,14 @@ from __future__ import annotations
 import time
 
 import rclpy
+from memory_interfaces.action import AskActive
+from memory_interfaces.msg import AnswerCandidate, SceneGraph, View
+from memory_interfaces.srv import Ask, Recall
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-
-from memory_interfaces.action import AskActive
-from memory_interfaces.msg import AnswerCandidate, SceneGraph, View
-from memory_interfaces.srv import Ask, Recall
 
 
 class EchoServer(Node):
