@@ -122,7 +122,7 @@ class ObservationConfig:
     view_every_n_frames: int = 5            # one keyframe (View) per this many used frames
     rooms_source: str = "layout"            # layout: true room extents, labels from perception's labeler;
                                             # perception: perception's segmentation of the model's depth
-    grid_every_n_frames: int = 1            # frames (besides keyframes) whose depth feeds the room grid
+    grid_every_n_frames: int = 1            # depth every n-th time the product would feed the grid
     room_grid_resolution_m: float = 0.1    # perception's room grid, coarser than its 5 cm default: the
                                             # model's depth has far fewer pixels than rendered frames
     look_yaw_steps: int = 8                 # look(): a yaw sweep in this many headings

@@ -27,10 +27,10 @@ from memory_nodes.common.types import ObjectObservation, PerceptionOutput, View
 from sim.config import SimConfig
 
 from .config import ObservationConfig
-from .home import HomeData, PerceptionRun, assemble_home, perceive_home, simulate_home
+from .home import HomeData, PerceptionRun, assemble_home, perceive_home, product_perception_config, simulate_home
 from .observe import Pose2D, VisibilityModel, WorldState, world_state
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2                 # 2: perception runs made by the product's PlacesAndRooms
 _LOOK_SEED_TAG = 0x100C
 
 
@@ -210,9 +210,10 @@ def config_hash(*parts: Any) -> str:
 def load_or_build_home(seed: int, days: int, sim_cfg: SimConfig, obs_cfg: ObservationConfig, vocab,
                        cache_dir: Optional[Path]) -> Tuple[HomeData, bool]:
     """The home's data; the patrols' perception run comes from the disk cache when its key matches
-    (seed, days, simulator and observation config, cache version)."""
+    (seed, days, simulator, observation and perception config, cache version)."""
     sim = simulate_home(seed, days, sim_cfg)
-    key = config_hash(CACHE_VERSION, seed, days, sim_cfg, obs_cfg, sim.world.hash())
+    pc = product_perception_config()        # what the emulator runs: config/perception.yaml's places/rooms
+    key = config_hash(CACHE_VERSION, seed, days, sim_cfg, obs_cfg, pc.places, pc.rooms, sim.world.hash())
     path = cache_dir / f"perception_s{seed}_d{days}_{key}.pkl" if cache_dir else None
     run = None
     if path is not None and path.is_file():
@@ -225,7 +226,7 @@ def load_or_build_home(seed: int, days: int, sim_cfg: SimConfig, obs_cfg: Observ
             run = None
     cached = run is not None
     if run is None:
-        run = perceive_home(sim, days, obs_cfg)
+        run = perceive_home(sim, days, obs_cfg, pc)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
