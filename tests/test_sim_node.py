@@ -22,10 +22,8 @@ def _start(process_factory, domain: int, *params: str):
 
 
 def _qos():
-    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-    events = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-    return latched, events
+    from memory_nodes.ros.qos import EVENTS, LATCHED
+    return LATCHED, EVENTS
 
 
 def _sim():

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Callable, Optional, Sequence, Tuple, Type
 
 import rclpy
+import rclpy.logging
 from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 
