@@ -55,12 +55,12 @@ class LogOnce:
             if is_loud:
                 self._last_loud[cause] = now
         if is_loud:
-            loud(self._first_text(cause, detail, n))
+            loud(self._loud_text(cause, detail))
         else:
             self._logger.debug(f"{self._subject} ({cause}) #{n}: {detail}" if self._subject else detail)
         return is_loud
 
-    def _first_text(self, cause: str, detail: str, n: int) -> str:
+    def _loud_text(self, cause: str, detail: str) -> str:
         if not self._subject:
             return detail
         if self._repeat_s is not None:
