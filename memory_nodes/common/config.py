@@ -32,7 +32,8 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{name}: expected a mapping, got {type(value).__name__}")
-        return config_from_dict(tp, value, prefix=name + ".")
+        # is_dataclass narrows to "instance or class"; a type hint is always the class
+        return config_from_dict(typing.cast("Type[Any]", tp), value, prefix=name + ".")
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name}: expected a number, got {value!r}")
@@ -67,7 +68,8 @@ def config_from_dict(cls: Type[T], data: Mapping[str, Any], prefix: str = "") ->
     if data is None:
         data = {}
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    # T is deliberately unbound (callers hold plain Type[T]); fields() raises TypeError for a non-dataclass
+    names = {f.name for f in dataclasses.fields(typing.cast(Any, cls))}
     unknown = set(data) - names
     if unknown:
         raise ConfigError(f"{prefix or cls.__name__ + '.'}: unknown key(s) {sorted(unknown)}; "

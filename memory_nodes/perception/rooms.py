@@ -19,7 +19,7 @@ when it is long and narrow, else "unknown".
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -199,7 +199,7 @@ class RoomSegmenter:
         self._prev_map: Optional[np.ndarray] = None      # full-grid room ids of the last cut
         self._next_id = 0
         self.last: Optional[RoomSegmentation] = None
-        self._room_at = None
+        self._room_at: Optional[Callable[[float, float], int]] = None
 
     def to_state(self) -> Tuple[int, Optional[np.ndarray]]:
         """(next room id, full-grid room ids of the last cut or None)."""
@@ -261,10 +261,11 @@ class RoomSegmenter:
         r0, r1, c0, c1 = bounds
         out = np.full(ws.shape, -1, np.int32)
         segs = [int(s) for s in np.unique(ws) if s > 0]
-        prev = self._prev_map[r0:r1, c0:c1] if self._prev_map is not None else None
+        prev_map = self._prev_map
+        prev = prev_map[r0:r1, c0:c1] if prev_map is not None else None
         pairs: List[Tuple[float, int, int]] = []
-        if prev is not None:
-            prev_area = {int(r): int(c) for r, c in zip(*np.unique(self._prev_map[self._prev_map >= 0],
+        if prev_map is not None and prev is not None:
+            prev_area = {int(r): int(c) for r, c in zip(*np.unique(prev_map[prev_map >= 0],
                                                                    return_counts=True))}
             for s in segs:
                 m = ws == s

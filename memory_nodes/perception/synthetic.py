@@ -27,8 +27,8 @@ def intrinsics_for(width: int, height: int, hfov_deg: float = 70.0) -> CameraInt
 def look_at(eye: Sequence[float], target: Sequence[float]) -> np.ndarray:
     """map_T_camera (optical: z forward, x right, y down) for a camera at ``eye`` looking at ``target``
     with the map's +z up."""
-    eye = np.asarray(eye, float)
-    z = np.asarray(target, float) - eye
+    eye_m = np.asarray(eye, float)
+    z = np.asarray(target, float) - eye_m
     z /= np.linalg.norm(z)
     x = np.cross(z, [0.0, 0.0, 1.0])
     if np.linalg.norm(x) < 1e-9:
@@ -36,7 +36,7 @@ def look_at(eye: Sequence[float], target: Sequence[float]) -> np.ndarray:
     x /= np.linalg.norm(x)
     y = np.cross(z, x)
     T = np.eye(4)
-    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = x, y, z, eye
+    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = x, y, z, eye_m
     return T
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -203,7 +203,7 @@ class SlotBelief:
         return len(self.slots) - 1
 
 
-def poisson_binomial(q: Sequence[float]) -> np.ndarray:
+def poisson_binomial(q: Union[Sequence[float], np.ndarray]) -> np.ndarray:
     """PMF of the number of occupied slots (len(q) + 1 entries)."""
     pmf = np.zeros(len(q) + 1)
     pmf[0] = 1.0

@@ -105,7 +105,8 @@ class Calibrator:
     def fitted(self) -> bool:
         return self._global is not None or self._platt is not None
 
-    def fit(self, probs: Sequence[float], correct: Sequence[bool], kinds: Optional[Sequence[str]] = None) -> "Calibrator":
+    def fit(self, probs: Sequence[float], correct: Sequence[bool],
+            kinds: Optional[Sequence[str]] = None) -> "Calibrator":
         p = np.clip(np.asarray(probs, dtype=float), 0.0, 1.0)
         c = np.asarray(correct, dtype=float)
         if p.shape != c.shape or p.size == 0:

@@ -93,6 +93,8 @@ class Ctx:
         self.vocab = vocab
         self._rooms: Optional[Dict[int, str]] = None
         self._places: Optional[Dict[int, PlaceInfo]] = None
+        # recall.receptacle_positions' cache: (position, room id) of each sighting of the query's receptacle
+        self._receptacles: Optional[List[Tuple[np.ndarray, int]]] = None
 
     @property
     def rooms(self) -> Dict[int, str]:

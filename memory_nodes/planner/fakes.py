@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..common.protocols import (Absence, ChangeEvent, Evidence, HistorySpan, LookResult, PlaceInfo, Sighting)
+from ..common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, LookResult, PlaceInfo, Sighting
 from ..common.types import ObjectObservation
 
 
@@ -109,7 +109,8 @@ class FakeMemory:
                 and (room_id is None or room_id in (c.from_room_id, c.to_room_id))]
 
     def absences(self, object_id: str, since_ns: Optional[int] = None) -> List[Absence]:
-        return [a for a in self.absence_records if a.object_id == object_id and (since_ns is None or a.stamp_ns >= since_ns)]
+        return [a for a in self.absence_records
+                if a.object_id == object_id and (since_ns is None or a.stamp_ns >= since_ns)]
 
     def p_still_there(self, object_id: str, t_ns: int) -> float:
         return self.p_still.get(object_id, 0.0)
@@ -138,13 +139,18 @@ class TrueObject:
     place_id: int = -1
 
 
+def _pose3(v: Sequence[float]) -> Tuple[float, float, float]:
+    """(x, y, yaw) as floats."""
+    return float(v[0]), float(v[1]), float(v[2])
+
+
 class FakeNavigator:
     """Instant straight-line motion; deterministic looks of the true objects."""
 
     def __init__(self, start: Tuple[float, float, float], truth: List[TrueObject],
                  room_of_xy=None, see_radius_m: float = 3.0, detour: float = 1.0,
                  path_overrides: Optional[Dict[Tuple[float, float], float]] = None, stamp0_ns: int = 0):
-        self.pose = tuple(float(v) for v in start)
+        self.pose: Tuple[float, float, float] = _pose3(start)
         self.truth = truth
         self.room_of_xy = room_of_xy or (lambda x, y: -1)
         self.see_radius_m = see_radius_m
@@ -170,7 +176,7 @@ class FakeNavigator:
         if not math.isfinite(d):
             raise RuntimeError("unreachable")
         self.goals.append(tuple(goal))
-        self.pose = tuple(float(v) for v in goal)
+        self.pose = _pose3(goal)
         self.driven_m += d
         if self.on_go_to is not None:
             self.on_go_to(self)

@@ -288,12 +288,13 @@ class QuestionParser:
                 info.window.start_ns is not None and info.window.start_ns < ref_ns - 12 * NS_PER_H and \
                 not re.search(r"\bbeen\b", t):
             return Q.DAYS_SEEN
-        if re.search(r"(^(will|would|is|are)\b.*\b(be|going to be)|\b(will|would|going to) be)\b.*\b(in|on|at|inside)\b",
-                     t) and \
+        if re.search(r"(^(will|would|is|are)\b.*\b(be|going to be)|\b(will|would|going to) be)\b"
+                     r".*\b(in|on|at|inside)\b", t) and \
                 info.window is not None and info.window.start_ns is not None and info.window.start_ns >= ref_ns:
             return Q.WILL_BE
         if re.search(r"\bsince when\b|\bhow long (has|have|had|is|are|was|were)\b.*\b(been|there|sitting|lying|"
-                     r"standing|staying|kept|left)\b|\bhow long (has|have) .* (in|on)\b|\bhow many (hours|days|minutes|weeks)\b"
+                     r"standing|staying|kept|left)\b|\bhow long (has|have) .* (in|on)\b|"
+                     r"\bhow many (hours|days|minutes|weeks)\b"
                      r".*\bbeen\b", t):
             return Q.SINCE_WHEN
         wh_where = re.search(r"\bwhere\b", t) is not None
@@ -323,8 +324,11 @@ class QuestionParser:
                      r"what else|what stuff|what things|what objects|what items)\b.*\b(on|in|inside|on top of)\b", t) \
                 and not wh_where:
             return Q.WHAT_ON
-        if re.search(r"^(is|are|was|were) (there|any|some)\b|^there (is|are|was|were)\b|^(do|does|did) (i|we|you) (have|own|see|got)\b|"
-                     r"^(have|has) (i|we|you) got\b|^(see|spot|notice|spotted|saw) (a|an|any|some|the)\b|^(the|my|our|a|an) [a-z ]+ (is|are|was|were) (still )?(in|on|inside|at)\b|^(is|are|was|were) (the|my|a|an|any|our|your)?\b.*\b(in|on|inside|"
+        if re.search(r"^(is|are|was|were) (there|any|some)\b|^there (is|are|was|were)\b|"
+                     r"^(do|does|did) (i|we|you) (have|own|see|got)\b|"
+                     r"^(have|has) (i|we|you) got\b|^(see|spot|notice|spotted|saw) (a|an|any|some|the)\b|"
+                     r"^(the|my|our|a|an) [a-z ]+ (is|are|was|were) (still )?(in|on|inside|at)\b|"
+                     r"^(is|are|was|were) (the|my|a|an|any|our|your)?\b.*\b(in|on|inside|"
                      r"at)\b|^any\b", t):
             return Q.EXISTS
         if wh_where or re.search(r"\b(find|locate|look for|looking for|search for|searching for|seen|spot|lost|"
@@ -516,4 +520,4 @@ _NON_OBJECT_WORDS = set(_FUNCTION_WORDS) | set(_COLOR_WORDS) | {
     "there", "here", "room", "rooms", "find", "found", "thing", "things", "stuff", "one", "ones", "about", "to",
     "for", "with", "from", "by", "near", "next", "get", "got", "need", "want", "am", "not", "no", "yes", "just",
     "ever", "all", "also", "too", "very", "really", "so", "if", "whether", "again", "around", "house", "might",
-    "hiding", "hide", "hidden", "gone", "be", "tell", "about", "anywhere", "somewhere", "kind", "sort"}
+    "hiding", "hide", "hidden", "be", "tell", "anywhere", "somewhere", "kind", "sort"}

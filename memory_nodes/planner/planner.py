@@ -29,18 +29,35 @@ from ..common.protocols import Evidence, LookResult, MemoryView, Navigator, stac
 from ..common.visibility import NO_DEPTH, VISIBLE, camera_depth_m, visibility
 from . import query as Q
 from . import recall
-from .answer import (ANSWERED, CANNOT_PARSE, NOT_SURE, STOP_BUDGET, STOP_CANCELLED, STOP_MAX_LOOKS,
-                     STOP_MEMORY_ONLY, STOP_NAV_FAILED, STOP_NO_VALUE, STOP_PAST, Answer, Candidate)
+from .answer import (
+    ANSWERED,
+    CANNOT_PARSE,
+    NOT_SURE,
+    STOP_BUDGET,
+    STOP_CANCELLED,
+    STOP_MAX_LOOKS,
+    STOP_MEMORY_ONLY,
+    STOP_NAV_FAILED,
+    STOP_NO_VALUE,
+    STOP_PAST,
+    Answer,
+    Candidate,
+)
 from .belief import Hyp, LocationBelief
 from .calibration import Calibrator
 from .config import PlannerConfig
-from .context import Ctx, CountingMemory, Decision, Option
+from .context import CountingMemory, Ctx, Decision, Option
 from .parse import QuestionParser
 from .present import location_belief, location_options, moved_belief, slot_belief, slot_options
 from .query import Query, TimeWindow
 
 Pose = Tuple[float, float, float]
 EXPLORABLE = (Q.WHERE_NOW, Q.DID_MOVE, Q.EXISTS, Q.COUNT, Q.WHAT_ON)
+
+
+def _as_pose(p: Sequence[float]) -> Pose:
+    """A navigator's (x, y, yaw) as a 3-tuple (what tuple(p) gave for the protocol's 3-element poses)."""
+    return p[0], p[1], p[2]
 
 
 @dataclass
@@ -134,6 +151,13 @@ class _Run:
         self.error = ""
         self.failed_places: set = set()
 
+    @property
+    def navigator(self) -> Navigator:
+        """The navigator; only exploration uses it, and go() explores only when there is one."""
+        if self.nav is None:
+            raise RuntimeError("Planner: exploring needs a Navigator (go() explores only with one)")
+        return self.nav
+
     def feedback(self, phase: str, belief=None, vp: Optional[Viewpoint] = None) -> None:
         if self.on_feedback is None:
             return
@@ -204,7 +228,7 @@ class _Run:
             self.feedback("navigating", belief, vp)
             try:
                 if vp.place_id >= 0:
-                    driven = float(self.nav.go_to(vp.pose))
+                    driven = float(self.navigator.go_to(vp.pose))
                     self.path_m += max(0.0, driven)
             except Exception as e:  # navigation failed: never try that place again, keep answering
                 self.error = f"navigation to place {vp.place_id} failed: {e}"
@@ -216,28 +240,29 @@ class _Run:
                 return STOP_CANCELLED
             self.feedback("looking", belief, vp)
             try:
-                look = self.nav.look()
+                look = self.navigator.look()
             except Exception as e:
                 self.error = f"look failed: {e}"
                 return STOP_NAV_FAILED
             self.looks += 1
             self.visited.append(vp.place_id)
-            pose = self.nav.current_pose()
+            pose = self.navigator.current_pose()
             self.visited_xy.append((float(pose[0]), float(pose[1])))
             self.apply_look(belief, look, pose)
 
     def viewpoints(self) -> List[Viewpoint]:
-        pose = self.nav.current_pose()
+        pose = self.navigator.current_pose()
         places = self.ctx.places
         here_room = -1
         if places:
-            nearest = min(places.values(), key=lambda p: (p.position_m[0] - pose[0]) ** 2 + (p.position_m[1] - pose[1]) ** 2)
+            nearest = min(places.values(),
+                          key=lambda p: (p.position_m[0] - pose[0]) ** 2 + (p.position_m[1] - pose[1]) ** 2)
             here_room = nearest.room_id
         revisit = self.cfg.explore.revisit
 
         def looked_from(x: float, y: float) -> bool:
             return not revisit and any(math.hypot(x - a, y - b) < 0.5 for a, b in self.visited_xy)
-        out = [] if looked_from(pose[0], pose[1]) else [Viewpoint(tuple(pose), -1, here_room)]
+        out = [] if looked_from(pose[0], pose[1]) else [Viewpoint(_as_pose(pose), -1, here_room)]
         for pid, p in places.items():
             x, y = float(p.position_m[0]), float(p.position_m[1])
             if pid in self.failed_places or looked_from(x, y):
@@ -277,7 +302,7 @@ class _Run:
         hyps = self.hyps_of(belief)
         if not hyps:
             return None, STOP_NO_VALUE
-        pose = self.nav.current_pose()
+        pose = self.navigator.current_pose()
         ceiling = 1.0 - eu_now                      # no look can gain more than this
         lam = 0.0 if rate else util.lambda_per_m    # "rate" ranks without lambda
         probs = belief.p if isinstance(belief, LocationBelief) else belief.q
@@ -303,7 +328,7 @@ class _Run:
         best: Optional[Viewpoint] = None
         best_key = -math.inf
         budget_blocked = False
-        for proxy, euclid, vp, vis in scored[: cfg.explore.max_viewpoints]:
+        for _proxy, euclid, vp, vis in scored[: cfg.explore.max_viewpoints]:
             gain = belief.expected_value_after_look(vis, det.miss_rate, det.false_positive_rate, c,
                                                    det.min_visibility) - eu_now
             if gain <= 1e-12:
@@ -312,7 +337,7 @@ class _Run:
             upper = gain / (euclid + cfg.explore.rate_offset_m) if rate else gain - lam * euclid - util.look_cost
             if upper <= best_key or (not rate and upper <= 0):
                 continue
-            path = 0.0 if vp.place_id < 0 else float(self.nav.path_cost_m(tuple(pose), vp.pose))
+            path = 0.0 if vp.place_id < 0 else float(self.navigator.path_cost_m(_as_pose(pose), vp.pose))
             if not math.isfinite(path) or path > remaining:
                 budget_blocked = budget_blocked or math.isfinite(path)
                 continue
@@ -377,11 +402,12 @@ class _Run:
         if first is None:
             return None
         vp = vps[first]
-        path = 0.0 if vp.place_id < 0 else float(self.nav.path_cost_m(tuple(pose), vp.pose))
+        path = 0.0 if vp.place_id < 0 else float(self.navigator.path_cost_m(_as_pose(pose), vp.pose))
         if not math.isfinite(path) or path > remaining:
             return None
         vp.path_m, vp.gain = path, best_val - eu_now
-        vp.voi = best_val - eu_now - util.lambda_per_m * max(0.0, path - math.hypot(vp.pose[0] - pose[0], vp.pose[1] - pose[1]))
+        straight = math.hypot(vp.pose[0] - pose[0], vp.pose[1] - pose[1])
+        vp.voi = best_val - eu_now - util.lambda_per_m * max(0.0, path - straight)
         return vp if vp.voi > 0 else None
 
     # ---------------------------------------------------------------------------------------- looks

@@ -202,6 +202,7 @@ def presence_slots(ctx: Ctx) -> Tuple[List[Hyp], str]:
         if q.receptacle:
             spots = [(pos, -1, room) for pos, room in receptacle_positions(ctx) if rooms is None or room in rooms]
         else:
+            assert rooms is not None        # not the whole home and no receptacle: a room was asked
             spots = [(np.asarray(p.position_m, dtype=float), pid, p.room_id) for pid, p in ctx.places.items()
                      if p.room_id in rooms]
         if spots:

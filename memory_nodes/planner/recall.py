@@ -180,6 +180,9 @@ def attribute(ctx: Ctx) -> Decision:
 def past_presence(ctx: Ctx) -> Decision:
     """exists / count / what_on for a time in the past: from the spans that overlap the window."""
     q = ctx.query
+    if q.window is None:
+        # reachable: "how many mugs were there the last time?" is past (last_time) with no window
+        raise RuntimeError(f"past {q.kind} question without a time window (last_time={q.last_time})")
     start, end = q.window.start_ns, q.window.end_ns
     rooms = set(ctx.room_ids(q.room)) if q.room else None
     conf = ctx.cfg.belief.past_span_confidence
@@ -210,14 +213,12 @@ def past_presence(ctx: Ctx) -> Decision:
                     "stored sightings during that time", ev)
 
 
-_receptacle_cache_key = "__receptacles__"
-
-
 def receptacle_positions(ctx: Ctx) -> List[Tuple[np.ndarray, int]]:
     q = ctx.query
-    cached = getattr(ctx, "_receptacles", None)
+    cached = ctx._receptacles
     if cached is None:
-        cached = [(np.asarray(s.position_m), s.room_id) for s in ctx.memory.last_seen(q.receptacle, before_ns=ctx.now_ns)]
+        cached = [(np.asarray(s.position_m), s.room_id)
+                  for s in ctx.memory.last_seen(q.receptacle, before_ns=ctx.now_ns)]
         ctx._receptacles = cached
     return cached
 
@@ -270,8 +271,8 @@ def where_usually(ctx: Ctx) -> Decision:
     gran = ctx.cfg.explore.answer_granularity
     per_day: Dict[int, Dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for s in spans:
-        key = f"{gran}:{s.room_id if gran == 'room' else s.place_id}"
-        per_day[day_start_ns(s.start_ns, cal)][key] += _span_weight(s, start, end)
+        label = f"{gran}:{s.room_id if gran == 'room' else s.place_id}"
+        per_day[day_start_ns(s.start_ns, cal)][label] += _span_weight(s, start, end)
     wins: Dict[str, int] = defaultdict(int)
     for day in per_day.values():
         wins[max(day.items(), key=lambda kv: kv[1])[0]] += 1
@@ -319,12 +320,12 @@ def when_next(ctx: Ctx) -> Decision:
     cands = []
     for h in np.unique(np.round(tods * 2) / 2):            # half-hour bins
         near = np.abs(((tods - h + 12) % 24) - 12) <= 1.0
-        support = len(set(arr_days[near].tolist()))
+        days_with = len(set(arr_days[near].tolist()))
         mean_h = float(np.mean(tods[near]))
         nxt = today + int(mean_h * NS_PER_H)
         if mean_h <= now_tod:
             nxt += NS_PER_DAY
-        cands.append((nxt, support / n_days, mean_h))
+        cands.append((nxt, days_with / n_days, mean_h))
     # the soonest time that happens on at least 40 % of the days (else the best supported one)
     regular = [c for c in cands if c[1] >= 0.4] or [max(cands, key=lambda c: c[1])]
     nxt, support, mean_h = min(regular, key=lambda c: c[0])
@@ -338,7 +339,7 @@ def when_next(ctx: Ctx) -> Decision:
 
 def which_first(ctx: Ctx) -> Decision:
     q = ctx.query
-    preds = []
+    preds: List[Tuple[float, str, float, str]] = []     # (run-out time ns, target, confidence, why)
     ev_all = Evidence()
     for target in q.targets:
         spans = sorted(ctx.memory.history(target, end_ns=ctx.now_ns), key=lambda s: s.start_ns)

@@ -279,8 +279,7 @@ def _point_phrases(t: str, ref_ns: int, cal: CalendarConfig, info: TimeInfo) -> 
     if m:
         info.day_part = m.group(1)
         return None, cut(m)
-    w, t2 = _with_clock(None, t, today, cal, ref_ns)
-    return w, t2
+    return _with_clock(None, t, today, cal, ref_ns)
 
 
 def _with_clock(w: Optional[TimeWindow], t: str, day_ns: int, cal: CalendarConfig,

@@ -12,7 +12,7 @@ import hashlib
 import os
 import threading
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, cast
 
 import numpy as np
 
@@ -84,7 +84,7 @@ class SentenceEmbedder:
         self._cache: Dict[str, np.ndarray] = {}                 # texts embedded at run time
         self._max_cache = max_cache
         self._lock = threading.Lock()
-        self._model = None
+        self._model: Optional[Any] = None                      # SentenceTransformer, loaded on first need
         self._table_path = table_path
 
     @property
@@ -124,7 +124,8 @@ class SentenceEmbedder:
                     found[t] = v
             if not texts:
                 return np.zeros((0, EMBEDDING_DIM), np.float32)
-            return np.stack([found[t] for t in texts])
+            # every text that was missing got its row from _run above
+            return np.stack(cast(List[np.ndarray], [found[t] for t in texts]))
 
     def _run(self, texts: List[str]) -> np.ndarray:
         if self._embed_fn is not None:

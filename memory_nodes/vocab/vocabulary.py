@@ -45,7 +45,8 @@ class VocabConfig:
 
 
 def normalize_text(text: str) -> str:
-    """camelCase split; lower case; '_', '-', '/' and punctuation to spaces; possessive 's and leading articles dropped."""
+    """camelCase split; lower case; '_', '-', '/' and punctuation to spaces; possessive 's and leading articles
+    dropped."""
     t = _CAMEL.sub(" ", str(text)).lower().replace("_", " ").replace("-", " ").replace("/", " ")
     t = _PUNCT.sub(" ", t)
     t = re.sub(r"'s\b", "", t).replace("'", "")
