@@ -73,7 +73,7 @@ class LocationBelief:
     def relabel(self) -> None:
         """Recompute the label index after hypotheses changed."""
         self._labels = sorted({h.label for h in self.hyps})
-        index = {l: i for i, l in enumerate(self._labels)}
+        index = {lab: i for i, lab in enumerate(self._labels)}
         self._label_idx = np.array([index[h.label] for h in self.hyps], dtype=int)
 
     # ------------------------------------------------------------------------------- answer side
@@ -82,7 +82,7 @@ class LocationBelief:
         if not self._labels:
             return {}
         agg = np.bincount(self._label_idx, weights=p, minlength=len(self._labels))
-        return {l: float(v) for l, v in zip(self._labels, agg)}
+        return {lab: float(v) for lab, v in zip(self._labels, agg)}
 
     def _best_p(self, p: np.ndarray) -> float:
         if not self._labels:

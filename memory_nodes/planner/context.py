@@ -112,7 +112,7 @@ class Ctx:
         return self.rooms.get(room_id, "") if room_id >= 0 else ""
 
     def room_ids(self, label: str) -> List[int]:
-        return sorted(r for r, l in self.rooms.items() if l == label)
+        return sorted(r for r, lab in self.rooms.items() if lab == label)
 
     def room_text(self, room_id: int) -> str:
         label = self.room_label(room_id)
