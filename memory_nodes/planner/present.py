@@ -248,6 +248,7 @@ def make_what_on_fn(classes: List[str]):
         chosen = sorted(c for c in names if pc[c] >= 0.5)
         score = float(np.mean([max(pc[c], 1.0 - pc[c]) for c in names]))
         return {"set:" + ",".join(chosen): score}, score
+    # the per-class probabilities ride on the answer function for the caller that lists them
     fn.class_probs = lambda q: {c: 1.0 - float(np.prod(1.0 - q[idx[c]])) for c in names}  # type: ignore[attr-defined]
     return fn
 
