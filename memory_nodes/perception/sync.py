@@ -48,7 +48,7 @@ class ApproxTimeSync:
             out.append(match)
         return out
 
-    def _try_match(self):
+    def _try_match(self) -> Optional[List[Any]]:
         heads = [s[0] for s in self._stamps]
         pivot_in = max(range(self.num_inputs), key=lambda k: heads[k])
         pivot = heads[pivot_in]
@@ -67,7 +67,7 @@ class ApproxTimeSync:
                 self.dropped[oldest] += 1
                 return None
             chosen.append((k, best))
-        out = []
+        out: List[Any] = []
         for k, p in chosen:
             out.append(self._msgs[k][p])
             self._last_out[k] = self._stamps[k][p]
