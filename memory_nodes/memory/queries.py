@@ -4,6 +4,13 @@ Recall is served from the in-memory records (tracks, stays, events, places); onl
 that reach past the recent, uncommitted rows (last sighting before a time, absences, raw observations,
 keyframes of old views) read the store through the repository. Nothing here changes the state except
 its caches. Callers hold the memory's lock (MemoryCore does).
+
+Rooms of objects: a read names the room that contains the object's position in the latest room cut
+(``room_of``), not a room id stored with it. The cut covers free floor only, and objects rest on furniture
+and against walls (cells no room covers), so the position takes the nearest room cell within
+``OBJECT_ROOM_RADIUS_M``, and between two rooms across a wall the room it was observed from
+(``object_room``); a position no room is that near is in no room (-1). Only without any room cut does the
+stored id (the room of the place the robot observed from) stand.
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ import numpy as np
 from ..common.errors import NotFoundError, StoreError
 from ..common.place_graph import shortest_place_path
 from ..common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, PlaceInfo, Sighting
+from ..common.types import RoomSegmentation
 from ..vocab import Vocabulary
 from .config import NS_PER_DAY, MemoryConfig
 from .records import (
@@ -31,6 +39,12 @@ from .records import (
 from .repository import Repository
 from .staleness import MoveStats, class_posterior, object_prior, p_no_move, with_absences
 from .state import MemoryState
+
+# an object's position takes the nearest room cell within this (ground distance): the centre of a double
+# bed or a deep counter is up to ~1 m from the free floor beside it
+OBJECT_ROOM_RADIUS_M = 1.0
+# two rooms' floor this much nearer/farther apart (a wall and the obstacle margins on both sides) is a tie
+OBJECT_ROOM_TIE_M = 0.25
 
 
 class Queries:
@@ -81,6 +95,13 @@ class Queries:
         if t is None or not t.confirmed:
             raise NotFoundError(f"no object {object_id!r}")
         return t
+
+    def room_of(self, pos: Optional[np.ndarray], stored: int = -1) -> int:
+        """The room containing map position ``pos`` in the latest room cut; ``stored`` without a cut."""
+        return object_room(self.s.room_map, pos, stored)
+
+    def stay_room(self, s: Stay) -> int:
+        return self.room_of(s.pos, s.room_id)
 
     def stay_at(self, t: Track, t_ns: Optional[int]) -> Optional[Stay]:
         if t_ns is None:
@@ -159,7 +180,7 @@ class Queries:
         ms = self.s
         at = ms.now_ns if t_ns is None else t_ns
         return Sighting(object_id=object_id_str(t.id), class_name=t.class_name, position_m=s.pos.copy(),
-                        place_id=s.place_id, room_id=s.room_id, first_seen_ns=s.start_ns,
+                        place_id=s.place_id, room_id=self.stay_room(s), first_seen_ns=s.start_ns,
                         last_seen_ns=s.end_ns if last_seen_ns is None else last_seen_ns,
                         p_still_there=self.p_stay_still_there(t, s, at),
                         color_rgb=(float(t.color[0]), float(t.color[1]), float(t.color[2])),
@@ -221,7 +242,7 @@ class Queries:
             for s in t.stays:
                 if s.end_ns >= lo and s.start_ns <= hi:
                     out.append(HistorySpan(object_id_str(t.id), t.class_name, s.pos.copy(), s.place_id,
-                                           s.room_id, s.start_ns, s.end_ns, self.stay_evidence(t, s)))
+                                           self.stay_room(s), s.start_ns, s.end_ns, self.stay_evidence(t, s)))
         out.sort(key=lambda h: (h.start_ns, h.object_id))
         return out
 
@@ -236,7 +257,7 @@ class Queries:
             s = self.stay_at(t, t_ns)
             if s is None:
                 continue
-            if room_id is not None and room_id >= 0 and s.room_id != room_id:
+            if room_id is not None and room_id >= 0 and self.stay_room(s) != room_id:
                 continue
             if place_id is not None and place_id >= 0 and s.place_id != place_id:
                 continue
@@ -252,7 +273,7 @@ class Queries:
         ev = Evidence()
         for t in self.tracks_for(class_name):
             s = self.stay_at(t, t_ns)
-            if s is None or (room_id is not None and room_id >= 0 and s.room_id != room_id):
+            if s is None or (room_id is not None and room_id >= 0 and self.stay_room(s) != room_id):
                 continue
             at = ms.now_ns if t_ns is None else t_ns
             if self.p_stay_still_there(t, s, at) >= 0.5:
@@ -263,7 +284,9 @@ class Queries:
     def event_out(self, e: EventRec) -> ChangeEvent:
         return ChangeEvent(e.kind, object_id_str(e.object_id), e.class_name, e.stamp_ns,
                            None if e.from_pos is None else e.from_pos.copy(),
-                           None if e.to_pos is None else e.to_pos.copy(), e.from_room, e.to_room,
+                           None if e.to_pos is None else e.to_pos.copy(),
+                           e.from_room if e.from_pos is None else self.room_of(e.from_pos, e.from_room),
+                           e.to_room if e.to_pos is None else self.room_of(e.to_pos, e.to_room),
                            Evidence(list(e.evidence.object_ids), list(e.evidence.observation_ids),
                                     list(e.evidence.place_ids), list(e.evidence.stamps_ns),
                                     list(e.evidence.keyframe_refs)))
@@ -276,9 +299,10 @@ class Queries:
         hi = bisect.bisect_right(ms.event_keys, ((2 ** 62) if end_ns is None else end_ns, 2 ** 62))
         out = []
         for e in ms.events[lo:hi]:
-            if room_id is not None and room_id >= 0 and room_id not in (e.from_room, e.to_room):
+            c = self.event_out(e)
+            if room_id is not None and room_id >= 0 and room_id not in (c.from_room_id, c.to_room_id):
                 continue
-            out.append(self.event_out(e))
+            out.append(c)
         return out
 
     def changes_of(self, query: str, start_ns: Optional[int] = None,
@@ -413,3 +437,34 @@ class Queries:
     def keyframe(self, ref: str) -> Optional[bytes]:
         """JPEG bytes of a keyframe ref (None if thinned, forgotten or in-memory)."""
         return self.repo.keyframe(ref)
+
+
+def object_room(seg: Optional[RoomSegmentation], pos: Optional[np.ndarray], observed_room: int = -1) -> int:
+    """The room of room cut ``seg`` that contains an object at map position ``pos`` (m): the room of its
+    cell, else of the nearest room cell within OBJECT_ROOM_RADIUS_M, else -1. Between two rooms' floors
+    within OBJECT_ROOM_TIE_M of each other (an object against the wall between them), ``observed_room``
+    (the room the robot observed it from) when it is one of them: the camera rarely sees through walls.
+    Without a cut (or a position): ``observed_room``."""
+    if seg is None or pos is None or not np.all(np.isfinite(np.asarray(pos, float)[:2])):
+        return observed_room
+    grid = np.asarray(seg.room_map)
+    res = float(seg.resolution_m)
+    c = int(np.floor((float(pos[0]) - seg.origin_xy_m[0]) / res))
+    r = int(np.floor((float(pos[1]) - seg.origin_xy_m[1]) / res))
+    if 0 <= r < grid.shape[0] and 0 <= c < grid.shape[1] and grid[r, c] >= 0:
+        return int(grid[r, c])
+    k = int(np.ceil(OBJECT_ROOM_RADIUS_M / res))
+    r0, c0 = max(r - k, 0), max(c - k, 0)
+    win = grid[r0:max(r + k + 1, 0), c0:max(c + k + 1, 0)]
+    rr, cc = np.nonzero(win >= 0)
+    d = np.hypot(rr + r0 - r, cc + c0 - c) * res
+    near = d <= OBJECT_ROOM_RADIUS_M
+    if not np.any(near):
+        return -1
+    d, ids = d[near], win[rr[near], cc[near]]
+    i = int(np.argmin(d))
+    if observed_room >= 0 and observed_room != int(ids[i]):
+        mine = ids == observed_room
+        if np.any(mine) and float(d[mine].min()) <= float(d[i]) + OBJECT_ROOM_TIE_M:
+            return observed_room
+    return int(ids[i])

@@ -42,6 +42,7 @@ class Hyp:
     source: str = "prior"                # "seen" | "habit" | "prior" | "found"
     last_seen_ns: int = 0
     evidence: Evidence = field(default_factory=Evidence)
+    receptacle: str = ""                 # the furniture memory saw it on ("" unknown; answers without rooms)
 
 
 def best_eu(p_correct_best: float, c_wrong: float) -> float:

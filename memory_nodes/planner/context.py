@@ -37,6 +37,18 @@ def canonical_color(word: str) -> str:
     return _COLOR_ALIASES.get(word, word)
 
 
+_COMPASS = ("east", "north-east", "north", "north-west", "west", "south-west", "south", "south-east")
+
+
+def _from_origin(pos: np.ndarray) -> str:
+    """ "3.2 m north-east of the map origin" (x east, y north); "at the map origin" within 0.25 m."""
+    d = float(np.hypot(pos[0], pos[1]))
+    if d < 0.25:
+        return "at the map origin"
+    heading = int(round(float(np.degrees(np.arctan2(pos[1], pos[0]))) / 45.0)) % 8
+    return f"{d:.1f} m {_COMPASS[heading]} of the map origin"
+
+
 class CountingMemory:
     """Wraps a MemoryView and counts the calls (the benchmark reports memory reads)."""
 
@@ -70,6 +82,9 @@ class Option:
     items: List[str] = field(default_factory=list)
     object_id: str = ""
     evidence: Evidence = field(default_factory=Evidence)
+    # False: no observation of the target supports this answer (it was never seen and no look found it);
+    # the answer is a prior's guess, so it is never ANSWERED and its probability is not calibrated
+    grounded: bool = True
 
 
 @dataclass
@@ -95,6 +110,8 @@ class Ctx:
         self._places: Optional[Dict[int, PlaceInfo]] = None
         # recall.receptacle_positions' cache: (position, room id) of each sighting of the query's receptacle
         self._receptacles: Optional[List[Tuple[np.ndarray, int]]] = None
+        # furniture_near's cache: (class, position) of every remembered piece of furniture (receptacle)
+        self._furniture: Optional[List[Tuple[str, np.ndarray]]] = None
 
     @property
     def rooms(self) -> Dict[int, str]:
@@ -120,6 +137,49 @@ class Ctx:
             return f"room {room_id}" if room_id >= 0 else "an unknown room"
         same = self.room_ids(label)
         return f"the {label}" if len(same) <= 1 else f"the {label} (room {room_id})"
+
+    def where_text(self, room_id: int, place_id: int, position_m: Optional[np.ndarray] = None,
+                   receptacle: str = "") -> str:
+        """Where a thing is, in words. In a segmented room: "in the kitchen near place 3". Outside every room
+        (no rooms segmented yet, or a position no room covers): other terms a person can follow: the
+        furniture it is on or near, the place, and metres and compass direction from the map origin (where
+        mapping started: the dock on most robots), e.g. "on the shoe rack, near place 5, 3.2 m north-east
+        of the map origin". Map frame axes: x east, y north (REP 103)."""
+        if room_id >= 0 and room_id in self.rooms:
+            return f"in {self.room_text(room_id)}" + (f" near place {place_id}" if place_id >= 0 else "")
+        parts: List[str] = []
+        pos = None if position_m is None else np.asarray(position_m, dtype=float)
+        if pos is not None and not np.all(np.isfinite(pos[:2])):
+            pos = None
+        furniture = self.canonical(receptacle) if receptacle else ""
+        if furniture:
+            parts.append(f"on the {furniture}")
+        elif pos is not None:
+            near = self.furniture_near(pos)
+            if near:
+                parts.append(f"near the {near}")
+        if place_id >= 0:
+            parts.append(f"near place {place_id}")
+        if pos is not None:
+            parts.append(_from_origin(pos))
+        return ", ".join(parts) if parts else "somewhere I cannot place (no room, place or position)"
+
+    def furniture_near(self, position_m: np.ndarray, radius_m: float = 1.5) -> str:
+        """The class of the remembered furniture (a receptacle class) nearest to a position within
+        ``radius_m`` (ground distance), "" if none; never the asked target itself."""
+        if self._furniture is None:
+            self._furniture = []
+            if self.vocab is not None and hasattr(self.vocab, "is_receptacle"):
+                for s in self.memory.objects_in(t_ns=self.now_ns):
+                    if self.vocab.is_receptacle(s.class_name):
+                        self._furniture.append((s.class_name, np.asarray(s.position_m, dtype=float)))
+        pos = np.asarray(position_m, dtype=float)
+        best, best_d = "", radius_m
+        for cls, p in self._furniture:
+            d = float(np.linalg.norm(p[:2] - pos[:2]))
+            if cls != self.query.target and d <= best_d:
+                best, best_d = cls, d
+        return best
 
     def canonical(self, name: str) -> str:
         if self.vocab is not None and hasattr(self.vocab, "canonical"):

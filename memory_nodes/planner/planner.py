@@ -48,7 +48,7 @@ from .calibration import Calibrator
 from .config import PlannerConfig
 from .context import CountingMemory, Ctx, Decision, Option
 from .parse import QuestionParser
-from .present import location_belief, location_options, moved_belief, slot_belief, slot_options
+from .present import location_belief, location_options, location_reason, moved_belief, slot_belief, slot_options
 from .query import Query, TimeWindow
 
 Pose = Tuple[float, float, float]
@@ -185,6 +185,8 @@ class _Run:
             stop = STOP_MEMORY_ONLY
         else:
             stop = self.explore(belief)
+        if isinstance(belief, LocationBelief):
+            why = location_reason(self.ctx, belief, why)
         decision = Decision(self.options(belief), why)
         return self.finish(decision, stop)
 
@@ -449,6 +451,8 @@ class _Run:
                 hyps = self.hyps_of(belief)
                 vis = np.append(vis, 0.0) if len(vis) < len(hyps) else vis
                 detected = np.append(detected, False) if len(detected) < len(hyps) else detected
+            elif hyps[i].source == "prior":     # a guess the camera just confirmed: now an observation
+                hyps[i].position_m, hyps[i].source, hyps[i].last_seen_ns = pos, "found", obs.stamp_ns
             detected[i] = True
             vis[i] = max(vis[i], det.visibility_max)
         belief.update(vis, detected, det.miss_rate, det.false_positive_rate)
@@ -547,11 +551,17 @@ class _Run:
                           query=q, path_m=self.path_m, looks=self.looks, memory_reads=mem_reads, stop_reason=stop,
                           visited_place_ids=list(self.visited), evidence=self.look_evidence, error=self.error)
         raw = float(min(1.0, max(0.0, best.prob)))
-        p = self.p.calibrator.apply(raw, q.kind)
         c = cfg.utility.c_wrong
-        status = ANSWERED if p - c * (1.0 - p) > 0 else NOT_SURE
         text = sentence(self.ctx, best)
         reason = decision.reason
+        if best.grounded:
+            p = self.p.calibrator.apply(raw, q.kind)
+            status = ANSWERED if p - c * (1.0 - p) > 0 else NOT_SURE
+        else:
+            # no observation behind it: the calibrator maps evidence-backed probabilities and would lift a
+            # prior's guess as if it were one; it is a guess, stated with the prior's own probability
+            p = raw
+            status = NOT_SURE
         if stop == STOP_CANCELLED:
             reason += "; stopped early (cancelled or timed out)"
         if self.looks:
@@ -565,8 +575,8 @@ class _Run:
             place_id=best.place_id, room_id=best.room_id, room_label=label, count=best.count, time_ns=best.time_ns,
             yes_no=best.yes_no, items=list(best.items), object_id=best.object_id, best_guess=text, probability=p,
             raw_probability=raw,
-            top_answers=[Candidate(o.text, self.p.calibrator.apply(o.prob, q.kind) if i == 0 else float(o.prob),
-                                   o.place_id, o.room_id, o.position_m) for i, o in enumerate(decision.options[:5])],
+            top_answers=[Candidate(o.text, p if i == 0 else float(o.prob), o.place_id, o.room_id, o.position_m)
+                         for i, o in enumerate(decision.options[:5])],
             evidence=ev, path_m=self.path_m, looks=self.looks, memory_reads=mem_reads, stop_reason=stop,
             visited_place_ids=list(self.visited), query=q, error=self.error)
 

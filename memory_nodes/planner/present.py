@@ -15,7 +15,7 @@ from ..common.protocols import Evidence, Sighting, stack_evidence
 from . import query as Q
 from .belief import Hyp, LocationBelief, SlotBelief, poisson_binomial
 from .context import Ctx, Option
-from .recall import _near_receptacle, _where_text, fmt_time, receptacle_positions
+from .recall import _near_receptacle, fmt_time, receptacle_positions
 
 _NOWHERE = np.array([np.nan, np.nan, np.nan])
 
@@ -67,7 +67,11 @@ def place_prior(ctx: Ctx, exclude: List[np.ndarray]) -> Dict[int, Tuple[float, n
 
 # --------------------------------------------------------------------------------- where / moved
 def where_label(ctx: Ctx, room_id: int, place_id: int) -> str:
-    return f"room:{room_id}" if ctx.cfg.explore.answer_granularity == "room" else f"place:{place_id}"
+    """The answer a location hypothesis stands for: its room (or its place, by answer_granularity). Outside
+    every segmented room the place: "room -1" would lump every unsegmented spot into one answer."""
+    if ctx.cfg.explore.answer_granularity == "room" and room_id >= 0:
+        return f"room:{room_id}"
+    return f"place:{place_id}"
 
 
 def location_belief(ctx: Ctx) -> Tuple[LocationBelief, str]:
@@ -82,16 +86,18 @@ def location_belief(ctx: Ctx) -> Tuple[LocationBelief, str]:
         for p, s in seen:
             hyps.append(Hyp(np.asarray(s.position_m, dtype=float), s.place_id, s.room_id, stay * p / psum,
                             where_label(ctx, s.room_id, s.place_id), s.class_name, s.object_id, "seen",
-                            s.last_seen_ns, s.evidence))
+                            s.last_seen_ns, s.evidence, s.receptacle))
         moved = 1.0 - stay
         p_gone = moved * bel.p_gone_if_moved
         s0 = seen[0][1]
-        why = (f"last seen {fmt_time(s0.last_seen_ns)} {_where_text(ctx, s0.room_id, s0.place_id)}; "
+        why = (f"last seen {fmt_time(s0.last_seen_ns)} "
+               f"{ctx.where_text(s0.room_id, s0.place_id, s0.position_m, s0.receptacle)}; "
                f"P(still there) {seen[0][0]:.2f}")
     else:
         moved = 1.0
         p_gone = bel.p_absent_if_never_seen
-        why = f"never seen a {ctx.query.target}"
+        why = (f"never seen a {ctx.query.target}: no observation supports any location, so the best guess "
+               f"is only a prior (where a {ctx.query.target} would usually be)")
     diffuse = moved - p_gone if seen else 1.0 - p_gone
     if diffuse > 0:
         prior = place_prior(ctx, [np.asarray(s.position_m, dtype=float) for _, s in seen])
@@ -104,8 +110,18 @@ def location_belief(ctx: Ctx) -> Tuple[LocationBelief, str]:
     return LocationBelief(hyps, p_gone), why
 
 
+def location_reason(ctx: Ctx, b: LocationBelief, why: str) -> str:
+    """The belief's reason after looking: a target memory never saw but a look found says so."""
+    if any(h.source == "found" for h in b.hyps) and not any(h.source == "seen" for h in b.hyps):
+        return f"not in memory (never seen a {ctx.query.target} before); found it by looking"
+    return why
+
+
 def location_options(ctx: Ctx, b: LocationBelief) -> List[Option]:
     lp = b.label_probs()
+    # an answer rests on evidence when some hypothesis does (a stored sighting or a look that found it);
+    # a belief of prior hypotheses only (never seen, not found) guesses
+    grounded = any(h.source != "prior" for h in b.hyps)
     best_hyp: Dict[str, Tuple[float, Hyp]] = {}
     for h, p in zip(b.hyps, b.p):
         cur = best_hyp.get(h.label)
@@ -116,13 +132,13 @@ def location_options(ctx: Ctx, b: LocationBelief) -> List[Option]:
         h = best_hyp[label][1]
         if ctx.query.kind == Q.DID_MOVE:
             yes = label == "yes"
-            out.append(Option(label=label, text=label, prob=p, yes_no=yes, evidence=h.evidence))
+            out.append(Option(label=label, text=label, prob=p, yes_no=yes, evidence=h.evidence, grounded=grounded))
             continue
         ev = stack_evidence([x.evidence for x in b.hyps if x.label == label and x.source != "prior"])
-        out.append(Option(label=label, text=_where_text(ctx, h.room_id, h.place_id)
+        out.append(Option(label=label, text=ctx.where_text(h.room_id, h.place_id, h.position_m, h.receptacle)
                           + (f" (seen {fmt_time(h.last_seen_ns)})" if h.last_seen_ns else ""), prob=p,
                           position_m=h.position_m, place_id=h.place_id, room_id=h.room_id,
-                          object_id=h.object_id, time_ns=h.last_seen_ns, evidence=ev))
+                          object_id=h.object_id, time_ns=h.last_seen_ns, evidence=ev, grounded=grounded))
     return out
 
 
@@ -159,7 +175,7 @@ def moved_belief(ctx: Ctx) -> Tuple[Optional[LocationBelief], str]:
     b.p_gone = 0.0
     b.p = b.p / b.p.sum()
     b.relabel()
-    why = f"at {fmt_time(start)} it was {_where_text(ctx, origin.room_id, origin.place_id)}"
+    why = f"at {fmt_time(start)} it was {ctx.where_text(origin.room_id, origin.place_id, origin.position_m)}"
     if moved_events:
         why += f"; memory recorded it {moved_events[-1].kind} at {fmt_time(moved_events[-1].stamp_ns)}"
     return b, why

@@ -51,13 +51,9 @@ def _by_room(ctx: Ctx, weights: Dict[Tuple[int, int], Tuple[float, np.ndarray, E
     total = sum(v[0] for v in agg.values()) or 1.0
     out = []
     for key, (w, pos, place, room, ev, _) in agg.items():
-        out.append(Option(label=f"{gran}:{key}", text=_where_text(ctx, room, place), prob=w / total,
+        out.append(Option(label=f"{gran}:{key}", text=ctx.where_text(room, place, pos), prob=w / total,
                           position_m=pos, place_id=place, room_id=room, evidence=ev))
     return _normalise(out)
-
-
-def _where_text(ctx: Ctx, room: int, place: int) -> str:
-    return f"in {ctx.room_text(room)}" + (f" near place {place}" if place >= 0 else "")
 
 
 # ------------------------------------------------------------------------------------------ past
@@ -68,8 +64,8 @@ def where_at(ctx: Ctx) -> Decision:
         if not tracks:
             return Decision([], f"I have never seen a {q.target}")
         s = tracks[0]
-        opt = Option(label=f"place:{s.place_id}", text=f"in {ctx.room_text(s.room_id)} (last seen "
-                     f"{fmt_time(s.last_seen_ns)})", prob=ctx.cfg.belief.past_span_confidence,
+        opt = Option(label=f"place:{s.place_id}", text=f"{ctx.where_text(s.room_id, -1, s.position_m, s.receptacle)}"
+                     f" (last seen {fmt_time(s.last_seen_ns)})", prob=ctx.cfg.belief.past_span_confidence,
                      position_m=np.asarray(s.position_m), place_id=s.place_id, room_id=s.room_id,
                      time_ns=s.last_seen_ns, object_id=s.object_id, evidence=s.evidence)
         return Decision([opt], "the last stored sighting", s.evidence)
@@ -94,7 +90,8 @@ def where_at(ctx: Ctx) -> Decision:
         ref = end if end is not None else ctx.now_ns
         gap_days = max(0.0, (ref - s.last_seen_ns) / NS_PER_DAY)
         p = ctx.cfg.belief.past_span_confidence * math.exp(-ctx.class_move_rate(q.target) * gap_days)
-        opt = Option(label=f"place:{s.place_id}", text=_where_text(ctx, s.room_id, s.place_id), prob=p,
+        opt = Option(label=f"place:{s.place_id}",
+                     text=ctx.where_text(s.room_id, s.place_id, s.position_m, s.receptacle), prob=p,
                      position_m=np.asarray(s.position_m), place_id=s.place_id, room_id=s.room_id,
                      object_id=s.object_id, evidence=s.evidence)
         return Decision([opt], f"not seen then; last seen before it at {fmt_time(s.last_seen_ns)}", s.evidence)
@@ -120,7 +117,7 @@ def last_seen(ctx: Ctx) -> Decision:
             return Decision([], f"I have never seen a {q.target}")
         s = tracks[0]
         t, room, place, pos, ev, oid = s.last_seen_ns, s.room_id, s.place_id, s.position_m, s.evidence, s.object_id
-    opt = Option(label=f"time:{t}", text=f"{fmt_time(t)}, {_where_text(ctx, room, place)}",
+    opt = Option(label=f"time:{t}", text=f"{fmt_time(t)}, {ctx.where_text(room, place, pos)}",
                  prob=ctx.cfg.belief.past_span_confidence, time_ns=t, position_m=np.asarray(pos),
                  place_id=place, room_id=room, object_id=oid, evidence=ev)
     return Decision([opt], "the most recent stored sighting", ev)
@@ -138,7 +135,8 @@ def since_when(ctx: Ctx) -> Decision:
     p, s = max(ps, key=lambda x: (x[0], x[1].last_seen_ns))
     since = _stay_start(ctx, s)
     opt = Option(label=f"time:{since}", text=f"since {fmt_time(since)}, "
-                 f"{_where_text(ctx, s.room_id, s.place_id)}", prob=ctx.cfg.belief.past_span_confidence * max(p, 0.05),
+                 f"{ctx.where_text(s.room_id, s.place_id, s.position_m, s.receptacle)}",
+                 prob=ctx.cfg.belief.past_span_confidence * max(p, 0.05),
                  time_ns=since, position_m=np.asarray(s.position_m), place_id=s.place_id,
                  room_id=s.room_id, object_id=s.object_id, evidence=s.evidence)
     return Decision([opt], "first sighting of its current stay", s.evidence)
