@@ -16,6 +16,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..common.errors import ConfigError
+from .detector_names import detector_synonyms
 from .embedding import EmbedFn, SentenceEmbedder
 from .lexicon import CATEGORIES, CLASS_ENTRIES, ROOM_ENTRIES, UNKNOWN_ROOM, ClassEntry
 
@@ -99,6 +100,7 @@ class Vocabulary:
         self._phrase_matrix: Optional[Tuple[List[str], np.ndarray]] = None
         for e in entries:
             self._add_entry(e)
+        self._add_detector_labels()
         for canonical, syns in self.config.extra_synonyms.items():
             self.add_class(canonical, syns)
         self._room_of: Dict[str, str] = {}
@@ -109,6 +111,15 @@ class Vocabulary:
                 self._room_of[normalize_text(p)] = r.canonical
 
     # ---------------------------------------------------------------------------------- the lexicon
+    def _add_detector_labels(self) -> None:
+        """Detector labels that name a lexicon class ("sports ball" -> ball) become its synonyms
+        (detector_names.py: the one table); labels already known, or naming no class here, are left as
+        they are, so an unknown label stays its own class."""
+        for label, cls in detector_synonyms():
+            target = self._entries.get(normalize_text(cls))
+            if target is not None and normalize_text(label) not in self._phrase_to_class:
+                self._add_entry(ClassEntry(target.canonical, (label,)))
+
     def _add_entry(self, e: ClassEntry) -> None:
         canonical = normalize_text(e.canonical)
         if not canonical:
