@@ -8,7 +8,7 @@ import pytest
 from memory_nodes.common.errors import InputError
 from memory_nodes.common.types import CameraIntrinsics, Detection2D, RGBDFrame
 from memory_nodes.perception.config import LiftingConfig, PerceptionConfig
-from memory_nodes.perception.lifting import Lifter, voxel_downsample
+from memory_nodes.perception.lifting import Lifter, depth_foreground, voxel_downsample
 from memory_nodes.perception.pipeline import Perception
 from memory_nodes.perception.synthetic import SynthBox, demo_scene, intrinsics_for, look_at, render
 
@@ -64,6 +64,65 @@ def test_centroid_holds_at_320x240_and_box_only_detection():
     assert np.linalg.norm(with_mask.centroid_m - box.center_m) < 0.02
     # a box has no mask: only its centre is lifted, so the extents (and the centre) are coarser
     assert np.linalg.norm(box_only.centroid_m - box.center_m) < 0.05
+
+
+def table_parts(cx: float, cy: float, iid: int = 1):
+    """A 1.2 x 0.8 m table, 0.75 m high: a 4 cm top on four 5 cm legs (SynthBoxes of one instance)."""
+    w, d, h, top, leg = 1.2, 0.8, 0.75, 0.04, 0.05
+    parts = [SynthBox((cx, cy, h - top / 2), (d, w, top), iid, "table", (150, 100, 60))]
+    for sx in (-1, 1):
+        for sy in (-1, 1):
+            parts.append(SynthBox((cx + sx * (d / 2 - leg / 2), cy + sy * (w / 2 - leg / 2), (h - top) / 2),
+                                  (leg, leg, h - top), iid, "table", (150, 100, 60)))
+    return parts
+
+
+def test_box_only_table_lands_on_the_table_not_the_wall_behind_it():
+    """A table's box is mostly what is seen between its legs and under its top: floor, and a wall 0.6 m
+    behind it. The nearest dominant depth mode is the table; the central-60% rule lifts the wall."""
+    K = intrinsics_for(320, 240)
+    T = look_at((0.0, 0.0, 1.0), (2.0, 0.0, 0.4))
+    wall = SynthBox((3.05, 0.0, 1.25), (0.1, 8.0, 2.5), 0, "wall", (220, 220, 210))
+    frame = render(table_parts(2.0, 0.0), K, T, walls=[wall])
+    m = frame.instance_mask == 1
+    rows, cols = np.nonzero(m)
+    box = Detection2D("table", 0.9, box_xyxy=(float(cols.min()), float(rows.min()), float(cols.max() + 1),
+                                               float(rows.max() + 1)))
+    assert m[rows.min():rows.max() + 1, cols.min():cols.max() + 1].mean() < 0.35    # mostly background
+    truth = np.array([2.0, 0.0, 0.375])
+    fg = Lifter(LiftingConfig()).lift(frame, [box], T)[0]
+    assert np.linalg.norm(fg.centroid_m - truth) < 0.05
+    assert np.all(fg.bbox_max_m[:2] < truth[:2] + [0.45, 0.65])    # no point beyond the table's far side
+    old = Lifter(LiftingConfig(box_foreground="center")).lift(frame, [box], T)[0]
+    assert np.linalg.norm(old.centroid_m - truth) > 0.3             # the rule before: pulled to the wall
+    # a mask needs no foreground: the same with and without depth_mode
+    with_mask = Detection2D("table", 0.9, mask=m, box_xyxy=box.box_xyxy)
+    a = Lifter(LiftingConfig()).lift(frame, [with_mask], T)[0]
+    b = Lifter(LiftingConfig(box_foreground="center")).lift(frame, [with_mask], T)[0]
+    assert np.array_equal(a.centroid_m, b.centroid_m) and a.num_points == b.num_points
+
+
+def test_depth_foreground_keeps_the_nearest_dominant_mode():
+    rng = np.random.default_rng(0)
+    cfg = LiftingConfig()
+    obj = rng.normal(1.50, 0.01, 300)                 # a mug's front, 30% of the box
+    wall = rng.normal(2.40, 0.01, 650)                # the wall behind it, 65%
+    flying = rng.uniform(1.5, 2.4, 50)                # edge pixels blending the two
+    z = np.concatenate([obj, wall, flying])
+    keep = depth_foreground(z, 0.1, cfg)              # box 0.1 m wide at 1 m depth
+    assert keep[:300].all() and not keep[300:950].any()
+    # blends more than a box width (0.1 m at 1 m: 0.15 m at 1.5 m) behind the mug's front are dropped
+    assert not keep[950:][flying > 1.5 + 0.15 + 0.05].any()
+    # a speck nearer than the object (2%) is not a mode: the mug still wins
+    speck = np.full(20, 0.8)
+    keep = depth_foreground(np.concatenate([speck, obj, wall]), 0.1, cfg)
+    assert not keep[:20].any() and keep[20:320].all() and not keep[320:].any()
+    # one surface: everything stays; the band behind the mode ends one box width back
+    ramp = np.linspace(1.0, 1.3, 200)
+    assert depth_foreground(ramp, 0.5, cfg).all()
+    assert not depth_foreground(np.concatenate([np.full(100, 1.0), np.linspace(1.0, 3.0, 100)]), 0.2,
+                                cfg)[-50:].any()
+    assert depth_foreground(np.zeros(0), 0.1, cfg).size == 0
 
 
 def test_depth_holes_are_skipped_not_fatal(scene):

@@ -20,7 +20,7 @@ in the name; ``validate`` fails fast on anything out of range.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Tuple
 
 from memory_nodes.common.config import config_from_dict
 from memory_nodes.common.errors import ConfigError
@@ -87,25 +87,99 @@ class OracleConfig:
         return out
 
 
+# Output layouts of OnnxConfig.output_layout: canonical name -> other names that mean it.
+ONNX_LAYOUTS: Dict[str, Tuple[str, ...]] = {
+    "boxes_scores": ("ssd",),                        # boxes (1, N, 4) + scores (1, N, C)
+    "yolov8": ("yolo", "yolo11", "yolov9"),          # (1, 4 + C, N): cx, cy, w, h, C class scores
+    "yolov8_seg": ("yolo11_seg",),                   # (1, 4 + C + M, N) + protos (1, M, Hp, Wp)
+    "yolov5": (),                                    # (1, N, 5 + C): cx, cy, w, h, objectness, C scores
+    "yolov5_seg": (),                                # (1, N, 5 + C + M) + protos (1, M, Hp, Wp)
+    "yolo_end2end": ("yolov10", "yolo26"),           # (1, N, 6 [+ M]): x1, y1, x2, y2, score, class [+ protos]
+    "detr": (),                                      # pred_logits (1, Q, C + 1) + pred_boxes (1, Q, 4)
+}
+
+
+def onnx_layout(name: str) -> str:
+    """The canonical layout of ``name`` (an alias or a canonical name); "" when unknown."""
+    for canonical, aliases in ONNX_LAYOUTS.items():
+        if name == canonical or name in aliases:
+            return canonical
+    return ""
+
+
 @dataclass
 class OnnxConfig:
-    """A detector exported to ONNX. Output layout "boxes_scores": boxes (1, N, 4) xyxy in input pixels and
-    scores (1, N, C); "yolo": one tensor (1, 4 + C, N) with cx, cy, w, h rows then class scores."""
+    """A detector exported to ONNX (see onnx_detector.py for each layout's tensors and "bring your own
+    detector" in the README). Empty strings / "auto" pick what the layout's export tool expects."""
     model_path: str = ""
-    class_names: List[str] = field(default_factory=list)
+    class_names: List[str] = field(default_factory=list)  # in the model's class order
+    class_names_file: str = ""           # used instead of class_names when set: .txt (one per line) | .json
+    #                                      (list or {id: name}) | .yaml/.yml (a `names:` list or {id: name},
+    #                                      as ultralytics writes it); relative to the model's folder. Neither
+    #                                      set: the model's metadata `names` (ultralytics exports carry it)
     providers: List[str] = field(default_factory=lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
-    input_width: int = 640
-    input_height: int = 480
-    output_layout: str = "boxes_scores"
+    input_width: int = 640               # px; used where the model's input size is dynamic (a model with a
+    input_height: int = 480              # fixed input size is fed that size)
+    output_layout: str = "boxes_scores"  # boxes_scores (ssd) | yolov8 (yolo, yolo11) | yolov8_seg
+    #                                      (yolo11_seg) | yolov5 | yolov5_seg | yolo_end2end (yolov10,
+    #                                      yolo26) | detr
+    output_names: List[str] = field(default_factory=list)  # the layout's outputs by name, in its order
+    #                                      (e.g. [output0, output1]); empty: chosen by shape
+    resize: str = "auto"                 # letterbox (keep aspect, pad) | stretch | auto: letterbox for the
+    #                                      yolov5/yolov8/end2end families, stretch otherwise (and for "yolo")
+    letterbox_pad_value: int = 114       # 0-255, the pad colour of letterbox (ultralytics: 114)
+    letterbox_stride: int = 32           # px; a dynamic-size input is padded to a multiple of this
+    normalize: str = "auto"              # unit ([0, 1]) | mean_std ((x/255 - mean) / std) | raw (0-255) |
+    #                                      auto: mean_std for detr, unit otherwise
+    mean: List[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])  # per channel (RGB), of x/255
+    std: List[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])   # ImageNet's
+    channel_order: str = "rgb"           # rgb | bgr (the channel order the model expects)
+    box_format: str = "xyxy"             # boxes_scores only: xyxy | yxyx | cxcywh
+    boxes_normalized: bool = False       # boxes_scores only: boxes in [0, 1] of the input, not input px
+    background_class: bool = False       # boxes_scores only: score column 0 is background (skipped)
     score_threshold: float = 0.4
-    nms_iou_threshold: float = 0.5
+    nms_iou_threshold: float = 0.5       # not used by detr / yolo_end2end (their outputs need no NMS)
     max_detections: int = 100
     class_agnostic_nms: bool = False
+    mask_threshold: float = 0.5          # segmentation layouts: a pixel is the object above this probability
     intra_op_threads: int = 1
 
+    def layout(self) -> str:
+        """The canonical output layout (aliases resolved)."""
+        return onnx_layout(self.output_layout)
+
+    def resize_mode(self) -> str:
+        """letterbox | stretch, "auto" resolved for the layout ("yolo", the old name, keeps stretch)."""
+        if self.resize != "auto":
+            return self.resize
+        letterbox = self.layout() in ("yolov8", "yolov8_seg", "yolov5", "yolov5_seg", "yolo_end2end")
+        return "letterbox" if letterbox and self.output_layout != "yolo" else "stretch"
+
+    def normalize_mode(self) -> str:
+        """unit | mean_std | raw, "auto" resolved for the layout."""
+        if self.normalize != "auto":
+            return self.normalize
+        return "mean_std" if self.layout() == "detr" else "unit"
+
     def validate(self) -> None:
-        _check(self.output_layout in ("boxes_scores", "yolo"),
-               f"onnx.output_layout must be boxes_scores|yolo, got {self.output_layout!r}")
+        names = sorted(n for c, a in ONNX_LAYOUTS.items() for n in (c,) + a)
+        _check(bool(self.layout()), f"onnx.output_layout must be one of {names}, got {self.output_layout!r}")
+        _check(self.resize in ("auto", "letterbox", "stretch"),
+               f"onnx.resize must be auto|letterbox|stretch, got {self.resize!r}")
+        _check(self.normalize in ("auto", "unit", "mean_std", "raw"),
+               f"onnx.normalize must be auto|unit|mean_std|raw, got {self.normalize!r}")
+        _check(self.channel_order in ("rgb", "bgr"), f"onnx.channel_order must be rgb|bgr, got {self.channel_order!r}")
+        _check(self.box_format in ("xyxy", "yxyx", "cxcywh"),
+               f"onnx.box_format must be xyxy|yxyx|cxcywh, got {self.box_format!r}")
+        if self.layout() != "boxes_scores":
+            _check(self.box_format == "xyxy" and not self.boxes_normalized and not self.background_class,
+                   f"onnx.box_format/boxes_normalized/background_class apply to the boxes_scores layout only; "
+                   f"{self.output_layout!r} fixes its own boxes")
+        _check(0 <= self.letterbox_pad_value <= 255, "onnx.letterbox_pad_value must be in [0, 255]")
+        _check(self.letterbox_stride >= 1, "onnx.letterbox_stride must be >= 1")
+        _check(len(self.mean) == 3 and len(self.std) == 3 and all(s > 0.0 for s in self.std),
+               "onnx.mean and onnx.std need 3 values each, std > 0")
+        _check(0.0 < self.mask_threshold < 1.0, "onnx.mask_threshold must be in (0, 1)")
         _check(0.0 <= self.score_threshold <= 1.0, "onnx.score_threshold must be in [0, 1]")
         _check(0.0 < self.nms_iou_threshold <= 1.0, "onnx.nms_iou_threshold must be in (0, 1]")
         _check(self.input_width > 0 and self.input_height > 0, "onnx.input_width/height must be > 0")
@@ -126,6 +200,18 @@ class LiftingConfig:
     voxel_size_m: float = 0.02           # downsampled cloud
     keep_points: bool = True             # attach the downsampled cloud to each observation
     min_valid_depth_fraction: float = 0.01  # frames with fewer valid depth pixels are rejected
+    # box-only detections (no mask): which pixels of the box are the object
+    box_foreground: str = "depth_mode"   # depth_mode: the depths of the nearest dominant depth mode in the
+    #                                      central foreground_box_fraction of the box | center: all of the
+    #                                      central box_center_fraction (the rule before depth_mode)
+    box_center_fraction: float = 0.6     # center: the central part of the box kept, per direction (0, 1]
+    foreground_box_fraction: float = 0.9  # depth_mode: the central part of the box searched, per direction
+    foreground_bin_m: float = 0.04       # depth histogram bin (grows with depth: bin * max(1, z / 2 m))
+    foreground_min_fraction: float = 0.05  # a depth mode holding less of the box's depths is not dominant
+    foreground_valley_ratio: float = 0.5   # two modes are apart where the histogram between them falls
+    #                                        below this * the lower peak
+    foreground_depth_factor: float = 1.0   # the kept depths end this * the box's width (m, at the mode)
+    #                                        behind the mode (an object about as deep as it is wide)
 
     def validate(self) -> None:
         _check(self.pixel_stride >= 1, "lifting.pixel_stride must be >= 1")
@@ -137,6 +223,14 @@ class LiftingConfig:
         _check(0.0 <= self.hidden_depth_factor <= 2.0, "lifting.hidden_depth_factor must be in [0, 2]")
         _check(self.voxel_size_m > 0.0, "lifting.voxel_size_m must be > 0")
         _check(0.0 <= self.min_valid_depth_fraction <= 1.0, "lifting.min_valid_depth_fraction in [0, 1]")
+        _check(self.box_foreground in ("depth_mode", "center"),
+               f"lifting.box_foreground must be depth_mode|center, got {self.box_foreground!r}")
+        _check(0.0 < self.box_center_fraction <= 1.0, "lifting.box_center_fraction must be in (0, 1]")
+        _check(0.0 < self.foreground_box_fraction <= 1.0, "lifting.foreground_box_fraction must be in (0, 1]")
+        _check(self.foreground_bin_m > 0.0, "lifting.foreground_bin_m must be > 0")
+        _check(0.0 <= self.foreground_min_fraction <= 1.0, "lifting.foreground_min_fraction in [0, 1]")
+        _check(0.0 < self.foreground_valley_ratio <= 1.0, "lifting.foreground_valley_ratio in (0, 1]")
+        _check(self.foreground_depth_factor > 0.0, "lifting.foreground_depth_factor must be > 0")
 
 
 @dataclass

@@ -2,8 +2,12 @@
 
 For each detection: the mask (or the central part of the box) sampled every ``pixel_stride`` pixels
 (coarser for big detections, so no detection costs more than ``max_points_per_detection`` points),
-depth -> camera-frame points through per-row/per-column ray tables, outliers along the view ray dropped
-by median/MAD, then in the map frame:
+depth -> camera-frame points through per-row/per-column ray tables. A box without a mask holds background
+too (the wall behind a mug, the floor seen between a table's legs): with ``box_foreground: depth_mode``
+(default) the central ``foreground_box_fraction`` of the box is sampled and only the depths of its nearest
+dominant depth mode are kept (``depth_foreground``); with ``center`` (the rule before it) the central
+``box_center_fraction`` is kept as it is. Then outliers along the view ray are dropped by median/MAD, and
+in the map frame:
 
 - a robust centroid: the centre of the robust (percentile) box of the points, measured along the
   horizontal view direction, across it, and in height. The camera sees only the front of an object, so
@@ -25,10 +29,52 @@ from memory_nodes.common.types import CameraIntrinsics, Detection2D, ObjectObser
 
 from .config import LiftingConfig
 
-_BOX_KEEP = 0.6          # box-only detections: the central 60% of the box in each direction
 _KEY_BITS = 21           # per axis in the packed voxel key
 _KEY_OFF = 1 << (_KEY_BITS - 1)
 _KEY_MASK = (1 << _KEY_BITS) - 1
+
+
+def depth_foreground(z_m: np.ndarray, width_m_per_z: float, cfg: LiftingConfig) -> np.ndarray:
+    """Which of a box's valid depths (1-D, m) are the object: those of the nearest dominant depth mode.
+
+    The depths are binned (``foreground_bin_m``, wider with depth as sensor noise grows), smoothed with
+    [1, 2, 1], and split into modes at valleys lower than ``foreground_valley_ratio`` * the lower of the two
+    neighbouring peaks. The nearest mode with at least ``foreground_min_fraction`` of the depths is the
+    object (none: the largest); its depths are kept, up to ``foreground_depth_factor`` * the box's width
+    behind its peak (``width_m_per_z``: the box width in m at 1 m depth), so a floor or table running on
+    behind the object is cut where the object can end."""
+    n = z_m.size
+    if n == 0:
+        return np.zeros(0, bool)
+    lo = float(z_m.min())
+    bin_m = cfg.foreground_bin_m * max(1.0, float(np.median(z_m)) / 2.0)
+    idx = ((z_m - lo) * (1.0 / bin_m)).astype(np.int64)
+    hist = np.bincount(idx).astype(np.float64)
+    sm = np.convolve(np.concatenate(([0.0], hist, [0.0])), [0.25, 0.5, 0.25], mode="valid")
+    left = np.concatenate(([-1.0], sm[:-1]))
+    right = np.concatenate((sm[1:], [-1.0]))
+    peaks = np.flatnonzero((sm > left) & (sm >= right))
+    # modes: [start, end) bin ranges with their peak; neighbouring peaks without a deep valley merge
+    modes: List[List[int]] = []
+    for p in peaks.tolist():
+        if modes:
+            q = modes[-1][2]
+            v = q + int(np.argmin(sm[q:p + 1]))
+            if sm[v] >= cfg.foreground_valley_ratio * min(sm[q], sm[p]):
+                modes[-1][2] = q if sm[q] >= sm[p] else p
+                continue
+            modes[-1][1] = v
+            modes.append([v, -1, p])
+        else:
+            modes.append([0, -1, p])
+    modes[-1][1] = hist.size
+    mass = [float(hist[a:b].sum()) for a, b, _ in modes]
+    chosen = next((i for i, m in enumerate(mass) if m >= cfg.foreground_min_fraction * n),
+                  int(np.argmax(mass)))
+    start, end, peak = modes[chosen]
+    z_peak = lo + (peak + 0.5) * bin_m
+    cap = z_peak + max(cfg.foreground_depth_factor * width_m_per_z * z_peak, bin_m)
+    return (idx >= start) & (idx < end) & (z_m <= cap)
 
 
 def voxel_downsample(points: np.ndarray, voxel_m: float) -> np.ndarray:
@@ -85,7 +131,8 @@ class Lifter:
         else:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         if det.mask is None:  # box only: keep the centre, where the object is
-            cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * _BOX_KEEP / 2, (y1 - y0) * _BOX_KEEP / 2
+            f = cfg.foreground_box_fraction if cfg.box_foreground == "depth_mode" else cfg.box_center_fraction
+            cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * f / 2, (y1 - y0) * f / 2
             x0, x1, y0, y1 = cx - hw, cx + hw, cy - hh, cy + hh
         s = cfg.pixel_stride
         box_px = max(x1 - x0, 0) * max(y1 - y0, 0)
@@ -115,6 +162,12 @@ class Lifter:
         if np.count_nonzero(ok) < cfg.min_points:
             return None
         rows, cols, z = rows[ok], cols[ok], z[ok]
+        if det.mask is None and det.box_xyxy is not None and cfg.box_foreground == "depth_mode":
+            width_m_per_z = (det.box_xyxy[2] - det.box_xyxy[0]) / frame.intrinsics.fx
+            fg = depth_foreground(z, width_m_per_z, cfg)
+            if np.count_nonzero(fg) < cfg.min_points:
+                return None
+            rows, cols, z = rows[fg], cols[fg], z[fg]
         pc = np.empty((z.size, 3))
         pc[:, 0] = xr[cols] * z
         pc[:, 1] = yr[rows] * z
