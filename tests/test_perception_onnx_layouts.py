@@ -233,6 +233,11 @@ def test_ssd_boxes_formats_and_background(tmp_path, box_format, normalized):
                  background_class=True)
     dets = OnnxDetector(cfg).detect(frame(128, 96))
     assert [(d.class_name, round(d.score, 4)) for d in dets] == [("person", 0.9), ("mug", 0.6)]
+    # a labels file that names the background first (pytorch-ssd's labels.txt) fits as well
+    (tmp_path / "labels.txt").write_text("BACKGROUND\nperson\nmug\n")
+    with_bg = OnnxDetector(config(path, "ssd", [], class_names_file="labels.txt", box_format=box_format,
+                                  boxes_normalized=normalized, background_class=True))
+    assert with_bg.class_names == ["person", "mug"]
     assert np.allclose(dets[0].box_xyxy, (32, 48, 64, 72), atol=1e-3)       # 0.25 * 128, 0.5 * 96, ...
     assert np.allclose(dets[1].box_xyxy, (76.8, 9.6, 115.2, 28.8), atol=1e-3)
 

@@ -136,7 +136,8 @@ class OnnxConfig:
     channel_order: str = "rgb"           # rgb | bgr (the channel order the model expects)
     box_format: str = "xyxy"             # boxes_scores only: xyxy | yxyx | cxcywh
     boxes_normalized: bool = False       # boxes_scores only: boxes in [0, 1] of the input, not input px
-    background_class: bool = False       # boxes_scores only: score column 0 is background (skipped)
+    background_class: bool = False       # boxes_scores only: score column 0 is background (skipped; a
+    #                                      names list one longer than the classes loses its first name)
     score_threshold: float = 0.4
     nms_iou_threshold: float = 0.5       # not used by detr / yolo_end2end (their outputs need no NMS)
     max_detections: int = 100

@@ -608,6 +608,10 @@ class OnnxDetector:
         except InputError as e:
             raise ConfigError(f"{where}: {e.detail}") from e
         n_model = self.decoder.model_classes(picked)
+        if cfg.background_class and n_model is not None and len(self.class_names) == n_model + 1:
+            # SSD tools' label files name the background first (pytorch-ssd's labels.txt: BACKGROUND)
+            self.class_names = self.class_names[1:]
+            self.decoder = Decoder(cfg, self.class_names, self.output_names)
         if n_model is not None and n_model != len(self.class_names) and not self.decoder.layout_hint(picked):
             got = ", ".join(f"{k} {tuple(v.shape)}" for k, v in picked.items())
             raise ConfigError(f"{where}: {source} has {len(self.class_names)} class names but the model's "
