@@ -276,6 +276,7 @@ def test_is_current_needs_matching_provenance(tmp_path):
     meta = fd.provenance(model)
     (tmp_path / fd.DEFAULT_DETECTOR.provenance_file).write_text(json.dumps(meta))
     assert fd.is_current(tmp_path)
+    assert not fd.is_current(tmp_path, fd.NanodetHead(320, 256))        # asked for another input size
     model.write_bytes(b"changed")                                   # a touched file is fetched again
     assert not fd.is_current(tmp_path)
     meta["converter_version"] = fd.CONVERTER_VERSION - 1
