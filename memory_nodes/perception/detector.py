@@ -23,5 +23,16 @@ def make_detector(config: "PerceptionConfig") -> Detector:
     if kind == "oracle":
         from .oracle import NoisyOracleDetector
         return NoisyOracleDetector(config.oracle)
+    import dataclasses
+    import os
+
+    from memory_nodes.common.errors import ConfigError
+
+    from .detector_models import DEFAULT_DETECTOR, default_model_missing, resolve_model_path
     from .onnx_detector import OnnxDetector
-    return OnnxDetector(config.onnx)
+    path = resolve_model_path(config.onnx.model_path)
+    if path and not os.path.isfile(path):
+        hint = default_model_missing() if os.path.basename(path) == DEFAULT_DETECTOR.file else \
+            "set onnx.model_path to your ONNX detector"
+        raise ConfigError(f"onnx.model_path {config.onnx.model_path!r}: no such file ({path}); {hint}")
+    return OnnxDetector(dataclasses.replace(config.onnx, model_path=path))
