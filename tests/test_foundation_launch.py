@@ -71,6 +71,37 @@ def test_substitutions_conditions_remaps_and_inline_params(tmp_path):
     assert [s.name for s in describe(f, {"flag": "true"}, tmp_path)] == ["p1", "p2", "p4"]
 
 
+def test_eval_choices_and_log_lines(tmp_path):
+    """$(eval) of literals (conditional expressions too, as ros2 launch's Python eval has them), an
+    argument's `choice` list, and `log` lines; the pip runner resolves them as ros2 launch does."""
+    from memory_nodes.ros.launcher import describe_all
+    f = _write(tmp_path, """
+        launch:
+        - arg: {name: sim, default: "true", choice: [{value: "true"}, {value: "false"}]}
+        - arg: {name: kind, default: "$(eval \\"'a b' if '$(var sim)' == 'true' else 'c'\\")",
+                choice: [{value: "a b"}, {value: c}]}
+        - let: {name: both, value: "$(eval \\"'$(var kind)' == 'c' and not $(var sim)\\")"}
+        - log: {message: "kind $(var kind), both $(var both)"}
+        - node: {pkg: memory_ros, exec: planner_node, name: p, param: [{name: k, value: "$(var kind)"}],
+                 if: "$(eval '$(var sim) == true')"}
+    """)
+    d = describe_all(f, {}, tmp_path)
+    assert d.arguments == {"sim": "true", "kind": "a b"} and d.messages == ["kind a b, both false"]
+    assert [s.name for s in d.nodes] == ["p"] and d.nodes[0].parameters == {"k": "a b"}
+    d = describe_all(f, {"sim": "false"}, tmp_path)
+    assert d.arguments["kind"] == "c" and d.messages == ["kind c, both true"] and d.nodes == []
+    for bad, needle in (({"sim": "yes"}, "sim:=yes is not one of ['true', 'false']"),
+                        ({"kind": "d"}, "kind:=d is not one of")):
+        with pytest.raises(LaunchError, match=needle.replace("[", r"\[").replace("]", r"\]")):
+            describe_all(f, bad, tmp_path)
+    g = _write(tmp_path, """
+        launch:
+        - let: {name: x, value: "$(eval __import__)"}
+    """)
+    with pytest.raises(LaunchError, match="literals"):
+        describe_all(g, {}, tmp_path)
+
+
 @pytest.mark.parametrize("text,overrides,needle", [
     ("launch:\n- node: {pkg: memory_ros, exec: nope}\n", {}, "nope"),
     ("launch:\n- include: {file: x}\n", {}, "include"),

@@ -9,17 +9,26 @@ frame, emits a view when the frame is a keyframe, and feeds the robot's position
 depth to ``PlacesAndRooms`` (places_rooms.py: places, the occupancy grid and, every
 ``rooms.segment_every_n_frames``, the rooms), which makes the place and room parts of the output. It never
 reads a clock: time is the frame's stamp.
+
+Choosing the detector is explicit: ``detector.kind`` (the launch file sets it from its ``detector``
+argument: oracle with the simulator, onnx without). A detector that cannot be built is a ConfigError that
+says why and what to do (``detector_error``), e.g. an onnx model file that is not there names the path
+and the setup that installs it.
 """
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import List, Optional, Sequence
 
 import numpy as np
 
+from memory_nodes.common.errors import ConfigError
 from memory_nodes.common.types import Detection2D, ObjectObservation, PerceptionOutput, RGBDFrame, RoomSegmentation
 
 from .config import PerceptionConfig
 from .detector import Detector, make_detector
+from .detector_models import resolve_model_path
 from .inputs import check_frame, check_pose
 from .lifting import Lifter
 from .places import PlaceGraphBuilder
@@ -68,8 +77,18 @@ class Perception:
 
     @property
     def detector(self) -> Detector:
+        """The configured detector, built on first use (ConfigError from ``detector_error`` if it cannot be)."""
         if self._detector is None:
-            self._detector = make_detector(self.config)
+            cfg = self.config
+            if cfg.detector.kind == "onnx" and cfg.onnx.model_path:
+                # a relative model path: from the working directory, else the repository root (as
+                # config/perception.yaml says), so `ros2 launch` from any folder finds models/
+                onnx = dataclasses.replace(cfg.onnx, model_path=resolve_model_path(cfg.onnx.model_path))
+                cfg = dataclasses.replace(cfg, onnx=onnx)
+            try:
+                self._detector = make_detector(cfg)
+            except (ConfigError, ImportError) as e:
+                raise ConfigError(detector_error(self.config, e)) from e
         return self._detector
 
     def set_class_table(self, table) -> None:
@@ -138,3 +157,28 @@ class Perception:
     def load_state(self, data: bytes) -> None:
         """Restore ``state_bytes``; a state of another version or grid is an InputError (nothing changed)."""
         self.scene.load_state(data)
+
+
+def switch_hint(kind: str) -> str:
+    """How to choose detector ``kind``: the launch argument, or the parameter for a node run by hand."""
+    return f"detector:={kind} (launch argument) or detector.kind: {kind} (parameter)"
+
+
+def detector_error(config: PerceptionConfig, error: BaseException) -> str:
+    """Why the configured detector cannot be built, in words that say what to do."""
+    kind = config.detector.kind
+    if kind != "onnx":
+        return f"detector.kind {kind}: {error}"
+    path = config.onnx.model_path
+    other = f"or, with the simulator, its oracle: {switch_hint('oracle')}"
+    setup = ("install the default detector with `bash scripts/setup.sh` (it writes models/), or point "
+             f"onnx.model_path at your own ONNX detector; {other}")
+    if isinstance(error, ImportError):
+        return f"detector.kind is onnx but onnxruntime is missing ({error}): run `bash scripts/setup.sh`; {other}"
+    if not path:
+        return f"detector.kind is onnx but onnx.model_path is empty: {setup}"
+    resolved = resolve_model_path(path)
+    if not Path(resolved).is_file():
+        return (f"detector.kind is onnx but its model onnx.model_path {path!r} does not exist ({resolved}; a "
+                f"relative path is looked up from the working directory, then the repository root): {setup}")
+    return f"detector.kind is onnx, model {path!r}: {error} (fix the onnx section of the parameters; {other})"

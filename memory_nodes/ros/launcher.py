@@ -2,18 +2,25 @@
 
 It reads the same launch/*.launch.yaml that `ros2 launch` reads on a real install and starts the same
 executables with the same arguments launch_ros would give them: node name, namespace, parameter files,
-inline parameters, remappings, log level. Supported: `arg`, `let`, `set_env`, `node` (pkg, exec, name,
-namespace, args, param [from | name/value], remap, env, if/unless), `group` (scoped), and the substitutions $(var),
-$(env), $(find-pkg-share), $(dirname), $(not), $(eval) of simple boolean expressions.
+inline parameters, remappings, log level. Supported: `arg` (default, choice), `let`, `set_env`, `log`,
+`node` (pkg, exec, name, namespace, args, param [from | name/value], remap, env, if/unless), `group`
+(scoped), and the substitutions $(var), $(env), $(find-pkg-share), $(dirname), $(not), and $(eval) of a
+Python expression made of string/number literals, comparisons, and/or/not and ``a if c else b`` (no names,
+calls or parentheses), e.g. $(eval "'oracle' if '$(var with_sim)' == 'true' else 'onnx'").
 
     memory-stack launch/memory_stack.launch.yaml namespace:=robot1 log_level:=debug
     python -m memory_nodes.ros.launcher <file> [name:=value ...] [--print]
+
+``--print`` writes each node's command and the parameters the launch file sets inline (JSON: a list of
+{name, namespace, command, parameters}) and exits; the launch file's `log` lines go to stderr there, to
+stdout (as ``[launch] ...``) on a run.
 
 Python API (used by the demo and the tests): ``Stack.from_file(path, overrides).start()``.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -124,11 +131,32 @@ class Context:
         if kind == "not":
             return "false" if _truthy(rest[0]) else "true"
         if kind == "eval":
-            expr = " ".join(rest).strip("'\"")
-            if not re.fullmatch(r"[\w\s'\".=!<>]+", expr):
-                raise LaunchError(f"$(eval) supports simple comparisons only: {expr!r}")
-            return str(bool(eval(expr, {"__builtins__": {}}, {"true": True, "false": False}))).lower()  # noqa: S307
+            expr = m.group(2).strip()
+            if len(expr) >= 2 and expr[0] in "'\"" and expr.find(expr[0], 1) == len(expr) - 1:
+                expr = expr[1:-1]              # one quoted argument, as the launch grammar reads it
+            value = _eval_literal(expr)
+            return str(value).lower() if isinstance(value, bool) else str(value)
         raise LaunchError(f"unsupported substitution $({kind} ...)")
+
+
+_EVAL_NODES = (ast.Expression, ast.Constant, ast.Compare, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not,
+               ast.IfExp, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Tuple,
+               ast.List, ast.Load, ast.Name)
+
+
+def _eval_literal(expr: str):
+    """Evaluate a $(eval) expression of literals only (see the module docstring); ``true``/``false`` are
+    the booleans. Anything else is a LaunchError."""
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError as e:
+        raise LaunchError(f"$(eval) cannot parse {expr!r}: {e.msg}") from None
+    for n in ast.walk(tree):
+        if not isinstance(n, _EVAL_NODES) or (isinstance(n, ast.Name) and n.id not in ("true", "false",
+                                                                                       "True", "False")):
+            raise LaunchError(f"$(eval) supports literals, comparisons, and/or/not and if-else only: {expr!r}")
+    names = {"true": True, "false": False, "True": True, "False": False}
+    return eval(compile(tree, "<launch eval>", "eval"), {"__builtins__": {}}, names)  # noqa: S307 - checked above
 
 
 def _truthy(v) -> bool:
@@ -147,6 +175,7 @@ class NodeSpec:
     command: List[str]                          # executable + arguments (incl. --ros-args ...)
     env: Dict[str, str] = field(default_factory=dict)
     namespace: str = ""
+    parameters: Dict[str, object] = field(default_factory=dict)   # set inline by the launch file (last wins)
 
     def pretty(self) -> str:
         return " ".join(shlex.quote(c) for c in self.command)
@@ -170,21 +199,34 @@ def _coerce_param(v):
     return v
 
 
+@dataclass
+class Description:
+    """A launch file interpreted: the nodes, the resolved launch arguments, the `log` lines in order."""
+    nodes: List[NodeSpec]
+    arguments: Dict[str, str]
+    messages: List[str]
+
+
 def describe(path: Path, overrides: Mapping[str, str], tmpdir: Path) -> List[NodeSpec]:
     """Interpret a YAML launch file into the node commands launch_ros would run."""
+    return describe_all(path, overrides, tmpdir).nodes
+
+
+def describe_all(path: Path, overrides: Mapping[str, str], tmpdir: Path) -> Description:
+    """``describe`` with the resolved launch arguments and the file's `log` messages."""
     doc = yaml.safe_load(path.read_text())
     if not isinstance(doc, dict) or "launch" not in doc:
         raise LaunchError(f"{path}: not a YAML launch file (top-level key 'launch' missing)")
     ctx = Context({"__file__": str(path)})
-    specs: List[NodeSpec] = []
-    _walk(doc["launch"], ctx, dict(overrides), specs, tmpdir, ns_prefix="")
+    out = Description([], {}, [])
+    _walk(doc["launch"], ctx, dict(overrides), out, tmpdir, ns_prefix="")
     unknown = set(overrides) - set(ctx.vars)
     if unknown:
         raise LaunchError(f"unknown launch argument(s): {sorted(unknown)}")
-    return specs
+    return out
 
 
-def _walk(actions, ctx: Context, overrides, specs, tmpdir, ns_prefix) -> None:
+def _walk(actions, ctx: Context, overrides, out: Description, tmpdir, ns_prefix) -> None:
     for action in actions or []:
         if not isinstance(action, dict) or len(action) != 1:
             raise LaunchError(f"bad launch action: {action!r}")
@@ -202,6 +244,14 @@ def _walk(actions, ctx: Context, overrides, specs, tmpdir, ns_prefix) -> None:
                 ctx.vars[name] = str(ctx.subst(body["default"]))
             else:
                 raise LaunchError(f"launch argument {name!r} has no default and was not given")
+            choices = [str(c["value"]) for c in body.get("choice", []) or []]
+            if choices and ctx.vars[name] not in choices:
+                raise LaunchError(f"launch argument {name}:={ctx.vars[name]} is not one of {choices}"
+                                  + (f" ({body['description']})" if body.get("description") else ""))
+            if ns_prefix == "" and name not in out.arguments:
+                out.arguments[name] = ctx.vars[name]
+        elif tag == "log":
+            out.messages.append(str(ctx.subst(body["message"])))
         elif tag == "let":
             ctx.vars[body["name"]] = str(ctx.subst(body["value"]))
         elif tag == "set_env":
@@ -209,9 +259,9 @@ def _walk(actions, ctx: Context, overrides, specs, tmpdir, ns_prefix) -> None:
         elif tag == "group":
             ns = ctx.subst(body.get("namespace", "")) if "namespace" in body else ""
             child = ctx.child()
-            _walk(body.get("actions", []), child, overrides, specs, tmpdir, _join_ns(ns_prefix, ns))
+            _walk(body.get("actions", []), child, overrides, out, tmpdir, _join_ns(ns_prefix, ns))
         elif tag == "node":
-            specs.append(_node(body, ctx, tmpdir, ns_prefix))
+            out.nodes.append(_node(body, ctx, tmpdir, ns_prefix))
         else:
             raise LaunchError(f"launch tag {tag!r} is not supported by the pip runner")
 
@@ -235,6 +285,7 @@ def _node(body, ctx: Context, tmpdir: Path, ns_prefix: str) -> NodeSpec:
     if ns:
         cmd += ["-r", f"__ns:={ns}"]
     inline: Dict[str, object] = {}
+    every_inline: Dict[str, object] = {}
     for p in body.get("param", []) or []:
         if "from" in p:
             if inline:  # keep the order of files and inline values as launch_ros does
@@ -246,6 +297,7 @@ def _node(body, ctx: Context, tmpdir: Path, ns_prefix: str) -> NodeSpec:
             cmd += ["--params-file", f]
         else:
             inline[ctx.subst(p["name"])] = _coerce_param(ctx.subst(p["value"]))
+            every_inline.update(inline)
     if inline:
         cmd += ["--params-file", _param_file_for(inline, tmpdir, f"{name}_{len(cmd)}")]
     for r in body.get("remap", []) or []:
@@ -253,7 +305,7 @@ def _node(body, ctx: Context, tmpdir: Path, ns_prefix: str) -> NodeSpec:
     cmd += ros_args
     env = dict(ctx.env)
     env.update({ctx.subst(e["name"]): ctx.subst(e["value"]) for e in body.get("env", []) or []})
-    return NodeSpec(name=name, command=cmd, env=env, namespace=ns)
+    return NodeSpec(name=name, command=cmd, env=env, namespace=ns, parameters=every_inline)
 
 
 # ------------------------------------------------------------------------------------------ processes
@@ -262,8 +314,10 @@ class Stack:
 
     def __init__(self, specs: Sequence[NodeSpec], tmpdir: tempfile.TemporaryDirectory,
                  env: Optional[Mapping[str, str]] = None, out: Optional[TextIO] = None,
-                 log_dir: Optional[Path] = None, echo: bool = True):
+                 log_dir: Optional[Path] = None, echo: bool = True,
+                 description: Optional[Description] = None):
         self.specs = list(specs)
+        self.description = description or Description(list(specs), {}, [])
         self._tmp = tmpdir
         self._env = dict(os.environ if env is None else env)
         self._out = (out if out is not None else sys.stdout) if echo else None
@@ -275,10 +329,15 @@ class Stack:
     @classmethod
     def from_file(cls, path, overrides: Optional[Mapping[str, str]] = None, **kw) -> "Stack":
         tmp = tempfile.TemporaryDirectory(prefix="memory_stack_")
-        specs = describe(Path(path), overrides or {}, Path(tmp.name))
-        return cls(specs, tmp, **kw)
+        d = describe_all(Path(path), overrides or {}, Path(tmp.name))
+        return cls(d.nodes, tmp, description=d, **kw)
 
     def start(self) -> "Stack":
+        for m in self.description.messages:     # the launch file's `log` lines, as ros2 launch prints them
+            if self._out is not None:
+                with self._lock:
+                    self._out.write(f"[launch] {m}\n")
+                    self._out.flush()
         legacy_dds_name = _fastdds_major() < 3
         for s in self.specs:
             env = dict(self._env)
@@ -368,7 +427,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("items", nargs="*", metavar="[LAUNCH_FILE] [name:=value ...]",
                     help="launch file (default: launch/memory_stack.launch.yaml) and launch arguments")
     ap.add_argument("--print", action="store_true", help="print the node commands (JSON) and exit")
-    a = ap.parse_args(argv)
+    a = ap.parse_intermixed_args(argv)    # --print anywhere among the launch arguments
     files = [i for i in a.items if ":=" not in i]
     launch_file = files[0] if files else str(REPO_ROOT / "launch" / "memory_stack.launch.yaml")
     try:
@@ -379,8 +438,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"memory-stack: {e}", file=sys.stderr)
         return 2
     if a.print:
-        print(json.dumps([{"name": s.name, "namespace": s.namespace, "command": s.command} for s in stack.specs],
-                         indent=2))
+        for m in stack.description.messages:
+            print(f"[launch] {m}", file=sys.stderr)
+        print(json.dumps([{"name": s.name, "namespace": s.namespace, "command": s.command,
+                           "parameters": s.parameters} for s in stack.specs], indent=2))
         stack._tmp.cleanup()
         return 0
     def _terminate(signum, _frame):  # SIGTERM/SIGHUP stop the stack as Ctrl-C does, never orphan nodes

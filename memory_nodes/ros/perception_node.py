@@ -12,21 +12,30 @@ Frames are approximately time-synchronized by message_filters' ApproximateTimeSy
 installed, else by the core's ApproxTimeSync. A rejected frame (bad encoding, step, size, no valid depth,
 missing transform, ...) is logged once per cause (later ones at debug level) and acknowledged; the node
 stays up.
+
+The detector is explicit (``detector.kind``; the launch file's ``detector`` argument sets it: oracle with
+the simulator, onnx without) and built at start-up: one that cannot be built (an onnx model file that is
+not there, ...) stops the node with a FATAL line saying why and what to do. No input problem is silent: a
+steady-clock check (``InputWatch``, every second) warns once per cause when nothing arrives, when the oracle
+detector's simulator topics are missing, or when camera images arrive for ``node.input_timeout_s`` and no
+frame is processed, naming what is missing (colour, depth, camera_info, instances / class table,
+synchronization, tf) and how to fix it.
 """
 from __future__ import annotations
 
 import os
 import time
-from typing import Any, List, Optional
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
 
 from builtin_interfaces.msg import Time
 from memory_interfaces.msg import FrameObservations, InstanceClassTable, PlaceGraph, RoomSegmentation
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
-from memory_nodes.common.errors import InputError, MemoryStackError, TransformError
+from memory_nodes.common.errors import ConfigError, InputError, MemoryStackError, TransformError
 from memory_nodes.perception.config import PerceptionConfig
-from memory_nodes.perception.pipeline import Perception
+from memory_nodes.perception.pipeline import Perception, switch_hint
 from memory_nodes.perception.sync import ApproxTimeSync
 
 from .conversions.basic import time_to_ns
@@ -44,8 +53,25 @@ from .runner import run_node
 from .transforms import make_transform_source
 
 _UNIT = (0.0, 1.0)
-# The parameters: PerceptionConfig's sections (detector.kind, oracle.seed, ...). Ranges: only those
-# validate() enforces exactly (tests/test_ros_params.py checks each).
+COLOR, DEPTH, INFO, INSTANCES, CLASS_TABLE = ("camera/color/image_raw", "camera/depth/image_raw",
+                                              "camera/color/camera_info", "camera/instances/image_raw",
+                                              "camera/class_table")
+_SHORT = {COLOR: "color", DEPTH: "depth", INFO: "camera_info", INSTANCES: "instances", CLASS_TABLE: "class_table"}
+
+
+@dataclass
+class PerceptionNodeConfig:
+    """Section ``node`` of the perception node's parameters."""
+    input_timeout_s: float = 3.0         # wall s: camera images arriving this long with no frame processed
+    #                                      (or no input at all since start) -> warn what is missing; 0 = never
+
+    def validate(self) -> None:
+        if self.input_timeout_s < 0.0:
+            raise ConfigError("node.input_timeout_s must be >= 0")
+
+
+# The parameters: PerceptionConfig's sections (detector.kind, oracle.seed, ...) and node.*. Ranges: only
+# those validate() enforces exactly (tests/test_ros_params.py checks each).
 PARAMETERS = (
     Section(PerceptionConfig, ranges={
         **{f"oracle.{n}": _UNIT for n in ("miss_prob_base", "miss_prob_per_m", "miss_prob_occlusion",
@@ -60,7 +86,104 @@ PARAMETERS = (
         "rooms.label_min_confidence": _UNIT, "transforms.max_extrapolation_s": (0.0, None),
         "transforms.lookup_timeout_s": (0.0, None), "transforms.wait_for_tf_s": (0.0, None),
         "sync.slop_s": (0.0, None), "sync.queue_size": (1, None), "persistence.save_every_n_frames": (1, None)}),
+    Section(PerceptionNodeConfig, "node.", ranges={"node.input_timeout_s": (0.0, None)}),
 )
+
+
+class InputWatch:
+    """Why no frame is processed, said once per cause (pure: monotonic seconds in, (cause, text) out).
+
+    ``seen(topic, now_s)`` per message, ``matched()`` per synchronized set, ``processed(now_s)`` per frame
+    done, ``rejected(cause)`` per rejected frame, ``held``: sets waiting for their tf. ``check(now_s)``
+    returns what is due; the node logs each cause once. Causes: ``oracle_waiting`` (the oracle detector's
+    simulator topics are missing: no class table, or camera images without instance images), ``no_input``
+    (nothing at all; with the oracle only a simulator's class table and no images is not a problem: a
+    parked simulator renders nothing),
+    ``no_<input>`` (camera images arrive, no frame is processed, that input never came: ``no_depth``,
+    ``no_camera_info``, ...), ``not_synchronized``, ``rejected_<cause>`` (``rejected_missing_tf``, ...),
+    ``waiting_for_tf``. Nothing is due before ``timeout_s`` of silence or of stalled images.
+    """
+
+    def __init__(self, topics: List[str], oracle: bool, timeout_s: float, now_s: float, slop_s: float,
+                 frames: str):
+        self.synced = list(topics)             # the synchronized inputs, in the synchronizer's order
+        self.topics = self.synced + ([CLASS_TABLE] if oracle else [])
+        self.oracle = oracle
+        self.timeout_s = timeout_s
+        self.slop_s = slop_s
+        self.frames = frames                   # "map <- camera_optical, base base_link": for tf advice
+        self.start_s = now_s
+        self.counts: Dict[str, int] = {t: 0 for t in self.topics}
+        self.stream_start_s: Optional[float] = None   # images arriving since (after a quiet spell)
+        self.last_image_s: Optional[float] = None
+        self.last_processed_s: Optional[float] = None
+        self.n_matched = 0
+        self._matched_then = 0                 # n_matched at the last processed frame
+        self.rejects: Dict[str, int] = {}      # since the last processed frame
+        self.held = 0
+
+    def seen(self, topic: str, now_s: float) -> None:
+        self.counts[topic] = self.counts.get(topic, 0) + 1
+        if topic in (COLOR, DEPTH):
+            if self.last_image_s is None or now_s - self.last_image_s > self.timeout_s:
+                self.stream_start_s = now_s
+            self.last_image_s = now_s
+
+    def matched(self) -> None:
+        self.n_matched += 1
+
+    def processed(self, now_s: float) -> None:
+        self.last_processed_s = now_s
+        self._matched_then = self.n_matched
+        self.rejects = {}
+
+    def rejected(self, cause: str) -> None:
+        self.rejects[cause] = self.rejects.get(cause, 0) + 1
+
+    def check(self, now_s: float) -> List[Tuple[str, str]]:
+        t = self.timeout_s
+        if t <= 0.0:
+            return []
+        sim_missing = [x for x in (INSTANCES, CLASS_TABLE) if self.oracle and self.counts[x] == 0]
+        if self.stream_start_s is None or self.last_image_s is None:      # no camera image yet
+            if now_s - self.start_s < t:
+                return []
+            if self.oracle:      # a class table came: the simulator is up, its camera off while it is parked
+                return [("oracle_waiting", self._oracle_text(sim_missing))] if self.counts[CLASS_TABLE] == 0 else []
+            return [("no_input", f"no camera input after {t:.0f} s: waiting for {', '.join(self.topics)} "
+                                 "(check the camera driver's topic names, remappings and namespace)")]
+        since = max(self.last_processed_s or self.start_s, self.stream_start_s)
+        if now_s - since < t or now_s - self.last_image_s > t:
+            return []                          # frames flow, or the camera went quiet: nothing stalls
+        if sim_missing:
+            return [("oracle_waiting", self._oracle_text(sim_missing))]
+        stalled = f"camera images arrive but no frame was processed for {now_s - since:.0f} s"
+        missing = [x for x in self.topics if self.counts[x] == 0]
+        if missing:
+            return [(f"no_{_SHORT[x]}", f"{stalled}: nothing received on {x} (check its topic name, remapping "
+                                        "and QoS)") for x in missing]
+        if self.n_matched == self._matched_then:
+            return [("not_synchronized", f"{stalled}: {', '.join(self.synced)} all arrive but never with stamps "
+                     f"within sync.slop_s = {self.slop_s} s of each other (one synchronized camera? raise "
+                     "sync.slop_s)")]
+        if self.rejects:
+            cause = max(self.rejects, key=lambda c: self.rejects[c])
+            advice = (f" (does a localizer publish map <- odom and the robot its camera's frame on /tf? frames: "
+                      f"{self.frames})") if cause == "missing_tf" else ""
+            return [(f"rejected_{cause}", f"{stalled}: every frame is rejected ({cause}, "
+                     f"{self.rejects[cause]} times){advice}")]
+        if self.held:
+            return [("waiting_for_tf", f"{stalled}: {self.held} frame(s) wait for their transform (frames: "
+                     f"{self.frames})")]
+        return []
+
+    def _oracle_text(self, missing: List[str]) -> str:
+        got = ", ".join(f"{self.counts[t]} on {t}" for t in (COLOR, DEPTH, INFO))
+        return (f"the oracle detector (detector.kind: oracle) is waiting for the simulator's "
+                f"{' and '.join(missing)} (received so far: {got}); it detects from the simulator's instance "
+                f"masks only. On a real camera use the real detector: {switch_hint('onnx')}; or start the "
+                "simulator (with_sim:=true)")
+
 
 class PerceptionNode(Node):
     def __init__(self, **kwargs):
@@ -74,9 +197,14 @@ class PerceptionNode(Node):
         self.base_frame = cfg.frames.base_frame
         self.camera_frame = cfg.frames.camera_frame
         self.use_oracle = cfg.detector.kind == "oracle"
+        self.node_config = self._params.read(PerceptionNodeConfig, "node.")
         self.tf = make_transform_source(self, cfg.transforms)
         self._log_rejected = LogOnce(self.get_logger(), "rejected frame")
+        self._log_inputs = LogOnce(self.get_logger(), "perception input")
         self.frames_done = 0
+        # the detector is built now: a bad choice (an onnx model that is not there) stops the node here
+        # with what to do (run_node logs the ConfigError as FATAL), not on the first frame
+        _ = self.perception.detector
         self._load_state()
 
         # memory must receive every frame's output even when it lags behind a burst: a deep reliable history
@@ -85,21 +213,33 @@ class PerceptionNode(Node):
         self.pub_rooms = self.create_publisher(RoomSegmentation, "perception/rooms", LATCHED)
         self.pub_ack = self.create_publisher(Time, "perception/frame_ack", EVENTS)
 
-        topics = [("camera/color/image_raw", Image), ("camera/depth/image_raw", Image),
-                  ("camera/color/camera_info", CameraInfo)]
+        topics = [(COLOR, Image), (DEPTH, Image), (INFO, CameraInfo)]
         if self.use_oracle:
-            topics.append(("camera/instances/image_raw", Image))
-            self.create_subscription(InstanceClassTable, "camera/class_table", self._on_class_table, LATCHED)
+            topics.append((INSTANCES, Image))
+            self.create_subscription(InstanceClassTable, CLASS_TABLE, self._on_class_table, LATCHED)
         self._tf_pending: List[Any] = []     # (synchronized set, first try, monotonic s) waiting for tf
-        # a steady (wall) timer: under use_sim_time in lockstep, sim time stands still until this frame is acked
+        self._watch = InputWatch([name for name, _ in topics], self.use_oracle, self.node_config.input_timeout_s,
+                                 time.monotonic(), cfg.sync.slop_s,
+                                 f"{self.map_frame} <- {self.camera_frame or '<image frame_id>'}, "
+                                 f"base {self.base_frame}")
+        # steady (wall) timers: under use_sim_time in lockstep, sim time stands still until this frame is acked
         from rclpy.clock import Clock, ClockType
-        self.create_timer(0.02, self._retry_tf, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(0.02, self._retry_tf, clock=steady)
+        self.create_timer(1.0, self._check_inputs, clock=steady)
         self._sync_kind = self._make_sync(topics)
-        if self.use_oracle:
-            _ = self.perception.detector   # build it now: a bad detector config fails at start-up
         self.get_logger().info(
-            f"perception up: detector={cfg.detector.kind}, sync={self._sync_kind}, tf={self.tf.kind}, "
+            f"perception up: detector={self._detector_text()}, sync={self._sync_kind}, tf={self.tf.kind}, "
             f"frames {self.map_frame} <- {self.camera_frame or '<image frame_id>'}, base {self.base_frame}")
+
+    def _detector_text(self) -> str:
+        """"oracle", or "onnx (model path, execution provider)"."""
+        det = self.perception.detector
+        if self.config.detector.kind != "onnx":
+            return self.config.detector.kind
+        path = getattr(getattr(det, "config", None), "model_path", self.config.onnx.model_path)
+        providers = getattr(det, "providers", None) or ["?"]
+        return f"onnx ({path}, {providers[0]})"
 
     # ------------------------------------------------------------------ synchronization
 
@@ -114,6 +254,8 @@ class PerceptionNode(Node):
         if message_filters is not None:
             subs = [message_filters.Subscriber(self, t, name, qos_profile=qos)
                     for name, t in topics]
+            for sub, (name, _) in zip(subs, topics):
+                sub.registerCallback(lambda _m, name=name: self._watch.seen(name, time.monotonic()))
             self._mf_sync = message_filters.ApproximateTimeSynchronizer(subs, q, slop_s)
             self._mf_sync.registerCallback(lambda *msgs: self._on_set(list(msgs)))
             self._mf_subs = subs
@@ -126,10 +268,12 @@ class PerceptionNode(Node):
         return "memory_nodes ApproxTimeSync"
 
     def _on_input(self, index: int, msg) -> None:
+        self._watch.seen(self._watch.topics[index], time.monotonic())
         for matched in self._sync.add(index, time_to_ns(msg.header.stamp), msg):
             self._on_set(matched)
 
     def _on_class_table(self, msg: InstanceClassTable) -> None:
+        self._watch.seen(CLASS_TABLE, time.monotonic())
         try:
             table = class_table_from_msg(msg)
         except InputError as e:
@@ -140,7 +284,14 @@ class PerceptionNode(Node):
 
     # ------------------------------------------------------------------ one frame
 
+    def _check_inputs(self) -> None:
+        """Every second: say once per cause what keeps frames from being processed (InputWatch)."""
+        self._watch.held = len(self._tf_pending)
+        for cause, text in self._watch.check(time.monotonic()):
+            self._log_inputs.warning(cause, text)
+
     def _on_set(self, msgs: List[Any]) -> None:
+        self._watch.matched()
         if self._tf_pending:       # earlier frames wait for their tf: keep the order
             self._tf_pending.append((msgs, time.monotonic()))
             if len(self._tf_pending) > 100:     # bounded: the oldest is decided now (rejected if still no tf)
@@ -185,6 +336,7 @@ class PerceptionNode(Node):
         if out.rooms is not None:
             self.pub_rooms.publish(rooms_to_msg(out.rooms, self.map_frame))
         self.frames_done += 1
+        self._watch.processed(time.monotonic())
         self.pub_ack.publish(stamp)
         if self.frames_done % self.config.persistence.save_every_n_frames == 0:
             self.save_state()
@@ -224,6 +376,7 @@ class PerceptionNode(Node):
 
     def _reject(self, cause: str, detail: str, stamp: Optional[Time]) -> None:
         self._log_rejected.warning(cause, detail)
+        self._watch.rejected(cause)
         if stamp is not None:
             self.pub_ack.publish(stamp)
 
