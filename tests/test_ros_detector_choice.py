@@ -245,7 +245,7 @@ def test_onnx_without_a_model_file_stops_at_configure_with_the_path_and_the_setu
     fatal = [s for s in log.splitlines() if "[FATAL]" in s]
     assert len(fatal) == 1, log
     line = fatal[0]
-    assert "cannot start the perception node" in line and str(missing) in line and "does not exist" in line
+    assert "cannot start the perception node" in line and str(missing) in line and "no such file" in line
     assert "scripts/setup.sh" in line and "detector:=oracle" in line
     assert "Traceback" not in log
 

@@ -12,13 +12,11 @@ reads a clock: time is the frame's stamp.
 
 Choosing the detector is explicit: ``detector.kind`` (the launch file sets it from its ``detector``
 argument: oracle with the simulator, onnx without). A detector that cannot be built is a ConfigError that
-says why and what to do (``detector_error``), e.g. an onnx model file that is not there names the path
-and the setup that installs it.
+says why and what to do (``detector_error``): an onnx model file that is not there names its path, the
+setup that installs the default one and how to choose the other detector.
 """
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -28,7 +26,6 @@ from memory_nodes.common.types import Detection2D, ObjectObservation, Perception
 
 from .config import PerceptionConfig
 from .detector import Detector, make_detector
-from .detector_models import resolve_model_path
 from .inputs import check_frame, check_pose
 from .lifting import Lifter
 from .places import PlaceGraphBuilder
@@ -79,14 +76,8 @@ class Perception:
     def detector(self) -> Detector:
         """The configured detector, built on first use (ConfigError from ``detector_error`` if it cannot be)."""
         if self._detector is None:
-            cfg = self.config
-            if cfg.detector.kind == "onnx" and cfg.onnx.model_path:
-                # a relative model path: from the working directory, else the repository root (as
-                # config/perception.yaml says), so `ros2 launch` from any folder finds models/
-                onnx = dataclasses.replace(cfg.onnx, model_path=resolve_model_path(cfg.onnx.model_path))
-                cfg = dataclasses.replace(cfg, onnx=onnx)
             try:
-                self._detector = make_detector(cfg)
+                self._detector = make_detector(self.config)
             except (ConfigError, ImportError) as e:
                 raise ConfigError(detector_error(self.config, e)) from e
         return self._detector
@@ -165,20 +156,18 @@ def switch_hint(kind: str) -> str:
 
 
 def detector_error(config: PerceptionConfig, error: BaseException) -> str:
-    """Why the configured detector cannot be built, in words that say what to do."""
+    """Why the configured detector cannot be built (make_detector's reason: a missing model file is named
+    with its resolved path there), with what to do: the setup that installs the default model, and how
+    to choose the other detector."""
     kind = config.detector.kind
     if kind != "onnx":
         return f"detector.kind {kind}: {error}"
-    path = config.onnx.model_path
     other = f"or, with the simulator, its oracle: {switch_hint('oracle')}"
-    setup = ("install the default detector with `bash scripts/setup.sh` (it writes models/), or point "
-             f"onnx.model_path at your own ONNX detector; {other}")
+    setup = "the default detector: `bash scripts/setup.sh` installs it under models/"
     if isinstance(error, ImportError):
         return f"detector.kind is onnx but onnxruntime is missing ({error}): run `bash scripts/setup.sh`; {other}"
-    if not path:
-        return f"detector.kind is onnx but onnx.model_path is empty: {setup}"
-    resolved = resolve_model_path(path)
-    if not Path(resolved).is_file():
-        return (f"detector.kind is onnx but its model onnx.model_path {path!r} does not exist ({resolved}; a "
-                f"relative path is looked up from the working directory, then the repository root): {setup}")
-    return f"detector.kind is onnx, model {path!r}: {error} (fix the onnx section of the parameters; {other})"
+    if not config.onnx.model_path:
+        return (f"detector.kind is onnx but onnx.model_path is empty: point it at an ONNX detector ({setup}); "
+                f"{other}")
+    why = f"{error} ({setup})" if "no such file" in str(error) and "setup.sh" not in str(error) else str(error)
+    return f"detector.kind is onnx: {why}; {other}"
