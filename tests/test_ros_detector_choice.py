@@ -1,7 +1,8 @@
 """Choosing the detector is explicit and loud.
 
 - The launch description picks it: with_sim:=true -> the simulator's oracle, with_sim:=false -> the real
-  (onnx) detector, detector:=oracle|onnx overrides; both launchers read it (the pip runner's --print here).
+  (onnx) detector (and the wall clock: use_sim_time follows with_sim), detector:=oracle|onnx overrides;
+  both launchers read it (the pip runner's --print here).
 - The perception node with the oracle and no simulator topics warns once, within a few seconds, what it
   waits for and how to switch; with the onnx detector and no model file it stops at start-up with a FATAL
   line naming the path and the setup (no traceback); camera images that arrive while no frame is
@@ -49,6 +50,8 @@ def test_the_launch_file_chooses_the_detector_from_with_sim(args, detector, sim)
     nodes = {n["name"]: n for n in json.loads(r.stdout)}
     assert ("sim" in nodes) == sim
     assert nodes["perception"]["parameters"]["detector.kind"] == detector
+    # off the simulator nobody publishes /clock: the nodes follow the wall clock
+    assert all(n["parameters"]["use_sim_time"] is sim for name, n in nodes.items() if name != "sim")
     # the value the launch sets comes after the section file and the site file: it wins
     cmd = nodes["perception"]["command"]
     files = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--params-file"]
