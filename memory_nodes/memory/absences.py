@@ -1,23 +1,37 @@
 """Negative evidence: a remembered object not detected where a view shows its location clearly.
 
 For each view: the live tracks near the camera that the frame did not match are projected into the view
-(visibility.py: in the frustum, in range, depth at or behind them). A visible tentative one-off is
-rejected (a false positive); a confirmed one gets an absence row; after ``missing_after_absences`` it
-is missing ("disappeared", with the views as evidence), and a look-alike newcomer seen elsewhere
-since is merged with it (identity.py): it moved.
+(visibility.py: in the frustum, in range, depth at or behind them); a large object also needs
+``min_extent_in_view_frac`` of its merged extent's corners in the frustum (a table whose corner shows
+is not "seen"). A visible tentative one-off is rejected (a false positive); a confirmed one gets an
+absence row. It is missing ("disappeared", with the views as evidence) once the absences since its last
+sighting are unlikely to be the detector's misses. An absence whose depth lies beyond the object's far
+side (``seen_through_margin_m``: the spot seen empty) counts each time; one that shows a surface where
+the object was (it may be there, undetected) counts once per distinct viewpoint
+(``distinct_view_baseline_m`` / ``distinct_view_rotation_rad`` apart, or ``distinct_view_interval_s``
+apart in time: a detector that misses an object from one side misses it again from there, in the same
+pass). k such absences make it missing when k >=
+``missing_after_absences`` and P(miss)^k <=
+``max_false_missing_prob``, with P(miss) the object's own rate, (proven misses + w * detector_miss_prob)
+/ (proven misses + views with a sighting + w), w = ``miss_prior_views`` (an object the detector finds
+one view in three needs more empty views than one it always finds). An absence while the object's
+sightings drift away is the "old spot seen empty" that a move within the gate needs (identity.py). A
+look-alike newcomer seen elsewhere since is merged with it (identity.py): it moved.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Set
 
 import numpy as np
 
 from ..common.protocols import Evidence
 from ..common.types import View
-from ..common.visibility import VISIBLE, visibility
+from ..common.visibility import NOT_VISIBLE, VISIBLE, visibility
 from .config import NS_PER_S, MemoryConfig
 from .events import EventLog
-from .identity import Tracker
+from .identity import Tracker, add_distinct
 from .records import MISSING, PRESENT, TENTATIVE, Track, object_id_str
 from .repository import Repository
 from .state import MemoryState
@@ -55,7 +69,7 @@ class Absences:
         stamp = int(v.stamp_ns)
         rows = []
         for tr, s in zip(trs, vis):
-            if s != VISIBLE or stamp <= tr.last_seen_ns:
+            if s != VISIBLE or stamp <= tr.last_seen_ns or not self.extent_in_view(v, tr):
                 continue
             if tr.status == TENTATIVE:
                 if tr.hits <= 1 or stamp - tr.last_seen_ns > NS_PER_S:
@@ -67,12 +81,54 @@ class Absences:
             rows.append((aid, tr.id, stamp, v.view_id, float(p[0]), float(p[1]), float(p[2])))
             ms.recent_abs.append((stamp, tr.id, v.view_id, (float(p[0]), float(p[1]), float(p[2]))))
             tr.absences_since_seen += 1
+            vp = ms.view_pose.get(v.view_id)
+            if vp is None or self.seen_through(v, tr):
+                tr.absences_through += 1             # depth behind where it was: empty, whatever the detector
+                independent = True
+            else:                                    # a surface there, not detected: once per viewpoint
+                independent = add_distinct(tr.absence_vps, vp, ab.distinct_view_baseline_m,
+                                           ab.distinct_view_rotation_rad, stamp / NS_PER_S, ab.distinct_view_interval_s)
+            if tr.drift_hits > 0:
+                tr.drift_empty += 1                  # its old spot seen empty while it shows up nearby
             tr.absence_views = (tr.absence_views + [v.view_id])[-_MAX_ABSENCE_VIEWS:]
             tr.absence_stamps = (tr.absence_stamps + [stamp])[-_MAX_ABSENCE_VIEWS:]
             ms.mark(tr)
-            if tr.absences_since_seen >= ab.missing_after_absences:
+            if independent and tr.absences_through + len(tr.absence_vps) >= self.absences_needed(tr):
                 self.went_missing(tr, stamp)
         self.repo.add_absences(rows)
+
+    def extent_in_view(self, v: View, tr: Track) -> bool:
+        """Enough of the merged extent's corners in the view's frustum and range."""
+        ab = self.config.absence
+        lo, hi = tr.extent_min, tr.extent_max
+        if float(np.linalg.norm(hi - lo)) <= 2.0 * ab.occlusion_tolerance_m or ab.min_extent_in_view_frac <= 0.0:
+            return True                              # small: its centre says it all
+        corners = np.array([[(lo, hi)[i][0], (lo, hi)[j][1], (lo, hi)[k][2]]
+                            for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+        st = visibility(ab, v, corners, np.full(8, 0.5 * float(np.linalg.norm(hi - lo))))
+        return float(np.mean(st != NOT_VISIBLE)) >= ab.min_extent_in_view_frac
+
+    def seen_through(self, v: View, tr: Track) -> bool:
+        """The view's depth lies beyond tr's far side (its centre pushed back along the ray by half its
+        extent + seen_through_margin_m is still in front of the depth): nothing is where it was."""
+        ab = self.config.absence
+        cam = np.asarray(v.map_T_camera, float)[:3, 3]
+        ray = tr.pos - cam
+        dist = float(np.linalg.norm(ray))
+        if dist <= 0.0:
+            return False
+        back = tr.pos + ray / dist * (0.5 * tr.extent_m + ab.seen_through_margin_m)
+        strict = dataclasses.replace(ab, occlusion_tolerance_m=0.0)
+        return bool(visibility(strict, v, back[None, :], np.zeros(1))[0] == VISIBLE)
+
+    def absences_needed(self, tr: Track) -> int:
+        """Absences in a row that make tr missing (see the module doc)."""
+        ab = self.config.absence
+        w = ab.miss_prior_views
+        p_miss = (tr.proven_misses + w * ab.detector_miss_prob) / (tr.proven_misses + tr.views_seen + w)
+        p_miss = min(max(p_miss, 1e-6), 0.999)
+        k = math.ceil(math.log(ab.max_false_missing_prob) / math.log(p_miss) - 1e-9)
+        return max(ab.missing_after_absences, k)
 
     def went_missing(self, tr: Track, stamp: int) -> None:
         ms = self.s

@@ -1,10 +1,18 @@
 """Data association: which observation of a frame is which object track (optimal assignment).
 
-Cost of pairing observation i with track j (only inside the track's distance gate):
-    w_d * d_ij / gate_j + w_c * (1 - class_sim) + w_col * colour_dist + w_app * (1 - appearance_cos)
-Class similarity comes from the vocabulary (1 for the same canonical class, high for a kind of it);
-pairs below min_class_similarity, or further apart in colour than max_color_distance, never match. (A
-confused detection starts a tentative track, which the core absorbs into the object it sits on.)
+Cost of pairing observation i with track j (only inside the track's gate):
+    w_d * min(d_ij / gate_j, 1) + w_c * (1 - class_sim) + w_col * colour_dist + w_app * (1 - appearance_cos)
+The gate: the centroid within gate_j of the track's position, OR the observation's box lying mostly
+inside the track's merged extent (``inside_ij`` >= extent_gate_overlap: a part of a large object seen
+before from elsewhere; its centroid may be far from the track's). Class similarity comes from the
+vocabulary (1 for the same canonical class, high for a kind of it); pairs below min_class_similarity
+never match, except near classes (``near(a, b)``: table / desk, which detectors confuse) whose box lies
+inside the track's extent (inside_ij >= near_class_overlap): they vote within one track. Pairs further
+apart in colour than max_color_distance never match. (A confused detection starts a tentative track,
+which the core absorbs into a neighbour of comparable size it overlaps.)
+
+Boxes are axis-aligned map-frame (min (3,), max (3,)) in metres; ``inside_fraction`` is the share of
+the first box's volume inside the second (sides under 2 cm count as 2 cm, so flat boxes have a volume).
 """
 from __future__ import annotations
 
@@ -16,6 +24,28 @@ from scipy.optimize import linear_sum_assignment
 from .config import AssociationConfig
 
 _INFEASIBLE = 1e6
+_MIN_SIDE_M = 0.02
+
+
+def _padded(lo: np.ndarray, hi: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Boxes (..., 3) with every side at least _MIN_SIDE_M (grown about their centre)."""
+    pad = np.maximum(_MIN_SIDE_M - (hi - lo), 0.0) / 2.0
+    return lo - pad, hi + pad
+
+
+def inside_fraction(a_min: np.ndarray, a_max: np.ndarray, b_min: np.ndarray, b_max: np.ndarray) -> np.ndarray:
+    """Share of each box a's volume inside box b; a (n, 3), b (m, 3) -> (n, m) in [0, 1]."""
+    a_lo, a_hi = _padded(np.asarray(a_min, float).reshape(-1, 3), np.asarray(a_max, float).reshape(-1, 3))
+    b_lo, b_hi = _padded(np.asarray(b_min, float).reshape(-1, 3), np.asarray(b_max, float).reshape(-1, 3))
+    lo = np.maximum(a_lo[:, None, :], b_lo[None, :, :])
+    hi = np.minimum(a_hi[:, None, :], b_hi[None, :, :])
+    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=2)
+    return inter / np.prod(a_hi - a_lo, axis=1)[:, None]
+
+
+def box_volume(lo: np.ndarray, hi: np.ndarray) -> float:
+    a, b = _padded(np.asarray(lo, float), np.asarray(hi, float))
+    return float(np.prod(b - a))
 
 
 def color_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -37,18 +67,24 @@ def associate(cfg: AssociationConfig,
               trk_app: Sequence[Optional[np.ndarray]],
               class_sim: Callable[[str, str], float],
               obs_raw: Optional[Sequence[str]] = None,
-              trk_raw_votes: Optional[Sequence[dict]] = None) -> List[Tuple[int, int, float]]:
+              trk_raw_votes: Optional[Sequence[dict]] = None,
+              inside: Optional[np.ndarray] = None,
+              near: Optional[Callable[[str, str], bool]] = None) -> List[Tuple[int, int, float]]:
     """Optimal one-to-one matches [(obs index, track index, cost)] within gates and ``max_cost``.
 
     obs_pos (n, 3), obs_color (n, 3); trk_pos (m, 3), trk_gate (m,) metres, trk_color (m, 3).
     obs_raw / trk_raw_votes: the detector's own label of each observation and each track's label votes
     (canonical synonyms such as mug / cup are one class, but the detector's label still tells them apart).
+    inside (n, m): share of each observation's box inside each track's extent (None: centroid gates only);
+    near(a, b): classes a detector confuses (votes within one track when the box lies in the extent).
     """
     n, m = len(obs_pos), len(trk_pos)
     if n == 0 or m == 0:
         return []
     d = np.linalg.norm(obs_pos[:, None, :] - trk_pos[None, :, :], axis=2)        # (n, m)
     in_gate = d <= trk_gate[None, :]
+    if inside is not None:
+        in_gate |= inside >= cfg.extent_gate_overlap
     if not in_gate.any():
         return []
     rows = [int(i) for i in np.flatnonzero(in_gate.any(axis=1))]
@@ -60,15 +96,17 @@ def associate(cfg: AssociationConfig,
         for b, j in enumerate(cols):
             dij = sub_d[a, b]
             g = sub_gate[0, b]
-            if dij > g:
+            ov = 0.0 if inside is None else float(inside[i, j])
+            if dij > g and ov < cfg.extent_gate_overlap:
                 continue
             s = 1.0 if obs_cls[i] == trk_cls[j] else class_sim(obs_cls[i], trk_cls[j])
-            if s < cfg.min_class_similarity:
+            if s < cfg.min_class_similarity and not (
+                    near is not None and ov >= cfg.near_class_overlap and near(obs_cls[i], trk_cls[j])):
                 continue
             cd = color_distance(obs_color[i], trk_color[j])
             if cd > cfg.max_color_distance:
                 continue
-            c = (cfg.weight_distance * dij / g + cfg.weight_class * (1.0 - s) + cfg.weight_color * cd
+            c = (cfg.weight_distance * min(dij / g, 1.0) + cfg.weight_class * (1.0 - s) + cfg.weight_color * cd
                  + cfg.weight_appearance * appearance_cost(obs_app[i], trk_app[j]))
             if obs_raw is not None and trk_raw_votes is not None and cfg.weight_label > 0.0:
                 votes = trk_raw_votes[j]

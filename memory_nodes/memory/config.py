@@ -38,10 +38,30 @@ class StoreConfig:
 class AssociationConfig:
     """Identity: observations -> object tracks (optimal assignment on class, distance, colour, appearance)."""
     gate_m: float = 0.5                  # max centroid distance for a match ...
-    gate_extent_factor: float = 0.5      # ... or this fraction of the track's box diagonal, if larger
+    gate_extent_factor: float = 0.5      # ... or this fraction of the track's box diagonal, if larger ...
+    extent_gate_overlap: float = 0.5     # ... or this share of the detection's box inside the track's
+                                         # merged extent (a part of a large object, seen from elsewhere)
+    extent_trim_frac: float = 0.1        # merged extent: each face this quantile of the stay's boxes (a box
+                                         # spilling into the background now and then does not grow it)
+    near_class_similarity: float = 0.7   # classes of one vocabulary category at least this similar, or one a kind
+                                         # of the other (dining table / table), are near: a detector flickering
+                                         # between them votes in one track (embeddings put chair and dining table
+                                         # at 0.50, table and desk at 0.51: too close to tell, so neither is near)
+    near_class_overlap: float = 0.5      # ... when this share of the detection's box is inside the extent
+    duplicate_centroid_frac: float = 0.35  # two detections of one frame, same or near classes, centroids closer
+                                         # than this share of the smaller box's diagonal: one object; or ...
+    duplicate_overlap: float = 0.6       # two detections of one frame, same or near classes, the smaller this
+                                         # much inside the larger: one object (its second box is a class vote) ...
+    duplicate_min_iou: float = 0.3       # ... near classes only if of comparable size (3-D IoU at least this);
+    part_gap_m: float = 0.25             # boxes of one class this close, one of them at least
+    part_min_extent_m: float = 1.0       # this large (diagonal), are parts of one large object (a table)
+    merge_extent_overlap: float = 0.5    # two objects of same or near classes, never detected apart in one
+                                         # frame, the smaller extent this much inside the larger: one object
     absorb_radius_m: float = 0.2         # a newly confirmed track this close to an object of another class ...
     absorb_hits_ratio: float = 2.0       # ... seen this many times more often, never in the same frame,
-                                         # is a confused detection of it: absorbed, not a new object
+                                         # is a confused detection of it: absorbed, not a new object ...
+    absorb_min_iou: float = 0.1          # ... only if their boxes are of comparable size and overlap (3-D IoU
+                                         # at least this): a book on a chair is no confused chair
     cooccur_radius_m: float = 1.0        # tracks detected in one frame this close are known to be distinct
     min_class_similarity: float = 0.8    # classes less similar than this never match (kind-of: 0.85)
     max_color_distance: float = 0.3      # mean colours further apart (RGB distance / sqrt(3)) never match
@@ -51,13 +71,22 @@ class AssociationConfig:
     weight_appearance: float = 0.5
     weight_label: float = 0.3            # the detector's own label disagrees with the track's usual label
     max_cost: float = 2.0                # pairs costlier than this never match
-    confirm_hits: int = 3                # sightings (in distinct frames) that confirm a track
+    confirm_hits: int = 3                # sightings (in distinct frames) that confirm a track ...
+    confirm_views: int = 2               # ... from this many distinct viewpoints (where views say where the
+                                         # camera was; input without views is counted by frames)
+    confirm_view_baseline_m: float = 0.3  # viewpoints this far apart ...
+    confirm_view_rotation_rad: float = 0.3  # ... or turned this much are distinct
+    confirm_frames_min_score: float = 0.7  # sightings this sure on average (mean score) confirm by frames alone
     tentative_ttl_s: float = 120.0       # a tentative track not confirmed within this is dropped (a view of
                                          # its spot without it drops it sooner)
     min_score: float = 0.2               # detections below this score are stored but not associated
     position_window: int = 30            # running mean over at most this many sightings of a stay
     stay_split_m: float = 0.3            # sustained offset beyond this (within the gate) starts a new stay
-    stay_split_hits: int = 4             # ... after this many consecutive offset sightings
+    stay_split_hits: int = 4             # ... after this many consecutive offset sightings ...
+    move_margin_m: float = 0.1           # ... outside the old stay's merged extent grown by this (position
+                                         # uncertainty; a large object seen in parts does not drift) ...
+    move_empty_views: int = 1            # ... and the old spot seen empty (visible, not detected) in this many views,
+    move_views: int = 2                  # ... or the new position seen from this many distinct viewpoints
     reid_max_cost: float = 0.5           # colour + appearance cost limit when re-identifying a moved object
     reid_max_color_distance: float = 0.2  # ... and its colour may differ at most this much
     coexist_window_s: float = 1800.0     # two tracks seen within this of each other are two objects
@@ -74,6 +103,22 @@ class AssociationConfig:
         _check(self.max_cost > 0.0, "association.max_cost must be > 0")
         _check(self.stay_split_hits >= 1, "association.stay_split_hits must be >= 1")
         _check(self.coexist_window_s >= 0.0, "association.coexist_window_s must be >= 0")
+        for name in ("extent_gate_overlap", "near_class_similarity", "near_class_overlap", "duplicate_centroid_frac",
+                     "duplicate_overlap",
+                     "duplicate_min_iou", "merge_extent_overlap"):
+            v = getattr(self, name)
+            _check(0.0 < v <= 1.0, f"association.{name} must be in (0, 1], got {v}")
+        _check(0.0 <= self.absorb_min_iou <= 1.0, "association.absorb_min_iou must be in [0, 1]")
+        _check(0.0 <= self.extent_trim_frac < 0.5, "association.extent_trim_frac must be in [0, 0.5)")
+        _check(self.confirm_views >= 1, "association.confirm_views must be >= 1")
+        _check(self.confirm_view_baseline_m > 0.0 and self.confirm_view_rotation_rad > 0.0,
+               "association.confirm_view_baseline_m / confirm_view_rotation_rad must be > 0")
+        _check(self.move_margin_m >= 0.0, "association.move_margin_m must be >= 0")
+        _check(self.part_gap_m >= 0.0 and self.part_min_extent_m > 0.0,
+               "association.part_gap_m must be >= 0 and part_min_extent_m > 0")
+        _check(self.move_empty_views >= 0, "association.move_empty_views must be >= 0")
+        _check(self.move_views >= 1, "association.move_views must be >= 1")
+        _check(0.0 <= self.confirm_frames_min_score <= 1.0, "association.confirm_frames_min_score must be in [0, 1]")
 
 
 @dataclass
@@ -84,7 +129,16 @@ class AbsenceConfig:
     image_margin_frac: float = 0.05      # projections this close to the border do not count
     occlusion_tolerance_m: float = 0.15  # depth nearer than (distance - tolerance - half extent) occludes
     window_px: int = 1                   # half-size of the depth window sampled around the projection
-    missing_after_absences: int = 3      # absences (distinct views) since the last sighting -> missing
+    missing_after_absences: int = 3      # absences (distinct views) since the last sighting -> missing, at least;
+                                         # more while k absences are likely misses: P(miss)^k > max_false_missing_prob
+    max_false_missing_prob: float = 0.01  # with P(miss) the object's own rate (proven misses, prior below);
+    seen_through_margin_m: float = 0.1   # depth this far beyond an object's far side: its spot is seen empty
+    distinct_view_baseline_m: float = 0.5  # other absences count once per viewpoint: views this far apart ...
+    distinct_view_rotation_rad: float = 0.35  # ... or turned this much are independent ...
+    distinct_view_interval_s: float = 60.0  # ... and so are views this long apart (another pass)
+    miss_prior_views: float = 4.0        # weight (views) of detector_miss_prob in that rate
+    min_extent_in_view_frac: float = 0.5  # an absence needs this share of the object's extent corners in the
+                                         # view (a large object whose corner shows is not "seen")
     detector_miss_prob: float = 0.2      # P(not detected | there, visible): the likelihood of an absence
     unexplained_change_prob: float = 0.1  # prior floor on "it was moved" once absences contradict a sighting
     retract_disappeared_s: float = 7200.0  # seen again at the same spot within this: the event was a miss
@@ -93,6 +147,13 @@ class AbsenceConfig:
         _check(self.max_range_m > self.min_range_m >= 0.0, "absence: need max_range_m > min_range_m >= 0")
         _check(0.0 <= self.image_margin_frac < 0.5, "absence.image_margin_frac must be in [0, 0.5)")
         _check(self.missing_after_absences >= 1, "absence.missing_after_absences must be >= 1")
+        _check(0.0 < self.max_false_missing_prob < 1.0, "absence.max_false_missing_prob must be in (0, 1)")
+        _check(self.miss_prior_views > 0.0, "absence.miss_prior_views must be > 0")
+        _check(self.seen_through_margin_m >= 0.0, "absence.seen_through_margin_m must be >= 0")
+        _check(self.distinct_view_baseline_m > 0.0 and self.distinct_view_rotation_rad > 0.0,
+               "absence.distinct_view_baseline_m / distinct_view_rotation_rad must be > 0")
+        _check(self.distinct_view_interval_s > 0.0, "absence.distinct_view_interval_s must be > 0")
+        _check(0.0 <= self.min_extent_in_view_frac <= 1.0, "absence.min_extent_in_view_frac must be in [0, 1]")
         _check(0.0 < self.detector_miss_prob < 1.0, "absence.detector_miss_prob must be in (0, 1)")
         _check(0.0 <= self.unexplained_change_prob < 1.0, "absence.unexplained_change_prob must be in [0, 1)")
         _check(self.window_px >= 0, "absence.window_px must be >= 0")

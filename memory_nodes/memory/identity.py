@@ -1,13 +1,31 @@
 """Identity: which remembered object each detection is, across frames and days.
 
-Per frame (``ingest_observations``): optimal assignment of the valid detections to the live tracks
-(association.py's cost: distance, class, colour, appearance), new tentative tracks for the rest, running
-updates of matched tracks (position window; a move within the gate opens a new stay and logs "moved"),
-confirmation after repeated sightings, then consolidation (records right next to each other never seen
-in one frame are one object: same class -> fused, a young record of another class -> absorbed as the
-neighbour's confused detections). Re-identification (``best_reid``, ``merge``) joins a missing object
-and a look-alike newcomer: it moved while memory was not looking. Absences (absences.py) call back into
-``merge`` and ``reject``.
+Per frame (``ingest_observations``): duplicates of one object in the frame are set aside
+(consolidation.py: their boxes are class votes), then optimal assignment of the valid detections to the
+live tracks (association.py's cost: distance or extent overlap, class, colour, appearance; near classes
+such as table / desk vote within one track), new tentative tracks for the rest, running updates of
+matched tracks, confirmation, then consolidation (consolidation.py: a large object seen in parts, a gap
+in tracking, a confused detection).
+
+A track's merged extent (``ext_min`` / ``ext_max``) is the union of its stay's sightings' boxes, trimmed
+(each face the ``extent_trim_frac`` quantile of a uniform sample of the boxes, so a few boxes that
+spill into the background do not grow it): a table seen in parts grows one object. Its position is the
+running mean of the stay's centroids.
+
+Confirmation: ``confirm_hits`` sightings in distinct frames from ``confirm_views`` distinct viewpoints
+(camera poses of the views, ``confirm_view_baseline_m`` / ``confirm_view_rotation_rad`` apart; input
+without views counts frames): an unsure detector's false positive persists over frames, seldom over
+viewpoints. Sightings the detector is sure of (mean score >= ``confirm_frames_min_score``) confirm by
+frames alone.
+
+A move within the gate ("moved"): ``stay_split_hits`` sightings in a row with centroids outside the stay's
+extent grown by ``move_margin_m`` (so no drift of a large object's partial centroids), and either the old
+spot seen empty (common/visibility.py: in view, not occluded, nothing of its class detected there) in
+``move_empty_views`` views (absences count too), or the new position seen from ``move_views`` distinct
+viewpoints (one viewpoint's offset can be its own bias: a chair's centre shifts with the side it is seen
+from). Re-identification (``best_reid``, ``merge``) joins a missing object and a look-alike newcomer: it
+moved while memory was not looking; a hand-over counts as a move only beyond the objects' extents.
+Absences (absences.py) call back into ``merge`` and ``reject``.
 
 Works on a MemoryState (state.py), writes through a Repository, logs changes in the EventLog.
 """
@@ -19,15 +37,38 @@ import numpy as np
 
 from ..common.errors import InputError
 from ..common.protocols import Evidence
-from ..common.types import ObjectObservation, PerceptionOutput
+from ..common.types import ObjectObservation, PerceptionOutput, View
+from ..common.visibility import VISIBLE, visibility
 from ..vocab import Vocabulary
-from .association import appearance_cost, associate, color_distance
+from .association import appearance_cost, associate, color_distance, inside_fraction
 from .config import NS_PER_DAY, NS_PER_S, MemoryConfig
+from .consolidation import Consolidator
 from .events import EventLog
 from .records import MERGED, MISSING, PRESENT, REJECTED, TENTATIVE, Stay, Track, object_id_str
 from .repository import Repository
 from .staleness import MoveStats
 from .state import MemoryState
+
+_MAX_VIEWPOINTS = 8
+_EXT_SAMPLES = 32            # boxes kept per stay for its extent
+_MAX_VIEW_POSES = 4096       # view id -> camera pose, for the viewpoints of sightings
+
+
+def add_distinct(vps: List[List[float]], vp: Optional[np.ndarray], baseline_m: float, rotation_rad: float,
+                 stamp_s: Optional[float] = None, interval_s: float = float("inf")) -> bool:
+    """Append camera pose ``vp`` (6,) to ``vps`` (capped; with ``stamp_s`` as a 7th value) unless one there
+    is within baseline_m and rotation_rad of it (and, with stamps, less than interval_s earlier or later);
+    True if appended."""
+    if vp is None or len(vps) >= _MAX_VIEWPOINTS:
+        return False
+    for old in vps:
+        o = np.asarray(old, float)
+        cos = float(np.clip(np.dot(o[3:6], vp[3:6]), -1.0, 1.0))
+        if float(np.linalg.norm(o[:3] - vp[:3])) < baseline_m and np.arccos(cos) < rotation_rad and (
+                stamp_s is None or len(o) < 7 or abs(stamp_s - float(o[6])) < interval_s):
+            return False
+    vps.append([float(x) for x in vp] + ([] if stamp_s is None else [float(stamp_s)]))
+    return True
 
 
 def _blob(a: Optional[np.ndarray]) -> Optional[bytes]:
@@ -42,6 +83,11 @@ class Tracker:
         self.s = state
         self.repo = repo
         self.events = events
+        self.consolidator = Consolidator(config, state, self)
+        # the frame being ingested: its view (or None) and its detections' classes and boxes
+        self._view: Optional[View] = None
+        self._frame_cls: List[str] = []
+        self._frame_box: Tuple[np.ndarray, np.ndarray] = (np.zeros((0, 3)), np.zeros((0, 3)))
 
     def valid_obs(self, o: ObjectObservation) -> bool:
         ms = self.s
@@ -63,8 +109,23 @@ class Tracker:
             return False
         return True
 
+    def _set_view(self, view: Optional[View]) -> None:
+        """This frame's view (None if it has none or a bad pose); its camera pose is kept by view id."""
+        self._view = None
+        if view is None:
+            return
+        T = np.asarray(view.map_T_camera, float)
+        if T.shape != (4, 4) or not np.all(np.isfinite(T)) or not view.view_id:
+            return
+        self._view = view
+        vp = self.s.view_pose
+        vp[view.view_id] = np.concatenate([T[:3, 3], T[:3, 2]])
+        while len(vp) > _MAX_VIEW_POSES:
+            vp.popitem(last=False)
+
     def ingest_observations(self, t: int, out: PerceptionOutput) -> Set[int]:
         ms = self.s
+        self._set_view(out.view)
         obs = [o for o in out.observations if self.valid_obs(o)]
         if not obs:
             return set()
@@ -76,6 +137,10 @@ class Tracker:
         ids = list(range(first_id, first_id + n))
         canon = [self.vocab.canonical(o.class_name) for o in obs]
         pos = np.array([np.asarray(o.centroid_m, float).reshape(3) for o in obs])
+        b0 = np.array([np.asarray(o.bbox_min_m, float).reshape(3) for o in obs])
+        b1 = np.array([np.asarray(o.bbox_max_m, float).reshape(3) for o in obs])
+        bmin, bmax = np.minimum(b0, b1), np.maximum(b0, b1)
+        self._frame_cls, self._frame_box = canon, (bmin, bmax)
         colors = np.array([np.asarray(o.color_rgb, float).reshape(3) for o in obs])
         apps = []
         for o in obs:
@@ -87,17 +152,24 @@ class Tracker:
                 a = None
             apps.append(a)
         eligible = [i for i, o in enumerate(obs) if float(o.score) >= cfg.min_score]
+        # one object detected twice in this frame (table and desk over one table): the weaker box votes
+        dup = self.consolidator.frame_duplicates(eligible, canon, [float(o.score) for o in obs], pos, bmin, bmax)
+        primary = [i for i in eligible if i not in dup]
         matches: List[Tuple[int, int, float]] = []
-        if eligible and ms.act_ids:
+        inside: Optional[np.ndarray] = None
+        trk: List[Track] = []
+        if primary and ms.act_ids:
             trk = [ms.tracks[i] for i in ms.act_ids]
             gates = np.array([max(cfg.gate_m, cfg.gate_extent_factor * tr.extent_m) for tr in trk])
-            el = np.array(eligible)
-            raw = associate(cfg, pos[el], [canon[i] for i in eligible], colors[el], [apps[i] for i in eligible],
+            el = np.array(primary)
+            inside = inside_fraction(bmin[el], bmax[el], np.array([tr.extent_min for tr in trk]),
+                                     np.array([tr.extent_max for tr in trk]))
+            raw = associate(cfg, pos[el], [canon[i] for i in primary], colors[el], [apps[i] for i in primary],
                             ms.act_pos, gates, [tr.class_name for tr in trk],
                             np.array([tr.color for tr in trk]).reshape(-1, 3), [tr.appearance for tr in trk],
-                            self.class_sim, [str(obs[i].class_name) for i in eligible],
-                            [tr.raw_votes for tr in trk])
-            matches = [(eligible[a], b, c) for a, b, c in raw]
+                            self.class_sim, [str(obs[i].class_name) for i in primary],
+                            [tr.raw_votes for tr in trk], inside=inside, near=self.near)
+            matches = [(primary[a], b, c) for a, b, c in raw]
         obs_track = [-1] * n
         matched: Set[int] = set()
         for i, slot, _ in matches:
@@ -105,15 +177,25 @@ class Tracker:
             obs_track[i] = tid
             matched.add(tid)
         new_tracks = []
-        for i in eligible:
-            if obs_track[i] < 0:
-                obs_track[i] = ms.take_id("track")
-                new_tracks.append(i)
+        for k, i in enumerate(primary):
+            if obs_track[i] >= 0:
+                continue
+            part = self.part_of_track(inside[k] if inside is not None else None, canon[i], trk)
+            if part is not None:      # a part of a large object another box of which matched: one object
+                obs_track[i] = part
+                dup[i] = -1
+                continue
+            obs_track[i] = ms.take_id("track")
+            new_tracks.append(i)
+        for i, j in dup.items():
+            if j >= 0:
+                obs_track[i] = obs_track[j]
+        primary = [i for i in primary if i not in dup]
         # tracks detected in one frame near each other are distinct objects (never absorbed or fused)
         ms.frame_cooc = {}
         near = cfg.cooccur_radius_m
-        for a_i, i in enumerate(eligible):
-            for j in eligible[a_i + 1:]:
+        for a_i, i in enumerate(primary):
+            for j in primary[a_i + 1:]:
                 if float(np.linalg.norm(pos[i] - pos[j])) <= near:
                     ms.frame_cooc.setdefault(obs_track[i], set()).add(obs_track[j])
                     ms.frame_cooc.setdefault(obs_track[j], set()).add(obs_track[i])
@@ -138,12 +220,34 @@ class Tracker:
         ms.last_assignment = [(r[0], r[2]) for r in rows if r[2] is not None]
         for i, slot, _ in matches:
             self.update_track(ms.tracks[ms.act_ids[slot]], obs[i], ids[i], canon[i], pos[i], colors[i],
-                               apps[i], rows[i][6], rows[i][7], rows[i][8], t)
+                              apps[i], rows[i][6], rows[i][7], rows[i][8], t)
         for i in new_tracks:
             self.new_track(obs_track[i], obs[i], ids[i], canon[i], pos[i], colors[i], apps[i],
-                            rows[i][6], rows[i][7], rows[i][8], t)
-        self.consolidate({ms.resolve_track_id(obs_track[i]) for i in eligible})
+                           rows[i][6], rows[i][7], rows[i][8], t)
+        for i in dup:
+            tr = ms.tracks.get(ms.resolve_track_id(obs_track[i]))
+            if tr is not None:
+                self.class_vote(tr, canon[i], str(obs[i].class_name), float(obs[i].score))
+        self.consolidator.consolidate({ms.resolve_track_id(obs_track[i]) for i in primary})
         return matched
+
+    def large(self, tr: Track) -> bool:
+        """An object seen in parts: its merged extent's diagonal at least part_min_extent_m."""
+        return float(np.linalg.norm(tr.extent_max - tr.extent_min)) >= self.config.association.part_min_extent_m
+
+    def part_of_track(self, inside_row: Optional[np.ndarray], cls: str, trk: List[Track]) -> Optional[int]:
+        """The large live track of the same or a near class whose merged extent holds most of this box (at
+        least extent_gate_overlap), if any: the box is a part of that object."""
+        if inside_row is None or not len(trk):
+            return None
+        cfg = self.config.association
+        best, best_f = None, cfg.extent_gate_overlap
+        for f, tr in zip(inside_row, trk):
+            if f < best_f or tr.id not in self.s.tracks or not self.large(tr):
+                continue
+            if tr.class_name == cls or self.near(cls, tr.class_name):
+                best, best_f = tr.id, float(f)
+        return best
 
     def class_sim(self, a: str, b: str) -> float:
         """1 for the same canonical class, 0.85 when one is a kind of the other, else the vocabulary's
@@ -161,29 +265,108 @@ class Tracker:
             ms.sim_cache[key] = hit
         return hit
 
+    def near(self, a: str, b: str) -> bool:
+        """Classes a detector confuses on one object (table / desk): one vocabulary category and at least
+        ``near_class_similarity`` alike (a kind of the other always is)."""
+        if a == b:
+            return True
+        s = self.class_sim(a, b)
+        return s >= 0.85 or (s >= self.config.association.near_class_similarity
+                             and self.vocab.category(a) == self.vocab.category(b))
+
+    def class_vote(self, tr: Track, cls: str, raw: str, score: float) -> None:
+        """A detection's class counts for the track (the track's class is the weighted vote)."""
+        tr = self.s.own_track(tr)
+        tr.votes[cls] = tr.votes.get(cls, 0.0) + score
+        tr.raw_votes[raw] = tr.raw_votes.get(raw, 0.0) + score
+        self.revote(tr)
+        self.s.mark(tr)
+
+    def revote(self, tr: Track) -> None:
+        """The track's class and label from its votes (class index kept in step)."""
+        ms = self.s
+        if tr.raw_votes:
+            tr.label = max(tr.raw_votes.items(), key=lambda kv: kv[1])[0]
+        if not tr.votes:
+            return
+        best = max(tr.votes.items(), key=lambda kv: kv[1])[0]
+        if best != tr.class_name:
+            if tr.confirmed:
+                ms.class_index.get(tr.class_name, set()).discard(tr.id)
+                ms.class_index.setdefault(best, set()).add(tr.id)
+            tr.class_name = best
+
+    # ------------------------------------------------------------------------------ viewpoints
+    def add_viewpoint(self, tr: Track, vp: Optional[np.ndarray]) -> None:
+        """Remember where tr was seen from (capped), if no stored viewpoint is as good as this one."""
+        cfg = self.config.association
+        add_distinct(tr.viewpoints, vp, cfg.confirm_view_baseline_m, cfg.confirm_view_rotation_rad)
+
+    def views_enough(self, tr: Track) -> bool:
+        """Seen from confirm_views distinct viewpoints (input without views: frames are all there is), unless
+        the detector is sure of it (mean score >= confirm_frames_min_score: frames suffice)."""
+        cfg = self.config.association
+        if not tr.viewpoints or len(tr.viewpoints) >= cfg.confirm_views:
+            return True
+        return sum(tr.raw_votes.values()) >= cfg.confirm_frames_min_score * tr.hits
+
+    # ------------------------------------------------------------------------------ extents
+    def grow_extent(self, tr: Track, b0: np.ndarray, b1: np.ndarray) -> None:
+        """Offer a sighting's box to the stay's uniform sample (reservoir) and recompute the extent."""
+        box = [float(x) for x in np.concatenate([b0, b1])]
+        tr.ext_offered += 1
+        if len(tr.ext_samples) < _EXT_SAMPLES:
+            tr.ext_samples.append(box)
+        else:
+            j = ((tr.ext_offered * 2654435761) & 0xFFFFFFFF) % tr.ext_offered   # a deterministic "draw"
+            if j < _EXT_SAMPLES:
+                tr.ext_samples[j] = box
+        self.set_extent(tr)
+
+    def set_extent(self, tr: Track) -> None:
+        a = np.asarray(tr.ext_samples, float).reshape(-1, 6)
+        if not a.size:
+            return
+        q = self.config.association.extent_trim_frac
+        tr.ext_min = np.quantile(a[:, :3], q, axis=0)
+        tr.ext_max = np.quantile(a[:, 3:], 1.0 - q, axis=0)
+
+    def pool_extent(self, host: Track, other: Track) -> None:
+        """host's extent covers other's too (one object): the samples pooled, in proportion."""
+        pool = host.ext_samples + other.ext_samples
+        if len(pool) > _EXT_SAMPLES:
+            step = len(pool) / _EXT_SAMPLES
+            pool = [pool[int(i * step)] for i in range(_EXT_SAMPLES)]
+        host.ext_samples = [list(v) for v in pool]
+        host.ext_offered += other.ext_offered
+        self.set_extent(host)
+
+    # ------------------------------------------------------------------------------ tracks
     def new_track(self, tid: int, o: ObjectObservation, oid: int, cls: str, pos: np.ndarray, color: np.ndarray,
-                   app: Optional[np.ndarray], place: int, room: int, view_id: str, t: int) -> None:
+                  app: Optional[np.ndarray], place: int, room: int, view_id: str, t: int) -> None:
         ms = self.s
         stamp = int(o.stamp_ns or t)
         kf = ms.view_kf.get(view_id, "")
         sid = ms.take_id("stay")
+        b0, b1 = np.asarray(o.bbox_min_m, float).reshape(3), np.asarray(o.bbox_max_m, float).reshape(3)
         tr = Track(id=tid, status=TENTATIVE, class_name=cls, first_seen_ns=stamp, last_seen_ns=stamp,
-                   pos=pos.copy(), bbox_min=np.asarray(o.bbox_min_m, float).reshape(3).copy(),
-                   bbox_max=np.asarray(o.bbox_max_m, float).reshape(3).copy(), color=color.copy(),
+                   pos=pos.copy(), bbox_min=np.minimum(b0, b1), bbox_max=np.maximum(b0, b1), color=color.copy(),
                    appearance=None if app is None else app.copy(), votes={cls: float(o.score)},
                    label=str(o.class_name), raw_votes={str(o.class_name): float(o.score)}, hits=1, n_window=1,
                    stays=[Stay(sid, tid, stamp, stamp, pos.copy(), place, room, oid, oid, kf, kf, 1)],
-                   owner=ms.gen)
+                   owner=ms.gen, views_seen=int(self._view is not None))
         tr.cooccur |= ms.frame_cooc.get(tid, set())
+        self.add_viewpoint(tr, ms.view_pose.get(view_id))
+        self.grow_extent(tr, tr.bbox_min, tr.bbox_max)
         ms.tracks[tid] = tr
         ms.active_dirty = True
         ms.mark(tr, stay=True)
-        if self.config.association.confirm_hits <= 1:
+        if self.config.association.confirm_hits <= 1 and self.views_enough(tr):
             self.confirm(tr, t)
 
     def update_track(self, tr: Track, o: ObjectObservation, oid: int, cls: str, pos: np.ndarray,
-                      color: np.ndarray, app: Optional[np.ndarray], place: int, room: int, view_id: str,
-                      t: int) -> None:
+                     color: np.ndarray, app: Optional[np.ndarray], place: int, room: int, view_id: str,
+                     t: int) -> None:
         ms = self.s
         cfg = self.config.association
         tr = ms.own_track(tr)
@@ -195,26 +378,27 @@ class Tracker:
         was_missing = tr.status == MISSING
         if was_missing:
             self.reappeared(tr, pos, stamp, oid, kf)
+        elif tr.absences_since_seen > 0:
+            tr.proven_misses += tr.absences_since_seen     # it was there: those absences were misses
         tr.absences_since_seen = 0
+        tr.absence_vps, tr.absences_through = [], 0
         tr.absence_views.clear()
         tr.absence_stamps.clear()
+        tr.views_seen += int(self._view is not None)
         w = float(o.score)
         tr.votes[cls] = tr.votes.get(cls, 0.0) + w
         raw = str(o.class_name)
         tr.raw_votes[raw] = tr.raw_votes.get(raw, 0.0) + w
-        tr.label = max(tr.raw_votes.items(), key=lambda kv: kv[1])[0]
-        best = max(tr.votes.items(), key=lambda kv: kv[1])[0]
-        if best != tr.class_name:
-            if tr.confirmed:
-                ms.class_index.get(tr.class_name, set()).discard(tr.id)
-                ms.class_index.setdefault(best, set()).add(tr.id)
-            tr.class_name = best
+        self.revote(tr)
         tr.hits += 1
         tr.last_seen_ns = max(tr.last_seen_ns, stamp)
+        self.add_viewpoint(tr, ms.view_pose.get(view_id))
         k = min(tr.hits, cfg.position_window)
+        b0, b1 = np.asarray(o.bbox_min_m, float).reshape(3), np.asarray(o.bbox_max_m, float).reshape(3)
+        b0, b1 = np.minimum(b0, b1), np.maximum(b0, b1)
         tr.color += (color - tr.color) / k
-        tr.bbox_min += (np.asarray(o.bbox_min_m, float).reshape(3) - tr.bbox_min) / k
-        tr.bbox_max += (np.asarray(o.bbox_max_m, float).reshape(3) - tr.bbox_max) / k
+        tr.bbox_min += (b0 - tr.bbox_min) / k
+        tr.bbox_max += (b1 - tr.bbox_max) / k
         if app is not None:
             if tr.appearance is None or tr.appearance.shape != app.shape:
                 tr.appearance = app.copy()
@@ -225,19 +409,25 @@ class Tracker:
         st = tr.stay
         d = float(np.linalg.norm(pos - st.pos))
         split = max(cfg.stay_split_m, 0.25 * tr.extent_m)
-        if tr.confirmed and d > split and tr.n_window >= cfg.stay_split_hits:
+        if tr.confirmed and d > split and tr.n_window >= cfg.stay_split_hits and self.outside_stay(tr, pos):
             tr.drift_hits += 1
             tr.drift_sum = pos.copy() if tr.drift_sum is None else tr.drift_sum + pos
-            if tr.drift_hits >= cfg.stay_split_hits:
+            if self.old_spot_seen_empty(tr):
+                tr.drift_empty += 1
+            add_distinct(tr.drift_vps, ms.view_pose.get(view_id), cfg.confirm_view_baseline_m,
+                         cfg.confirm_view_rotation_rad)
+            if tr.drift_hits >= cfg.stay_split_hits and (tr.drift_empty >= cfg.move_empty_views
+                                                         or len(tr.drift_vps) >= cfg.move_views):
                 new_pos = tr.drift_sum / tr.drift_hits
-                tr.drift_hits, tr.drift_sum = 0, None
-                self.start_stay(tr, new_pos, stamp, oid, kf, place, room, moved=True)
+                tr.drift_hits, tr.drift_sum, tr.drift_empty, tr.drift_vps = 0, None, 0, []
+                self.start_stay(tr, new_pos, stamp, oid, kf, place, room, moved=True, box=(b0, b1))
                 return
         else:
-            tr.drift_hits, tr.drift_sum = 0, None
+            tr.drift_hits, tr.drift_sum, tr.drift_empty, tr.drift_vps = 0, None, 0, []
             tr.n_window = min(tr.n_window + 1, cfg.position_window)
             st.pos = st.pos + (pos - st.pos) / tr.n_window
             tr.pos = st.pos.copy()
+            self.grow_extent(tr, b0, b1)
         st.end_ns = max(st.end_ns, stamp)
         st.last_obs = oid
         if kf:
@@ -255,29 +445,63 @@ class Tracker:
         ms.mark(tr, stay=True)
         tr.cooccur |= ms.frame_cooc.get(tr.id, set())
         if tr.status == TENTATIVE:
-            if tr.hits >= cfg.confirm_hits:
+            if tr.hits >= cfg.confirm_hits and self.views_enough(tr):
                 self.confirm(tr, t)
         elif was_missing:
             # found again: another missing track may be this very object, remembered at an old spot
             m = self.best_reid(tr, [x for x in ms.tracks.values() if x.status == MISSING and x.id != tr.id],
-                                extra=lambda x: not self.coexisted(x, tr))
+                               extra=lambda x: not self.coexisted(x, tr))
             if m is not None:
                 if m.first_seen_ns < tr.first_seen_ns:
                     self.merge(new=tr, old=m)
                 else:
                     self.merge(new=m, old=tr)
 
+    def outside_stay(self, tr: Track, pos: np.ndarray) -> bool:
+        """The sighting's centroid outside the stay's merged extent grown by move_margin_m."""
+        m = self.config.association.move_margin_m
+        return bool(np.any(pos > tr.extent_max + m) or np.any(pos < tr.extent_min - m))
+
+    def old_spot_seen_empty(self, tr: Track) -> bool:
+        """This frame's view shows the stay's spot (visible, not occluded) and nothing of tr's class (or a
+        kind of it; for a large object a near class too) was detected where any box of the stay was
+        (untrimmed: a part of it is not "elsewhere")."""
+        v = self._view
+        if v is None:
+            return False
+        ab = self.config.absence
+        half = np.array([0.5 * tr.extent_m])
+        if visibility(ab, v, tr.stay.pos[None, :], half)[0] != VISIBLE:
+            return False
+        lo, hi = self._frame_box
+        m = self.config.association.move_margin_m
+        smp = np.asarray(tr.ext_samples, float).reshape(-1, 6)
+        e0 = smp[:, :3].min(axis=0) if smp.size else tr.extent_min       # every box of the stay, untrimmed
+        e1 = smp[:, 3:].max(axis=0) if smp.size else tr.extent_max
+        big = self.large(tr)
+        for c, a, b in zip(self._frame_cls, lo, hi):
+            if not (np.all(a <= e1 + m) and np.all(e0 - m <= b)):
+                continue
+            if self.class_sim(c, tr.class_name) >= 0.85 or (big and self.near(c, tr.class_name)):
+                return False
+        return True
+
     def start_stay(self, tr: Track, pos: np.ndarray, stamp: int, oid: int, kf: str, place: int, room: int,
-                    moved: bool) -> None:
+                   moved: bool, box: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> None:
         """Close the current stay and open one at ``pos`` (a move within the gate)."""
         ms = self.s
         old = tr.stay
+        old_pos = old.pos.copy()
         ms.dirty_stays[old.id] = old
         sid = ms.take_id("stay")
         room = ms.room_at(pos, place) if room < 0 else room
         tr.stays.append(Stay(sid, tr.id, stamp, stamp, pos.copy(), place, room, oid, oid, kf, kf, 1))
         tr.pos = pos.copy()
         tr.n_window = 1
+        if box is not None:                 # the extent starts over where it is now
+            tr.ext_samples, tr.ext_offered = [], 0
+            self.grow_extent(tr, box[0], box[1])
+            tr.bbox_min, tr.bbox_max = box[0].copy(), box[1].copy()
         ms.receptacle_cache.pop((tr.id, old.id), None)
         slot = ms.act_slot.get(tr.id)
         if slot is not None and not ms.active_dirty:
@@ -287,15 +511,15 @@ class Tracker:
             ms.class_stats.setdefault(tr.class_name, MoveStats()).moves += 1
             ev = Evidence([object_id_str(tr.id)], [old.last_obs, oid], [p for p in (old.place_id, place) if p >= 0],
                           [old.end_ns, stamp], [r for r in (old.last_kf, kf) if r])
-            self.events.add("moved", tr, stamp, old.pos, pos, old.room_id, room, ev)
+            self.events.add("moved", tr, stamp, old_pos, pos, old.room_id, room, ev)
         ms.mark(tr, stay=True)
 
     def confirm(self, tr: Track, t: int) -> None:
         ms = self.s
         tr = ms.own_track(tr)
-        host = self.absorbing_host(tr)
+        host = self.consolidator.absorbing_host(tr)
         if host is not None:
-            self.absorb(tr, host)
+            self.consolidator.absorb(tr, host)
             return
         tr.status = PRESENT
         tr.confirmed_ns = t
@@ -305,100 +529,12 @@ class Tracker:
         ms.mark(tr, stay=True)
         # a confirmed newcomer may be a remembered object that moved while memory was not looking
         m = self.best_reid(tr, candidates=[x for x in ms.tracks.values()
-                                            if x.status == MISSING and x.id != tr.id
-                                            and x.last_seen_ns < tr.first_seen_ns])
+                                           if x.status == MISSING and x.id != tr.id
+                                           and x.last_seen_ns < tr.first_seen_ns])
         if m is not None:
             self.merge(new=tr, old=m)
             return
         self.maybe_appeared(tr)
-
-    def absorbing_host(self, tr: Track) -> Optional[Track]:
-        """A confirmed object of another class right where ``tr`` is, seen far more often and never in the
-        same frame as it: ``tr`` is that object's confused detections."""
-        ms = self.s
-        cfg = self.config.association
-        best, best_d = None, cfg.absorb_radius_m
-        recent = tr.first_seen_ns - int(cfg.tentative_ttl_s * NS_PER_S)
-        seen_with = {ms.resolve_track_id(c) for c in tr.cooccur}
-        for x in ms.tracks.values():
-            if x.status != PRESENT or x.id == tr.id or x.id in seen_with or x.class_name == tr.class_name:
-                continue
-            if x.hits < cfg.absorb_hits_ratio * tr.hits or x.last_seen_ns < recent:
-                continue          # the host must be in view in this very pass, and well established
-            d = float(np.linalg.norm(x.pos - tr.pos))
-            if d <= best_d:
-                best, best_d = x, d
-        return best
-
-    def consolidate(self, touched: Set[int]) -> None:
-        """Two confirmed records right next to each other that were never detected in one frame are one
-        object: the same class -> fuse them (duplicates from a gap in tracking); another class seen far
-        less often -> it was the detector's confusion of its neighbour, absorb it."""
-        ms = self.s
-        cfg = self.config.association
-        live = [ms.tracks[i] for i in touched if i in ms.tracks and ms.tracks[i].confirmed]
-        if not live:
-            return
-        if ms.active_dirty:
-            ms.rebuild_active()
-        for tr in live:
-            if tr.id not in ms.tracks:
-                continue
-            d = np.linalg.norm(ms.act_pos - tr.pos[None, :], axis=1)
-            for k in np.flatnonzero(d <= cfg.absorb_radius_m):
-                other = ms.tracks.get(ms.act_ids[k])
-                if other is None or other.id == tr.id or not other.confirmed or tr.id not in ms.tracks:
-                    continue
-                seen_with = {ms.resolve_track_id(c) for c in tr.cooccur | other.cooccur}
-                if other.id in seen_with or tr.id in seen_with or not self.coexisted(tr, other):
-                    continue          # seen together, or at different times (one replaced the other)
-                small, big = (tr, other) if tr.hits <= other.hits else (other, tr)
-                if self.class_sim(tr.class_name, other.class_name) >= 0.99:
-                    if color_distance(tr.color, other.color) > cfg.reid_max_color_distance:
-                        continue
-                    older, younger = (tr, other) if tr.first_seen_ns <= other.first_seen_ns else (other, tr)
-                    self.merge(new=younger, old=older)
-                elif big.hits >= cfg.absorb_hits_ratio * small.hits and small.hits <= 2 * cfg.confirm_hits:
-                    self.absorb(small, big)        # only a young record: an established one is an object
-                else:
-                    continue
-                if ms.active_dirty:
-                    ms.rebuild_active()
-                break
-
-    def absorb(self, tr: Track, host: Track) -> None:
-        ms = self.s
-        host = ms.own_track(host)
-        tr = ms.own_track(tr)
-        if tr.confirmed:               # a phantom object: nothing it "did" happened
-            ms.class_index.get(tr.class_name, set()).discard(tr.id)
-            for e in [e for e in ms.events if e.object_id == tr.id]:
-                self.events.delete(e.id)
-            self.repo.reassign_absences(tr.id, host.id)
-        for k, v in tr.votes.items():
-            host.votes[k] = host.votes.get(k, 0.0) + v
-        for k, v in tr.raw_votes.items():
-            host.raw_votes[k] = host.raw_votes.get(k, 0.0) + v
-        host.hits += tr.hits
-        host.last_seen_ns = max(host.last_seen_ns, tr.last_seen_ns)
-        hs = host.stay
-        hs.end_ns = max(hs.end_ns, tr.last_seen_ns)
-        hs.n_obs += sum(x.n_obs for x in tr.stays)
-        host.cooccur |= tr.cooccur
-        tr.status = MERGED
-        tr.merged_into = host.id
-        ms.merged[tr.id] = host.id
-        del ms.tracks[tr.id]
-        for s in tr.stays:
-            ms.dirty_stays.pop(s.id, None)
-        ms.active_dirty = True
-        ms.mark(tr)
-        ms.mark(host, stay=True)
-        for i, (stamp, oid, o) in enumerate(ms.recent_obs):
-            if oid == tr.id:
-                ms.recent_obs[i] = (stamp, host.id, o)
-        self.repo.delete_stays_of(tr.id)
-        self.repo.reassign_observations(tr.id, host.id)
 
     def maybe_appeared(self, tr: Track) -> None:
         ms = self.s
@@ -463,8 +599,13 @@ class Tracker:
         latest = drop if drop.last_seen_ns > keep.last_seen_ns else keep
         missing_last = missing.stays[-1] if missing is not None else None
         latest_status = latest.status
-        latest_abs = (latest.absences_since_seen, list(latest.absence_views), list(latest.absence_stamps))
+        latest_abs = (latest.absences_since_seen, list(latest.absence_views), list(latest.absence_stamps),
+                      [list(v) for v in latest.absence_vps], latest.absences_through)
         from_drop = {s.id for s in drop.stays}
+        # a hand-over is a move only beyond both objects' extents (half their larger diagonal + margin)
+        reach = max(self.config.association.stay_split_m,
+                    0.5 * max(float(np.linalg.norm(x.extent_max - x.extent_min)) for x in (keep, drop))
+                    + self.config.association.move_margin_m)
         for s in drop.stays:
             s.object_id = keep.id
             ms.dirty_stays[s.id] = s
@@ -472,6 +613,8 @@ class Tracker:
         if latest is drop:
             keep.pos = drop.pos.copy()
             keep.bbox_min, keep.bbox_max = drop.bbox_min.copy(), drop.bbox_max.copy()
+            keep.ext_min, keep.ext_max = drop.extent_min.copy(), drop.extent_max.copy()
+            keep.ext_samples, keep.ext_offered = [list(v) for v in drop.ext_samples], drop.ext_offered
             keep.n_window = drop.n_window
             if drop.appearance is not None:
                 keep.appearance = drop.appearance.copy()
@@ -480,13 +623,20 @@ class Tracker:
             keep.votes[k] = keep.votes.get(k, 0.0) + v
         for k, v in drop.raw_votes.items():
             keep.raw_votes[k] = keep.raw_votes.get(k, 0.0) + v
+        self.revote(keep)
         keep.hits += drop.hits
+        keep.views_seen += drop.views_seen
+        keep.proven_misses += drop.proven_misses
+        for vp in drop.viewpoints:
+            self.add_viewpoint(keep, np.asarray(vp, float))
         keep.cooccur |= drop.cooccur
+        keep.cooccur -= {keep.id, drop.id}
         keep.first_seen_ns = min(keep.first_seen_ns, drop.first_seen_ns)
         keep.last_seen_ns = max(keep.last_seen_ns, drop.last_seen_ns)
         # the object is now what the most recently seen of the two says
         keep.status = MISSING if latest_status == MISSING else PRESENT
-        keep.absences_since_seen, keep.absence_views, keep.absence_stamps = latest_abs
+        (keep.absences_since_seen, keep.absence_views, keep.absence_stamps, keep.absence_vps,
+         keep.absences_through) = latest_abs
         # the newcomer's "appeared" and the missing one's "disappeared" are explained by the move
         for eid in (drop.appeared_event, missing.disappeared_event if missing is not None else -1):
             if eid >= 0:
@@ -506,8 +656,7 @@ class Tracker:
         # a move at every hand-over between the two former tracks
         stats = ms.class_stats.setdefault(keep.class_name, MoveStats())
         for a, b in zip(keep.stays, keep.stays[1:]):
-            if ((a.id in from_drop) == (b.id in from_drop)
-                    or float(np.linalg.norm(a.pos - b.pos)) <= self.config.association.stay_split_m):
+            if (a.id in from_drop) == (b.id in from_drop) or float(np.linalg.norm(a.pos - b.pos)) <= reach:
                 continue
             kfs = [a.last_kf, b.first_kf]
             stamps = [a.end_ns, b.start_ns]

@@ -61,7 +61,7 @@ class Track:
     first_seen_ns: int
     last_seen_ns: int
     pos: np.ndarray                      # (3,) where it is believed to be (current stay's mean)
-    bbox_min: np.ndarray                 # (3,) running mean of the detections' boxes (m)
+    bbox_min: np.ndarray                 # (3,) running mean of the detections' boxes (m): one typical view
     bbox_max: np.ndarray
     color: np.ndarray                    # (3,) running mean colour [0, 1]
     appearance: Optional[np.ndarray] = None   # (D,) unit vector or None
@@ -83,6 +83,36 @@ class Track:
     merged_into: int = -1
     cooccur: Set[int] = field(default_factory=set)   # tracks detected in one frame with it, nearby
     owner: int = 0
+    # the merged extent of the current stay (m; a large object seen in parts): the trimmed union of a
+    # sample of its sightings' boxes (identity.py), each sample [min x, y, z, max x, y, z]
+    ext_min: Optional[np.ndarray] = None
+    ext_max: Optional[np.ndarray] = None
+    ext_samples: List[List[float]] = field(default_factory=list)
+    ext_offered: int = 0                 # boxes offered to the sample in this stay
+    viewpoints: List[List[float]] = field(default_factory=list)  # distinct camera poses it was seen from
+    #                                      [x, y, z, forward x, y, z] (map frame), capped
+    views_seen: int = 0                  # views (keyframes) with a sighting of it
+    proven_misses: int = 0               # absences later contradicted by a sighting: the detector's misses
+    drift_empty: int = 0                 # views showing the old spot empty while sightings drift away
+    drift_vps: List[List[float]] = field(default_factory=list)  # distinct viewpoints of the drifting sightings
+    absence_vps: List[List[float]] = field(default_factory=list)  # distinct viewpoints of the absences
+    #                                      since the last sighting that showed a surface there, capped
+    absences_through: int = 0            # absences since the last sighting whose depth showed the spot empty
+
+    def __post_init__(self) -> None:
+        if self.ext_min is None or self.ext_max is None:
+            self.ext_min = np.minimum(self.bbox_min, self.bbox_max).astype(float).copy()
+            self.ext_max = np.maximum(self.bbox_min, self.bbox_max).astype(float).copy()
+
+    @property
+    def extent_min(self) -> np.ndarray:
+        assert self.ext_min is not None
+        return self.ext_min
+
+    @property
+    def extent_max(self) -> np.ndarray:
+        assert self.ext_max is not None
+        return self.ext_max
 
     @property
     def confirmed(self) -> bool:
@@ -114,6 +144,12 @@ class Track:
         t.absence_stamps = list(self.absence_stamps)
         t.drift_sum = None if self.drift_sum is None else self.drift_sum.copy()
         t.cooccur = set(self.cooccur)
+        t.ext_min = self.extent_min.copy()
+        t.ext_max = self.extent_max.copy()
+        t.viewpoints = [list(v) for v in self.viewpoints]
+        t.ext_samples = [list(v) for v in self.ext_samples]
+        t.absence_vps = [list(v) for v in self.absence_vps]
+        t.drift_vps = [list(v) for v in self.drift_vps]
         t.owner = owner
         return t
 
@@ -126,7 +162,12 @@ class Track:
                 "abst": self.absence_stamps, "moves": self.n_moves, "conf": self.confirmed_ns,
                 "dh": self.drift_hits, "ds": None if self.drift_sum is None else self.drift_sum.tolist(),
                 "dis": self.disappeared_event, "app_ev": self.appeared_event, "into": self.merged_into,
-                "co": sorted(self.cooccur)}
+                "co": sorted(self.cooccur), "emin": self.extent_min.tolist(), "emax": self.extent_max.tolist(),
+                "vp": [[round(float(x), 4) for x in v] for v in self.viewpoints], "vs": self.views_seen,
+                "pm": self.proven_misses, "de": self.drift_empty,
+                "es": [[round(float(x), 3) for x in v] for v in self.ext_samples], "eo": self.ext_offered,
+                "avp": [[round(float(x), 4) for x in v] for v in self.absence_vps], "ath": self.absences_through,
+                "dvp": [[round(float(x), 4) for x in v] for v in self.drift_vps]}
 
     @staticmethod
     def from_row(tid: int, status: str, class_name: str, first: int, last: int, d: dict) -> "Track":
@@ -142,7 +183,14 @@ class Track:
             confirmed_ns=int(d.get("conf", -1)), drift_hits=int(d.get("dh", 0)),
             drift_sum=None if d.get("ds") is None else np.array(d["ds"], float),
             disappeared_event=int(d.get("dis", -1)), appeared_event=int(d.get("app_ev", -1)),
-            merged_into=int(d.get("into", -1)), cooccur={int(x) for x in d.get("co", [])})
+            merged_into=int(d.get("into", -1)), cooccur={int(x) for x in d.get("co", [])},
+            ext_min=None if d.get("emin") is None else np.array(d["emin"], float),
+            ext_max=None if d.get("emax") is None else np.array(d["emax"], float),
+            viewpoints=[[float(x) for x in v] for v in d.get("vp", [])], views_seen=int(d.get("vs", 0)),
+            proven_misses=int(d.get("pm", 0)), drift_empty=int(d.get("de", 0)),
+            ext_samples=[[float(x) for x in v] for v in d.get("es", [])], ext_offered=int(d.get("eo", 0)),
+            absence_vps=[[float(x) for x in v] for v in d.get("avp", [])], absences_through=int(d.get("ath", 0)),
+            drift_vps=[[float(x) for x in v] for v in d.get("dvp", [])])
 
 
 @dataclass

@@ -73,6 +73,8 @@ class MemoryState:
     act_slot: Dict[int, int] = field(default_factory=dict)
     # per frame and caches
     frame_cooc: Dict[int, Set[int]] = field(default_factory=dict)
+    view_pose: "OrderedDict[str, np.ndarray]" = field(default_factory=OrderedDict)  # view id -> (6,) camera
+    #                                            position + optical axis (map), for the viewpoints of sightings
     last_assignment: List[Tuple[int, int]] = field(default_factory=list)  # (observation id, track id)
     warnings: List[InputError] = field(default_factory=list)
     receptacle_cache: Dict[Tuple[int, int], str] = field(default_factory=dict)
@@ -108,6 +110,7 @@ class MemoryState:
             view_kf=OrderedDict(self.view_kf),
             view_place=OrderedDict(self.view_place),
             receptacle_cache=dict(self.receptacle_cache),
+            view_pose=OrderedDict(self.view_pose),
             sim_cache=self.sim_cache,
         )
 

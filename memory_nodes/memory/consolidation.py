@@ -1,0 +1,238 @@
+"""Consolidation: records that are one object become one (identity.py calls it every frame).
+
+- Duplicates in one frame (``frame_duplicates``): two detections of the same or near classes (table /
+  desk) with centroids within ``duplicate_centroid_frac`` of the smaller box's diagonal (one of them
+  large, ``part_min_extent_m``: small look-alikes side by side stay two), or whose boxes
+  overlap, the smaller ``duplicate_overlap`` inside the larger (near classes: and of comparable size,
+  IoU >= ``duplicate_min_iou``: a chair under a desk box is a chair), are one object
+  seen twice by the detector (per-class NMS keeps both); so are two boxes of one class that touch
+  (``part_gap_m``) when one is large (``part_min_extent_m``): a table seen as two parts. The weaker is a
+  class vote of the stronger's track (not a sample of its extent: only matched boxes grow it, so a box
+  that spills into a neighbour cannot pull the neighbour in).
+- One space, one object (``consolidate``): two confirmed tracks of the same or near classes, one of
+  them large (``part_min_extent_m``), the smaller merged extent ``merge_extent_overlap`` inside the
+  larger, are fused even if detected in one frame (two objects cannot fill one space: the detector boxed
+  one twice; small look-alikes side by side keep the one-frame rule); a large object seen in parts:
+  one class, never detected apart in one frame, extents overlapping -> fused. The older identity stays;
+  nothing moved: no event.
+- Duplicates from a gap in tracking: confirmed records of the same class right next to each other
+  (``absorb_radius_m``), never detected in one frame, of one colour -> merged (identity.py's ``merge``).
+- Confused detections: a young record of another class, right there, of comparable size (their boxes'
+  IoU at least ``absorb_min_iou``: a book on a chair is not the chair's confusion) and seen far less
+  often (``absorb_hits_ratio``) -> absorbed into its neighbour (``absorbing_host`` at confirmation too).
+
+Boxes are map-frame axis-aligned (m). Works on a MemoryState through the Tracker (identity.py).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set
+
+import numpy as np
+
+from .association import box_volume, color_distance, inside_fraction
+from .config import NS_PER_S, MemoryConfig
+from .records import MERGED, PRESENT, Track
+from .state import MemoryState
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .identity import Tracker
+
+
+def box_iou(a_min: np.ndarray, a_max: np.ndarray, b_min: np.ndarray, b_max: np.ndarray) -> float:
+    """Intersection over union of two axis-aligned boxes (sides padded to 2 cm)."""
+    frac = float(inside_fraction(a_min, a_max, b_min, b_max)[0, 0])
+    va, vb = box_volume(a_min, a_max), box_volume(b_min, b_max)
+    inter = frac * va
+    return inter / max(va + vb - inter, 1e-12)
+
+
+class Consolidator:
+    def __init__(self, config: MemoryConfig, state: MemoryState, tracker: "Tracker"):
+        self.config = config
+        self.s = state
+        self.tracker = tracker
+
+    # ------------------------------------------------------------------------------ within one frame
+    def frame_duplicates(self, idx: Sequence[int], classes: Sequence[str], scores: Sequence[float],
+                         pos: np.ndarray, bmin: np.ndarray, bmax: np.ndarray) -> Dict[int, int]:
+        """{duplicate index: index of the detection it repeats} among ``idx`` (centroids, boxes (n, 3))."""
+        cfg = self.config.association
+        if len(idx) < 2:
+            return {}
+        el = np.asarray(idx)
+        frac = inside_fraction(bmin[el], bmax[el], bmin[el], bmax[el])        # share of a inside b
+        vol = np.array([box_volume(bmin[i], bmax[i]) for i in el])
+        diag = np.linalg.norm(bmax[el] - bmin[el], axis=1)
+        order = sorted(range(len(el)), key=lambda k: -float(scores[int(el[k])]))   # strongest first
+        dup: Dict[int, int] = {}
+        kept: List[int] = []
+        for k in order:
+            i = int(el[k])
+            for q in kept:
+                j = int(el[q])
+                small = k if vol[k] <= vol[q] else q
+                big = q if small == k else k
+                same = classes[i] == classes[j]
+                if not (same or self.tracker.near(classes[i], classes[j])):
+                    continue
+                centred = (max(diag[k], diag[q]) >= cfg.part_min_extent_m and float(np.linalg.norm(pos[i] - pos[j]))
+                           <= cfg.duplicate_centroid_frac * min(diag[k], diag[q]))
+                if centred or (frac[small, big] >= cfg.duplicate_overlap and (
+                        same or box_iou(bmin[i], bmax[i], bmin[j], bmax[j]) >= cfg.duplicate_min_iou)) \
+                        or (same and self.parts_of_one(bmin[i], bmax[i], bmin[j], bmax[j])):
+                    dup[i] = j
+                    break
+            else:
+                kept.append(k)
+        return dup
+
+    def parts_of_one(self, a_min: np.ndarray, a_max: np.ndarray, b_min: np.ndarray, b_max: np.ndarray,
+                     gap_m: Optional[float] = None) -> bool:
+        """Two boxes that touch (within ``gap_m``, default part_gap_m), one of them large (diagonal >=
+        part_min_extent_m): parts of one large object (a table seen as two boxes)."""
+        cfg = self.config.association
+        gap_m = cfg.part_gap_m if gap_m is None else gap_m
+        if max(float(np.linalg.norm(a_max - a_min)), float(np.linalg.norm(b_max - b_min))) < cfg.part_min_extent_m:
+            return False
+        gap = np.maximum(np.maximum(a_min - b_max, b_min - a_max), 0.0)
+        return bool(np.all(gap <= gap_m))
+
+    # ------------------------------------------------------------------------------ across tracks
+    def absorbing_host(self, tr: Track) -> Optional[Track]:
+        """A confirmed object of another class right where ``tr`` is, of comparable size, seen far more
+        often and never in the same frame as it: ``tr`` is that object's confused detections."""
+        ms = self.s
+        cfg = self.config.association
+        best, best_d = None, cfg.absorb_radius_m
+        recent = tr.first_seen_ns - int(cfg.tentative_ttl_s * NS_PER_S)
+        seen_with = {ms.resolve_track_id(c) for c in tr.cooccur}
+        for x in ms.tracks.values():
+            if x.status != PRESENT or x.id == tr.id or x.id in seen_with or x.class_name == tr.class_name:
+                continue
+            if x.hits < cfg.absorb_hits_ratio * tr.hits or x.last_seen_ns < recent:
+                continue          # the host must be in view in this very pass, and well established
+            d = float(np.linalg.norm(x.pos - tr.pos))
+            if d <= best_d and self.comparable(tr, x):
+                best, best_d = x, d
+        return best
+
+    def comparable(self, a: Track, b: Track) -> bool:
+        """Boxes of comparable size that overlap: one thing the detector named twice."""
+        return box_iou(a.bbox_min, a.bbox_max, b.bbox_min, b.bbox_max) >= self.config.association.absorb_min_iou
+
+    def consolidate(self, touched: Set[int]) -> None:
+        """Fuse or absorb the touched confirmed records into the record they are (see the module doc)."""
+        ms = self.s
+        cfg = self.config.association
+        tk = self.tracker
+        live = [ms.tracks[i] for i in touched if i in ms.tracks and ms.tracks[i].confirmed]
+        if not live:
+            return
+        for tr in live:
+            if tr.id not in ms.tracks or not tr.confirmed:
+                continue
+            if ms.active_dirty:
+                ms.rebuild_active()
+            d = np.linalg.norm(ms.act_pos - tr.pos[None, :], axis=1)
+            near_ids = {ms.act_ids[k] for k in np.flatnonzero(d <= cfg.absorb_radius_m)}
+            near_ids |= self._extent_neighbours(tr)
+            for oid in sorted(near_ids):
+                other = ms.tracks.get(oid)
+                if other is None or other.id == tr.id or not other.confirmed or tr.id not in ms.tracks:
+                    continue
+                if not tk.coexisted(tr, other):
+                    continue          # seen at different times (one replaced the other)
+                older, younger = (tr, other) if (tr.first_seen_ns, tr.id) <= (other.first_seen_ns, other.id) \
+                    else (other, tr)
+                small, big = (tr, other) if tr.hits <= other.hits else (other, tr)
+                same = tk.class_sim(tr.class_name, other.class_name) >= 0.99
+                if (self.one_extent(tr, other) and (tk.large(tr) or tk.large(other))
+                        and (same or tk.near(tr.class_name, other.class_name))):
+                    self.absorb(younger, older)        # one space, one large object: its boxes were doubled
+                    break
+                if self.seen_apart(tr, other):
+                    continue          # detected apart in one frame: two objects
+                if same and self.parts_of_one(tr.extent_min, tr.extent_max, other.extent_min, other.extent_max, 0.0):
+                    self.absorb(younger, older)        # one large object seen in parts
+                elif float(np.linalg.norm(tr.pos - other.pos)) > cfg.absorb_radius_m:
+                    continue
+                elif same:
+                    if color_distance(tr.color, other.color) > cfg.reid_max_color_distance:
+                        continue
+                    tk.merge(new=younger, old=older)
+                elif (big.hits >= cfg.absorb_hits_ratio * small.hits and small.hits <= 2 * cfg.confirm_hits
+                      and self.comparable(small, big)):
+                    self.absorb(small, big)        # only a young record: an established one is an object
+                else:
+                    continue
+                break
+
+    def seen_apart(self, a: Track, b: Track) -> bool:
+        """a and b were detected in one frame as two (merges followed; a record is never apart from itself)."""
+        ms = self.s
+        return (b.id in {ms.resolve_track_id(c) for c in a.cooccur}
+                or a.id in {ms.resolve_track_id(c) for c in b.cooccur})
+
+    def _extent_neighbours(self, tr: Track) -> Set[int]:
+        """Live tracks whose merged extent overlaps tr's."""
+        ms = self.s
+        out: Set[int] = set()
+        lo, hi = tr.extent_min, tr.extent_max
+        for x in ms.tracks.values():
+            if x.id == tr.id or not x.confirmed:
+                continue
+            if np.all(x.extent_min <= hi) and np.all(lo <= x.extent_max):
+                out.add(x.id)
+        return out
+
+    def one_extent(self, a: Track, b: Track) -> bool:
+        """The smaller merged extent lies mostly inside the larger: one object's parts."""
+        va = box_volume(a.extent_min, a.extent_max)
+        vb = box_volume(b.extent_min, b.extent_max)
+        small, big = (a, b) if va <= vb else (b, a)
+        frac = float(inside_fraction(small.extent_min, small.extent_max, big.extent_min, big.extent_max)[0, 0])
+        return frac >= self.config.association.merge_extent_overlap
+
+    def absorb(self, tr: Track, host: Track) -> None:
+        """``tr`` was ``host`` all along (a confused detection, or a part of it): one record, no event."""
+        ms = self.s
+        repo = self.tracker.repo
+        host = ms.own_track(host)
+        tr = ms.own_track(tr)
+        if tr.confirmed:               # a phantom object: nothing it "did" happened
+            ms.class_index.get(tr.class_name, set()).discard(tr.id)
+            for e in [e for e in ms.events if e.object_id == tr.id]:
+                self.tracker.events.delete(e.id)
+            repo.reassign_absences(tr.id, host.id)
+        for k, v in tr.votes.items():
+            host.votes[k] = host.votes.get(k, 0.0) + v
+        for k, v in tr.raw_votes.items():
+            host.raw_votes[k] = host.raw_votes.get(k, 0.0) + v
+        self.tracker.revote(host)
+        host.hits += tr.hits
+        host.views_seen += tr.views_seen
+        host.proven_misses += tr.proven_misses
+        host.first_seen_ns = min(host.first_seen_ns, tr.first_seen_ns)
+        host.last_seen_ns = max(host.last_seen_ns, tr.last_seen_ns)
+        self.tracker.pool_extent(host, tr)
+        for vp in tr.viewpoints:
+            self.tracker.add_viewpoint(host, np.asarray(vp, float))
+        hs = host.stay
+        hs.end_ns = max(hs.end_ns, tr.last_seen_ns)
+        hs.n_obs += sum(x.n_obs for x in tr.stays)
+        host.cooccur |= tr.cooccur
+        host.cooccur -= {host.id, tr.id}
+        tr.status = MERGED
+        tr.merged_into = host.id
+        ms.merged[tr.id] = host.id
+        del ms.tracks[tr.id]
+        for s in tr.stays:
+            ms.dirty_stays.pop(s.id, None)
+        ms.active_dirty = True
+        ms.mark(tr)
+        ms.mark(host, stay=True)
+        for i, (stamp, oid, o) in enumerate(ms.recent_obs):
+            if oid == tr.id:
+                ms.recent_obs[i] = (stamp, host.id, o)
+        repo.delete_stays_of(tr.id)
+        repo.reassign_observations(tr.id, host.id)
