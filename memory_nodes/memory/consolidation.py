@@ -128,6 +128,7 @@ class Consolidator:
         live = [ms.tracks[i] for i in touched if i in ms.tracks and ms.tracks[i].confirmed]
         if not live:
             return
+        boxes: Dict[bool, tuple] = {}
         for tr in live:
             if tr.id not in ms.tracks or not tr.confirmed:
                 continue
@@ -135,7 +136,7 @@ class Consolidator:
                 ms.rebuild_active()
             d = np.linalg.norm(ms.act_pos - tr.pos[None, :], axis=1)
             near_ids = {ms.act_ids[k] for k in np.flatnonzero(d <= cfg.absorb_radius_m)}
-            near_ids |= self._extent_neighbours(tr)
+            near_ids |= self._extent_neighbours(tr, boxes)
             for oid in sorted(near_ids):
                 other = ms.tracks.get(oid)
                 if other is None or other.id == tr.id or not other.confirmed or tr.id not in ms.tracks:
@@ -146,9 +147,10 @@ class Consolidator:
                     else (other, tr)
                 small, big = (tr, other) if tr.hits <= other.hits else (other, tr)
                 same = tk.class_sim(tr.class_name, other.class_name) >= 0.99
-                if (self.one_extent(tr, other) and (tk.large(tr) or tk.large(other))
-                        and (same or tk.near(tr.class_name, other.class_name))):
+                if ((tk.large(tr) or tk.large(other)) and (same or tk.near(tr.class_name, other.class_name))
+                        and self.one_extent(tr, other)):
                     self.absorb(younger, older)        # one space, one large object: its boxes were doubled
+                    boxes.clear()
                     break
                 if self.seen_apart(tr, other):
                     continue          # detected apart in one frame: two objects
@@ -165,6 +167,7 @@ class Consolidator:
                     self.absorb(small, big)        # only a young record: an established one is an object
                 else:
                     continue
+                boxes.clear()
                 break
 
     def seen_apart(self, a: Track, b: Track) -> bool:
@@ -173,17 +176,21 @@ class Consolidator:
         return (b.id in {ms.resolve_track_id(c) for c in a.cooccur}
                 or a.id in {ms.resolve_track_id(c) for c in b.cooccur})
 
-    def _extent_neighbours(self, tr: Track) -> Set[int]:
-        """Live tracks whose merged extent overlaps tr's."""
+    def _extent_neighbours(self, tr: Track, boxes: Dict[bool, tuple]) -> Set[int]:
+        """Confirmed live tracks whose merged extent overlaps tr's: any of them if tr is large, else the
+        large ones (only a large object's parts are found by extent alone). ``boxes`` caches, per
+        "large only", the (ids, lo, hi) arrays of this consolidation pass."""
         ms = self.s
-        out: Set[int] = set()
-        lo, hi = tr.extent_min, tr.extent_max
-        for x in ms.tracks.values():
-            if x.id == tr.id or not x.confirmed:
-                continue
-            if np.all(x.extent_min <= hi) and np.all(lo <= x.extent_max):
-                out.add(x.id)
-        return out
+        only_large = not self.tracker.large(tr)
+        if only_large not in boxes:
+            ids = [x.id for x in ms.tracks.values() if x.confirmed and (not only_large or self.tracker.large(x))]
+            boxes[only_large] = (ids, np.array([ms.tracks[i].extent_min for i in ids]).reshape(-1, 3),
+                                 np.array([ms.tracks[i].extent_max for i in ids]).reshape(-1, 3))
+        ids, lo, hi = boxes[only_large]
+        if not ids:
+            return set()
+        hit = np.all(lo <= tr.extent_max, axis=1) & np.all(tr.extent_min <= hi, axis=1)
+        return {ids[k] for k in np.flatnonzero(hit) if ids[k] != tr.id and ids[k] in ms.tracks}
 
     def one_extent(self, a: Track, b: Track) -> bool:
         """The smaller merged extent lies mostly inside the larger: one object's parts."""

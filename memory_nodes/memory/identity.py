@@ -233,7 +233,8 @@ class Tracker:
 
     def large(self, tr: Track) -> bool:
         """An object seen in parts: its merged extent's diagonal at least part_min_extent_m."""
-        return float(np.linalg.norm(tr.extent_max - tr.extent_min)) >= self.config.association.part_min_extent_m
+        d = (tr.extent_max - tr.extent_min).tolist()
+        return d[0] * d[0] + d[1] * d[1] + d[2] * d[2] >= self.config.association.part_min_extent_m ** 2
 
     def part_of_track(self, inside_row: Optional[np.ndarray], cls: str, trk: List[Track]) -> Optional[int]:
         """The large live track of the same or a near class whose merged extent holds most of this box (at
@@ -319,17 +320,22 @@ class Tracker:
             tr.ext_samples.append(box)
         else:
             j = ((tr.ext_offered * 2654435761) & 0xFFFFFFFF) % tr.ext_offered   # a deterministic "draw"
-            if j < _EXT_SAMPLES:
-                tr.ext_samples[j] = box
+            if j >= _EXT_SAMPLES:
+                return                     # the sample, and so the extent, stays as it is
+            tr.ext_samples[j] = box
         self.set_extent(tr)
 
     def set_extent(self, tr: Track) -> None:
-        a = np.asarray(tr.ext_samples, float).reshape(-1, 6)
-        if not a.size:
+        a = np.sort(np.asarray(tr.ext_samples, float).reshape(-1, 6), axis=0)
+        n = a.shape[0]
+        if not n:
             return
-        q = self.config.association.extent_trim_frac
-        tr.ext_min = np.quantile(a[:, :3], q, axis=0)
-        tr.ext_max = np.quantile(a[:, 3:], 1.0 - q, axis=0)
+        q = self.config.association.extent_trim_frac * (n - 1)        # linear interpolation, as np.quantile
+        i, f = int(q), q - int(q)
+        j = min(i + 1, n - 1)
+        lo = a[i, :3] + f * (a[j, :3] - a[i, :3])
+        hi = a[n - 1 - i, 3:] - f * (a[n - 1 - i, 3:] - a[n - 1 - j, 3:])
+        tr.ext_min, tr.ext_max = lo, hi
 
     def pool_extent(self, host: Track, other: Track) -> None:
         """host's extent covers other's too (one object): the samples pooled, in proportion."""

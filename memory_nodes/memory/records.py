@@ -7,6 +7,7 @@ it in place; a fork clones a record before its first mutation (see MemoryState.o
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set
 
@@ -120,7 +121,8 @@ class Track:
 
     @property
     def extent_m(self) -> float:
-        return float(np.linalg.norm(self.bbox_max - self.bbox_min))
+        d = (self.bbox_max - self.bbox_min).tolist()
+        return math.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
 
     @property
     def stay(self) -> Stay:
