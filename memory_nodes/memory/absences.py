@@ -20,7 +20,6 @@ look-alike newcomer seen elsewhere since is merged with it (identity.py): it mov
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Set
 
@@ -31,7 +30,7 @@ from ..common.types import View
 from ..common.visibility import NOT_VISIBLE, VISIBLE, visibility
 from .config import NS_PER_S, MemoryConfig
 from .events import EventLog
-from .identity import Tracker, add_distinct
+from .identity import Tracker, add_distinct, spot_seen_through
 from .records import MISSING, PRESENT, TENTATIVE, Track, object_id_str
 from .repository import Repository
 from .state import MemoryState
@@ -82,13 +81,14 @@ class Absences:
             ms.recent_abs.append((stamp, tr.id, v.view_id, (float(p[0]), float(p[1]), float(p[2]))))
             tr.absences_since_seen += 1
             vp = ms.view_pose.get(v.view_id)
-            if vp is None or self.seen_through(v, tr):
+            through = spot_seen_through(ab, v, tr.pos, tr.extent_m)
+            if vp is None or through:
                 tr.absences_through += 1             # depth behind where it was: empty, whatever the detector
                 independent = True
             else:                                    # a surface there, not detected: once per viewpoint
                 independent = add_distinct(tr.absence_vps, vp, ab.distinct_view_baseline_m,
                                            ab.distinct_view_rotation_rad, stamp / NS_PER_S, ab.distinct_view_interval_s)
-            if tr.drift_hits > 0:
+            if tr.drift_hits > 0 and through:
                 tr.drift_empty += 1                  # its old spot seen empty while it shows up nearby
             tr.absence_views = (tr.absence_views + [v.view_id])[-_MAX_ABSENCE_VIEWS:]
             tr.absence_stamps = (tr.absence_stamps + [stamp])[-_MAX_ABSENCE_VIEWS:]
@@ -107,19 +107,6 @@ class Absences:
                             for i in (0, 1) for j in (0, 1) for k in (0, 1)])
         st = visibility(ab, v, corners, np.full(8, 0.5 * float(np.linalg.norm(hi - lo))))
         return float(np.mean(st != NOT_VISIBLE)) >= ab.min_extent_in_view_frac
-
-    def seen_through(self, v: View, tr: Track) -> bool:
-        """The view's depth lies beyond tr's far side (its centre pushed back along the ray by half its
-        extent + seen_through_margin_m is still in front of the depth): nothing is where it was."""
-        ab = self.config.absence
-        cam = np.asarray(v.map_T_camera, float)[:3, 3]
-        ray = tr.pos - cam
-        dist = float(np.linalg.norm(ray))
-        if dist <= 0.0:
-            return False
-        back = tr.pos + ray / dist * (0.5 * tr.extent_m + ab.seen_through_margin_m)
-        strict = dataclasses.replace(ab, occlusion_tolerance_m=0.0)
-        return bool(visibility(strict, v, back[None, :], np.zeros(1))[0] == VISIBLE)
 
     def absences_needed(self, tr: Track) -> int:
         """Absences in a row that make tr missing (see the module doc)."""

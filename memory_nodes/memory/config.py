@@ -76,7 +76,7 @@ class AssociationConfig:
                                          # camera was; input without views is counted by frames)
     confirm_view_baseline_m: float = 0.3  # viewpoints this far apart ...
     confirm_view_rotation_rad: float = 0.3  # ... or turned this much are distinct
-    confirm_frames_min_score: float = 0.7  # sightings this sure on average (mean score) confirm by frames alone
+    confirm_frames_min_score: float = 0.8  # sightings this sure on average (mean score) confirm by frames alone
     tentative_ttl_s: float = 120.0       # a tentative track not confirmed within this is dropped (a view of
                                          # its spot without it drops it sooner)
     min_score: float = 0.2               # detections below this score are stored but not associated
@@ -85,7 +85,8 @@ class AssociationConfig:
     stay_split_hits: int = 4             # ... after this many consecutive offset sightings ...
     move_margin_m: float = 0.1           # ... outside the old stay's merged extent grown by this (position
                                          # uncertainty; a large object seen in parts does not drift) ...
-    move_empty_views: int = 1            # ... and the old spot seen empty (visible, not detected) in this many views,
+    move_empty_views: int = 2            # ... and the old spot seen empty (depth past it, nothing detected) in
+                                         # this many views,
     move_views: int = 2                  # ... or the new position seen from this many distinct viewpoints
     reid_max_cost: float = 0.5           # colour + appearance cost limit when re-identifying a moved object
     reid_max_color_distance: float = 0.2  # ... and its colour may differ at most this much

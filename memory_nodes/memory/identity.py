@@ -20,8 +20,9 @@ frames alone.
 
 A move within the gate ("moved"): ``stay_split_hits`` sightings in a row with centroids outside the stay's
 extent grown by ``move_margin_m`` (so no drift of a large object's partial centroids), and either the old
-spot seen empty (common/visibility.py: in view, not occluded, nothing of its class detected there) in
-``move_empty_views`` views (absences count too), or the new position seen from ``move_views`` distinct
+spot seen empty (``spot_seen_through``: the depth lies past where it was, and nothing of its class was
+detected there) in ``move_empty_views`` views (absences of it count too), or the new position seen from
+``move_views`` distinct
 viewpoints (one viewpoint's offset can be its own bias: a chair's centre shifts with the side it is seen
 from). Re-identification (``best_reid``, ``merge``) joins a missing object and a look-alike newcomer: it
 moved while memory was not looking; a hand-over counts as a move only beyond the objects' extents.
@@ -31,6 +32,7 @@ Works on a MemoryState (state.py), writes through a Repository, logs changes in 
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Iterable, List, Optional, Set, Tuple
 
 import numpy as np
@@ -41,7 +43,7 @@ from ..common.types import ObjectObservation, PerceptionOutput, View
 from ..common.visibility import VISIBLE, visibility
 from ..vocab import Vocabulary
 from .association import appearance_cost, associate, color_distance, inside_fraction
-from .config import NS_PER_DAY, NS_PER_S, MemoryConfig
+from .config import NS_PER_DAY, NS_PER_S, AbsenceConfig, MemoryConfig
 from .consolidation import Consolidator
 from .events import EventLog
 from .records import MERGED, MISSING, PRESENT, REJECTED, TENTATIVE, Stay, Track, object_id_str
@@ -69,6 +71,20 @@ def add_distinct(vps: List[List[float]], vp: Optional[np.ndarray], baseline_m: f
             return False
     vps.append([float(x) for x in vp] + ([] if stamp_s is None else [float(stamp_s)]))
     return True
+
+
+def spot_seen_through(limits: AbsenceConfig, view: View, pos: np.ndarray, extent_m: float) -> bool:
+    """The view's depth lies beyond an object's far side: ``pos`` pushed back along the ray by half its
+    extent + limits.seen_through_margin_m is still in view and in front of the depth (common/visibility.py
+    without occlusion tolerance). Nothing is where it was, whatever the detector says."""
+    cam = np.asarray(view.map_T_camera, float)[:3, 3]
+    ray = np.asarray(pos, float) - cam
+    dist = float(np.linalg.norm(ray))
+    if dist <= 0.0:
+        return False
+    back = pos + ray / dist * (0.5 * extent_m + limits.seen_through_margin_m)
+    strict = dataclasses.replace(limits, occlusion_tolerance_m=0.0)
+    return bool(visibility(strict, view, back[None, :], np.zeros(1))[0] == VISIBLE)
 
 
 def _blob(a: Optional[np.ndarray]) -> Optional[bytes]:
@@ -469,15 +485,12 @@ class Tracker:
         return bool(np.any(pos > tr.extent_max + m) or np.any(pos < tr.extent_min - m))
 
     def old_spot_seen_empty(self, tr: Track) -> bool:
-        """This frame's view shows the stay's spot (visible, not occluded) and nothing of tr's class (or a
-        kind of it; for a large object a near class too) was detected where any box of the stay was
-        (untrimmed: a part of it is not "elsewhere")."""
+        """This frame's view sees through the stay's spot (``spot_seen_through``: a view that shows a
+        surface there may show the object, undetected) and nothing of tr's class (or a kind of it; for a
+        large object a near class too) was detected where any box of the stay was (untrimmed: a part of it
+        is not "elsewhere")."""
         v = self._view
-        if v is None:
-            return False
-        ab = self.config.absence
-        half = np.array([0.5 * tr.extent_m])
-        if visibility(ab, v, tr.stay.pos[None, :], half)[0] != VISIBLE:
+        if v is None or not spot_seen_through(self.config.absence, v, tr.stay.pos, tr.extent_m):
             return False
         lo, hi = self._frame_box
         m = self.config.association.move_margin_m
