@@ -149,7 +149,7 @@ def test_a_false_positive_from_one_viewpoint_is_not_an_object_until_seen_from_an
         _frame(mem, t, [_box_obs(t, "vase", *spot, score=0.5)], T, depth_m=2.1)
     assert _family(mem, "vase") == 0 and mem.stats()["tentative"] == 1
     T2 = _looking_at(0.3, -1.0, (2.1, 0.0))                    # another viewpoint: 1 m aside, turned
-    for k in range(3):
+    for _ in range(3):
         t += NS_PER_S // 30
         _frame(mem, t, [_box_obs(t, "vase", *spot, score=0.5)], T2, depth_m=2.3)
     assert _family(mem, "vase") == 1
@@ -182,13 +182,13 @@ def test_misses_from_one_viewpoint_do_not_make_a_static_object_disappear(vocab):
     t = _mug_seen(mem, p, 0)
     (oid,) = mem.objects()
     T = _looking_at(0.2, 0.0, p)
-    for k in range(8):                       # not detected from here, a surface where it is: misses
+    for _ in range(8):                       # not detected from here, a surface where it is: misses
         t += NS_PER_S // 2
         _frame(mem, t, [], T, depth_m=1.8)
     assert len(mem.absences(oid)) == 8
     assert _kinds(mem) == [] and mem.get_object(oid).class_name == "mug"
     # the same spot seen through (depth far behind it), three times: it is gone
-    for k in range(3):
+    for _ in range(3):
         t += NS_PER_S // 2
         _frame(mem, t, [], T, depth_m=5.0)
     assert _kinds(mem) == ["disappeared"]
@@ -220,7 +220,7 @@ def test_an_offset_seen_from_one_viewpoint_with_the_object_still_there_is_no_mov
     p0, p1 = np.array([2.0, 0.0, 0.8]), np.array([2.0, 0.4, 0.8])
     t = _mug_seen(mem, p0, 0)
     T = _looking_at(0.0, 0.0, (2.0, 0.2))
-    for k in range(12):
+    for _ in range(12):
         _frame(mem, t, [_box_obs(t, "cup", p1 - 0.05, p1 + 0.05, score=0.6, color=(0.9, 0.9, 0.9))], T,
                depth_m=2.0)
         t += _DT
