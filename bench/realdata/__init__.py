@@ -1,7 +1,7 @@
 """Real RGB-D replay: the 7-Scenes "redkitchen" frames through perception + memory on one core.
 
     python -m bench.realdata [--quick] [--json PATH] [--out DIR] [--data DIR] [--params FILE]
-                             [--stride K] [--frames N]
+                             [--stride K] [--frames N] [--ros]
 
 Replays ../shared/realdata/7scenes-redkitchen (1000 real Kinect frames of a static kitchen corner; its
 README says what is in it and its licence: research only, read from there, never copied into the repo)
@@ -26,6 +26,10 @@ detection + ``Perception.process`` + ``MemoryCore.ingest`` per frame; reading an
 camera driver's job) is timed apart. The scene is static: every change event is a false one.
 ``--quick`` replays every 2nd frame of all 1000 (the whole path at 15 Hz), under a minute.
 
+``--ros`` replays through the nodes instead (ros.py: the launch file's perception and memory nodes, this
+process as the camera driver and tf, lockstep on perception's frame acks), pinned to the same one CPU;
+the figures are then read from the memory node's store, so both modes print the same table.
+
 A picture (``realdata_tracks.png`` under --out, default data/realdata/) shows the confirmed objects'
 boxes projected into a few frames with their class and id, as a person would check them.
 """
@@ -49,7 +53,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "realdata" / "7scenes-redkitchen"
 FRAME_PERIOD_NS = 33_333_333              # the recording's ~30 Hz
 START_NS = 1_700_000_000 * 1_000_000_000  # arbitrary: the files carry no stamps
@@ -125,12 +129,16 @@ class Recording:
         dense = np.flatnonzero(hist >= 0.01 * z.size)
         return float(edges[dense[0]] + 0.01) if dense.size else float(np.percentile(z, 0.5))
 
-    def depth_m(self, i: int) -> np.ndarray:
+    def depth_mm(self, i: int) -> np.ndarray:
+        """(H, W) uint16 millimetres, 0 = no return (as a Kinect / RealSense driver publishes 16UC1)."""
         import cv2
         d = cv2.imread(str(self.root / f"frame-{i:06d}.depth.png"), cv2.IMREAD_UNCHANGED)
         if d is None:
             raise DataMissing(f"cannot read frame-{i:06d}.depth.png")
-        return d.astype(np.float32) * np.float32(0.001)
+        return d
+
+    def depth_m(self, i: int) -> np.ndarray:
+        return self.depth_mm(i).astype(np.float32) * np.float32(0.001)
 
     def rgb(self, i: int) -> np.ndarray:
         import cv2
@@ -264,6 +272,11 @@ def replay(rec: Recording, indices: Sequence[int], pcfg, mem, log=None) -> Dict[
             "detector_providers": list(getattr(detector, "providers", []))}
 
 
+def _observations_by_class(mem) -> Dict[str, int]:
+    """Stored observations per canonical class (the ROS mode's count: the nodes do not report it)."""
+    return dict(Counter(o.class_name for o in mem.observations()))
+
+
 def memory_figures(mem) -> Dict[str, Any]:
     """Confirmed objects per class (by the vocabulary's most general class: a dining table is a table, as
     "how many tables" counts it; and per canonical class), change events by kind, places, rooms."""
@@ -349,7 +362,8 @@ def draw_tracks(rec: Recording, tracks, frame_ids: Sequence[int], path: Path) ->
 
 
 # ---------------------------------------------------------------------------------------------- main
-def run(data: Path, params: Path, indices: Sequence[int], out_dir: Path, log=None) -> Dict[str, Any]:
+def run(data: Path, params: Path, indices: Sequence[int], out_dir: Path, log=None, ros: bool = False
+        ) -> Dict[str, Any]:
     from memory_nodes.memory import MemoryConfig, MemoryCore
     from memory_nodes.vocab import VocabConfig, Vocabulary
     rec = Recording(data)
@@ -358,15 +372,27 @@ def run(data: Path, params: Path, indices: Sequence[int], out_dir: Path, log=Non
     mcfg = node_config(MemoryConfig, "memory.yaml", "memory")
     vocab = Vocabulary(VocabConfig(allow_model=False))
     tmp = Path(tempfile.mkdtemp(prefix="bench_realdata_"))
+    frames = [i for i in indices if i < rec.n_frames]
     t0 = time.perf_counter()
     try:
-        mem = MemoryCore.open(str(tmp / "memory.db"), mcfg, vocab)
-        r = replay(rec, [i for i in indices if i < rec.n_frames], pcfg, mem, log)
+        if ros:
+            from .ros import replay_ros
+            cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+            out_dir.mkdir(parents=True, exist_ok=True)
+            r = replay_ros(rec, frames, pcfg, REPO, tmp, cpus[0] if cpus else None, log,
+                           stack_log=out_dir / "realdata_ros_stack.log")
+            mem = MemoryCore.open(str(r["store"]), mcfg, vocab)
+            store_dir = Path(r["data_dir"])
+        else:
+            mem = MemoryCore.open(str(tmp / "memory.db"), mcfg, vocab)
+            r = replay(rec, frames, pcfg, mem, log)
+            store_dir = tmp
         m = memory_figures(mem)
         answers = ask(mem, QUESTIONS, r["last_stamp_ns"] + 1_000_000_000)
         stats = mem.stats()
+        obs_by_class = r.get("obs_by_class") or _observations_by_class(mem)
         mem.close()
-        store_bytes = dir_bytes(tmp)
+        store_bytes = dir_bytes(store_dir)
         pic = out_dir / "realdata_tracks.png"
         n = rec.n_frames
         draw_tracks(rec, m["tracks"], [0, n // 3, (2 * n) // 3, n - 1], pic)
@@ -380,11 +406,11 @@ def run(data: Path, params: Path, indices: Sequence[int], out_dir: Path, log=Non
         "realdata_frames_accepted_frac": acc / max(1, r["frames"]),
         "realdata_frames_rejected_by_cause": r["rejected"],
         "realdata_fps_one_core": acc / max(1e-9, r["busy_s"]),
-        "realdata_detect_ms": r["detect_ms"], "realdata_perception_ms": r["perception_ms"],
-        "realdata_memory_ms": r["memory_ms"],
-        "realdata_read_decode_ms": 1e3 * r["io_s"] / max(1, r["frames"]),
-        "realdata_observations": int(sum(r["obs_by_class"].values())),
-        "realdata_observations_by_class": dict(sorted(r["obs_by_class"].items())),
+        "realdata_detect_ms": r.get("detect_ms"), "realdata_perception_ms": r.get("perception_ms"),
+        "realdata_memory_ms": r.get("memory_ms"),
+        "realdata_read_decode_ms": 1e3 * r["io_s"] / max(1, r["frames"]) if "io_s" in r else None,
+        "realdata_observations": int(sum(obs_by_class.values())),
+        "realdata_observations_by_class": dict(sorted(obs_by_class.items())),
         "realdata_tracks": int(sum(m["tracks_by_class"].values())),
         "realdata_tracks_by_class": m["tracks_by_class"],
         "realdata_tracks_by_canonical_class": m["tracks_by_canonical_class"],
@@ -400,7 +426,8 @@ def run(data: Path, params: Path, indices: Sequence[int], out_dir: Path, log=Non
         "realdata_answers": answers,
         "realdata_picture": str(pic),
         "realdata_detector_model": Path(pcfg.onnx.model_path).name,
-        "realdata_detector_providers": r["detector_providers"],
+        "realdata_detector_providers": r.get("detector_providers", ["CPUExecutionProvider"]),
+        "realdata_mode": "ros" if ros else "core",
         "realdata_config_note": note,
         "realdata_pinned": cpu,
         "realdata_load_avg_1m": os.getloadavg()[0],
@@ -420,7 +447,8 @@ def print_table(fig: Dict[str, Any], mode: str) -> None:
                 "realdata_change_events": lambda x: x == 0, "realdata_tracks_by_class.table": lambda x: x == 1}[key](v)
         return f"goal {goals[key]} {'ok' if good else 'MISSED'}"
 
-    w(f"bench.realdata ({mode}; detector {fig['realdata_detector_model']} on {fig['realdata_pinned']}, "
+    w(f"bench.realdata ({mode}, {'ROS 2 nodes' if fig['realdata_mode'] == 'ros' else 'pure cores'}; "
+      f"detector {fig['realdata_detector_model']} on {fig['realdata_pinned']}, "
       f"load average {fig['realdata_load_avg_1m']:.2f})\n")
     if fig["realdata_config_note"]:
         w(f"note: {fig['realdata_config_note']}\n")
@@ -429,10 +457,12 @@ def print_table(fig: Dict[str, Any], mode: str) -> None:
         ("frames", f"{fig['realdata_frames_accepted']}/{fig['realdata_frames']} accepted "
                    f"({fig['realdata_frames_accepted_frac']:.3f}); rejected: {rej}",
          ok("realdata_frames_accepted_frac")),
-        ("frames/s, one core", f"{fig['realdata_fps_one_core']:.1f} (detect {fig['realdata_detect_ms']:.1f} ms + "
-                               f"perception {fig['realdata_perception_ms']:.1f} ms + memory "
-                               f"{fig['realdata_memory_ms']:.1f} ms per frame; file decode "
-                               f"{fig['realdata_read_decode_ms']:.1f} ms apart)", ok("realdata_fps_one_core")),
+        ("frames/s, one core", f"{fig['realdata_fps_one_core']:.1f} " + (
+            f"(detect {fig['realdata_detect_ms']:.1f} ms + perception {fig['realdata_perception_ms']:.1f} ms + "
+            f"memory {fig['realdata_memory_ms']:.1f} ms per frame; file decode "
+            f"{fig['realdata_read_decode_ms']:.1f} ms apart)" if fig["realdata_mode"] == "core" else
+            "(through the nodes: camera + tf messages in, perception/frame_ack lockstep, decode included)"),
+         ok("realdata_fps_one_core")),
         ("observations", f"{fig['realdata_observations']}: " + ", ".join(
             f"{k} {v}" for k, v in fig["realdata_observations_by_class"].items()), ""),
         ("confirmed objects", f"{fig['realdata_tracks']}: " + ", ".join(
@@ -463,6 +493,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="perception parameters (default: the product's config/perception.yaml)")
     ap.add_argument("--stride", type=int, default=None, help="every k-th frame (default 1; 2 with --quick)")
     ap.add_argument("--frames", type=int, default=None, help="only the first N frames")
+    ap.add_argument("--ros", action="store_true", help="through the nodes (launch/memory_stack.launch.yaml, "
+                    "with_sim:=false detector:=onnx): this process plays the camera driver and tf")
     a = ap.parse_args(argv)
     stride = a.stride or (2 if a.quick else 1)
     n = a.frames if a.frames is not None else 1_000_000
@@ -471,7 +503,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         n_avail = Recording.count_frames(Path(a.data))
         fig = run(Path(a.data), Path(a.params), range(0, min(n, n_avail), stride), Path(a.out),
-                  log=lambda s: sys.stderr.write(s + "\n"))
+                  log=lambda s: sys.stderr.write(s + "\n"), ros=a.ros)
     except DataMissing as e:
         sys.stderr.write(f"bench.realdata: {e}\n")
         return 2
@@ -482,7 +514,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(json.dumps(fig, indent=2, sort_keys=True, default=float))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
