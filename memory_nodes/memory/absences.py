@@ -30,7 +30,8 @@ from ..common.types import View
 from ..common.visibility import NOT_VISIBLE, VISIBLE, visibility
 from .config import NS_PER_S, MemoryConfig
 from .events import EventLog
-from .identity import Tracker, add_distinct, spot_seen_through
+from .extents import add_distinct, spot_seen_through
+from .identity import Tracker
 from .records import MISSING, PRESENT, TENTATIVE, Track, object_id_str
 from .repository import Repository
 from .state import MemoryState
@@ -129,10 +130,10 @@ class Absences:
         ms.mark(tr)
         # it may already be known elsewhere: a newcomer of its class first seen after it was last seen here
         others = [x for x in ms.tracks.values() if x.status == PRESENT and x.id != tr.id]
-        n = self.tracker.best_reid(
-            tr, others, extra=lambda x: x.first_seen_ns > tr.last_seen_ns or not self.tracker.coexisted(x, tr))
+        n = self.tracker.reid.best_reid(
+            tr, others, extra=lambda x: x.first_seen_ns > tr.last_seen_ns or not self.tracker.reid.coexisted(x, tr))
         if n is not None:
             if n.first_seen_ns < tr.first_seen_ns:
-                self.tracker.merge(new=tr, old=n)          # the older identity survives
+                self.tracker.reid.merge(new=tr, old=n)          # the older identity survives
             else:
-                self.tracker.merge(new=n, old=tr)
+                self.tracker.reid.merge(new=n, old=tr)

@@ -141,7 +141,7 @@ class Consolidator:
                 other = ms.tracks.get(oid)
                 if other is None or other.id == tr.id or not other.confirmed or tr.id not in ms.tracks:
                     continue
-                if not tk.coexisted(tr, other):
+                if not tk.reid.coexisted(tr, other):
                     continue          # seen at different times (one replaced the other)
                 older, younger = (tr, other) if (tr.first_seen_ns, tr.id) <= (other.first_seen_ns, other.id) \
                     else (other, tr)
@@ -161,7 +161,7 @@ class Consolidator:
                 elif same:
                     if color_distance(tr.color, other.color) > cfg.reid_max_color_distance:
                         continue
-                    tk.merge(new=younger, old=older)
+                    tk.reid.merge(new=younger, old=older)
                 elif (big.hits >= cfg.absorb_hits_ratio * small.hits and small.hits <= 2 * cfg.confirm_hits
                       and self.comparable(small, big)):
                     self.absorb(small, big)        # only a young record: an established one is an object

@@ -7,10 +7,9 @@ such as table / desk vote within one track), new tentative tracks for the rest, 
 matched tracks, confirmation, then consolidation (consolidation.py: a large object seen in parts, a gap
 in tracking, a confused detection).
 
-A track's merged extent (``ext_min`` / ``ext_max``) is the union of its stay's sightings' boxes, trimmed
-(each face the ``extent_trim_frac`` quantile of a uniform sample of the boxes, so a few boxes that
-spill into the background do not grow it): a table seen in parts grows one object. Its position is the
-running mean of the stay's centroids.
+A track's merged extent (``ext_min`` / ``ext_max``, extents.py) is the trimmed union of its stay's
+sightings' boxes: a table seen in parts grows one object, while a few boxes that spill into the
+background do not grow it. Its position is the running mean of the stay's centroids.
 
 Confirmation: ``confirm_hits`` sightings in distinct frames from ``confirm_views`` distinct viewpoints
 (camera poses of the views, ``confirm_view_baseline_m`` / ``confirm_view_rotation_rad`` apart; input
@@ -18,73 +17,39 @@ without views counts frames): an unsure detector's false positive persists over 
 viewpoints. Sightings the detector is sure of (mean score >= ``confirm_frames_min_score``) confirm by
 frames alone.
 
-A move within the gate ("moved"): ``stay_split_hits`` sightings in a row with centroids outside the stay's
-extent grown by ``move_margin_m`` (so no drift of a large object's partial centroids), and either the old
-spot seen empty (``spot_seen_through``: the depth lies past where it was, and nothing of its class was
-detected there) in ``move_empty_views`` views (absences of it count too), or the new position seen from
-``move_views`` distinct
-viewpoints (one viewpoint's offset can be its own bias: a chair's centre shifts with the side it is seen
-from). Re-identification (``best_reid``, ``merge``) joins a missing object and a look-alike newcomer: it
-moved while memory was not looking; a hand-over counts as a move only beyond the objects' extents.
-Absences (absences.py) call back into ``merge`` and ``reject``.
+A move within the gate ("moved"): ``stay_split_hits`` sightings in a row with centroids outside the
+stay's extent grown by ``move_margin_m`` (so no drift of a large object's partial centroids), and either
+the old spot seen empty (extents.py's ``spot_seen_through``: the depth lies past where it was; nothing of
+its class detected there) in ``move_empty_views`` views (seen-through absences count too), or the new
+position seen from ``move_views`` distinct viewpoints (one viewpoint's offset can be its own bias: a
+chair's centre shifts with the side it is seen from). Re-identification (reid.py) joins a missing object
+and a look-alike newcomer: it moved while memory was not looking. Absences (absences.py) call back into
+``reid.merge`` and ``reject``.
 
 Works on a MemoryState (state.py), writes through a Repository, logs changes in the EventLog.
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import Iterable, List, Optional, Set, Tuple
+from typing import List, Optional, Set, Tuple
 
 import numpy as np
 
 from ..common.errors import InputError
 from ..common.protocols import Evidence
 from ..common.types import ObjectObservation, PerceptionOutput, View
-from ..common.visibility import VISIBLE, visibility
 from ..vocab import Vocabulary
-from .association import appearance_cost, associate, color_distance, inside_fraction
-from .config import NS_PER_DAY, NS_PER_S, AbsenceConfig, MemoryConfig
+from .association import associate, inside_fraction
+from .config import NS_PER_DAY, NS_PER_S, MemoryConfig
 from .consolidation import Consolidator
 from .events import EventLog
-from .records import MERGED, MISSING, PRESENT, REJECTED, TENTATIVE, Stay, Track, object_id_str
+from .extents import add_distinct, grow_extent, is_large, outside_extent, pool_extent, spot_seen_through
+from .records import MISSING, PRESENT, REJECTED, TENTATIVE, Stay, Track, object_id_str
+from .reid import ReIdentifier
 from .repository import Repository
 from .staleness import MoveStats
 from .state import MemoryState
 
-_MAX_VIEWPOINTS = 8
-_EXT_SAMPLES = 32            # boxes kept per stay for its extent
 _MAX_VIEW_POSES = 4096       # view id -> camera pose, for the viewpoints of sightings
-
-
-def add_distinct(vps: List[List[float]], vp: Optional[np.ndarray], baseline_m: float, rotation_rad: float,
-                 stamp_s: Optional[float] = None, interval_s: float = float("inf")) -> bool:
-    """Append camera pose ``vp`` (6,) to ``vps`` (capped; with ``stamp_s`` as a 7th value) unless one there
-    is within baseline_m and rotation_rad of it (and, with stamps, less than interval_s earlier or later);
-    True if appended."""
-    if vp is None or len(vps) >= _MAX_VIEWPOINTS:
-        return False
-    for old in vps:
-        o = np.asarray(old, float)
-        cos = float(np.clip(np.dot(o[3:6], vp[3:6]), -1.0, 1.0))
-        if float(np.linalg.norm(o[:3] - vp[:3])) < baseline_m and np.arccos(cos) < rotation_rad and (
-                stamp_s is None or len(o) < 7 or abs(stamp_s - float(o[6])) < interval_s):
-            return False
-    vps.append([float(x) for x in vp] + ([] if stamp_s is None else [float(stamp_s)]))
-    return True
-
-
-def spot_seen_through(limits: AbsenceConfig, view: View, pos: np.ndarray, extent_m: float) -> bool:
-    """The view's depth lies beyond an object's far side: ``pos`` pushed back along the ray by half its
-    extent + limits.seen_through_margin_m is still in view and in front of the depth (common/visibility.py
-    without occlusion tolerance). Nothing is where it was, whatever the detector says."""
-    cam = np.asarray(view.map_T_camera, float)[:3, 3]
-    ray = np.asarray(pos, float) - cam
-    dist = float(np.linalg.norm(ray))
-    if dist <= 0.0:
-        return False
-    back = pos + ray / dist * (0.5 * extent_m + limits.seen_through_margin_m)
-    strict = dataclasses.replace(limits, occlusion_tolerance_m=0.0)
-    return bool(visibility(strict, view, back[None, :], np.zeros(1))[0] == VISIBLE)
 
 
 def _blob(a: Optional[np.ndarray]) -> Optional[bytes]:
@@ -100,6 +65,7 @@ class Tracker:
         self.repo = repo
         self.events = events
         self.consolidator = Consolidator(config, state, self)
+        self.reid = ReIdentifier(config, state, self)
         # the frame being ingested: its view (or None) and its detections' classes and boxes
         self._view: Optional[View] = None
         self._frame_cls: List[str] = []
@@ -249,8 +215,7 @@ class Tracker:
 
     def large(self, tr: Track) -> bool:
         """An object seen in parts: its merged extent's diagonal at least part_min_extent_m."""
-        d = (tr.extent_max - tr.extent_min).tolist()
-        return d[0] * d[0] + d[1] * d[1] + d[2] * d[2] >= self.config.association.part_min_extent_m ** 2
+        return is_large(tr, self.config.association.part_min_extent_m)
 
     def part_of_track(self, inside_row: Optional[np.ndarray], cls: str, trk: List[Track]) -> Optional[int]:
         """The large live track of the same or a near class whose merged extent holds most of this box (at
@@ -329,39 +294,10 @@ class Tracker:
 
     # ------------------------------------------------------------------------------ extents
     def grow_extent(self, tr: Track, b0: np.ndarray, b1: np.ndarray) -> None:
-        """Offer a sighting's box to the stay's uniform sample (reservoir) and recompute the extent."""
-        box = [float(x) for x in np.concatenate([b0, b1])]
-        tr.ext_offered += 1
-        if len(tr.ext_samples) < _EXT_SAMPLES:
-            tr.ext_samples.append(box)
-        else:
-            j = ((tr.ext_offered * 2654435761) & 0xFFFFFFFF) % tr.ext_offered   # a deterministic "draw"
-            if j >= _EXT_SAMPLES:
-                return                     # the sample, and so the extent, stays as it is
-            tr.ext_samples[j] = box
-        self.set_extent(tr)
-
-    def set_extent(self, tr: Track) -> None:
-        a = np.sort(np.asarray(tr.ext_samples, float).reshape(-1, 6), axis=0)
-        n = a.shape[0]
-        if not n:
-            return
-        q = self.config.association.extent_trim_frac * (n - 1)        # linear interpolation, as np.quantile
-        i, f = int(q), q - int(q)
-        j = min(i + 1, n - 1)
-        lo = a[i, :3] + f * (a[j, :3] - a[i, :3])
-        hi = a[n - 1 - i, 3:] - f * (a[n - 1 - i, 3:] - a[n - 1 - j, 3:])
-        tr.ext_min, tr.ext_max = lo, hi
+        grow_extent(tr, b0, b1, self.config.association.extent_trim_frac)
 
     def pool_extent(self, host: Track, other: Track) -> None:
-        """host's extent covers other's too (one object): the samples pooled, in proportion."""
-        pool = host.ext_samples + other.ext_samples
-        if len(pool) > _EXT_SAMPLES:
-            step = len(pool) / _EXT_SAMPLES
-            pool = [pool[int(i * step)] for i in range(_EXT_SAMPLES)]
-        host.ext_samples = [list(v) for v in pool]
-        host.ext_offered += other.ext_offered
-        self.set_extent(host)
+        pool_extent(host, other, self.config.association.extent_trim_frac)
 
     # ------------------------------------------------------------------------------ tracks
     def new_track(self, tid: int, o: ObjectObservation, oid: int, cls: str, pos: np.ndarray, color: np.ndarray,
@@ -399,7 +335,7 @@ class Tracker:
                 max(0, stamp - tr.last_seen_ns) / NS_PER_DAY
         was_missing = tr.status == MISSING
         if was_missing:
-            self.reappeared(tr, pos, stamp, oid, kf)
+            self.reid.reappeared(tr, pos, stamp, oid, kf)
         elif tr.absences_since_seen > 0:
             tr.proven_misses += tr.absences_since_seen     # it was there: those absences were misses
         tr.absences_since_seen = 0
@@ -431,7 +367,8 @@ class Tracker:
         st = tr.stay
         d = float(np.linalg.norm(pos - st.pos))
         split = max(cfg.stay_split_m, 0.25 * tr.extent_m)
-        if tr.confirmed and d > split and tr.n_window >= cfg.stay_split_hits and self.outside_stay(tr, pos):
+        if (tr.confirmed and d > split and tr.n_window >= cfg.stay_split_hits
+                and outside_extent(tr, pos, cfg.move_margin_m)):
             tr.drift_hits += 1
             tr.drift_sum = pos.copy() if tr.drift_sum is None else tr.drift_sum + pos
             if self.old_spot_seen_empty(tr):
@@ -471,18 +408,13 @@ class Tracker:
                 self.confirm(tr, t)
         elif was_missing:
             # found again: another missing track may be this very object, remembered at an old spot
-            m = self.best_reid(tr, [x for x in ms.tracks.values() if x.status == MISSING and x.id != tr.id],
-                               extra=lambda x: not self.coexisted(x, tr))
+            m = self.reid.best_reid(tr, [x for x in ms.tracks.values() if x.status == MISSING and x.id != tr.id],
+                               extra=lambda x: not self.reid.coexisted(x, tr))
             if m is not None:
                 if m.first_seen_ns < tr.first_seen_ns:
-                    self.merge(new=tr, old=m)
+                    self.reid.merge(new=tr, old=m)
                 else:
-                    self.merge(new=m, old=tr)
-
-    def outside_stay(self, tr: Track, pos: np.ndarray) -> bool:
-        """The sighting's centroid outside the stay's merged extent grown by move_margin_m."""
-        m = self.config.association.move_margin_m
-        return bool(np.any(pos > tr.extent_max + m) or np.any(pos < tr.extent_min - m))
+                    self.reid.merge(new=m, old=tr)
 
     def old_spot_seen_empty(self, tr: Track) -> bool:
         """This frame's view sees through the stay's spot (``spot_seen_through``: a view that shows a
@@ -547,11 +479,11 @@ class Tracker:
             max(0, tr.last_seen_ns - tr.first_seen_ns) / NS_PER_DAY
         ms.mark(tr, stay=True)
         # a confirmed newcomer may be a remembered object that moved while memory was not looking
-        m = self.best_reid(tr, candidates=[x for x in ms.tracks.values()
+        m = self.reid.best_reid(tr, candidates=[x for x in ms.tracks.values()
                                            if x.status == MISSING and x.id != tr.id
                                            and x.last_seen_ns < tr.first_seen_ns])
         if m is not None:
-            self.merge(new=tr, old=m)
+            self.reid.merge(new=tr, old=m)
             return
         self.maybe_appeared(tr)
 
@@ -566,150 +498,6 @@ class Tracker:
                           [st.start_ns], [st.first_kf] if st.first_kf else [])
             e = self.events.add("appeared", tr, st.start_ns, None, st.pos, -1, st.room_id, ev)
             tr.appeared_event = e.id
-
-    def reid_cost(self, a: Track, b: Track) -> float:
-        cfg = self.config.association
-        c = color_distance(a.color, b.color)
-        if c > cfg.reid_max_color_distance:
-            return float("inf")
-        label = 0.0 if (a.label == b.label or not a.label or not b.label) else cfg.weight_label
-        return c + appearance_cost(a.appearance, b.appearance) + label
-
-    def best_reid(self, tr: Track, candidates: Iterable[Track], extra=None) -> Optional[Track]:
-        """The cheapest same-class, same-looking candidate (``extra(candidate)`` must hold too)."""
-        cfg = self.config.association
-        best, best_cost = None, cfg.reid_max_cost
-        for m in candidates:
-            if self.class_sim(m.class_name, tr.class_name) < 0.99:
-                continue
-            c = self.reid_cost(m, tr)
-            if c > best_cost or (extra is not None and not extra(m)):
-                continue
-            if c < best_cost or (c == best_cost and best is not None and m.last_seen_ns > best.last_seen_ns):
-                best, best_cost = m, c
-        return best
-
-    def coexisted(self, a: Track, b: Track) -> bool:
-        """True if a and b were seen within coexist_window_s of each other at least once (then they are
-        two objects: one object cannot be at two places in one patrol)."""
-        w = int(self.config.association.coexist_window_s * NS_PER_S)
-        sa, sb = a.stays, b.stays
-        i = j = 0
-        while i < len(sa) and j < len(sb):
-            x, y = sa[i], sb[j]
-            if x.start_ns - w <= y.end_ns and y.start_ns - w <= x.end_ns:
-                return True
-            if x.end_ns < y.end_ns:
-                i += 1
-            else:
-                j += 1
-        return False
-
-    def merge(self, new: Track, old: Track) -> None:
-        """``new`` and ``old`` are one object seen at different places at different times (it moved while
-        memory was not looking): keep old's identity, interleave their stays in time, and log a move at
-        every hand-over between them."""
-        ms = self.s
-        drop = ms.own_track(new)
-        keep = ms.own_track(old)
-        missing = keep if keep.status == MISSING else (drop if drop.status == MISSING else None)
-        absence_views = list(missing.absence_views) if missing is not None else []
-        absence_stamps = list(missing.absence_stamps) if missing is not None else []
-        latest = drop if drop.last_seen_ns > keep.last_seen_ns else keep
-        missing_last = missing.stays[-1] if missing is not None else None
-        latest_status = latest.status
-        latest_abs = (latest.absences_since_seen, list(latest.absence_views), list(latest.absence_stamps),
-                      [list(v) for v in latest.absence_vps], latest.absences_through)
-        from_drop = {s.id for s in drop.stays}
-        # a hand-over is a move only beyond both objects' extents (half their larger diagonal + margin)
-        reach = max(self.config.association.stay_split_m,
-                    0.5 * max(float(np.linalg.norm(x.extent_max - x.extent_min)) for x in (keep, drop))
-                    + self.config.association.move_margin_m)
-        for s in drop.stays:
-            s.object_id = keep.id
-            ms.dirty_stays[s.id] = s
-        keep.stays = sorted(keep.stays + drop.stays, key=lambda s: (s.start_ns, s.id))
-        if latest is drop:
-            keep.pos = drop.pos.copy()
-            keep.bbox_min, keep.bbox_max = drop.bbox_min.copy(), drop.bbox_max.copy()
-            keep.ext_min, keep.ext_max = drop.extent_min.copy(), drop.extent_max.copy()
-            keep.ext_samples, keep.ext_offered = [list(v) for v in drop.ext_samples], drop.ext_offered
-            keep.n_window = drop.n_window
-            if drop.appearance is not None:
-                keep.appearance = drop.appearance.copy()
-        keep.color = (keep.color + drop.color) / 2.0
-        for k, v in drop.votes.items():
-            keep.votes[k] = keep.votes.get(k, 0.0) + v
-        for k, v in drop.raw_votes.items():
-            keep.raw_votes[k] = keep.raw_votes.get(k, 0.0) + v
-        self.revote(keep)
-        keep.hits += drop.hits
-        keep.views_seen += drop.views_seen
-        keep.proven_misses += drop.proven_misses
-        for vp in drop.viewpoints:
-            self.add_viewpoint(keep, np.asarray(vp, float))
-        keep.cooccur |= drop.cooccur
-        keep.cooccur -= {keep.id, drop.id}
-        keep.first_seen_ns = min(keep.first_seen_ns, drop.first_seen_ns)
-        keep.last_seen_ns = max(keep.last_seen_ns, drop.last_seen_ns)
-        # the object is now what the most recently seen of the two says
-        keep.status = MISSING if latest_status == MISSING else PRESENT
-        (keep.absences_since_seen, keep.absence_views, keep.absence_stamps, keep.absence_vps,
-         keep.absences_through) = latest_abs
-        # the newcomer's "appeared" and the missing one's "disappeared" are explained by the move
-        for eid in (drop.appeared_event, missing.disappeared_event if missing is not None else -1):
-            if eid >= 0:
-                self.events.delete(eid)
-        drop.appeared_event = -1
-        if missing is not None:
-            missing.disappeared_event = -1
-        drop.status = MERGED
-        drop.merged_into = keep.id
-        ms.merged[drop.id] = keep.id
-        ms.class_index.get(drop.class_name, set()).discard(drop.id)
-        ms.class_index.setdefault(keep.class_name, set()).add(keep.id)
-        del ms.tracks[drop.id]
-        ms.active_dirty = True
-        ms.mark(drop)
-        ms.mark(keep, stay=True)
-        # a move at every hand-over between the two former tracks
-        stats = ms.class_stats.setdefault(keep.class_name, MoveStats())
-        for a, b in zip(keep.stays, keep.stays[1:]):
-            if (a.id in from_drop) == (b.id in from_drop) or float(np.linalg.norm(a.pos - b.pos)) <= reach:
-                continue
-            kfs = [a.last_kf, b.first_kf]
-            stamps = [a.end_ns, b.start_ns]
-            if a is missing_last:
-                kfs[1:1] = [ms.view_kf.get(v, "") for v in absence_views]
-                stamps[1:1] = absence_stamps
-            ev = Evidence([object_id_str(keep.id)], [a.last_obs, b.first_obs],
-                          [p for p in (a.place_id, b.place_id) if p >= 0], stamps,
-                          list(dict.fromkeys(k for k in kfs if k)))
-            self.events.add("moved", keep, b.start_ns, a.pos, b.pos, a.room_id, b.room_id, ev)
-            keep.n_moves += 1
-            stats.moves += 1
-        for i, (st_ns, oid, o) in enumerate(ms.recent_obs):
-            if oid == drop.id:
-                ms.recent_obs[i] = (st_ns, keep.id, o)
-        self.repo.reassign_observations(drop.id, keep.id)
-        self.repo.reassign_absences(drop.id, keep.id)
-
-    def reappeared(self, tr: Track, pos: np.ndarray, stamp: int, oid: int, kf: str) -> None:
-        """A missing object is seen again near where it was: the absences were misses, or it came back."""
-        tr.status = PRESENT
-        ab = self.config.absence
-        if tr.disappeared_event >= 0:
-            ev = self.events.find(tr.disappeared_event)
-            if ev is None:
-                pass                      # the event was forgotten
-            elif stamp - ev.stamp_ns <= ab.retract_disappeared_s * NS_PER_S:
-                self.events.delete(ev.id)
-            else:
-                st = tr.stay
-                e = Evidence([object_id_str(tr.id)], [oid], [st.place_id] if st.place_id >= 0 else [], [stamp],
-                             [kf] if kf else [])
-                self.events.add("appeared", tr, stamp, None, pos, -1, st.room_id, e)
-            tr.disappeared_event = -1
 
     def expire_tentative(self, t: int) -> None:
         ms = self.s
