@@ -20,17 +20,10 @@ from typing import Any, Callable, Dict, Optional, Sequence
 import numpy as np
 import yaml
 
+from bench.laeqa.ros_check import _wait  # spin until a predicate holds, with a time-out (one helper)
+
 LAUNCH_NAME = "memory_stack.launch.yaml"
 CAMERA_FRAME = "camera_optical"
-
-
-def _wait(pred: Callable[[], bool], timeout_s: float, spin: Callable[[], None], what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        spin()
-    raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def replay_ros(rec, indices: Sequence[int], pcfg, repo: Path, work: Path, cpu: Optional[int],

@@ -211,24 +211,11 @@ class Consolidator:
             for e in [e for e in ms.events if e.object_id == tr.id]:
                 self.tracker.events.delete(e.id)
             repo.reassign_absences(tr.id, host.id)
-        for k, v in tr.votes.items():
-            host.votes[k] = host.votes.get(k, 0.0) + v
-        for k, v in tr.raw_votes.items():
-            host.raw_votes[k] = host.raw_votes.get(k, 0.0) + v
-        self.tracker.revote(host)
-        host.hits += tr.hits
-        host.views_seen += tr.views_seen
-        host.proven_misses += tr.proven_misses
-        host.first_seen_ns = min(host.first_seen_ns, tr.first_seen_ns)
-        host.last_seen_ns = max(host.last_seen_ns, tr.last_seen_ns)
+        self.tracker.pool_evidence(host, tr)
         self.tracker.pool_extent(host, tr)
-        for vp in tr.viewpoints:
-            self.tracker.add_viewpoint(host, np.asarray(vp, float))
         hs = host.stay
         hs.end_ns = max(hs.end_ns, tr.last_seen_ns)
         hs.n_obs += sum(x.n_obs for x in tr.stays)
-        host.cooccur |= tr.cooccur
-        host.cooccur -= {host.id, tr.id}
         tr.status = MERGED
         tr.merged_into = host.id
         ms.merged[tr.id] = host.id

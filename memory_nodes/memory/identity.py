@@ -264,6 +264,24 @@ class Tracker:
         self.revote(tr)
         self.s.mark(tr)
 
+    def pool_evidence(self, keep: Track, drop: Track) -> None:
+        """What ``drop`` saw counts for ``keep`` (one object): class votes, sightings, views, viewpoints,
+        proven misses, the tracks seen apart from it, first and last sightings."""
+        for k, v in drop.votes.items():
+            keep.votes[k] = keep.votes.get(k, 0.0) + v
+        for k, v in drop.raw_votes.items():
+            keep.raw_votes[k] = keep.raw_votes.get(k, 0.0) + v
+        self.revote(keep)
+        keep.hits += drop.hits
+        keep.views_seen += drop.views_seen
+        keep.proven_misses += drop.proven_misses
+        for vp in drop.viewpoints:
+            self.add_viewpoint(keep, np.asarray(vp, float))
+        keep.cooccur |= drop.cooccur
+        keep.cooccur -= {keep.id, drop.id}
+        keep.first_seen_ns = min(keep.first_seen_ns, drop.first_seen_ns)
+        keep.last_seen_ns = max(keep.last_seen_ns, drop.last_seen_ns)
+
     def revote(self, tr: Track) -> None:
         """The track's class and label from its votes (class index kept in step)."""
         ms = self.s

@@ -102,20 +102,7 @@ class ReIdentifier:
             if drop.appearance is not None:
                 keep.appearance = drop.appearance.copy()
         keep.color = (keep.color + drop.color) / 2.0
-        for k, v in drop.votes.items():
-            keep.votes[k] = keep.votes.get(k, 0.0) + v
-        for k, v in drop.raw_votes.items():
-            keep.raw_votes[k] = keep.raw_votes.get(k, 0.0) + v
-        self.tracker.revote(keep)
-        keep.hits += drop.hits
-        keep.views_seen += drop.views_seen
-        keep.proven_misses += drop.proven_misses
-        for vp in drop.viewpoints:
-            self.tracker.add_viewpoint(keep, np.asarray(vp, float))
-        keep.cooccur |= drop.cooccur
-        keep.cooccur -= {keep.id, drop.id}
-        keep.first_seen_ns = min(keep.first_seen_ns, drop.first_seen_ns)
-        keep.last_seen_ns = max(keep.last_seen_ns, drop.last_seen_ns)
+        self.tracker.pool_evidence(keep, drop)
         # the object is now what the most recently seen of the two says
         keep.status = MISSING if latest_status == MISSING else PRESENT
         (keep.absences_since_seen, keep.absence_views, keep.absence_stamps, keep.absence_vps,
