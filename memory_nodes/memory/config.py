@@ -60,8 +60,8 @@ class AssociationConfig:
     absorb_radius_m: float = 0.2         # a newly confirmed track this close to an object of another class ...
     absorb_hits_ratio: float = 2.0       # ... seen this many times more often, never in the same frame,
                                          # is a confused detection of it: absorbed, not a new object ...
-    absorb_min_iou: float = 0.1          # ... only if their boxes are of comparable size and overlap (3-D IoU
-                                         # at least this): a book on a chair is no confused chair
+    absorb_max_volume_ratio: float = 8.0  # ... only if their boxes are of comparable size (volumes within this
+                                         # factor): a book on a chair is no confused chair
     cooccur_radius_m: float = 1.0        # tracks detected in one frame this close are known to be distinct
     min_class_similarity: float = 0.8    # classes less similar than this never match (kind-of: 0.85)
     max_color_distance: float = 0.3      # mean colours further apart (RGB distance / sqrt(3)) never match
@@ -109,7 +109,7 @@ class AssociationConfig:
                      "duplicate_min_iou", "merge_extent_overlap"):
             v = getattr(self, name)
             _check(0.0 < v <= 1.0, f"association.{name} must be in (0, 1], got {v}")
-        _check(0.0 <= self.absorb_min_iou <= 1.0, "association.absorb_min_iou must be in [0, 1]")
+        _check(self.absorb_max_volume_ratio >= 1.0, "association.absorb_max_volume_ratio must be >= 1")
         _check(0.0 <= self.extent_trim_frac < 0.5, "association.extent_trim_frac must be in [0, 0.5)")
         _check(self.confirm_views >= 1, "association.confirm_views must be >= 1")
         _check(self.confirm_view_baseline_m > 0.0 and self.confirm_view_rotation_rad > 0.0,

@@ -17,8 +17,8 @@
   nothing moved: no event.
 - Duplicates from a gap in tracking: confirmed records of the same class right next to each other
   (``absorb_radius_m``), never detected in one frame, of one colour -> merged (identity.py's ``merge``).
-- Confused detections: a young record of another class, right there, of comparable size (their boxes'
-  IoU at least ``absorb_min_iou``: a book on a chair is not the chair's confusion) and seen far less
+- Confused detections: a young record of another class, right there, of comparable size (box volumes
+  within ``absorb_max_volume_ratio``: a book on a chair is not the chair's confusion) and seen far less
   often (``absorb_hits_ratio``) -> absorbed into its neighbour (``absorbing_host`` at confirmation too).
 
 Boxes are map-frame axis-aligned (m). Works on a MemoryState through the Tracker (identity.py).
@@ -117,8 +117,10 @@ class Consolidator:
         return best
 
     def comparable(self, a: Track, b: Track) -> bool:
-        """Boxes of comparable size that overlap: one thing the detector named twice."""
-        return box_iou(a.bbox_min, a.bbox_max, b.bbox_min, b.bbox_max) >= self.config.association.absorb_min_iou
+        """Boxes of comparable size (volumes within absorb_max_volume_ratio of each other): one thing the
+        detector named twice. (Size, not overlap: a small object's centre noise is as large as it is.)"""
+        va, vb = box_volume(a.bbox_min, a.bbox_max), box_volume(b.bbox_min, b.bbox_max)
+        return max(va, vb) <= self.config.association.absorb_max_volume_ratio * min(va, vb)
 
     def consolidate(self, touched: Set[int]) -> None:
         """Fuse or absorb the touched confirmed records into the record they are (see the module doc)."""
