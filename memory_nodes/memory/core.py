@@ -4,7 +4,10 @@ A thin facade over rooms of their own, each with one job:
 
     state.py        MemoryState: everything held in RAM, as one value, with fork()
     ingest.py       frames in (places, rooms, views), batched commits, episodes, retention when due
-    identity.py     which remembered object each detection is (tracks, stays, merges, re-identification)
+    identity.py     which remembered object each detection is (association, tracks, stays, confirmation)
+    consolidation.py  records that are one object become one (duplicates in a frame, fused, absorbed)
+    reid.py         re-identification and merges (a missing object and a look-alike seen elsewhere)
+    extents.py      merged extents, viewpoints, "seen through" (pure helpers)
     absences.py     negative evidence from views -> missing objects
     events.py       the change log (moved / appeared / disappeared, with evidence)
     queries.py      the MemoryView reads
