@@ -25,17 +25,34 @@ Boxes are map-frame axis-aligned (m). Works on a MemoryState through the Tracker
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set
+from typing import Dict, List, Optional, Protocol, Sequence, Set
 
 import numpy as np
 
 from .association import box_volume, color_distance, inside_fraction
 from .config import NS_PER_S, MemoryConfig
+from .events import EventLog
 from .records import MERGED, PRESENT, Track
+from .reid import ReIdentifier
+from .repository import Repository
 from .state import MemoryState
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .identity import Tracker
+
+class ConsolidationHost(Protocol):
+    """What consolidation needs of the Tracker (identity.py) that owns it."""
+    events: EventLog
+    repo: Repository
+    reid: ReIdentifier
+
+    def class_sim(self, a: str, b: str) -> float: ...
+
+    def near(self, a: str, b: str) -> bool: ...
+
+    def large(self, tr: Track) -> bool: ...
+
+    def pool_evidence(self, keep: Track, drop: Track) -> None: ...
+
+    def pool_extent(self, host: Track, other: Track) -> None: ...
 
 
 def box_iou(a_min: np.ndarray, a_max: np.ndarray, b_min: np.ndarray, b_max: np.ndarray) -> float:
@@ -47,7 +64,7 @@ def box_iou(a_min: np.ndarray, a_max: np.ndarray, b_min: np.ndarray, b_max: np.n
 
 
 class Consolidator:
-    def __init__(self, config: MemoryConfig, state: MemoryState, tracker: "Tracker"):
+    def __init__(self, config: MemoryConfig, state: MemoryState, tracker: ConsolidationHost):
         self.config = config
         self.s = state
         self.tracker = tracker

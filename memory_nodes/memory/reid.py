@@ -10,23 +10,32 @@ consolidation.py call these; records change through the MemoryState, the store t
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import Iterable, Optional, Protocol
 
 import numpy as np
 
 from ..common.protocols import Evidence
 from .association import appearance_cost, color_distance
 from .config import NS_PER_S, MemoryConfig
+from .events import EventLog
 from .records import MERGED, MISSING, PRESENT, Track, object_id_str
+from .repository import Repository
 from .staleness import MoveStats
 from .state import MemoryState
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .identity import Tracker
+
+class ReidHost(Protocol):
+    """What re-identification needs of the Tracker (identity.py) that owns it."""
+    events: EventLog
+    repo: Repository
+
+    def class_sim(self, a: str, b: str) -> float: ...
+
+    def pool_evidence(self, keep: Track, drop: Track) -> None: ...
 
 
 class ReIdentifier:
-    def __init__(self, config: MemoryConfig, state: MemoryState, tracker: "Tracker"):
+    def __init__(self, config: MemoryConfig, state: MemoryState, tracker: ReidHost):
         self.config = config
         self.s = state
         self.tracker = tracker
