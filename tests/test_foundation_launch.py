@@ -138,6 +138,10 @@ def test_runner_starts_nodes_and_lifecycle_manager_activates_them(tmp_path):
     finally:
         codes = stack.stop()
         dummy.terminate()
-        dummy.wait(10)
+        try:
+            dummy.wait(10)
+        except subprocess.TimeoutExpired:   # the helper node, not the system under test: seen once under load
+            dummy.kill()
+            dummy.wait(10)
     assert codes["lifecycle_manager"] is not None
     assert "managed nodes active: dummy" in (tmp_path / "logs" / "lifecycle_manager.log").read_text()
