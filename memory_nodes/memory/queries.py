@@ -97,8 +97,22 @@ class Queries:
         return t
 
     def room_of(self, pos: Optional[np.ndarray], stored: int = -1) -> int:
-        """The room containing map position ``pos`` in the latest room cut; ``stored`` without a cut."""
-        return object_room(self.s.room_map, pos, stored)
+        """The room containing map position ``pos`` in the latest room cut; ``stored`` without a cut.
+        Memoized per room cut on (cell, stored): every read asks it for every object it returns."""
+        ms = self.s
+        seg = ms.room_map
+        if seg is None or pos is None or not np.all(np.isfinite(np.asarray(pos, float)[:2])):
+            return object_room(seg, pos, stored)
+        if ms.room_cache_cut is not seg:
+            ms.room_cache.clear()
+            ms.room_cache_cut = seg
+        res = float(seg.resolution_m)
+        key = (int(np.floor((float(pos[0]) - seg.origin_xy_m[0]) / res)),
+               int(np.floor((float(pos[1]) - seg.origin_xy_m[1]) / res)), stored)
+        hit = ms.room_cache.get(key)
+        if hit is None:
+            hit = ms.room_cache[key] = _room_near_cell(np.asarray(seg.room_map), res, key[1], key[0], stored)
+        return hit
 
     def stay_room(self, s: Stay) -> int:
         return self.room_of(s.pos, s.room_id)
@@ -451,6 +465,11 @@ def object_room(seg: Optional[RoomSegmentation], pos: Optional[np.ndarray], obse
     res = float(seg.resolution_m)
     c = int(np.floor((float(pos[0]) - seg.origin_xy_m[0]) / res))
     r = int(np.floor((float(pos[1]) - seg.origin_xy_m[1]) / res))
+    return _room_near_cell(grid, res, r, c, observed_room)
+
+
+def _room_near_cell(grid: np.ndarray, res: float, r: int, c: int, observed_room: int) -> int:
+    """object_room for the object's cell (r, c) of room map ``grid`` (cells of ``res`` m)."""
     if 0 <= r < grid.shape[0] and 0 <= c < grid.shape[1] and grid[r, c] >= 0:
         return int(grid[r, c])
     k = int(np.ceil(OBJECT_ROOM_RADIUS_M / res))

@@ -79,6 +79,8 @@ class MemoryState:
     warnings: List[InputError] = field(default_factory=list)
     receptacle_cache: Dict[Tuple[int, int], str] = field(default_factory=dict)
     query_cache: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
+    room_cache: Dict[Tuple[int, int, int], int] = field(default_factory=dict)   # (col, row, stored) -> room
+    room_cache_cut: Optional[RoomSegmentation] = None                           # the cut room_cache is of
     sim_cache: Dict[Tuple[str, str], float] = field(default_factory=dict)
 
     def fork(self) -> "MemoryState":
