@@ -37,6 +37,23 @@ def ros_env(domain_id: int, extra: Optional[Dict[str, str]] = None) -> Dict[str,
     return env
 
 
+def require_default_model() -> None:
+    """The setup installs the default detector: without it a test that needs it fails, saying why, unless
+    the user chose to leave it out (SETUP_SKIP_DETECTOR=1: then it skips)."""
+    from memory_nodes.perception.detector_models import default_model_missing
+    why = default_model_missing()
+    if not why:
+        return
+    if os.environ.get("SETUP_SKIP_DETECTOR") == "1":
+        pytest.skip(f"{why} (SETUP_SKIP_DETECTOR=1)")
+    pytest.fail(why)
+
+
+@pytest.fixture
+def default_model() -> None:
+    require_default_model()
+
+
 def wait_until(predicate: Callable[[], bool], timeout_s: float, spin: Optional[Callable[[], None]] = None,
                what: str = "condition") -> None:
     """Poll ``predicate`` (spinning ``spin`` between polls) until true or fail after ``timeout_s``."""

@@ -15,8 +15,7 @@ from memory_nodes.perception import detector_models as dm
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = REPO.parent / "shared" / "realdata" / "7scenes-redkitchen"
-MISSING = dm.default_model_missing()
-needs_model = pytest.mark.skipif(bool(MISSING), reason=MISSING or "model present")
+needs_model = pytest.mark.usefixtures("default_model")   # fails without the model unless SETUP_SKIP_DETECTOR=1
 
 
 def yaml_onnx_config():

@@ -25,7 +25,7 @@ from typing import List
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, ros_env, wait_until
+from conftest import REPO_ROOT, require_default_model, ros_env, wait_until
 
 LAUNCH = REPO_ROOT / "launch" / "memory_stack.launch.yaml"
 SEC = 1_000_000_000
@@ -255,10 +255,7 @@ def test_onnx_without_a_model_file_stops_at_configure_with_the_path_and_the_setu
 
 @pytest.mark.ros
 def test_onnx_with_the_installed_default_model_comes_up_from_any_folder(tmp_path, process_factory):
-    from memory_nodes.perception.detector_models import default_model_missing
-    why = default_model_missing()
-    if why:
-        pytest.skip(why)
+    require_default_model()
     args = [sys.executable, "-m", "memory_nodes.ros.perception_node", "--ros-args", "--params-file",
             str(REPO_ROOT / "config" / "perception.yaml"), "-p", "detector.kind:=onnx",
             "-p", f"persistence.state_file:={tmp_path / 'state.npz'}"]

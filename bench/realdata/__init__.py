@@ -181,9 +181,8 @@ def perception_config(params: Path):
         note = f"{params.name} names the oracle detector; replayed with its onnx section (real images)"
         cfg.detector.kind = "onnx"
     onnx = cfg.onnx
-    path = Path(onnx.model_path) if onnx.model_path else None
-    if path is not None and not path.is_absolute() and not path.exists():
-        path = REPO / path
+    from memory_nodes.perception.detector_models import resolve_model_path
+    path = Path(resolve_model_path(onnx.model_path)) if onnx.model_path else None
     if path is None or not path.is_file():
         raise DataMissing(f"no detector model ({'onnx.model_path is empty' if path is None else path}) in "
                           f"{params}: run scripts/setup.sh (it installs the default model under models/)")
