@@ -106,12 +106,12 @@ class Queries:
         if ms.room_cache_cut is not seg:
             ms.room_cache.clear()
             ms.room_cache_cut = seg
-        res = float(seg.resolution_m)
-        key = (int(np.floor((float(pos[0]) - seg.origin_xy_m[0]) / res)),
-               int(np.floor((float(pos[1]) - seg.origin_xy_m[1]) / res)), stored)
+        r, c = _cell(seg, pos)
+        key = (c, r, stored)
         hit = ms.room_cache.get(key)
         if hit is None:
-            hit = ms.room_cache[key] = _room_near_cell(np.asarray(seg.room_map), res, key[1], key[0], stored)
+            hit = ms.room_cache[key] = _room_near_cell(np.asarray(seg.room_map), float(seg.resolution_m), r, c,
+                                                       stored)
         return hit
 
     def stay_room(self, s: Stay) -> int:
@@ -461,11 +461,15 @@ def object_room(seg: Optional[RoomSegmentation], pos: Optional[np.ndarray], obse
     Without a cut (or a position): ``observed_room``."""
     if seg is None or pos is None or not np.all(np.isfinite(np.asarray(pos, float)[:2])):
         return observed_room
-    grid = np.asarray(seg.room_map)
+    r, c = _cell(seg, pos)
+    return _room_near_cell(np.asarray(seg.room_map), float(seg.resolution_m), r, c, observed_room)
+
+
+def _cell(seg: RoomSegmentation, pos: np.ndarray) -> Tuple[int, int]:
+    """(row, column) of the room map cell under map position ``pos``."""
     res = float(seg.resolution_m)
-    c = int(np.floor((float(pos[0]) - seg.origin_xy_m[0]) / res))
-    r = int(np.floor((float(pos[1]) - seg.origin_xy_m[1]) / res))
-    return _room_near_cell(grid, res, r, c, observed_room)
+    return (int(np.floor((float(pos[1]) - seg.origin_xy_m[1]) / res)),
+            int(np.floor((float(pos[0]) - seg.origin_xy_m[0]) / res)))
 
 
 def _room_near_cell(grid: np.ndarray, res: float, r: int, c: int, observed_room: int) -> int:
