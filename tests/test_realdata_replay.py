@@ -2,8 +2,8 @@
 with chairs around it) through perception with the default real detector (config/perception.yaml's onnx
 section, installed by scripts/setup.sh) and memory (config/memory.yaml): a static scene gives no change
 event and the furniture is not split (one table, its detections on one track). Every 3rd frame (the
-whole path at 10 Hz), ~10 s on one core. Skips, saying why, where the recording is absent; fails without the model the setup installs (unless
-SETUP_SKIP_DETECTOR=1 left it out)."""
+whole path at 10 Hz), ~10 s on one core. Skips, saying why, where the recording is absent; fails without
+the model the setup installs (unless SETUP_SKIP_DETECTOR=1 left it out)."""
 from __future__ import annotations
 
 from collections import Counter
