@@ -53,6 +53,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from memory_nodes.bags.gravity import (  # noqa: E402
+    base_under_camera,
+    estimate_floor_z,
+    floor_sample_indices,
+    map_T_world_from_gravity,
+)
+
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "realdata" / "7scenes-redkitchen"
 FRAME_PERIOD_NS = 33_333_333              # the recording's ~30 Hz
@@ -86,7 +93,7 @@ class Recording:
         self.world_T_camera = [np.loadtxt(self.root / f"frame-{i:06d}.pose.txt").reshape(4, 4)
                                for i in range(self.n_frames)]
         g = np.loadtxt(self.root / "gravity-direction.txt").reshape(3)
-        self.map_T_world = self._map_from_gravity(g)
+        self.map_T_world = map_T_world_from_gravity(g)
         self.map_T_world[2, 3] = -self._floor_height()
 
     @staticmethod
@@ -99,35 +106,12 @@ class Recording:
             n += 1
         return n
 
-    @staticmethod
-    def _map_from_gravity(g_world: np.ndarray) -> np.ndarray:
-        """Rotation only: map z = -gravity, map x = world x made horizontal."""
-        z = -g_world / np.linalg.norm(g_world)
-        x = np.array([1.0, 0.0, 0.0])
-        if abs(float(x @ z)) > 0.9:
-            x = np.array([0.0, 1.0, 0.0])
-        x = x - (x @ z) * z
-        x /= np.linalg.norm(x)
-        T = np.eye(4)
-        T[:3, :3] = np.stack([x, np.cross(z, x), z])
-        return T
-
-    def _floor_height(self, n_samples: int = 40, stride_px: int = 8) -> float:
-        """Height (map z before the offset) of the floor: the lowest 2 cm bin of the depth points of
-        ``n_samples`` frames that holds at least 1% of them (stray returns below the floor are fewer)."""
+    def _floor_height(self) -> float:
+        """Map z of the floor before the offset (``estimate_floor_z`` over 40 frames across the path)."""
         K = self.intrinsics
-        zs = []
-        for i in np.linspace(0, self.n_frames - 1, min(n_samples, self.n_frames)).astype(int):
-            d = self.depth_m(int(i))[::stride_px, ::stride_px]
-            v, u = np.mgrid[0:K.height:stride_px, 0:K.width:stride_px]
-            ok = d > 0.2
-            pc = np.stack([(u[ok] - K.cx) / K.fx * d[ok], (v[ok] - K.cy) / K.fy * d[ok], d[ok]], axis=1)
-            T = self.map_T_world @ self.world_T_camera[int(i)]
-            zs.append(pc @ T[2, :3] + T[2, 3])
-        z = np.concatenate(zs)
-        hist, edges = np.histogram(z, bins=np.arange(z.min(), z.max() + 0.02, 0.02))
-        dense = np.flatnonzero(hist >= 0.01 * z.size)
-        return float(edges[dense[0]] + 0.01) if dense.size else float(np.percentile(z, 0.5))
+        samples = ((self.depth_m(i), self.map_T_world @ self.world_T_camera[i])
+                   for i in floor_sample_indices(self.n_frames))
+        return estimate_floor_z(samples, K.fx, K.fy, K.cx, K.cy)
 
     def depth_mm(self, i: int) -> np.ndarray:
         """(H, W) uint16 millimetres, 0 = no return (as a Kinect / RealSense driver publishes 16UC1)."""
@@ -156,13 +140,7 @@ class Recording:
     @staticmethod
     def map_T_base(map_T_camera: np.ndarray) -> np.ndarray:
         """The camera's position on the floor, heading its horizontal view direction."""
-        fwd = map_T_camera[:3, 2]
-        yaw = float(np.arctan2(fwd[1], fwd[0]))
-        c, s = np.cos(yaw), np.sin(yaw)
-        T = np.eye(4)
-        T[:3, :3] = [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]
-        T[0, 3], T[1, 3] = map_T_camera[0, 3], map_T_camera[1, 3]
-        return T
+        return base_under_camera(map_T_camera)
 
     def frame(self, i: int):
         from memory_nodes.common.types import RGBDFrame
