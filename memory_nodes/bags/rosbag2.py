@@ -19,11 +19,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Final, Iterator, List, Optional, Sequence
 
 from memory_nodes.common.errors import MemoryStackError
 
-ROSBAG2_VERSION = 8            # metadata.yaml version: Jazzy and later read it (ros2 bag info / play)
+ROSBAG2_VERSION: Final = 8         # metadata.yaml version: Jazzy and later read it (ros2 bag info / play)
 
 
 class BagError(MemoryStackError):
