@@ -1,18 +1,23 @@
 """Typed configuration: one vocabulary for the pip package and the ROS nodes.
 
-config/*.yaml is keyed ``<node_name>: ros__parameters: <section>: {name: value}``. ROS flattens that to
-parameters named ``section.name``; the core reads the same sections into validated dataclasses:
+config/*.yaml is keyed ``/**/<node_name>: ros__parameters: <section>: {name: value}`` (rcl's wildcard: the
+section applies to that node under any namespace). ROS flattens that to parameters named ``section.name``;
+the core reads the same sections into validated dataclasses:
 
-    cfg = config_from_dict(LiftingConfig, load_node_params("config/memory_stack.yaml", "perception")["lifting"])
+    cfg = config_from_dict(LiftingConfig, load_node_params("config/perception.yaml", "perception")["lifting"])
+
+``node_key_matches(key, "/robot1/planner")`` is rcl's rule for which params-file sections apply to a node
+(the launcher's and the nodes' warnings use it, so both agree with what rcl applies).
 
 A dataclass may define ``validate(self)`` raising ConfigError. Unknown keys and wrong types fail fast.
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from pathlib import Path
-from typing import Any, Dict, Mapping, Type, TypeVar
+from typing import Any, Dict, List, Mapping, Optional, Type, TypeVar
 
 from .errors import ConfigError
 
@@ -110,17 +115,63 @@ def load_yaml(path: str | Path) -> Dict[str, Any]:
     return data
 
 
-def load_node_params(path: str | Path, node_name: str) -> Dict[str, Any]:
-    """The ``ros__parameters`` of one node in a ROS params file (also accepts ``/**`` and ``/ns/node``)."""
+def node_fqn(name: str, namespace: str = "") -> str:
+    """``/ns/name`` as rcl spells a node's fully qualified name (``/name`` without a namespace)."""
+    ns = namespace.strip("/")
+    return f"/{ns}/{name}" if ns else f"/{name}"
+
+
+def node_key_matches(key: Any, fqn: str) -> bool:
+    """Whether params-file section ``key`` applies to the node ``fqn`` (``/robot1/planner``), by rcl's rule
+    (rclpy and rclcpp, Humble and later): a key without a leading ``/`` gets one; ``/*`` is one namespace
+    level or the name (``[A-Za-z0-9_]+``), ``/**`` any number of levels (none too); the whole name must match.
+    So ``/**`` is every node, ``/**/planner`` the planner under any namespace, bare ``planner`` only
+    ``/planner``, ``/robot1/planner`` only that one, ``/*/planner`` a planner one level down."""
+    if not isinstance(key, str) or not key:
+        return False
+    name = key if key.startswith("/") else "/" + key
+    # rcl replaces every "/*" by "(/\w+)", which turns "/**" into "(/\w+)*"; the rest is literal
+    pattern = r"(/[A-Za-z0-9_]+)".join(re.escape(part).replace(r"\*", "*") for part in name.split("/*"))
+    try:
+        return re.fullmatch(pattern, fqn) is not None
+    except re.error:
+        return False
+
+
+def is_node_specific(key: Any) -> bool:
+    """A section key that names a node (``planner``, ``/**/planner``), not one for every node (``/**``)."""
+    return isinstance(key, str) and bool(key.strip("/")) and key.rstrip("/").rsplit("/", 1)[-1] not in ("*", "**")
+
+
+def matching_keys(data: Mapping[Any, Any], fqn: str) -> List[str]:
+    """The section keys of a params file's top level that apply to node ``fqn``, in file order."""
+    return [k for k, v in data.items() if isinstance(v, Mapping) and node_key_matches(k, fqn)]
+
+
+def _merge(into: Dict[str, Any], block: Mapping[str, Any]) -> None:
+    """Nested merge, as rcl merges flattened names (a later section overrides single values, not sections)."""
+    for k, v in block.items():
+        if isinstance(v, Mapping) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = dict(v) if isinstance(v, Mapping) else v
+
+
+def load_node_params(path: str | Path, node_name: str, namespace: Optional[str] = None) -> Dict[str, Any]:
+    """The nested ``ros__parameters`` that apply to one node in a ROS params file, merged in file order as
+    rcl does (``/**``, ``/**/node``, ``node``, ``/ns/node``, ...: see node_key_matches). ``namespace``: the
+    node's namespace; None (pure callers: benches, tests) also takes a ``/ns/node`` section of any ``ns``."""
     data = load_yaml(path)
+    fqn = node_fqn(node_name, namespace or "")
     merged: Dict[str, Any] = {}
-    for key in ("/**", node_name, "/" + node_name):
-        block = data.get(key)
-        if isinstance(block, dict):
-            merged.update(block.get("ros__parameters", {}) or {})
     for key, block in data.items():
-        if isinstance(key, str) and key.startswith("/") and key.endswith("/" + node_name) and isinstance(block, dict):
-            merged.update(block.get("ros__parameters", {}) or {})
+        if not isinstance(block, Mapping):
+            continue
+        applies = node_key_matches(key, fqn) or (
+            namespace is None and isinstance(key, str) and key.startswith("/")
+            and key.rstrip("/").rsplit("/", 1)[-1] == node_name)
+        if applies:
+            _merge(merged, block.get("ros__parameters", {}) or {})
     return merged
 
 
