@@ -3,10 +3,23 @@
 It reads the same launch/*.launch.yaml that `ros2 launch` reads on a real install and starts the same
 executables with the same arguments launch_ros would give them: node name, namespace, parameter files,
 inline parameters, remappings, log level. Supported: `arg` (default, choice), `let`, `set_env`, `log`,
-`node` (pkg, exec, name, namespace, args, param [from | name/value], remap, env, if/unless), `group`
-(scoped), and the substitutions $(var), $(env), $(find-pkg-share), $(dirname), $(not), and $(eval) of a
-Python expression made of string/number literals, comparisons, and/or/not and ``a if c else b`` (no names,
-calls or parentheses), e.g. $(eval "'oracle' if '$(var with_sim)' == 'true' else 'onnx'").
+`node` (pkg, exec, name, namespace, args, param [from | name/value], remap, env), `group` (scoped unless
+``scoped: false``; ``namespace`` as a shorthand for a push), `push-ros-namespace`, `include` (file, arg),
+`set_remap` and `set_parameter`, each with if/unless, and the substitutions $(var), $(env), $(find-pkg-share),
+$(dirname), $(not), and $(eval) of a Python expression made of string/number literals, comparisons,
+and/or/not and ``a if c else b`` (no names, calls or parentheses), e.g.
+$(eval "'oracle' if '$(var with_sim)' == 'true' else 'onnx'").
+
+Scoping as launch / launch_ros do it: `let`, `set_env`, `set_remap`, `set_parameter` and
+`push-ros-namespace` hold for the actions after them up to the end of the enclosing scoped `group`, included
+files too. An `include` is no scope of its own: its `arg` values are set for the rest of the including scope,
+and an included file's `arg` keeps a value already set (so a launch argument given on the command line
+reaches every file). `set_remap` rules come before a node's own `remap` (rcl takes the first matching rule,
+so they win); `set_parameter` values come before its parameter files (so the node's own values win).
+
+Parameter files are checked against rcl's matching rule (memory_nodes.common.config.node_key_matches): a
+file none of whose sections applies to any node of the launch, and a file given to a node none of whose
+sections applies to that node, each get one ``[launch] WARNING ...`` line (Description.warnings).
 
     memory-stack launch/memory_stack.launch.yaml namespace:=robot1 log_level:=debug
     python -m memory_nodes.ros.launcher <file> [name:=value ...] [--print]
@@ -33,9 +46,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, TextIO
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, TextIO, Tuple
 
 import yaml
+
+from memory_nodes.common.config import node_fqn, node_key_matches
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _SUBST = re.compile(r"\$\(([a-z\-]+)((?:\s+[^()\s]+)*)\s*\)")
@@ -96,12 +111,20 @@ def _entry_points() -> Dict[str, str]:
 
 # ------------------------------------------------------------------------------------------ substitution
 class Context:
-    def __init__(self, args: Mapping[str, str], env: Optional[Mapping[str, str]] = None):
+    """What is in scope: launch configurations (vars), set_env values, set_remap rules, set_parameter values and
+    the pushed ROS namespace. ``child()`` opens a scope (a scoped group); an include stays in its parent's."""
+
+    def __init__(self, args: Mapping[str, str], env: Optional[Mapping[str, str]] = None,
+                 remaps: Sequence[Tuple[str, str]] = (), params: Optional[Mapping[str, object]] = None,
+                 ns: str = ""):
         self.vars: Dict[str, str] = dict(args)
         self.env: Dict[str, str] = dict(env or {})   # set_env actions in scope
+        self.remaps: List[Tuple[str, str]] = list(remaps)      # set_remap rules in scope, in order
+        self.params: Dict[str, object] = dict(params or {})   # set_parameter values in scope
+        self.ns = ns                                           # pushed ROS namespace ("" or "/a/b")
 
     def child(self) -> "Context":
-        return Context(self.vars, self.env)
+        return Context(self.vars, self.env, self.remaps, self.params, self.ns)
 
     def subst(self, value):
         if isinstance(value, list):
@@ -117,7 +140,7 @@ class Context:
         return value
 
     def _one(self, m: re.Match) -> str:
-        kind, rest = m.group(1), m.group(2).split()
+        kind, rest = m.group(1), [_unquote(a) for a in m.group(2).split()]
         if kind == "var":
             if rest[0] not in self.vars:
                 raise LaunchError(f"launch argument {rest[0]!r} is not set")
@@ -137,6 +160,11 @@ class Context:
             value = _eval_literal(expr)
             return str(value).lower() if isinstance(value, bool) else str(value)
         raise LaunchError(f"unsupported substitution $({kind} ...)")
+
+
+def _unquote(arg: str) -> str:
+    """A quoted substitution argument (``''``, ``"x"``) as its text, as the launch grammar reads it."""
+    return arg[1:-1] if len(arg) >= 2 and arg[0] == arg[-1] and arg[0] in "'\"" else arg
 
 
 _EVAL_NODES = (ast.Expression, ast.Constant, ast.Compare, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not,
@@ -176,6 +204,11 @@ class NodeSpec:
     env: Dict[str, str] = field(default_factory=dict)
     namespace: str = ""
     parameters: Dict[str, object] = field(default_factory=dict)   # set inline by the launch file (last wins)
+    params_files: List[str] = field(default_factory=list)         # its `from` parameter files, in order
+
+    @property
+    def fqn(self) -> str:
+        return node_fqn(self.name, self.namespace)
 
     def pretty(self) -> str:
         return " ".join(shlex.quote(c) for c in self.command)
@@ -201,10 +234,12 @@ def _coerce_param(v):
 
 @dataclass
 class Description:
-    """A launch file interpreted: the nodes, the resolved launch arguments, the `log` lines in order."""
+    """A launch file interpreted: the nodes, the resolved launch arguments, the `log` lines in order, and
+    the warnings about parameter files that apply to no node (params_file_warnings)."""
     nodes: List[NodeSpec]
     arguments: Dict[str, str]
     messages: List[str]
+    warnings: List[str] = field(default_factory=list)
 
 
 def describe(path: Path, overrides: Mapping[str, str], tmpdir: Path) -> List[NodeSpec]:
@@ -213,20 +248,26 @@ def describe(path: Path, overrides: Mapping[str, str], tmpdir: Path) -> List[Nod
 
 
 def describe_all(path: Path, overrides: Mapping[str, str], tmpdir: Path) -> Description:
-    """``describe`` with the resolved launch arguments and the file's `log` messages."""
-    doc = yaml.safe_load(path.read_text())
-    if not isinstance(doc, dict) or "launch" not in doc:
-        raise LaunchError(f"{path}: not a YAML launch file (top-level key 'launch' missing)")
-    ctx = Context({"__file__": str(path)})
+    """``describe`` with the resolved launch arguments, the file's `log` messages and the warnings."""
+    ctx = Context({"__file__": str(Path(path).absolute()), **{k: str(v) for k, v in overrides.items()}})
     out = Description([], {}, [])
-    _walk(doc["launch"], ctx, dict(overrides), out, tmpdir, ns_prefix="")
-    unknown = set(overrides) - set(ctx.vars)
+    declared: set = set()
+    _walk(_load(Path(path)), ctx, out, tmpdir, declared, depth=0)
+    unknown = set(overrides) - declared
     if unknown:
         raise LaunchError(f"unknown launch argument(s): {sorted(unknown)}")
+    out.warnings = params_file_warnings(out.nodes)
     return out
 
 
-def _walk(actions, ctx: Context, overrides, out: Description, tmpdir, ns_prefix) -> None:
+def _load(path: Path):
+    doc = yaml.safe_load(path.read_text())
+    if not isinstance(doc, dict) or "launch" not in doc:
+        raise LaunchError(f"{path}: not a YAML launch file (top-level key 'launch' missing)")
+    return doc["launch"]
+
+
+def _walk(actions, ctx: Context, out: Description, tmpdir, declared: set, depth: int) -> None:
     for action in actions or []:
         if not isinstance(action, dict) or len(action) != 1:
             raise LaunchError(f"bad launch action: {action!r}")
@@ -236,19 +277,19 @@ def _walk(actions, ctx: Context, overrides, out: Description, tmpdir, ns_prefix)
             continue
         if "unless" in body and _truthy(ctx.subst(body["unless"])):
             continue
+        tag = tag.replace("-", "_")
         if tag == "arg":
             name = body["name"]
-            if name in overrides:
-                ctx.vars[name] = str(overrides[name])
-            elif "default" in body:
+            declared.add(name)
+            if name not in ctx.vars:        # a value given (command line, include arg) is kept, as launch does
+                if "default" not in body:
+                    raise LaunchError(f"launch argument {name!r} has no default and was not given")
                 ctx.vars[name] = str(ctx.subst(body["default"]))
-            else:
-                raise LaunchError(f"launch argument {name!r} has no default and was not given")
             choices = [str(c["value"]) for c in body.get("choice", []) or []]
             if choices and ctx.vars[name] not in choices:
                 raise LaunchError(f"launch argument {name}:={ctx.vars[name]} is not one of {choices}"
                                   + (f" ({body['description']})" if body.get("description") else ""))
-            if ns_prefix == "" and name not in out.arguments:
+            if depth == 0 and name not in out.arguments:
                 out.arguments[name] = ctx.vars[name]
         elif tag == "log":
             out.messages.append(str(ctx.subst(body["message"])))
@@ -256,14 +297,48 @@ def _walk(actions, ctx: Context, overrides, out: Description, tmpdir, ns_prefix)
             ctx.vars[body["name"]] = str(ctx.subst(body["value"]))
         elif tag == "set_env":
             ctx.env[ctx.subst(body["name"])] = str(ctx.subst(body["value"]))
+        elif tag == "set_remap":
+            ctx.remaps.append((str(ctx.subst(body["from"])), str(ctx.subst(body["to"]))))
+        elif tag == "set_parameter":
+            ctx.params[str(ctx.subst(body["name"]))] = _coerce_param(ctx.subst(body["value"]))
+        elif tag == "push_ros_namespace":
+            ctx.ns = _push_ns(ctx.ns, str(ctx.subst(body["namespace"])))
         elif tag == "group":
-            ns = ctx.subst(body.get("namespace", "")) if "namespace" in body else ""
-            child = ctx.child()
-            _walk(body.get("actions", []), child, overrides, out, tmpdir, _join_ns(ns_prefix, ns))
+            scoped = _truthy(ctx.subst(body.get("scoped", "true")))
+            inner = ctx.child() if scoped else ctx
+            if "namespace" in body:
+                inner.ns = _push_ns(inner.ns, str(ctx.subst(body["namespace"])))
+            _walk(body.get("actions", []), inner, out, tmpdir, declared, depth)
+        elif tag == "include":
+            _include(body, ctx, out, tmpdir, declared, depth)
         elif tag == "node":
-            out.nodes.append(_node(body, ctx, tmpdir, ns_prefix))
+            out.nodes.append(_node(body, ctx, tmpdir))
         else:
             raise LaunchError(f"launch tag {tag!r} is not supported by the pip runner")
+
+
+def _include(body, ctx: Context, out: Description, tmpdir, declared: set, depth: int) -> None:
+    """IncludeLaunchDescription: the `arg` values are set in the including scope (no scope of its own);
+    $(dirname) is the included file's folder while it runs."""
+    f = Path(str(ctx.subst(body["file"]))).absolute()     # relative: to the working directory, as launch
+    if not f.is_file():
+        raise LaunchError(f"include: launch file not found: {f}")
+    if f.suffix not in (".yaml", ".yml"):
+        raise LaunchError(f"include {f}: the pip runner reads YAML launch files only")
+    for a in body.get("arg", []) or []:
+        ctx.vars[str(a["name"])] = str(ctx.subst(a["value"]))
+    outer = ctx.vars.get("__file__")
+    ctx.vars["__file__"] = str(f)
+    try:
+        _walk(_load(f), ctx, out, tmpdir, declared, depth + 1)
+    finally:
+        if outer is not None:
+            ctx.vars["__file__"] = outer
+
+
+def _push_ns(base: str, ns: str) -> str:
+    """PushRosNamespace: an absolute namespace replaces the pushed one, a relative one is appended."""
+    return _join_ns("", ns) if ns.startswith("/") else _join_ns(base, ns)
 
 
 def _join_ns(a: str, b: str) -> str:
@@ -271,10 +346,11 @@ def _join_ns(a: str, b: str) -> str:
     return "/" + "/".join(parts) if parts else ""
 
 
-def _node(body, ctx: Context, tmpdir: Path, ns_prefix: str) -> NodeSpec:
+def _node(body, ctx: Context, tmpdir: Path) -> NodeSpec:
     pkg, exe = ctx.subst(body["pkg"]), ctx.subst(body["exec"])
     name = ctx.subst(body.get("name", exe))
-    ns = _join_ns(ns_prefix, ctx.subst(body.get("namespace", "")))
+    own_ns = str(ctx.subst(body.get("namespace", "")))
+    ns = _join_ns("", own_ns) if own_ns.startswith("/") else _join_ns(ctx.ns, own_ns)   # as launch_ros
     cmd = find_executable(pkg, exe)
     user_args = shlex.split(ctx.subst(body.get("args", "")))
     ros_args: List[str] = []
@@ -284,8 +360,11 @@ def _node(body, ctx: Context, tmpdir: Path, ns_prefix: str) -> NodeSpec:
     cmd += user_args + ["--ros-args", "-r", f"__node:={name}"]
     if ns:
         cmd += ["-r", f"__ns:={ns}"]
+    every_inline: Dict[str, object] = dict(ctx.params)      # set_parameter first: the node's own win
+    if ctx.params:
+        cmd += ["--params-file", _param_file_for(dict(ctx.params), tmpdir, f"{name}_global_{len(cmd)}")]
     inline: Dict[str, object] = {}
-    every_inline: Dict[str, object] = {}
+    files: List[str] = []
     for p in body.get("param", []) or []:
         if "from" in p:
             if inline:  # keep the order of files and inline values as launch_ros does
@@ -295,17 +374,50 @@ def _node(body, ctx: Context, tmpdir: Path, ns_prefix: str) -> NodeSpec:
             if not Path(f).is_file():
                 raise LaunchError(f"node {name}: parameter file not found: {f}")
             cmd += ["--params-file", f]
+            files.append(f)
         else:
             inline[ctx.subst(p["name"])] = _coerce_param(ctx.subst(p["value"]))
             every_inline.update(inline)
     if inline:
         cmd += ["--params-file", _param_file_for(inline, tmpdir, f"{name}_{len(cmd)}")]
+    for frm, to in ctx.remaps:            # set_remap rules first (rcl applies the first rule that matches)
+        cmd += ["-r", f"{frm}:={to}"]
     for r in body.get("remap", []) or []:
         cmd += ["-r", f"{ctx.subst(r['from'])}:={ctx.subst(r['to'])}"]
     cmd += ros_args
     env = dict(ctx.env)
     env.update({ctx.subst(e["name"]): ctx.subst(e["value"]) for e in body.get("env", []) or []})
-    return NodeSpec(name=name, command=cmd, env=env, namespace=ns, parameters=every_inline)
+    return NodeSpec(name=name, command=cmd, env=env, namespace=ns, parameters=every_inline, params_files=files)
+
+
+def params_file_warnings(nodes: Sequence[NodeSpec]) -> List[str]:
+    """One line per cause: a parameter file whose sections apply to no node of the launch; a file given to
+    a node none of whose sections applies to that node (rcl's matching: node_key_matches). A file that
+    cannot be read as a mapping is left to the node (rcl reports it)."""
+    out: List[str] = []
+    sections: Dict[str, List[str]] = {}
+    for f in dict.fromkeys(f for n in nodes for f in n.params_files):
+        try:
+            data = yaml.safe_load(Path(f).read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict):
+            sections[f] = [k for k, v in data.items() if isinstance(v, dict)]
+    fqns = [n.fqn for n in nodes]
+    dead = set()
+    for f, keys in sections.items():
+        if keys and not any(node_key_matches(k, q) for k in keys for q in fqns):
+            dead.add(f)
+            out.append(f"WARNING parameter file {f}: its sections ({', '.join(map(str, keys))}) apply to no node "
+                       f"of this launch ({', '.join(fqns)}); key them /**/<node> to apply under any namespace")
+    for n in nodes:
+        for f in dict.fromkeys(n.params_files):
+            keys = sections.get(f)
+            if f in dead or not keys or any(node_key_matches(k, n.fqn) for k in keys):
+                continue
+            out.append(f"WARNING node {n.fqn}: no section of {f} ({', '.join(map(str, keys))}) applies to it, "
+                       f"so none of its values do; key it /**/{n.name} (any namespace) or {n.fqn}")
+    return out
 
 
 # ------------------------------------------------------------------------------------------ processes
@@ -333,19 +445,16 @@ class Stack:
         return cls(d.nodes, tmp, description=d, **kw)
 
     def start(self) -> "Stack":
-        for m in self.description.messages:     # the launch file's `log` lines, as ros2 launch prints them
-            if self._out is not None:
-                with self._lock:
+        if self._out is not None:      # the `log` lines as ros2 launch prints them, then the warnings
+            with self._lock:
+                for m in self.description.messages:
                     self._out.write(f"[launch] {m}\n")
-                    self._out.flush()
-        legacy_dds_name = _fastdds_major() < 3
+                for w in self.description.warnings:
+                    self._out.write(f"[launch] {w}\n")
+                self._out.flush()
         for s in self.specs:
             env = dict(self._env)
             env.update(s.env)
-            if not legacy_dds_name and "FASTDDS_DEFAULT_PROFILES_FILE" in env:
-                # Fast DDS 3 (Kilted wheels) reads FASTDDS_*; the FASTRTPS_* name the launch file also sets
-                # for Humble/Jazzy would only make every node warn that it is deprecated
-                env.pop("FASTRTPS_DEFAULT_PROFILES_FILE", None)
             env.setdefault("PYTHONUNBUFFERED", "1")
             env.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
             p = subprocess.Popen(s.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -404,14 +513,6 @@ class Stack:
         self.stop()
 
 
-def _fastdds_major() -> int:
-    try:
-        from importlib.metadata import version
-        return int(version("ros-fastdds").split(".")[0])
-    except Exception:  # noqa: BLE001 - not a wheel install: a distribution's Fast DDS reads both names
-        return 0
-
-
 def _parse_overrides(items: Iterable[str]) -> Dict[str, str]:
     out = {}
     for it in items:
@@ -438,7 +539,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"memory-stack: {e}", file=sys.stderr)
         return 2
     if a.print:
-        for m in stack.description.messages:
+        for m in stack.description.messages + stack.description.warnings:
             print(f"[launch] {m}", file=sys.stderr)
         print(json.dumps([{"name": s.name, "namespace": s.namespace, "command": s.command,
                            "parameters": s.parameters} for s in stack.specs], indent=2))
