@@ -102,6 +102,13 @@ class Intrinsics:
     cy: float
     source: str                   # where they came from, for the log
 
+    @classmethod
+    def of(cls, fx_fy_cx_cy: Sequence[float], source: str) -> "Intrinsics":
+        fx, fy, cx, cy = (float(v) for v in fx_fy_cx_cy)
+        if not (fx > 0 and fy > 0):
+            raise DatasetError(f"{source}: fx and fy must be positive, got {fx:g}, {fy:g}")
+        return cls(fx, fy, cx, cy, source)
+
 
 @dataclass
 class FrameRef:
@@ -209,6 +216,8 @@ def scan_7scenes(root: Path, fps: float = 30.0, start_ns: Optional[int] = None,
         raise DatasetError(f"{root}: no such folder")
     if not fps > 0:
         raise DatasetError(f"--fps must be positive, got {fps}")
+    if start_ns is not None and start_ns < 0:
+        raise DatasetError(f"--start-time must not be before 1970, got {start_ns * 1e-9:.3f} s")
     files: Dict[str, Dict[str, Path]] = {"pose.txt": {}, "color": {}, "depth.png": {}}
     for p in root.iterdir():
         m = _FRAME_RE.match(p.name)
@@ -251,7 +260,7 @@ def scan_7scenes(root: Path, fps: float = 30.0, start_ns: Optional[int] = None,
 
 def _7scenes_intrinsics(root: Path, given: Optional[Sequence[float]]) -> Intrinsics:
     if given is not None:
-        return Intrinsics(*given, source="--intrinsics")
+        return Intrinsics.of(given, "--intrinsics")
     path = root / "camera-intrinsics.txt"
     if not path.is_file():
         raise DatasetError(f"{path}: missing (or give --intrinsics fx,fy,cx,cy)")
@@ -290,11 +299,11 @@ def _read_list(path: Path, n_fields: int, what: str) -> List[List[str]]:
 def tum_intrinsics(root: Path, given: Optional[Sequence[float]]) -> Intrinsics:
     """--intrinsics, else by the folder's name (freiburg1/2/3), else ROS's default 525/525/319.5/239.5."""
     if given is not None:
-        return Intrinsics(*given, source="--intrinsics")
+        return Intrinsics.of(given, "--intrinsics")
     found = re.findall(r"freiburg[123]", Path(root).resolve().as_posix())
     if found:
-        return Intrinsics(*TUM_INTRINSICS[found[-1]], source=f"TUM {found[-1]} (from the folder name)")
-    return Intrinsics(*ROS_DEFAULT_INTRINSICS, source="ROS default (no freiburg1/2/3 in the folder name)")
+        return Intrinsics.of(TUM_INTRINSICS[found[-1]], f"TUM {found[-1]} (from the folder name)")
+    return Intrinsics.of(ROS_DEFAULT_INTRINSICS, "ROS default (no freiburg1/2/3 in the folder name)")
 
 
 def interpolate_pose(t: np.ndarray, p: np.ndarray, q: np.ndarray, at: float) -> np.ndarray:
@@ -346,6 +355,8 @@ def scan_tum(root: Path, max_dt_s: float = 0.02, start_ns: Optional[int] = None,
     d_sorted = d_ns[d_order]
     r_ns = [_stamp_ns(r[0]) for r in rgb]
     shift = 0 if start_ns is None else start_ns - min(r_ns)
+    if min(r_ns) + shift < 0:
+        raise DatasetError(f"{root / 'rgb.txt'}: stamps before 1970 (give --start-time)")
     max_dt_ns = int(max_dt_s * 1e9)
     frames = []
     for k, (row, t_ns) in enumerate(zip(rgb, r_ns)):
@@ -529,6 +540,7 @@ def write_bag(ds: Dataset, out: Path, floor_z: Optional[float] = None, max_frame
     size: Optional[Tuple[int, int]] = None
     prev: Optional[Tuple[int, np.ndarray]] = None
     first_ns = last_ns = 0
+    closing = False
     try:
         for topic, msgtype in TOPICS.items():
             w.add_topic(topic, msgtype)
@@ -555,7 +567,7 @@ def write_bag(ds: Dataset, out: Path, floor_z: Optional[float] = None, max_frame
             base_T_camera = invert_T(map_T_base) @ map_T_camera
             v_base, yaw_rate = _base_velocity(prev, f.stamp_ns, map_T_base)
             s = f.stamp_ns
-            w.write_msg(TOPIC_TF, s - TF_LEAD_NS, msgs.tf(s, map_T_base, base_T_camera))
+            w.write_msg(TOPIC_TF, max(0, s - TF_LEAD_NS), msgs.tf(s, map_T_base, base_T_camera))
             w.write_msg(TOPIC_INFO, s, msgs.camera_info(s, size[1], size[0]))
             w.write_msg(TOPIC_COLOR, s, msgs.image(s, rgb, "rgb8"))
             w.write_msg(TOPIC_DEPTH, s, msgs.image(s, ds.depth_to_mm(raw), "16UC1"))
@@ -567,11 +579,13 @@ def write_bag(ds: Dataset, out: Path, floor_z: Optional[float] = None, max_frame
             if written % PROGRESS_EVERY == 0:
                 el = time.perf_counter() - t_start
                 say(f"  {written}/{max_frames or len(chosen)} frames ({el:.1f} s, {written / el:.1f} frames/s)")
-    except BaseException:
+        closing = True
         w.close()
-        shutil.rmtree(out, ignore_errors=True)
+    except BaseException:
+        if not closing:
+            w.close()
+        shutil.rmtree(out, ignore_errors=True)    # no half-written bag left behind
         raise
-    w.close()
     if written == 0:
         shutil.rmtree(out, ignore_errors=True)
         why = ", ".join(f"{n} {c}" for c, n in skipped.most_common()) or "no frame selected"
