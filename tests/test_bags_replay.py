@@ -11,6 +11,7 @@ the importer) imports frames, replays them, opens the store with the normal stac
 """
 from __future__ import annotations
 
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -187,3 +188,72 @@ def test_replay_bad_input_exits_2(tmp_path):
     assert r.returncode == 2 and "image topic" in r.stderr, r.stderr
     r = replay(write_bag(tmp_path / "notf", n=2, tf=False), tmp_path / "d", 93)
     assert r.returncode == 2 and "no tf from map to the camera frame" in r.stderr, r.stderr
+
+
+# ------------------------------------------------------------------------------------------ record
+ROSBAG2_V8_KEYS = {"version", "storage_identifier", "duration", "starting_time", "message_count",
+                   "topics_with_message_count", "compression_format", "compression_mode", "relative_file_paths",
+                   "files", "custom_data", "ros_distro"}
+
+
+def test_record_camera_tf_and_latched_tf_static(tmp_path, ros_context_factory):
+    from sensor_msgs.msg import Image
+    from tf2_msgs.msg import TFMessage
+
+    from memory_nodes.bags.rosbag2 import open_bag
+    from memory_nodes.ros.conversions.basic import make_transform_stamped, numpy_to_image
+    from memory_nodes.ros.qos import RELIABLE_SENSOR, TF, TF_STATIC
+
+    ctx = ros_context_factory(94, "record_test_publisher")
+    pub_img = ctx.node.create_publisher(Image, "camera/color/image_raw", RELIABLE_SENSOR)
+    pub_tf = ctx.node.create_publisher(TFMessage, "/tf", TF)
+    pub_static = ctx.node.create_publisher(TFMessage, "/tf_static", TF_STATIC)
+    _, base_T_cam = camera_pose(0)
+    pub_static.publish(TFMessage(transforms=[make_transform_stamped(base_T_cam, "base_link", CAM, T0_NS)]))  # before
+    out = tmp_path / "rec"
+    p = subprocess.Popen([PY, "-m", "memory_nodes.cli", "record", "--out", str(out), "--topics",
+                          "camera/color/image_raw", "/tf", "/tf_static", "--duration", "60"],
+                         env=ros_env(94), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        ctx.spin_until(lambda: min(x.get_subscription_count() for x in (pub_img, pub_tf, pub_static)) >= 1, 30.0,
+                       "the recorder's subscriptions")
+        n = 6
+        rgb = np.zeros((H, W, 3), np.uint8)
+        for k in range(n):
+            t = T0_NS + k * DT_NS
+            map_T_base, _ = camera_pose(k)
+            pub_tf.publish(TFMessage(transforms=[make_transform_stamped(map_T_base, "map", "base_link", t)]))
+            pub_img.publish(numpy_to_image(rgb, "rgb8", CAM, t))
+            ctx.spin_once(0.02)
+        for _ in range(20):        # reliable delivery of what was published: then stop the recorder (Ctrl-C)
+            ctx.spin_once(0.02)
+        p.send_signal(signal.SIGINT)
+        text, _ = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, text
+    assert "stopped by SIGINT" in text
+    meta = yaml.safe_load((out / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert ROSBAG2_V8_KEYS <= set(meta) and meta["version"] == 8 and meta["storage_identifier"] == "mcap", meta
+    with open_bag(out) as bag:
+        t = bag.topics
+        assert t["/camera/color/image_raw"].msgtype == "sensor_msgs/msg/Image"
+        assert {k: v.count for k, v in t.items()} == {"/camera/color/image_raw": n, "/tf": n, "/tf_static": 1}
+        assert t["/tf_static"].latched and not t["/tf"].latched
+        img = bag.decode(next(bag.messages(["/camera/color/image_raw"])))
+        assert (img.width, img.height, img.encoding, img.header.frame_id) == (W, H, "rgb8", CAM)
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+    seen: Dict[str, int] = {}
+    for f in out.glob("*.mcap"):
+        with f.open("rb") as fh:
+            reader = make_reader(fh, decoder_factories=[DecoderFactory()])
+            for schema, channel, _msg, decoded in reader.iter_decoded_messages():
+                seen[channel.topic] = seen.get(channel.topic, 0) + 1
+                if channel.topic == "/tf_static":
+                    assert decoded.transforms[0].child_frame_id == CAM
+                    qos = yaml.safe_load(channel.metadata["offered_qos_profiles"])[0]
+                    assert qos["durability"] in (1, "transient_local"), qos      # rmw's enum: 1 = transient local
+                assert schema.encoding == "ros2msg" and schema.data
+    assert seen == {"/camera/color/image_raw": n, "/tf": n, "/tf_static": 1}
