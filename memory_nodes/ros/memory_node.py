@@ -13,6 +13,12 @@ goes in without it; a keyframe whose observations are malformed is stored withou
 Bad input is logged once per cause (then at debug level); the node stays up and loses nothing else.
 Service callbacks answer NOT_ACTIVE unless the node is active, and UNKNOWN (logged once) for anything
 unexpected (``memory_service``).
+
+Diagnostics (``/diagnostics``, see diagnostics.py), in every lifecycle state: ``memory: lifecycle`` (the
+state; WARN unless active). While configured or active also ``memory: store`` (path, size on disk, age of
+the last commit, store errors by cause, schema version; ERROR on a store error in the last minute) and
+``memory: ingest`` (lag = node clock now - ingested_through, frames received vs ingested, objects /
+observations / views, bad inputs by cause; WARN on bad input in the last minute).
 """
 from __future__ import annotations
 
@@ -48,10 +54,13 @@ from .conversions.memory import (
     staleness_to_item,
 )
 from .conversions.perception import frame_view_from_msg, observations_from_msg, place_graph_from_msg, rooms_from_msg
+from .diagnostics import ERROR, WARN, Diagnostics, RateWindow, Status
 from .log_once import LogOnce
 from .params import NodeParameters, Section
 from .qos import EVENTS, LATCHED, STREAM
 from .runner import run_node
+
+_RECENT_S = 60.0          # steady s: a store error or bad input this recent raises the diagnostic level
 
 
 @dataclass
@@ -148,6 +157,16 @@ class MemoryNode(LifecycleNode):
         self._pub_markers = None
         self._graph_dirty = False
         self._last_graph_wall = 0.0
+        now = time.monotonic()
+        self._frames_received = 0
+        self._frames_ingested = 0
+        self._last_commit_wall: Optional[float] = None
+        self._store_errors = RateWindow(_RECENT_S, now)
+        self._bad_recent = RateWindow(_RECENT_S, now)
+        self.diagnostics = Diagnostics(self)
+        self.diagnostics.add("lifecycle", self._diagnose_lifecycle)
+        self.diagnostics.add("store", self._diagnose_store)
+        self.diagnostics.add("ingest", self._diagnose_ingest)
         self.get_logger().info("memory node created (unconfigured)")
 
     # ------------------------------------------------------------------------------ lifecycle
@@ -253,27 +272,34 @@ class MemoryNode(LifecycleNode):
     # ------------------------------------------------------------------------------ logging
     def _bad(self, cause: str, detail: str) -> None:
         self._log_bad.warning(cause, detail)
+        (self._store_errors if cause == "store_error" else self._bad_recent).tick(time.monotonic())
 
     # ------------------------------------------------------------------------------ ingest
-    def _ingest(self, out: PerceptionOutput, derive_absences: bool = True) -> None:
+    def _ingest(self, out: PerceptionOutput, derive_absences: bool = True) -> bool:
+        """True when the core took the frame in (committed or pending)."""
         if self.memory is None:
-            return
+            return False
+        taken = True
         try:
             through = self.memory.ingest(out, derive_absences=derive_absences)
+            if through is not None:
+                self._last_commit_wall = time.monotonic()
         except InputError as e:
             self._bad(e.cause, str(e))
-            through = None
+            through, taken = None, False
         except StoreError as e:
             self._bad("store_error", str(e))
-            through = None
+            through, taken = None, False
         for w in self.memory.drain_warnings():
             self._bad(w.cause, str(w))
         if through is not None:
             self._publish_progress()
             self._graph_dirty = True
+        return taken
 
     def _on_frame(self, msg: FrameObservations) -> None:
         """One frame: its observations and (for a keyframe) its View go in together."""
+        self._frames_received += 1
         try:
             obs: Optional[list] = observations_from_msg(msg)
         except (InputError, ValueError) as e:
@@ -285,10 +311,13 @@ class MemoryNode(LifecycleNode):
             self._bad(getattr(e, "cause", "bad_view"), str(e))
             view = None
         if obs is not None:
-            self._ingest(PerceptionOutput(time_to_ns(msg.header.stamp), obs, view, int(msg.place_id)))
+            ok = self._ingest(PerceptionOutput(time_to_ns(msg.header.stamp), obs, view, int(msg.place_id)))
         elif view is not None:     # a keyframe without its detections: stored, no absences drawn from it
-            self._ingest(PerceptionOutput(view.stamp_ns, [], view=view, place_id=view.place_id),
-                         derive_absences=False)
+            ok = self._ingest(PerceptionOutput(view.stamp_ns, [], view=view, place_id=view.place_id),
+                              derive_absences=False)
+        else:
+            ok = False
+        self._frames_ingested += int(ok)
 
     def _on_places(self, msg: PlaceGraph) -> None:
         try:
@@ -314,6 +343,7 @@ class MemoryNode(LifecycleNode):
         except StoreError as e:
             self._bad("store_error", str(e))
             return
+        self._last_commit_wall = time.monotonic()
         self._publish_progress()
         self._graph_dirty = True
 
@@ -347,6 +377,55 @@ class MemoryNode(LifecycleNode):
                                                              self.params.node.max_marker_objects))
         except MemoryStackError as e:
             self._bad("scene_graph", str(e))
+
+    # ------------------------------------------------------------------------------ diagnostics
+    def _lifecycle_state(self) -> str:
+        return str(self._state_machine.current_state[1])
+
+    def _diagnose_lifecycle(self) -> Status:
+        state = self._lifecycle_state()
+        s = Status({"state": state, "store open": self.memory is not None}, ok_message="active")
+        if state != "active":
+            s.add(WARN, f"{state}: not ingesting or answering (the lifecycle manager configures and activates it)")
+        return s
+
+    def _diagnose_store(self) -> Optional[Status]:
+        """Only while the store is open (configured / active)."""
+        mem, p = self.memory, self.params
+        if mem is None or p is None:
+            return None
+        now = time.monotonic()
+        path = p.memory.store.path
+        store = mem.store
+        size = sum(os.path.getsize(f) for f in (path, f"{path}-wal") if os.path.isfile(f))
+        errors = {c: n for c, n in self._log_bad.counts().items() if c == "store_error"}
+        age = None if self._last_commit_wall is None else now - self._last_commit_wall
+        s = Status({"path": path, "database size (MB)": size / 1e6, "last commit age (s)": age,
+                    "uncommitted": mem.has_uncommitted, "store errors": sum(errors.values()),
+                    "schema version": store.schema_version if store is not None else None})
+        s.counts("store errors", errors)
+        recent = self._store_errors.count(now)
+        if recent:
+            s.add(ERROR, f"{recent} store error(s) in the last {_RECENT_S:.0f} s (see the log: 'bad input "
+                         "(store_error)')")
+        return s
+
+    def _diagnose_ingest(self) -> Optional[Status]:
+        mem = self.memory
+        if mem is None:
+            return None
+        now_ns = self.get_clock().now().nanoseconds
+        through = mem.ingested_through_ns
+        st = mem.stats()
+        bad = {c: n for c, n in self._log_bad.counts().items() if c != "store_error"}
+        s = Status({"ingest lag (s)": (now_ns - through) / 1e9 if through >= 0 and now_ns > 0 else None,
+                    "ingested through (ns)": through, "frames received": self._frames_received,
+                    "frames ingested": self._frames_ingested, **st, "bad inputs": sum(bad.values())})
+        s.counts("bad inputs", bad)
+        recent = self._bad_recent.count(time.monotonic())
+        if recent:
+            s.add(WARN, f"{recent} bad input(s) in the last {_RECENT_S:.0f} s (causes: {', '.join(sorted(bad))})")
+        return s
 
     # ------------------------------------------------------------------------------ services
     @memory_service("recall_failed", bad_request=(InputError, NotFoundError))

@@ -20,6 +20,12 @@ steady-clock check (``InputWatch``, every second) warns once per cause when noth
 detector's simulator topics are missing, or when camera images arrive for ``node.input_timeout_s`` and no
 frame is processed, naming what is missing (colour, depth, camera_info, instances / class table,
 synchronization, tf) and how to fix it.
+
+Diagnostics (``/diagnostics``, see diagnostics.py): ``perception: inputs`` (each input topic's rate over a
+5 s steady window and count; WARN when a camera topic is silent), ``perception: frames`` (processed,
+rejected by cause, waiting for tf; WARN when frames were rejected in the last 5 s, ERROR when camera images
+arrive and no frame is processed, with InputWatch's reason) and ``perception: detector`` (kind, mean and
+max time per frame).
 """
 from __future__ import annotations
 
@@ -46,6 +52,7 @@ from .conversions.perception import (
     place_graph_to_msg,
     rooms_to_msg,
 )
+from .diagnostics import ERROR, WARN, Diagnostics, LatencyStats, RateWindow, Status, ms
 from .log_once import LogOnce
 from .params import NodeParameters, Section
 from .qos import EVENTS, LATCHED, STREAM, camera_qos
@@ -56,6 +63,7 @@ _UNIT = (0.0, 1.0)
 COLOR, DEPTH, INFO, INSTANCES, CLASS_TABLE = ("camera/color/image_raw", "camera/depth/image_raw",
                                               "camera/color/camera_info", "camera/instances/image_raw",
                                               "camera/class_table")
+_DIAG_WINDOW_S = 5.0                   # steady s: the window of input rates and "recent" rejections
 _SHORT = {COLOR: "color", DEPTH: "depth", INFO: "camera_info", INSTANCES: "instances", CLASS_TABLE: "class_table"}
 
 
@@ -152,9 +160,9 @@ class InputWatch:
                 return [("oracle_waiting", self._oracle_text(sim_missing))] if self.counts[CLASS_TABLE] == 0 else []
             return [("no_input", f"no camera input after {t:.0f} s: waiting for {', '.join(self.topics)} "
                                  "(check the camera driver's topic names, remappings and namespace)")]
-        since = max(self.last_processed_s or self.start_s, self.stream_start_s)
-        if now_s - since < t or now_s - self.last_image_s > t:
+        if self.stalled_s(now_s) is None:
             return []                          # frames flow, or the camera went quiet: nothing stalls
+        since = max(self.last_processed_s or self.start_s, self.stream_start_s)
         if sim_missing:
             return [("oracle_waiting", self._oracle_text(sim_missing))]
         stalled = f"camera images arrive but no frame was processed for {now_s - since:.0f} s"
@@ -176,6 +184,17 @@ class InputWatch:
             return [("waiting_for_tf", f"{stalled}: {self.held} frame(s) wait for their transform (frames: "
                      f"{self.frames})")]
         return []
+
+    def stalled_s(self, now_s: float) -> Optional[float]:
+        """Seconds camera images have arrived with no frame processed, once that is ``timeout_s`` or more
+        (and the last image is at most ``timeout_s`` old); None while frames flow or the camera is quiet."""
+        t = self.timeout_s
+        if t <= 0.0 or self.stream_start_s is None or self.last_image_s is None:
+            return None
+        since = max(self.last_processed_s or self.start_s, self.stream_start_s)
+        if now_s - since < t or now_s - self.last_image_s > t:
+            return None
+        return now_s - since
 
     def _oracle_text(self, missing: List[str]) -> str:
         got = ", ".join(f"{self.counts[t]} on {t}" for t in (COLOR, DEPTH, INFO))
@@ -218,6 +237,13 @@ class PerceptionNode(Node):
             topics.append((INSTANCES, Image))
             self.create_subscription(InstanceClassTable, CLASS_TABLE, self._on_class_table, LATCHED)
         self._tf_pending: List[Any] = []     # (synchronized set, first try, monotonic s) waiting for tf
+        start_s = time.monotonic()
+        self._rates = {name: RateWindow(_DIAG_WINDOW_S, start_s) for name, _ in topics}
+        if self.use_oracle:
+            self._rates[CLASS_TABLE] = RateWindow(_DIAG_WINDOW_S, start_s)
+        self._processed = RateWindow(_DIAG_WINDOW_S, start_s)
+        self._rejects = RateWindow(_DIAG_WINDOW_S, start_s)
+        self._latency = LatencyStats()
         self._watch = InputWatch([name for name, _ in topics], self.use_oracle, self.node_config.input_timeout_s,
                                  time.monotonic(), cfg.sync.slop_s,
                                  f"{self.map_frame} <- {self.camera_frame or '<image frame_id>'}, "
@@ -228,6 +254,10 @@ class PerceptionNode(Node):
         self.create_timer(0.02, self._retry_tf, clock=steady)
         self.create_timer(1.0, self._check_inputs, clock=steady)
         self._sync_kind = self._make_sync(topics)
+        self.diagnostics = Diagnostics(self)
+        self.diagnostics.add("inputs", self._diagnose_inputs)
+        self.diagnostics.add("frames", self._diagnose_frames)
+        self.diagnostics.add("detector", self._diagnose_detector)
         self.get_logger().info(
             f"perception up: detector={self._detector_text()}, sync={self._sync_kind}, tf={self.tf.kind}, "
             f"frames {self.map_frame} <- {self.camera_frame or '<image frame_id>'}, base {self.base_frame}")
@@ -255,7 +285,7 @@ class PerceptionNode(Node):
             subs = [message_filters.Subscriber(self, t, name, qos_profile=qos)
                     for name, t in topics]
             for sub, (name, _) in zip(subs, topics):
-                sub.registerCallback(lambda _m, name=name: self._watch.seen(name, time.monotonic()))
+                sub.registerCallback(lambda _m, name=name: self._seen(name))
             self._mf_sync = message_filters.ApproximateTimeSynchronizer(subs, q, slop_s)
             self._mf_sync.registerCallback(lambda *msgs: self._on_set(list(msgs)))
             self._mf_subs = subs
@@ -267,13 +297,18 @@ class PerceptionNode(Node):
                 t, name, lambda m, i=i: self._on_input(i, m), qos))
         return "memory_nodes ApproxTimeSync"
 
+    def _seen(self, topic: str) -> None:
+        now = time.monotonic()
+        self._watch.seen(topic, now)
+        self._rates[topic].tick(now)
+
     def _on_input(self, index: int, msg) -> None:
-        self._watch.seen(self._watch.topics[index], time.monotonic())
+        self._seen(self._watch.topics[index])
         for matched in self._sync.add(index, time_to_ns(msg.header.stamp), msg):
             self._on_set(matched)
 
     def _on_class_table(self, msg: InstanceClassTable) -> None:
-        self._watch.seen(CLASS_TABLE, time.monotonic())
+        self._seen(CLASS_TABLE)
         try:
             table = class_table_from_msg(msg)
         except InputError as e:
@@ -325,7 +360,9 @@ class PerceptionNode(Node):
                 if may_wait and self.config.transforms.wait_for_tf_s > 0:
                     return False
                 raise InputError("missing_tf", str(e)) from e
+            t0 = time.perf_counter()
             out = self.perception.process(frame, map_T_camera, map_T_base)
+            self._latency.add(time.perf_counter() - t0)
         except MemoryStackError as e:
             cause = e.cause if isinstance(e, InputError) else type(e).__name__
             self._reject(cause, str(e), stamp)
@@ -337,6 +374,7 @@ class PerceptionNode(Node):
             self.pub_rooms.publish(rooms_to_msg(out.rooms, self.map_frame))
         self.frames_done += 1
         self._watch.processed(time.monotonic())
+        self._processed.tick(time.monotonic())
         self.pub_ack.publish(stamp)
         if self.frames_done % self.config.persistence.save_every_n_frames == 0:
             self.save_state()
@@ -377,8 +415,60 @@ class PerceptionNode(Node):
     def _reject(self, cause: str, detail: str, stamp: Optional[Time]) -> None:
         self._log_rejected.warning(cause, detail)
         self._watch.rejected(cause)
+        self._rejects.tick(time.monotonic())
         if stamp is not None:
             self.pub_ack.publish(stamp)
+
+    # ------------------------------------------------------------------ diagnostics
+    def _silence_s(self) -> float:
+        return self.node_config.input_timeout_s or 3.0
+
+    def _diagnose_inputs(self) -> Status:
+        """Each input's rate and count; WARN per silent camera topic (none while a parked simulator, whose
+        class table came, renders nothing: InputWatch's rule)."""
+        now = time.monotonic()
+        s = Status()
+        silent = []
+        for topic, rate in self._rates.items():
+            s.set(f"{topic} rate (Hz)", rate.rate_hz(now)).set(f"{topic} received", rate.total)
+            age = rate.age_s(now)
+            if topic != CLASS_TABLE and (age if age is not None else now - rate.start_s) > self._silence_s():
+                silent.append((topic, age))
+        cameras = [t for t in self._rates if t != CLASS_TABLE]
+        parked = (self.use_oracle and self._rates[CLASS_TABLE].total > 0
+                  and all(self._rates[t].total == 0 or (self._rates[t].age_s(now) or 0.0) > self._silence_s()
+                          for t in cameras))
+        if parked:
+            s.ok_message = "no camera images: the simulator is parked (it renders while it moves)"
+            return s
+        if silent:
+            s.add(WARN, "camera topics silent: " + ", ".join(
+                f"{topic} ({'nothing received' if age is None else f'no message for {age:.0f} s'})"
+                for topic, age in silent))
+        return s
+
+    def _diagnose_frames(self) -> Status:
+        """Processed / rejected by cause / waiting for tf; WARN on recent rejections, ERROR on a stall."""
+        now = time.monotonic()
+        rejected = self._log_rejected.counts()
+        s = Status({"processed": self.frames_done, "processed rate (Hz)": self._processed.rate_hz(now),
+                    "rejected": sum(rejected.values()), "waiting for tf": len(self._tf_pending),
+                    "last processed age (s)": self._processed.age_s(now), "synchronizer": self._sync_kind})
+        s.counts("rejected", rejected)
+        recent = self._rejects.count(now)
+        if recent:
+            s.add(WARN, f"{recent} frame(s) rejected in the last {_DIAG_WINDOW_S:.0f} s (causes: "
+                        f"{', '.join(sorted(rejected))})")
+        stalled = self._watch.stalled_s(now)
+        if stalled is not None:
+            self._watch.held = len(self._tf_pending)
+            why = [text for _cause, text in self._watch.check(now)]
+            s.add(ERROR, why[0] if why else f"camera images arrive but no frame was processed for {stalled:.0f} s")
+        return s
+
+    def _diagnose_detector(self) -> Status:
+        return Status({"kind": self._detector_text(), "mean time per frame (ms)": ms(self._latency.mean_s()),
+                       "max time per frame (ms)": ms(self._latency.max_s()), "frames": self.frames_done})
 
 
 def main(args=None) -> None:

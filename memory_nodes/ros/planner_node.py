@@ -13,6 +13,11 @@ Threads: a MultiThreadedExecutor; the ask service and action share one mutually 
 (one question at a time: there is one robot), every client and subscription is in a reentrant group, so
 the answering callback can wait (with time-outs) on responses the other threads deliver. The node never
 waits on a service of its own.
+
+Diagnostics (``/diagnostics``, see diagnostics.py): ``planner: answers`` (questions answered / not sure /
+cannot parse / failed, the last answer's latency; WARN when the last question failed) and ``planner:
+connections`` (memory/recall, memory/get_scene_graph and navigate_to_pose available; ERROR without memory,
+WARN without navigate_to_pose: ask_active cannot look).
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ from memory_nodes.common.errors import InputError, MemoryStackError
 from memory_nodes.common.geometry import R_to_quat
 from memory_nodes.common.place_graph import shortest_place_path
 from memory_nodes.common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, LookResult, PlaceInfo, Sighting
-from memory_nodes.planner.answer import STOP_CANCELLED, Answer
+from memory_nodes.planner.answer import ANSWERED, CANNOT_PARSE, NOT_SURE, STOP_CANCELLED, Answer
 from memory_nodes.planner.config import PlannerConfig
 from memory_nodes.planner.planner import Feedback, Planner
 
@@ -55,6 +60,7 @@ from .conversions.planner import (
     span_from_item,
     window_from_request,
 )
+from .diagnostics import ERROR, WARN, Diagnostics, LatencyStats, Status, ms
 from .log_once import LogOnce
 from .params import NodeParameters, Section
 from .qos import EVENTS
@@ -361,6 +367,12 @@ class PlannerNode(Node):
                                           goal_callback=lambda _g: GoalResponse.ACCEPT,
                                           cancel_callback=lambda _g: CancelResponse.ACCEPT,
                                           callback_group=self.ask_group)
+        self._answers: Dict[str, int] = {"answered": 0, "not sure": 0, "cannot parse": 0, "failed": 0}
+        self._last_failure = ""
+        self._answer_latency = LatencyStats()
+        self.diagnostics = Diagnostics(self, callback_group=self.io_group)
+        self.diagnostics.add("answers", self._diagnose_answers)
+        self.diagnostics.add("connections", self._diagnose_connections)
         self.get_logger().info(f"planner up: selection={cfg.explore.selection}, lambda={cfg.utility.lambda_per_m}/m, "
                                f"c_wrong={cfg.utility.c_wrong}, granularity={cfg.explore.answer_granularity}")
 
@@ -481,8 +493,43 @@ class PlannerNode(Node):
             code, msg = NAVIGATION_FAILED, a.error
         return a, code, msg
 
+    def _answer_counted(self, req, is_cancelled: Callable[[], bool],
+                        on_feedback=None) -> Tuple[Optional[Answer], int, str]:
+        """_answer, counted for the diagnostics: by status, failures with their reason, latency (wall s)."""
+        t0 = time.monotonic()
+        a, code, msg = self._answer(req, is_cancelled, on_feedback)
+        kind = "failed" if a is None or code not in (NONE, CANCELED) else \
+            {ANSWERED: "answered", NOT_SURE: "not sure", CANNOT_PARSE: "cannot parse"}.get(a.status, "failed")
+        with self._lock:
+            self._answers[kind] += 1
+            self._last_failure = f"{msg} (error_code {code})" if kind == "failed" else ""
+        self._answer_latency.add(time.monotonic() - t0)
+        return a, code, msg
+
+    def _diagnose_answers(self) -> Status:
+        with self._lock:
+            counts, failure = dict(self._answers), self._last_failure
+        s = Status({"questions": sum(counts.values()), **counts,
+                    "last answer latency (ms)": ms(self._answer_latency.last_s),
+                    "mean answer latency (ms)": ms(self._answer_latency.mean_s())})
+        if failure:
+            s.add(WARN, f"the last question failed: {failure}")
+        return s
+
+    def _diagnose_connections(self) -> Status:
+        recall, graph = self.recall_client.service_is_ready(), self.graph_client.service_is_ready()
+        nav = self.nav_client.server_is_ready()
+        s = Status({"memory/recall": recall, "memory/get_scene_graph": graph, "navigate_to_pose": nav})
+        missing = [n for n, up in (("memory/recall", recall), ("memory/get_scene_graph", graph)) if not up]
+        if missing:
+            s.add(ERROR, f"{' and '.join(missing)} not available: no answers from memory (is the memory node "
+                         "active?)")
+        if not nav:
+            s.add(WARN, "navigate_to_pose not available: ask_active cannot look (is Nav2 or the simulator up?)")
+        return s
+
     def _on_ask(self, req: Ask.Request, resp: Ask.Response) -> Ask.Response:
-        a, code, msg = self._answer(req, lambda: False)
+        a, code, msg = self._answer_counted(req, lambda: False)
         if a is None:
             return fill_error(resp, code, msg)
         self.get_logger().info(f"ask {req.question!r}: {a.status} {a.answer} (p={a.probability:.2f}, "
@@ -494,7 +541,7 @@ class PlannerNode(Node):
 
         def feedback(fb: Feedback) -> None:
             goal_handle.publish_feedback(fill_feedback(AskActive.Feedback(), fb))
-        a, code, msg = self._answer(req, lambda: goal_handle.is_cancel_requested, feedback)
+        a, code, msg = self._answer_counted(req, lambda: goal_handle.is_cancel_requested, feedback)
         result = AskActive.Result()
         if a is None:
             goal_handle.abort()

@@ -13,6 +13,10 @@ patrols, with ``node.fast_forward_idle``, sim time jumps to the next patrol. In 
 is published only after perception acknowledges the previous one (or ``node.frame_ack_timeout_s`` of wall
 time passes: warned once, then it continues). With ``data_dir`` set, the ground-truth log and the node's
 state live there; ``node.start_day`` = N starts at day N of that stored world, -1 continues where it was.
+
+Diagnostics (``/diagnostics``, memory_nodes/ros/diagnostics.py): one status, ``sim: simulator`` (rendering
+rate over 5 s of wall time, sim time, day, phase, frames; WARN when a lockstep frame went without its
+acknowledgement past ``node.frame_ack_timeout_s`` in the last minute).
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ from tf2_msgs.msg import TFMessage
 from memory_nodes.common.errors import ConfigError, MemoryStackError
 from memory_nodes.common.geometry import R_to_quat, pose2d_T, quat_to_R, yaw_of
 from memory_nodes.ros.conversions.basic import intrinsics_to_camera_info, ns_to_duration, numpy_to_image, time_to_ns
+from memory_nodes.ros.diagnostics import WARN, Diagnostics, RateWindow, Status
 from memory_nodes.ros.log_once import LogOnce
 from memory_nodes.ros.params import NodeParameters, Section
 from memory_nodes.ros.qos import EVENTS, LATCHED, TF, TF_STATIC, camera_qos
@@ -155,6 +160,8 @@ class SimNode(Node):
         self._pending_frame_ns: Optional[int] = None
         self._pending_wall = 0.0
         self._acked_ns = -1
+        self._render_rate = RateWindow(5.0, time.monotonic())
+        self._ack_timeouts = RateWindow(60.0, time.monotonic())
 
         # interfaces
         cam_qos = camera_qos(self.params.camera_reliable or self.params.lockstep)
@@ -184,6 +191,8 @@ class SimNode(Node):
         # a site file sets use_sim_time for every node
         self.timer = self.create_timer(max(wall_period, 0.001), self._on_tick,
                                        clock=RosClock(clock_type=ClockType.STEADY_TIME))
+        self.diagnostics = Diagnostics(self)
+        self.diagnostics.add("simulator", self._diagnose)
         choice = self.sim.renderer().choice
         self.get_logger().info(
             f"world seed {self.sim.seed} ({self.sim.world.hash()[:12]}): {len(self.sim.world.rooms)} rooms, "
@@ -283,6 +292,7 @@ class SimNode(Node):
             if self._acked_ns < self._pending_frame_ns:
                 if time.monotonic() - self._pending_wall < p.frame_ack_timeout_s:
                     return
+                self._ack_timeouts.tick(time.monotonic())
                 self._warn_once("ack_timeout", f"no perception/frame_ack for frame {self._pending_frame_ns} "
                                 f"within {p.frame_ack_timeout_s} s: continuing without it (warned once)")
             self._pending_frame_ns = None
@@ -376,9 +386,26 @@ class SimNode(Node):
         self.pub_depth.publish(numpy_to_image(fr.depth_m, "32FC1", f.camera, t))
         self.pub_inst.publish(numpy_to_image(fr.instance_mask, "32SC1", f.camera, t))
         self.frames_published += 1
+        self._render_rate.tick(time.monotonic())
         if self.params.lockstep:
             self._pending_frame_ns = t
             self._pending_wall = time.monotonic()
+
+    def _diagnose(self) -> Status:
+        now = time.monotonic()
+        t = self.t_ns
+        navigating = self._nav is not None and not self._nav.future.done()
+        s = Status({"rendering rate (Hz)": self._render_rate.rate_hz(now), "sim time (s)": t / NS_PER_S,
+                    "sim time": self.sim.calendar.describe(t), "day": self.day,
+                    "patrolling": self.motion.active(t) and not navigating, "navigating": navigating,
+                    "frames published": self.frames_published, "lockstep": self.params.lockstep,
+                    "real-time factor": self.params.real_time_factor or "max"})
+        s.set("frame ack time-outs", self._ack_timeouts.total)
+        recent = self._ack_timeouts.count(now)
+        if recent:
+            s.add(WARN, f"{recent} frame(s) not acknowledged on perception/frame_ack within "
+                        f"{self.params.frame_ack_timeout_s} s in the last minute (is perception up?)")
+        return s
 
     # -- NavigateToPose --------------------------------------------------------------------------------------
     def _on_goal(self, goal) -> GoalResponse:
