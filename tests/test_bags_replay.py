@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Dict, List
 
 import numpy as np
+import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, ros_env
+from tests.conftest import REPO_ROOT, ros_env, wait_until
 
 PY = sys.executable
 W, H = 160, 120
@@ -257,3 +258,66 @@ def test_record_camera_tf_and_latched_tf_static(tmp_path, ros_context_factory):
                     assert qos["durability"] in (1, "transient_local"), qos      # rmw's enum: 1 = transient local
                 assert schema.encoding == "ros2msg" and schema.data
     assert seen == {"/camera/color/image_raw": n, "/tf": n, "/tf_static": 1}
+
+
+# ------------------------------------------------------------------------------------------ real data
+def _tables(db: Path) -> List[dict]:
+    """Confirmed table / dining_table objects: centre and merged extent (m) from the store."""
+    import json
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT c.name, t.status, t.data FROM tracks t "
+                           "JOIN classes c ON c.id = t.class_id").fetchall()
+    finally:
+        con.close()
+    out = []
+    for name, status, data in rows:
+        d = json.loads(data)
+        if name.replace(" ", "_") in ("table", "dining_table") and status not in ("tentative", "rejected"):
+            out.append({"class": name, "pos": d["pos"], "emin": d.get("emin") or d["bmin"],
+                        "emax": d.get("emax") or d["bmax"]})
+    return out
+
+
+def test_realdata_import_replay_then_ask_where_the_mug_is(tmp_path, default_model):
+    if not REALDATA.is_dir():
+        pytest.skip(f"no 7-Scenes frames at {REALDATA}")
+    from memory_nodes.ros.ask_client import AskClient
+    from memory_nodes.ros.bag_player import LAUNCH_FILE
+    from memory_nodes.ros.launcher import Stack
+
+    t0 = time.monotonic()
+    bag, data = tmp_path / "bag", tmp_path / "data"
+    r = subprocess.run([PY, "-m", "memory_nodes.cli", "import", "7scenes", str(REALDATA), "--out", str(bag),
+                        "--stride", "2", "--max-frames", "300"], cwd=REPO_ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = replay(bag, data, 95, "--lockstep", timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "300 frames played" in r.stdout, r.stdout
+    t_replay = time.monotonic() - t0
+    tables = _tables(data / "memory.db")
+    assert tables, "no table in the store"
+    stack = Stack.from_file(LAUNCH_FILE, {"with_sim": "false", "data_dir": str(data)}, env=ros_env(95),
+                            out=(tmp_path / "stack.log").open("w"))
+    import rclpy
+    ctx = rclpy.context.Context()
+    rclpy.init(context=ctx, domain_id=95)
+    client = None
+    try:
+        stack.start()
+        client = AskClient(context=ctx, node_name="realdata_ask_test")
+        assert client.wait_ready(60.0), (tmp_path / "stack.log").read_text()[-3000:]
+        wait_until(lambda: client.ask("where is the mug?", timeout_s=10.0).has_position, 30.0,
+                   what="an answer with a position")
+        o = client.ask("where is the mug?", timeout_s=10.0)
+    finally:
+        if client is not None:
+            client.close()
+        rclpy.try_shutdown(context=ctx)
+        stack.stop()
+    x, y, z = o.position
+    on = [t for t in tables if t["emin"][0] - 0.1 <= x <= t["emax"][0] + 0.1
+          and t["emin"][1] - 0.1 <= y <= t["emax"][1] + 0.1 and -0.05 <= z - t["pos"][2] <= 0.35]
+    assert on, f"the mug at {o.position} is on no table: {tables}; answer: {o.answer}"
+    print(f"real data: import + replay {t_replay:.1f} s, all {time.monotonic() - t0:.1f} s; {o.answer}")
