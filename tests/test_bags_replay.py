@@ -321,3 +321,14 @@ def test_realdata_import_replay_then_ask_where_the_mug_is(tmp_path, default_mode
           and t["emin"][1] - 0.1 <= y <= t["emax"][1] + 0.1 and -0.05 <= z - t["pos"][2] <= 0.35]
     assert on, f"the mug at {o.position} is on no table: {tables}; answer: {o.answer}"
     print(f"real data: import + replay {t_replay:.1f} s, all {time.monotonic() - t0:.1f} s; {o.answer}")
+
+
+def test_replay_at_a_rate_drops_nothing_it_need_not(tmp_path):
+    bag = write_bag(tmp_path / "bag", n=8, storage="sqlite3")
+    data = tmp_path / "data"
+    r = replay(bag, data, 93, "--rate", "2", "--params-file", str(tiny_params(tmp_path)))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "8 frames played" in r.stdout and "dropped (perception busy)" in r.stdout, r.stdout
+    accepted = int(r.stdout.split("perception: ")[1].split(" accepted")[0])
+    assert 1 <= accepted <= 8
+    assert len(dump_store(data / "memory.db")["observations"]) == accepted
