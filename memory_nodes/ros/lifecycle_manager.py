@@ -3,6 +3,9 @@
 The same node runs under `ros2 launch` and under the pip runner, so lifecycle nodes come up identically on
 a real ROS 2 install (Humble or later) and on a pip install. Services ~/startup and ~/shutdown
 (std_srvs/Trigger) repeat the sequence on demand.
+
+Start-up is timed on the steady clock, never on ROS time: under use_sim_time ROS time stands still until
+someone publishes /clock, and a sim-time autostart timer would leave the nodes unconfigured without a word.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
@@ -44,7 +48,8 @@ class LifecycleManagerNode(Node):
         self.create_service(Trigger, "~/shutdown", self._on_shutdown, callback_group=services_group)
         self.all_active = False
         if self.get_parameter("autostart").value:
-            self._autostart_timer = self.create_timer(0.1, self._autostart, callback_group=services_group)
+            self._autostart_timer = self.create_timer(0.1, self._autostart, callback_group=services_group,
+                                                      clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     # -- transitions -------------------------------------------------------------------------------------
     def _state_of(self, name: str) -> int:

@@ -23,6 +23,12 @@ config_from_dict would make it). A key no dataclass knows stays declared as it c
 (site.yaml's ``/**`` keys). A value the descriptor would reject (wrong type, outside its range) is kept
 without the descriptor, so ``read`` reports it through config_from_dict / validate() with their usual
 message; a value outside a stated range that validate() does not check is reported by ``read`` itself.
+
+Parameter files that miss the node. ``NodeParameters(node)`` warns once when the process was given parameter
+files (``--params-file``; runner.run_node remembers the arguments) and none has a section naming this node
+by rcl's matching (``planner`` or ``/**/planner`` for /planner; only ``/**/planner`` or ``/robot1/planner``
+for /robot1/planner): then no configured value applied and the code defaults run. ``/**`` sections (inline
+launch values, site.yaml) do not count: they never name the node.
 """
 from __future__ import annotations
 
@@ -35,7 +41,7 @@ import math
 import textwrap
 import tokenize
 import typing
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type, TypeVar
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import (
@@ -45,7 +51,7 @@ from rclpy.exceptions import (
 )
 from rclpy.parameter import Parameter
 
-from memory_nodes.common.config import config_from_dict, unflatten
+from memory_nodes.common.config import config_from_dict, is_node_specific, load_yaml, matching_keys, unflatten
 from memory_nodes.common.errors import ConfigError
 
 T = TypeVar("T")
@@ -245,6 +251,51 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, (array.array, tuple)) else value
 
 
+_PROCESS_ARGS: Optional[List[str]] = None      # the process's command line, as runner.run_node saw it
+
+
+def remember_args(args: Sequence[str]) -> None:
+    """Keep the process's arguments (for the parameter-file check); runner.run_node calls it."""
+    global _PROCESS_ARGS
+    _PROCESS_ARGS = list(args)
+
+
+def params_files(args: Sequence[str]) -> List[str]:
+    """The ``--params-file`` values inside the ``--ros-args`` sections of a command line, in order."""
+    out: List[str] = []
+    inside = False
+    it = iter(args)
+    for a in it:
+        if a == "--ros-args":
+            inside = True
+        elif a == "--":
+            inside = False
+        elif inside and a == "--params-file":
+            f = next(it, None)
+            if f is not None:
+                out.append(f)
+    return out
+
+
+def unmatched_params_files(files: Sequence[str], fqn: str) -> Optional[str]:
+    """Why none of ``files`` configures node ``fqn`` (no section names it), or None when one does or no
+    file was given. Pure (reads the files)."""
+    seen: List[str] = []
+    for f in files:
+        try:
+            data = load_yaml(f)
+        except Exception:  # noqa: BLE001 - a file rcl cannot read is rcl's to report
+            continue
+        if any(is_node_specific(k) for k in matching_keys(data, fqn)):
+            return None
+        seen.append(f"{f} ({', '.join(str(k) for k in data) or 'empty'})")
+    if not seen:
+        return None
+    name = fqn.rsplit("/", 1)[-1]
+    return (f"no parameter file has a section for {fqn}, so none of its configured values applied and the "
+            f"code defaults run (files: {'; '.join(seen)}). Key the sections /**/{name} (any namespace) or {fqn}")
+
+
 class NodeParameters:
     """The typed parameters of one node (see the module docstring)."""
 
@@ -252,6 +303,18 @@ class NodeParameters:
         self._node = node
         self.specs: Dict[str, ParamSpec] = {}
         self._problems: Dict[str, str] = {}      # name -> why it is declared without its descriptor
+        self._warn_unmatched_files()
+
+    def _warn_unmatched_files(self) -> None:
+        node = self._node
+        if _PROCESS_ARGS is None or getattr(node, "_parameter_overrides", None) is None:
+            return
+        if getattr(node, "_memory_nodes_files_checked", False):
+            return
+        node._memory_nodes_files_checked = True
+        why = unmatched_params_files(params_files(_PROCESS_ARGS), node.get_fully_qualified_name())
+        if why:
+            node.get_logger().warning(why)
 
     # -------------------------------------------------------------------------------- declaring
     def declare(self, cls: type, prefix: str = "", *, ranges: Optional[Mapping[str, Range]] = None,

@@ -10,19 +10,82 @@ rclpy.shutdown), ``before_destroy(node)`` runs, the node is destroyed and rclpy 
 (a no-op when a signal handler already did). An error in ``fatal`` (bad parameters, a foreign stored
 world) is logged as FATAL and exits with status 1 instead of a traceback. ``with rclpy.init()``
 exists only from Kilted on, so it is not used.
+
+A node never outlives what started it: on Linux the process asks for SIGTERM when its parent dies
+(prctl PR_SET_PDEATHSIG; ``ros2 launch`` killed by SIGTERM or SIGKILL leaves no orphans) and exits at once
+if the parent is already gone. SIGTERM ends a node as Ctrl-C does: rclpy's handlers (SignalHandlerOptions.ALL,
+asked for explicitly; Humble has them too) shut the context down, the spin ends, ``before_destroy`` runs.
+
+Under use_sim_time with no /clock publisher for CLOCK_WAIT_S (steady time), the node logs one ERROR saying
+so and how to fix it (its ROS time would stand still: no sim-time timer fires).
 """
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
+import sys
+import time
 from typing import Callable, Optional, Sequence, Tuple, Type
 
 import rclpy
 import rclpy.logging
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 from memory_nodes.common.errors import MemoryStackError
 
+from . import params as _params
+
 EXECUTORS = ("single", "multi")
+CLOCK_WAIT_S = 5.0                  # steady s: use_sim_time and no /clock publisher this long -> one ERROR
+_PR_SET_PDEATHSIG = 1               # <linux/prctl.h>
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> bool:
+    """Ask Linux for ``sig`` when the parent process dies (prctl PR_SET_PDEATHSIG); exit at once if it
+    already has. False where that is not available (not Linux, no libc). It fires when the parent *thread*
+    that started this process ends: ros2 launch and the pip runner start nodes from their main thread."""
+    if not sys.platform.startswith("linux"):
+        return False
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != parent:      # the parent died before the request took effect: no signal will come
+        raise SystemExit(0)
+    return True
+
+
+def watch_clock(node: Node, wait_s: float = CLOCK_WAIT_S):
+    """Under use_sim_time: one ERROR if no /clock publisher appears within ``wait_s`` steady seconds. Returns
+    the (steady) timer, or None when the node runs on wall time."""
+    try:
+        sim_time = bool(node.get_parameter("use_sim_time").value)
+    except Exception:  # noqa: BLE001 - a node without the parameter runs on wall time
+        return None
+    if not sim_time:
+        return None
+    deadline = time.monotonic() + wait_s
+
+    def check() -> None:
+        if node.count_publishers("/clock") > 0:
+            timer.cancel()
+        elif time.monotonic() >= deadline:
+            timer.cancel()
+            node.get_logger().error(
+                f"use_sim_time is true but nothing publishes /clock after {wait_s:.0f} s: this node's ROS time "
+                "stands still (timers on it never fire, stamps are 0). On a robot or a live camera run on wall "
+                "time (with_sim:=false, or use_sim_time:=false); with the simulator use with_sim:=true; when "
+                "replaying a bag, start the player with --clock")
+
+    timer = node.create_timer(0.25, check, clock=Clock(clock_type=ClockType.STEADY_TIME))
+    return timer
 
 
 def make_executor(kind: str = "single", num_threads: Optional[int] = None) -> Executor:
@@ -40,12 +103,15 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
              what: str = "the node") -> None:
     """Init, spin ``make_node()`` until Ctrl-C / shutdown, clean up (see the module docstring). ``name``
     names the logger of a FATAL line before the node exists; ``what`` the node in it."""
-    rclpy.init(args=args)
+    die_with_parent()
+    _params.remember_args(sys.argv if args is None else args)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.ALL)   # SIGINT and SIGTERM
     node: Optional[Node] = None
     ex: Optional[Executor] = None
     try:
         ex = make_executor(executor, num_threads)
         node = make_node()
+        watch_clock(node)
         ex.add_node(node)
         ex.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
