@@ -145,3 +145,88 @@ def test_runner_starts_nodes_and_lifecycle_manager_activates_them(tmp_path):
             dummy.wait(10)
     assert codes["lifecycle_manager"] is not None
     assert "managed nodes active: dummy" in (tmp_path / "logs" / "lifecycle_manager.log").read_text()
+
+
+_NODE_BEHIND_A_PARENT = """
+import subprocess, sys, time
+child = subprocess.Popen(sys.argv[1:])
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.ros
+def test_a_node_exits_when_its_parent_is_killed(tmp_path):
+    """What started a node dies by SIGKILL (ros2 launch killed hard): the node follows within seconds
+    (PR_SET_PDEATHSIG). On its way: a params file keyed by the bare node name under a namespace gets the
+    node's warning, and use_sim_time with no /clock its ERROR."""
+    import os
+    import signal
+    import subprocess
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("memory:\n  ros__parameters:\n    association: {weight_color: 0.25}\n")
+    log = tmp_path / "memory.log"
+    node = [sys.executable, "-c", "import sys; from memory_nodes.ros.memory_node import main; sys.exit(main())",
+            "--ros-args", "-r", "__ns:=/robot1", "--params-file", str(bare), "-p", "use_sim_time:=true",
+            "-p", f"data_dir:={tmp_path / 'data'}"]
+    with log.open("w") as out:
+        parent = subprocess.Popen([sys.executable, "-c", _NODE_BEHIND_A_PARENT, *node], env=ros_env(6),
+                                  stdout=subprocess.PIPE, stderr=out, text=True)
+    node_pid = int(parent.stdout.readline())
+    try:
+        wait_until(lambda: "nothing publishes /clock" in log.read_text(), 60, what="the /clock ERROR")
+        text = log.read_text()
+        assert "no parameter file has a section for /robot1/memory" in text and "/**/memory" in text
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+
+        def gone() -> bool:
+            try:
+                os.kill(node_pid, 0)
+            except ProcessLookupError:
+                return True
+            try:   # a zombie reaped by nobody yet counts as gone
+                return Path(f"/proc/{node_pid}/stat").read_text().split(") ")[1].startswith("Z")
+            except OSError:
+                return True
+        wait_until(gone, 10, what="the node to exit after its parent was killed")
+    finally:
+        for pid in (parent.pid, node_pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.mark.ros
+def test_sigterm_to_the_pip_runner_stops_every_node(tmp_path):
+    """SIGTERM to `memory-stack` ends every node as Ctrl-C does (the memory node commits its store)."""
+    import os
+    import signal
+    import subprocess
+    f = _write(tmp_path, f"""
+        launch:
+        - node: {{pkg: memory_ros, exec: memory_node, name: memory, namespace: t,
+                 param: [{{name: data_dir, value: "{tmp_path / 'data'}"}}]}}
+        - node: {{pkg: memory_ros, exec: lifecycle_manager, name: lifecycle_manager, namespace: t,
+                 param: [{{name: node_names, value: ["memory"]}}]}}
+    """)
+    log = tmp_path / "stack.log"
+    with log.open("w") as out:
+        runner = subprocess.Popen([sys.executable, "-m", "memory_nodes.ros.launcher", str(f)], env=ros_env(7),
+                                  stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    try:
+        wait_until(lambda: "managed nodes active: memory" in log.read_text(), 150, what="memory active")
+        pids = [int(p) for p in subprocess.run(["pgrep", "-P", str(runner.pid)], capture_output=True,
+                                               text=True).stdout.split()]
+        assert len(pids) == 2
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(30) == 0, log.read_text()[-3000:]
+        for pid in pids:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+        store, wal = tmp_path / "data" / "memory.db", tmp_path / "data" / "memory.db-wal"
+        assert store.is_file() and not wal.exists()      # closed: SQLite checkpoints and removes its WAL
+    finally:
+        if runner.poll() is None:
+            runner.kill()
