@@ -73,24 +73,26 @@ def _launch(tmp_path: Path, text: str, name: str = "t.launch.yaml") -> Path:
 def test_launcher_warns_about_params_files_that_apply_to_no_node(tmp_path):
     bare = tmp_path / "bare.yaml"
     bare.write_text("planner:\n  ros__parameters: {x: 1}\n")
-    other = tmp_path / "other.yaml"
+    other = tmp_path / "other.yaml"          # a site file about the memory node only: fine for the planner
     other.write_text("/**/memory:\n  ros__parameters: {x: 1}\n")
+    mixed = tmp_path / "mixed.yaml"          # one section misses the planner (namespace), one hits memory
+    mixed.write_text("/robot2/planner:\n  ros__parameters: {x: 1}\n/**/memory:\n  ros__parameters: {x: 1}\n")
     every = tmp_path / "every.yaml"
     every.write_text("/**:\n  ros__parameters: {x: 1}\n")
     f = _launch(tmp_path, f"""
         launch:
         - arg: {{name: namespace, default: ""}}
         - node: {{pkg: memory_ros, exec: planner_node, name: planner, namespace: "$(var namespace)",
-                 param: [{{from: {bare}}}, {{from: {every}}}, {{from: {other}}}]}}
+                 param: [{{from: {bare}}}, {{from: {every}}}, {{from: {other}}}, {{from: {mixed}}}]}}
         - node: {{pkg: memory_ros, exec: memory_node, name: memory, namespace: "$(var namespace)",
                  param: [{{from: {every}}}, {{from: {other}}}]}}
     """)
     assert describe_all(f, {}, tmp_path).warnings == [
-        f"WARNING node /planner: no section of {other} (/**/memory) applies to it, so none of its values do; "
-        "key it /**/planner (any namespace) or /planner"]
+        f"WARNING node /planner: no section of {mixed} (/robot2/planner, /**/memory) applies to it, so none of "
+        "its values do; key it /**/planner (any namespace) or /planner"]
     w = describe_all(f, {"namespace": "robot1"}, tmp_path).warnings
     assert len(w) == 2 and w[0].startswith(f"WARNING parameter file {bare}: its sections (planner) apply to no node")
-    assert "/robot1/planner, /robot1/memory" in w[0] and "/robot1/planner" in w[1]
+    assert "/robot1/planner, /robot1/memory" in w[0] and w[1].startswith("WARNING node /robot1/planner: ")
     out = subprocess.run([sys.executable, "-m", "memory_nodes.ros.launcher", str(f), "namespace:=robot1", "--print"],
                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
     assert out.returncode == 0 and out.stderr.count("[launch] WARNING") == 2, out.stderr

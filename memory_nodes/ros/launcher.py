@@ -392,8 +392,9 @@ def _node(body, ctx: Context, tmpdir: Path) -> NodeSpec:
 
 def params_file_warnings(nodes: Sequence[NodeSpec]) -> List[str]:
     """One line per cause: a parameter file whose sections apply to no node of the launch; a file given to
-    a node none of whose sections applies to that node (rcl's matching: node_key_matches). A file that
-    cannot be read as a mapping is left to the node (rcl reports it)."""
+    a node that has a section for the node's name (``planner``, ``/other_ns/planner``) none of whose
+    sections applies to the node (rcl's matching: node_key_matches). A site file about other nodes only,
+    given to every node, is no cause. A file that cannot be read as a mapping is left to rcl to report."""
     out: List[str] = []
     sections: Dict[str, List[str]] = {}
     for f in dict.fromkeys(f for n in nodes for f in n.params_files):
@@ -410,11 +411,13 @@ def params_file_warnings(nodes: Sequence[NodeSpec]) -> List[str]:
             dead.add(f)
             out.append(f"WARNING parameter file {f}: its sections ({', '.join(map(str, keys))}) apply to no node "
                        f"of this launch ({', '.join(fqns)}); key them /**/<node> to apply under any namespace")
-    for n in nodes:
+    for n in nodes:     # a section meant for this node (its name) that misses it (the namespace)
         for f in dict.fromkeys(n.params_files):
             keys = sections.get(f)
             if f in dead or not keys or any(node_key_matches(k, n.fqn) for k in keys):
                 continue
+            if not any(str(k).rstrip("/").rsplit("/", 1)[-1] == n.name for k in keys):
+                continue        # a site file about other nodes only, given to every node: nothing missed
             out.append(f"WARNING node {n.fqn}: no section of {f} ({', '.join(map(str, keys))}) applies to it, "
                        f"so none of its values do; key it /**/{n.name} (any namespace) or {n.fqn}")
     return out
