@@ -1,8 +1,8 @@
 """Diagnostics (memory_nodes/ros/diagnostics.py): the updater's logic with injected time (rates over a
 sliding window, level aggregation, a task that raises or returns garbage), and the nodes' /diagnostics in
 their own processes (ROS_DOMAIN_ID 32): perception's, memory's (by lifecycle state) and the planner's
-statuses with their keys, a WARN for a silent camera, and a malformed image counted as a rejection with its
-cause."""
+statuses with their keys (the planner under use_sim_time without /clock), a WARN for a silent camera, and
+a malformed image counted as a rejection with its cause."""
 from __future__ import annotations
 
 import sys
@@ -175,7 +175,7 @@ def test_nodes_report_on_diagnostics(tmp_path, ros_context_factory, process_fact
                               "-p", "diagnostic_updater.period:=0.5"], env)
     planner = process_factory([PYTHON, "-m", "memory_nodes.ros.planner_node", "--ros-args",
                                "--params-file", str(REPO_ROOT / "config" / "planner.yaml"),
-                               "-p", "diagnostic_updater.period:=0.5"], env)
+                               "-p", "diagnostic_updater.period:=0.5", "-p", "use_sim_time:=true"], env)
     ros = ros_context_factory(DOMAIN)
     node = ros.node
     arrays = []
@@ -230,6 +230,10 @@ def test_nodes_report_on_diagnostics(tmp_path, ros_context_factory, process_fact
     assert _level(conn) == WARN and _values(conn)["navigate_to_pose"] == "false"
     answers = _values(wait_status("planner: answers"))
     assert {"answered", "not sure", "failed", "last answer latency (ms)"} <= set(answers)
+    # under use_sim_time with no /clock the planner still reports (steady timer), stamped with its clock: 0
+    stamps = {(a.header.stamp.sec, a.header.stamp.nanosec) for a in arrays
+              if any(s.name.startswith("planner: ") for s in a.status)}
+    assert stamps == {(0, 0)}
 
     # a malformed image (depth in mono8): counted as a rejection with its cause, the level at least WARN
     pubs = {t: node.create_publisher(Image, t, RELIABLE_SENSOR)
