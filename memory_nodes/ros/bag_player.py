@@ -138,7 +138,6 @@ class GraphPlayer:
         self.accepted: Dict[int, int] = {}       # stamp -> observations, per perception/frames message
         self.views = 0
         self.ingested = -1
-        self.progress_seen = False               # memory publishes its progress once active
         self.last_accepted = -1
         self.node.create_subscription(Time, "perception/frame_ack",
                                       lambda m: self.acks.add(time_to_ns(m)), EVENTS)
@@ -153,7 +152,6 @@ class GraphPlayer:
         self.last_accepted = max(self.last_accepted, t)
 
     def _on_progress(self, m) -> None:
-        self.progress_seen = True
         self.ingested = max(self.ingested, self._time_to_ns(m.ingested_through))
 
     def spin(self, timeout_s: float = 0.01) -> None:
@@ -193,9 +191,10 @@ class GraphPlayer:
 
             def tick() -> None:
                 self.publish_clock(min(int(clock_until_ns), origin + int((time.monotonic() - t0) * 1e9)))
-        # memory active (its progress came) and subscribed to perception/frames beside this player: a frame
-        # played before that would be processed by perception and lost to memory
-        self.wait(lambda: min(p.get_subscription_count() for p in pubs) >= 1 and self.progress_seen
+        # memory active (it subscribes perception/frames on activate, beside this player) and its progress
+        # publisher up: a frame played before that would be processed by perception and lost to memory
+        self.wait(lambda: min(p.get_subscription_count() for p in pubs) >= 1
+                  and self.node.count_publishers("memory/ingested_through") >= 1
                   and self.node.count_subscribers("perception/frames") >= 2, timeout_s,
                   "perception's camera and tf subscriptions and the memory node (active)", stack, tick)
         for _ in range(50):               # let discovery settle (acks, frames)
