@@ -262,3 +262,31 @@ def test_nodes_report_on_diagnostics(tmp_path, ros_context_factory, process_fact
     assert int(_values(inputs)["camera/depth/image_raw received"]) >= 1
     for p in (perception, memory, planner):
         assert p.poll() is None
+
+
+def test_lifecycle_manager_reports_its_managed_nodes(tmp_path, ros_context_factory, process_factory):
+    """The lifecycle manager's status: WARN while a managed node is missing, OK with each node's state once
+    start-up has brought it to active (states cached from the transitions, no service call per report)."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from memory_nodes.ros.qos import EVENTS
+
+    env = ros_env(DOMAIN + 1, {"PYTHONPATH": str(REPO_ROOT)})
+    manager = process_factory([PYTHON, "-m", "memory_nodes.ros.lifecycle_manager", "--ros-args",
+                               "-p", "diagnostic_updater.period:=0.5", "-p", "service_wait_s:=60.0"], env)
+    ros = ros_context_factory(DOMAIN + 1)
+    arrays: list = []
+    ros.node.create_subscription(DiagnosticArray, "/diagnostics", arrays.append, EVENTS)
+    name = "lifecycle_manager: managed nodes"
+    ros.spin_until(lambda: name in _statuses(arrays), 60, "the lifecycle manager's status")
+    waiting = _statuses(arrays)[name]
+    assert _level(waiting) == WARN and _values(waiting)["all active"] == "false"
+    assert _values(waiting)["memory"] == "not contacted yet"
+    memory = process_factory([PYTHON, "-m", "memory_nodes.ros.memory_node", "--ros-args",
+                              "--params-file", str(REPO_ROOT / "config" / "memory.yaml"),
+                              "-p", f"data_dir:={tmp_path}", "-p", "vocab.allow_model:=false"], env)
+    ros.spin_until(lambda: _level(_statuses(arrays)[name]) == OK, 90, "managed nodes active")
+    active = _values(_statuses(arrays)[name])
+    assert active["memory"] == "active" and active["all active"] == "true" and active["phase"] == "active"
+    for p in (manager, memory):
+        assert p.poll() is None

@@ -19,7 +19,12 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
+from .diagnostics import ERROR, WARN, Diagnostics, Status
 from .runner import run_node
+
+_STATE_LABELS = {State.PRIMARY_STATE_UNKNOWN: "unknown", State.PRIMARY_STATE_UNCONFIGURED: "unconfigured",
+                 State.PRIMARY_STATE_INACTIVE: "inactive", State.PRIMARY_STATE_ACTIVE: "active",
+                 State.PRIMARY_STATE_FINALIZED: "finalized"}
 
 
 class LifecycleManagerNode(Node):
@@ -47,6 +52,12 @@ class LifecycleManagerNode(Node):
         self.create_service(Trigger, "~/startup", self._on_startup, callback_group=services_group)
         self.create_service(Trigger, "~/shutdown", self._on_shutdown, callback_group=services_group)
         self.all_active = False
+        self._states = {n: "not contacted yet" for n in self._node_names}   # last known, from the transitions
+        self._phase = "waiting"            # waiting | starting | active | failed | shut down
+        self._failure = ""
+        # its own group: start-up blocks the services group while it waits for the managed nodes
+        self.diagnostics = Diagnostics(self, callback_group=MutuallyExclusiveCallbackGroup())
+        self.diagnostics.add("managed nodes", self._diagnose)
         if self.get_parameter("autostart").value:
             self._autostart_timer = self.create_timer(0.1, self._autostart, callback_group=services_group,
                                                       clock=Clock(clock_type=ClockType.STEADY_TIME))
@@ -59,7 +70,9 @@ class LifecycleManagerNode(Node):
         fut = client.call_async(GetState.Request())
         if not self._wait(fut):
             raise RuntimeError(f"{name}: get_state timed out")
-        return int(fut.result().current_state.id)
+        state = int(fut.result().current_state.id)
+        self._states[name] = _STATE_LABELS.get(state, str(state))
+        return state
 
     def _transition(self, name: str, transition_id: int, label: str) -> None:
         fut = self._change[name].call_async(ChangeState.Request(transition=Transition(id=transition_id)))
@@ -67,6 +80,8 @@ class LifecycleManagerNode(Node):
             raise RuntimeError(f"{name}: {label} timed out after {self._transition_timeout_s:.0f} s")
         if not fut.result().success:
             raise RuntimeError(f"{name}: {label} failed (see that node's log)")
+        self._states[name] = {"configure": "inactive", "activate": "active", "deactivate": "inactive",
+                              "cleanup": "unconfigured"}.get(label, self._states[name])
         self.get_logger().info(f"{name}: {label} done")
 
     def _wait(self, fut) -> bool:
@@ -77,6 +92,7 @@ class LifecycleManagerNode(Node):
         return done.wait(self._transition_timeout_s) and fut.done()
 
     def startup(self) -> bool:
+        self._phase, self._failure = "starting", ""
         try:
             for name in self._node_names:
                 state = self._state_of(name)
@@ -86,9 +102,11 @@ class LifecycleManagerNode(Node):
                 if state == State.PRIMARY_STATE_INACTIVE:
                     self._transition(name, Transition.TRANSITION_ACTIVATE, "activate")
             self.all_active = True
+            self._phase = "active"
             self.get_logger().info(f"managed nodes active: {', '.join(self._node_names)}")
             return True
         except RuntimeError as e:
+            self._phase, self._failure = "failed", str(e)
             self.get_logger().error(f"start-up failed: {e}")
             return False
 
@@ -106,7 +124,18 @@ class LifecycleManagerNode(Node):
                 self.get_logger().error(f"shutdown of {name} failed: {e}")
                 ok = False
         self.all_active = False
+        self._phase = "shut down"
         return ok
+
+    def _diagnose(self) -> Status:
+        """Cached states only (what the transitions last saw): never a service call from the updater."""
+        s = Status({"all active": self.all_active, "autostart": bool(self.get_parameter("autostart").value),
+                    "phase": self._phase, **self._states}, ok_message="managed nodes active")
+        if self._phase == "failed":
+            s.add(ERROR, f"start-up failed: {self._failure}")
+        elif self._phase != "active":
+            s.add(WARN, f"managed nodes not active ({self._phase})")
+        return s
 
     # -- callbacks -----------------------------------------------------------------------------------------
     def _autostart(self) -> None:
@@ -125,8 +154,9 @@ class LifecycleManagerNode(Node):
 
 
 def main(args=None) -> None:
-    # two threads: a transition's callback waits on the service reply another thread delivers
-    run_node(LifecycleManagerNode, args, executor="multi", num_threads=2, name="lifecycle_manager",
+    # three threads: a transition's callback waits on the service reply another thread delivers, and the
+    # diagnostics report meanwhile
+    run_node(LifecycleManagerNode, args, executor="multi", num_threads=3, name="lifecycle_manager",
              what="the lifecycle manager")
 
 
