@@ -110,8 +110,14 @@ def test_node_warns_when_no_params_file_names_it(tmp_path):
     assert params_files(args) == [str(bare)]
     assert unmatched_params_files([str(bare)], "/planner") is None
     why = unmatched_params_files([str(bare)], "/robot1/planner")
-    assert why is not None and "/robot1/planner" in why and "/**/planner" in why and "planner, /**" in why
+    assert why is not None and "/robot1/planner" in why and "/**/planner" in why and "(planner)" in why
     assert unmatched_params_files([], "/robot1/planner") is None
+    # only /** sections (the launchers' inline values) or sections about other nodes: nothing is missed
+    inline = tmp_path / "inline.yaml"
+    inline.write_text("/**:\n  ros__parameters: {node_names: [memory]}\n")
+    others = tmp_path / "others.yaml"
+    others.write_text("memory:\n  ros__parameters: {x: 1}\n")
+    assert unmatched_params_files([str(inline), str(others)], "/robot1/lifecycle_manager") is None
     assert unmatched_params_files([str(REPO_ROOT / "config" / "planner.yaml")], "/robot1/planner") is None
 
 

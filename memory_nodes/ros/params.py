@@ -278,9 +278,12 @@ def params_files(args: Sequence[str]) -> List[str]:
 
 
 def unmatched_params_files(files: Sequence[str], fqn: str) -> Optional[str]:
-    """Why none of ``files`` configures node ``fqn`` (no section names it), or None when one does or no
-    file was given. Pure (reads the files)."""
-    seen: List[str] = []
+    """Why none of ``files`` configures node ``fqn`` although a section is meant for it (a section naming
+    the node's name that misses its namespace, e.g. ``planner:`` for /robot1/planner), or None. Files with
+    only ``/**`` sections (the launchers' inline values, a site file) and files about other nodes are no
+    cause: a node without a config file of its own is not misconfigured. Pure (reads the files)."""
+    name = fqn.rsplit("/", 1)[-1]
+    meant: List[str] = []
     for f in files:
         try:
             data = load_yaml(f)
@@ -288,12 +291,14 @@ def unmatched_params_files(files: Sequence[str], fqn: str) -> Optional[str]:
             continue
         if any(is_node_specific(k) for k in matching_keys(data, fqn)):
             return None
-        seen.append(f"{f} ({', '.join(str(k) for k in data) or 'empty'})")
-    if not seen:
+        keys = [str(k) for k in data if is_node_specific(k) and str(k).rstrip("/").rsplit("/", 1)[-1] == name]
+        if keys:
+            meant.append(f"{f} ({', '.join(keys)})")
+    if not meant:
         return None
-    name = fqn.rsplit("/", 1)[-1]
     return (f"no parameter file has a section for {fqn}, so none of its configured values applied and the "
-            f"code defaults run (files: {'; '.join(seen)}). Key the sections /**/{name} (any namespace) or {fqn}")
+            f"code defaults run (sections meant for it: {'; '.join(meant)}). Key the sections /**/{name} "
+            f"(any namespace) or {fqn}")
 
 
 class NodeParameters:
