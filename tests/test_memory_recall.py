@@ -85,3 +85,22 @@ def test_ingest_reports_commits_and_bad_input_is_skipped(tmp_path, vocab):
     assert causes == ["nan_observation"] and mem.drain_warnings() == []
     assert mem.count_observations() == 2
     mem.close()
+
+
+def test_receptacle_is_the_surface_the_object_stands_on(tmp_path, vocab):
+    """A mug on a table's edge, a chair back at table height right beside it (inside the 0.15 m margin and
+    nearer the mug than the table's centre): the mug is on the table (real 7-Scenes detections look so)."""
+    mem = MemoryCore.open(str(tmp_path / "m.db"), vocab=vocab)
+
+    def box(t, cls, lo, hi):
+        lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+        return ObjectObservation(t, cls, 0.9, (lo + hi) / 2, lo, hi, 500, (0.5, 0.4, 0.3), None, 2.0)
+
+    for k in range(6):
+        t = (10 + k) * NS_PER_S
+        mem.ingest(PerceptionOutput(t, [box(t, "dining_table", [-0.7, -0.5, 0.0], [0.7, 0.5, 0.8]),
+                                        box(t, "chair", [-0.95, 0.2, 0.6], [-0.75, 0.4, 0.8]),
+                                        _obs(t, "mug", [-0.65, 0.3, 0.84])]))
+    mug = mem.last_seen("mug")
+    assert len(mug) == 1 and vocab.canonical(mug[0].receptacle) == vocab.canonical("dining_table")
+    mem.close()

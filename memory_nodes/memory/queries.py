@@ -179,9 +179,13 @@ class Queries:
                     continue
                 lo, hi = f.bbox_min - 0.15, f.bbox_max + 0.15
                 if lo[0] <= p[0] <= hi[0] and lo[1] <= p[1] <= hi[1] and p[2] >= f.bbox_min[2] - 0.1:
+                    # the surface it stands on: its height near the top, and inside the footprint beats the
+                    # 0.15 m margin (a mug on a table's edge is on the table, not on the chair back beside it)
                     dz = abs(p[2] - f.bbox_max[2])
+                    outside = float(np.linalg.norm(np.maximum(0.0, np.maximum(f.bbox_min[:2] - p[:2],
+                                                                               p[:2] - f.bbox_max[:2]))))
                     dxy = float(np.linalg.norm(p[:2] - f.pos[:2]))
-                    d = dz + 0.1 * dxy
+                    d = dz + outside + 0.1 * dxy
                     if d < best_d:
                         best, best_d = c, d
         if len(ms.receptacle_cache) > 100_000:

@@ -59,7 +59,7 @@ def default_out() -> str:
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0].strip("`"))
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0].replace("``", ""))
     ap.add_argument("--out", "-o", default=None, help="bag folder to create (default rosbag2_YYYY_MM_DD-HH_MM_SS)")
     ap.add_argument("--topics", nargs="+", default=None, help="record these topics instead of the defaults")
     ap.add_argument("--add", nargs="+", default=[], help="record these topics as well")

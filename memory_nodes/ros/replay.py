@@ -242,7 +242,7 @@ class Progress:
 
 # ------------------------------------------------------------------------------------------ command
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0].strip("`"))
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0].replace("``", ""))
     ap.add_argument("bag", metavar="BAG_DIR", help="rosbag2 folder (metadata.yaml + .mcap or .db3)")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--lockstep", action="store_true", help="one frame at a time, deterministic")
