@@ -88,3 +88,20 @@ def test_camera_info_round_trip_and_rejection():
     bad.k = [0.0] * 9
     with pytest.raises(InputError):
         cv.camera_info_to_intrinsics(bad)
+
+
+def test_sighting_round_trip_keeps_receptacle_and_colour():
+    """Over ROS the planner reads memory through RecallItems: the furniture an object stands on and its
+    colour must survive (answers say "on the dining table"; colour questions filter on it)."""
+    from memory_nodes.common.protocols import Evidence, Sighting
+    from memory_nodes.ros.conversions.memory import sighting_to_item
+    from memory_nodes.ros.conversions.planner import sighting_from_item
+
+    s = Sighting("obj_000005", "mug", np.array([-0.7, 1.83, 0.77]), 3, -1, 10, 20, 0.9,
+                 color_rgb=(0.8, 0.1, 0.2), receptacle="dining table", evidence=Evidence(observation_ids=[4, 5]))
+    back = sighting_from_item(sighting_to_item(s))
+    assert back.receptacle == "dining table" and np.allclose(back.color_rgb, (0.8, 0.1, 0.2))
+    assert np.allclose(back.position_m, s.position_m) and (back.first_seen_ns, back.last_seen_ns) == (10, 20)
+    assert list(back.evidence.observation_ids) == [4, 5]
+    plain = sighting_from_item(sighting_to_item(Sighting("o", "cup", np.zeros(3), -1, -1, 1, 1, 0.5)))
+    assert plain.receptacle == "" and plain.color_rgb == (0.0, 0.0, 0.0)

@@ -36,6 +36,8 @@ def sighting_to_item(s: Sighting) -> RecallItem:
     it.stamp = ns_to_time(s.first_seen_ns)
     it.until = ns_to_time(s.last_seen_ns)
     it.p_still_there = float(s.p_still_there)
+    it.receptacle = str(s.receptacle or "")
+    it.color_rgb = [float(c) for c in s.color_rgb]
     it.evidence = evidence_to_msg(s.evidence)
     return it
 

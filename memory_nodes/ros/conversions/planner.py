@@ -101,8 +101,10 @@ def sighting_from_item(it: RecallItem) -> Sighting:
     first, last = time_to_ns(it.stamp), time_to_ns(it.until)
     if last == 0:
         last = first
+    rgb = [float(c) for c in it.color_rgb]
     return Sighting(it.object_id, it.class_name, _pos(it), int(it.place_id), int(it.room_id), first, last,
-                    float(it.p_still_there), evidence=evidence_from_msg(it.evidence))
+                    float(it.p_still_there), color_rgb=(rgb[0], rgb[1], rgb[2]) if len(rgb) == 3 else (0.0, 0.0, 0.0),
+                    receptacle=str(it.receptacle), evidence=evidence_from_msg(it.evidence))
 
 
 def span_from_item(it: RecallItem) -> HistorySpan:
