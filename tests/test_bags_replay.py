@@ -320,6 +320,7 @@ def test_realdata_import_replay_then_ask_where_the_mug_is(tmp_path, default_mode
     on = [t for t in tables if t["emin"][0] - 0.1 <= x <= t["emax"][0] + 0.1
           and t["emin"][1] - 0.1 <= y <= t["emax"][1] + 0.1 and -0.05 <= z - t["pos"][2] <= 0.35]
     assert on, f"the mug at {o.position} is on no table: {tables}; answer: {o.answer}"
+    assert "on the dining table" in o.answer, o.answer     # the words say it too (receptacle over Recall)
     print(f"real data: import + replay {t_replay:.1f} s, all {time.monotonic() - t0:.1f} s; {o.answer}")
 
 
