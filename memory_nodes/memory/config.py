@@ -25,8 +25,12 @@ class StoreConfig:
     commit_every_s: float = 0.5          # ... or when input stamps advanced this much since the last commit
     fsync_keyframes: bool = True         # fsync keyframe files before the commit that references them
     cache_size_mb: int = 32
+    open_check: str = "quick"            # pages checked at open, before anything is written: quick
+    #                                      (PRAGMA quick_check) | full (integrity_check) | none
 
     def validate(self) -> None:
+        _check(self.open_check in ("quick", "full", "none"),
+               f"store.open_check: quick|full|none, got {self.open_check!r}")
         _check(self.synchronous in ("FULL", "NORMAL", "EXTRA"),
                f"store.synchronous: FULL|NORMAL|EXTRA, got {self.synchronous!r}")
         _check(self.commit_every_frames >= 1, "store.commit_every_frames must be >= 1")

@@ -22,6 +22,7 @@ The core never prints, never reads a clock, never sleeps: time comes in with the
 """
 from __future__ import annotations
 
+import sqlite3
 import threading
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -55,7 +56,17 @@ class MemoryCore:
         self._lock = threading.RLock()
         self._attach(MemoryState(), Repository(store))
         if store is not None:
-            self._load()
+            try:
+                self._load()
+                store.begin_writing()
+            except StoreError:
+                store.close()
+                raise
+            except (KeyError, ValueError, TypeError, IndexError, AttributeError, sqlite3.Error) as e:
+                store.close()         # releases the lock; nothing was written (writes wait for begin_writing)
+                raise StoreError(f"{store.path}: damaged store: cannot load its records ({type(e).__name__}: "
+                                 f"{e}); left unchanged (memory-stack store recover PATH copies what is "
+                                 "readable)") from e
 
     def _attach(self, state: MemoryState, repo: Repository) -> None:
         """Wire the jobs to one state and repository (a fork or a reload gets fresh ones)."""
@@ -83,7 +94,7 @@ class MemoryCore:
         cfg = config or MemoryConfig()
         store_cfg = StoreConfig(**{**cfg.store.__dict__, "path": str(path)})
         cfg = MemoryConfig(store_cfg, cfg.association, cfg.absence, cfg.staleness, cfg.retention, cfg.events)
-        return cls(cfg, vocab, Store(store_cfg))
+        return cls(cfg, vocab, Store(store_cfg, defer_writes=True))
 
     @classmethod
     def in_memory(cls, config: Optional[MemoryConfig] = None,
@@ -159,13 +170,30 @@ class MemoryCore:
         s = self._state
         return s.frames_since_commit > 0 or s.pending_through_ns > s.ingested_through_ns
 
-    def ingest(self, out: PerceptionOutput, derive_absences: bool = True) -> Optional[int]:
-        """Take in one frame's perception output. Returns the new ``ingested_through_ns`` when this call
-        committed a batch (then publish it), else None. Raises InputError only for an unusable frame.
-        ``derive_absences=False`` stores a view without reading absences from it (use when the frame's
-        observations were lost: a view without its detections would make everything in it look absent)."""
+    @property
+    def store_fault(self) -> Optional[StoreError]:
+        """The last failed scheduled commit's error (its ``fault``: disk_full, io), None once a commit
+        succeeded. While set, ``ingested_through_ns`` does not move: frames are held in RAM, their batch
+        retried with a backoff (doubling, in frames) by later ingests and by ``commit()``."""
+        return self._state.store_fault
+
+    def set_writes_paused(self, paused: bool) -> None:
+        """Hold scheduled commits (a caller watching free space pauses them while the disk is low)."""
         with self._lock:
-            return self._ingestor.ingest(out, derive_absences)
+            self._state.writes_paused = bool(paused)
+
+    def ingest(self, out: PerceptionOutput, derive_absences: bool = True,
+               latest_ok_ns: Optional[int] = None) -> Optional[int]:
+        """Take in one frame's perception output. Returns the new ``ingested_through_ns`` when this call
+        committed a batch (then publish it), else None. Raises InputError only for an unusable frame
+        (validate.py: every field checked; a bad observation is skipped with a warning). A scheduled commit
+        that fails does not raise: see ``store_fault``.
+        ``derive_absences=False`` stores a view without reading absences from it (use when the frame's
+        observations were lost: a view without its detections would make everything in it look absent).
+        ``latest_ok_ns`` (a caller with a clock: its now + a tolerance): a later stamp is InputError
+        future_stamp, so one frame from 2033 cannot pin ``ingested_through_ns`` there."""
+        with self._lock:
+            return self._ingestor.ingest(out, derive_absences, latest_ok_ns)
 
     def ingest_many(self, outputs: Iterable[PerceptionOutput]) -> int:
         """Ingest frames in order, then commit; returns ingested_through_ns."""

@@ -48,6 +48,7 @@ from .reid import ReIdentifier
 from .repository import Repository
 from .staleness import MoveStats
 from .state import MemoryState
+from .validate import observation_problem
 
 _MAX_VIEW_POSES = 4096       # view id -> camera pose, for the viewpoints of sightings
 
@@ -72,22 +73,10 @@ class Tracker:
         self._frame_box: Tuple[np.ndarray, np.ndarray] = (np.zeros((0, 3)), np.zeros((0, 3)))
 
     def valid_obs(self, o: ObjectObservation) -> bool:
-        ms = self.s
-        try:
-            c = np.asarray(o.centroid_m, float).reshape(3)
-            bmin = np.asarray(o.bbox_min_m, float).reshape(3)
-            bmax = np.asarray(o.bbox_max_m, float).reshape(3)
-        except (ValueError, TypeError):
-            ms.warnings.append(InputError("bad_observation", "centroid/bbox must be 3-vectors"))
-            return False
-        if not (np.all(np.isfinite(c)) and np.all(np.isfinite(bmin)) and np.all(np.isfinite(bmax))):
-            ms.warnings.append(InputError("nan_observation", f"non-finite geometry for {o.class_name!r}"))
-            return False
-        if not o.class_name or not str(o.class_name).strip():
-            ms.warnings.append(InputError("bad_observation", "empty class name"))
-            return False
-        if not (0.0 <= float(o.score) <= 1.0) or not np.isfinite(o.score):
-            ms.warnings.append(InputError("bad_observation", f"score {o.score} outside [0, 1]"))
+        """validate.py's checks; a bad observation is skipped with a warning naming the cause."""
+        bad = observation_problem(o)
+        if bad:
+            self.s.warnings.append(InputError(*bad))
             return False
         return True
 

@@ -13,7 +13,7 @@ from typing import Optional, Set
 
 import numpy as np
 
-from ..common.errors import InputError
+from ..common.errors import InputError, StoreError
 from ..common.types import PerceptionOutput, PlaceGraph, RoomSegmentation, View
 from ..vocab import Vocabulary
 from .absences import Absences
@@ -23,6 +23,7 @@ from .records import PlaceRec, RoomRec
 from .repository import Repository
 from .retention import apply_retention
 from .state import MemoryState
+from .validate import MAX_STAMP_NS, id_problem, place_problem, rooms_problem, view_problem
 
 _MAX_VIEWS_KEPT = 4096          # view id -> keyframe / place, for evidence of recent absences
 
@@ -37,14 +38,28 @@ class Ingestor:
         self.tracker = tracker
         self.absences = absences
 
-    def ingest(self, out: PerceptionOutput, derive_absences: bool = True) -> Optional[int]:
+    def ingest(self, out: PerceptionOutput, derive_absences: bool = True,
+               latest_ok_ns: Optional[int] = None) -> Optional[int]:
         """See MemoryCore.ingest."""
         ms = self.s
         if not isinstance(out, PerceptionOutput):
             raise InputError("bad_input", f"expected PerceptionOutput, got {type(out).__name__}")
-        t = int(out.stamp_ns)
-        if t < 0:
-            raise InputError("bad_stamp", f"negative stamp {t}")
+        try:
+            t = int(out.stamp_ns)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise InputError("bad_stamp", f"stamp {out.stamp_ns!r} is not an integer") from e
+        if t < 0 or t > MAX_STAMP_NS:
+            raise InputError("bad_stamp", f"stamp {t} ns outside [0, {MAX_STAMP_NS}]")
+        if latest_ok_ns is not None and t > latest_ok_ns:
+            raise InputError("future_stamp", f"stamp {t} ns is {(t - latest_ok_ns) / NS_PER_S:.0f} s past the "
+                             "latest plausible time (the clock's now + the tolerance): rejected, so it cannot "
+                             "pin ingested_through")
+        self._check_duplicate(out, t)
+        if out.view is not None:
+            bad = view_problem(out.view)
+            if bad:
+                ms.warnings.append(InputError(*bad))
+                out = PerceptionOutput(out.stamp_ns, out.observations, None, out.place_id, out.places, out.rooms)
         ms.now_ns = max(ms.now_ns, t)
         if out.places is not None:
             self.places(out.places)
@@ -67,16 +82,49 @@ class Ingestor:
         elif ms.last_retention_ns < 0:
             ms.last_retention_ns = t
         sc = self.config.store
-        if (ms.frames_since_commit >= sc.commit_every_frames
-                or t - ms.last_commit_stamp_ns >= sc.commit_every_s * NS_PER_S):
+        if ms.writes_paused:
+            return None
+        due = (ms.frames_since_commit >= sc.commit_every_frames
+               or t - ms.last_commit_stamp_ns >= sc.commit_every_s * NS_PER_S)
+        if ms.store_fault is not None:        # retry a failed batch with a backoff (in frames)
+            ms.commit_backoff_frames -= 1
+            due = ms.commit_backoff_frames <= 0
+        if not due:
+            return None
+        try:
             return self.commit()
+        except StoreError as e:
+            return self._failed(e)
+
+    def _failed(self, e: StoreError) -> None:
+        ms = self.s
+        first = ms.store_fault is None
+        ms.store_fault = e
+        step = self.config.store.commit_every_frames
+        ms.commit_backoff_frames = step if first else min(64 * step, 2 * max(step, ms.commit_backoff_frames_last))
+        ms.commit_backoff_frames_last = ms.commit_backoff_frames
         return None
+
+    def _check_duplicate(self, out: PerceptionOutput, t: int) -> None:
+        """A frame seen already (same stamp, view, place and observations: a re-sent message) is refused."""
+        if not out.observations and out.view is None:
+            return
+        key = (t, out.view.view_id if out.view is not None else "", int(out.place_id), len(out.observations),
+               tuple((str(o.class_name), round(float(o.score), 6)) for o in out.observations[:8]))
+        recent = self.s.recent_frames
+        if key in recent:
+            raise InputError("duplicate_frame", f"frame stamped {t} ns arrived twice (stored once)")
+        recent[key] = None
+        while len(recent) > 256:
+            recent.popitem(last=False)
 
     def commit(self) -> int:
         """Persist everything ingested so far (one transaction); returns ingested_through_ns."""
         ms = self.s
         if self.repo.writable:
-            self.repo.commit(ms)
+            self.repo.commit(ms)       # raises StoreError with everything still queued and dirty
+            ms.store_fault = None
+            ms.commit_backoff_frames = ms.commit_backoff_frames_last = 0
             ms.recent_obs.clear()
             ms.recent_abs.clear()
         ms.dirty_tracks.clear()
@@ -92,10 +140,11 @@ class Ingestor:
     def places(self, pg: PlaceGraph) -> None:
         ms = self.s
         for p in pg.places:
-            pos = np.asarray(p.position_m, float).reshape(3)
-            if not np.all(np.isfinite(pos)):
-                ms.warnings.append(InputError("bad_place", f"place {p.place_id} has a non-finite position"))
+            bad = place_problem(p)
+            if bad:
+                ms.warnings.append(InputError(*bad))
                 continue
+            pos = np.asarray(p.position_m, float).reshape(3)
             rec = ms.places.get(p.place_id)
             first = p.first_observed_ns or pg.stamp_ns
             last = max(p.last_observed_ns, first)
@@ -107,6 +156,9 @@ class Ingestor:
                 ms.dirty_places.add(p.place_id)
         rows = []
         for a, b in pg.edges:
+            if id_problem(a, "edge") or id_problem(b, "edge"):
+                ms.warnings.append(InputError("bad_place_graph", f"edge ({a}, {b}) has an id out of range"))
+                continue
             key = (min(a, b), max(a, b))
             if key not in ms.edges:
                 ms.edges[key] = [pg.stamp_ns, pg.stamp_ns]
@@ -116,8 +168,9 @@ class Ingestor:
     def rooms(self, seg: RoomSegmentation) -> None:
         ms = self.s
         grid = np.asarray(seg.room_map)
-        if grid.ndim != 2 or seg.resolution_m <= 0:
-            ms.warnings.append(InputError("bad_rooms", "room map must be 2-D with a positive resolution"))
+        bad = rooms_problem(seg)
+        if bad:
+            ms.warnings.append(InputError(*bad))
             return
         ms.room_map = RoomSegmentation(seg.stamp_ns, [], grid.astype(np.int16), float(seg.resolution_m),
                                        (float(seg.origin_xy_m[0]), float(seg.origin_xy_m[1])))

@@ -56,6 +56,11 @@ class MemoryState:
     frames_since_commit: int = 0
     last_commit_stamp_ns: int = -1
     last_retention_ns: int = -1
+    store_fault: Optional[Exception] = None   # the last failed scheduled commit (None after a good one)
+    commit_backoff_frames: int = 0            # frames to wait before the next scheduled retry
+    commit_backoff_frames_last: int = 0
+    writes_paused: bool = False
+    recent_frames: "OrderedDict[tuple, None]" = field(default_factory=OrderedDict)   # duplicate-frame check
     # changed since the last commit
     dirty_tracks: Dict[int, Track] = field(default_factory=dict)
     dirty_stays: Dict[int, Stay] = field(default_factory=dict)

@@ -7,11 +7,24 @@ leaves the database at its last commit. Keyframe files are written (and fsync'd)
 references them; files are deleted only after the commit that unreferences them (through the
 ``pending_file_deletes`` table, so a crash in between is finished on the next open).
 
-A file that is not this store (not SQLite, another application's database, a newer schema, or damaged)
-raises StoreError and is never written to: it is inspected read-only before anything else.
+A failed commit keeps its batch: the statements stay queued (in order, before anything queued since) and
+the next ``commit()`` retries them, so ``ingested_through_ns`` never passes a row that is not in the file.
+Failures are told apart (``StoreError.fault``): ``disk_full`` and ``io`` (the file system: retry later),
+``bad_row`` (a row SQLite refuses: those rows alone are dropped, one savepoint per row, and counted in
+``rejected_rows``; every other row of the batch is written), ``corrupt`` / ``foreign`` / ``locked`` at open.
+
+Opening: a file that is not this store (not SQLite, 0 bytes, another application's database, a schema
+version out of range, damaged pages, unreadable metadata) raises one StoreError naming the file and the
+cause, releases the lock and leaves every byte of the file (and its -wal / -journal) unchanged: it is
+inspected read-only (header, ``PRAGMA quick_check``, or ``integrity_check`` with ``StoreConfig.open_check``
+= "full", the meta values) before anything is written, and the writes of an open (WAL switch, migration,
+deferred deletes, orphan and temp keyframe clean-up) wait for ``begin_writing()``, which ``MemoryCore``
+calls once the records loaded. A new store is built beside its path and renamed into place, so a store
+file is never half-initialised (a 0-byte file is therefore never ours).
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -29,11 +42,32 @@ def keyframe_ref(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
 
 
+def fault_of(e: BaseException) -> str:
+    """The StoreError.fault of a low-level error: disk_full, io, bad_row or corrupt."""
+    if isinstance(e, OSError):
+        return "disk_full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else "io"
+    text = str(e).lower()
+    if "full" in text:
+        return "disk_full"
+    if isinstance(e, (sqlite3.IntegrityError, sqlite3.InterfaceError, OverflowError, TypeError, ValueError)):
+        return "bad_row"
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return "corrupt"
+    return "io"
+
+
+def store_error(msg: str, fault: str) -> StoreError:
+    e = StoreError(msg)
+    e.fault = fault          # type: ignore[attr-defined]
+    return e
+
+
 def _header_ok(path: Path) -> Tuple[bool, str]:
     """(looks like SQLite, reason) from the first 100 bytes, without SQLite touching the file."""
     size = path.stat().st_size
     if size == 0:
-        return True, "empty"
+        return False, ("0 bytes: not a memory store (new stores are created whole and renamed into place; "
+                       "delete the empty file to start a new store)")
     if size < 100:
         return False, f"{size} bytes: too short for an SQLite database"
     with path.open("rb") as f:
@@ -47,36 +81,51 @@ class Store:
     """One store = ``<path>`` (SQLite) + ``<path>.keyframes/`` + ``<path>.lock``. Single writer per store
     (an flock on the lock file; a second writer gets StoreError)."""
 
-    def __init__(self, config: StoreConfig, read_only: bool = False):
+    def __init__(self, config: StoreConfig, read_only: bool = False, defer_writes: bool = False):
         config.validate()
         self.config = config
         self.path = Path(config.path)
         self.keyframe_dir = Path(str(self.path) + ".keyframes")
         self.read_only = read_only
         self._lock_fd: Optional[int] = None
+        self._made_lock = False
+        self._writing = False
         self._ops: List[Tuple[str, List[Sequence[Any]]]] = []
-        self._queued_files: List[str] = []      # keyframes written since the last commit (for rollback GC)
+        self._unwritten: Dict[str, bytes] = {}  # keyframes a failed write left in RAM (written before the commit)
         self._class_ids: Dict[str, int] = {}
-        self._new_classes: List[Tuple[int, str]] = []
         self._meta: Dict[str, str] = {}
+        self.rejected_rows = 0                  # rows SQLite refused (bad_row), dropped from their batch
+        self.orphans_removed = 0                # keyframe and temp files no row referenced, removed at open
         self.conn: Optional[sqlite3.Connection] = None
         self._open()
+        if not read_only and not defer_writes:
+            self.begin_writing()
 
     # ------------------------------------------------------------------------------------ opening
     def _open(self) -> None:
         exists = self.path.exists()
         if exists:
             if not self.path.is_file():
-                raise StoreError(f"{self.path}: not a regular file")
+                raise store_error(f"{self.path}: not a regular file", "foreign")
             ok, why = _header_ok(self.path)
             if not ok:
-                raise StoreError(f"{self.path}: {why}; refusing to open it as a memory store (left unchanged)")
+                raise store_error(f"{self.path}: {why}; refusing to open it as a memory store (left unchanged)",
+                                  "foreign")
             self._inspect_read_only()
         elif self.read_only:
-            raise StoreError(f"{self.path}: no such store")
+            raise store_error(f"{self.path}: no such store", "io")
         if not self.read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise store_error(f"{self.path}: cannot create its folder: {e}", fault_of(e)) from e
             self._take_lock()
+            if not exists:
+                try:
+                    self._create_new()
+                except (OSError, sqlite3.Error) as e:
+                    self._release_lock()
+                    raise store_error(f"{self.path}: cannot create a new store: {e}", fault_of(e)) from e
         try:
             if self.read_only:
                 conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
@@ -85,45 +134,106 @@ class Store:
                 conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         except sqlite3.Error as e:
             self._release_lock()
-            raise StoreError(f"{self.path}: cannot open: {e}") from e
+            raise store_error(f"{self.path}: cannot open: {e}", fault_of(e)) from e
         self.conn = conn
         try:
-            if exists:
-                self._validate(conn)     # again, now with any WAL content: before the first write
-            if not self.read_only:
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
-                conn.execute(f"PRAGMA synchronous={self.config.synchronous}")
+            self._validate(conn)     # again, now through the connection that will write: before the first write
             conn.execute(f"PRAGMA cache_size=-{int(self.config.cache_size_mb) * 1024}")
             conn.execute("PRAGMA foreign_keys=OFF")
             conn.execute("PRAGMA temp_store=MEMORY")
-            if not self.read_only:
-                self._migrate()
-            self._meta = {k: v for k, v in conn.execute("SELECT key, value FROM meta")}
-            self._class_ids = {n: i for i, n in conn.execute("SELECT id, name FROM classes")}
-            if not self.read_only:
-                self.finish_file_deletes()
+            self._read_meta(conn)
         except sqlite3.DatabaseError as e:
             self.close()
-            raise StoreError(f"{self.path}: damaged or unreadable store: {e}") from e
+            raise store_error(f"{self.path}: damaged or unreadable store: {e}; left unchanged", "corrupt") from e
         except StoreError:
             self.close()
             raise
 
+    def _read_meta(self, conn: sqlite3.Connection) -> None:
+        tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        self._meta = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")} if "meta" in tables \
+            else {}
+        for key in _NUMERIC_META:
+            v = self._meta.get(key)
+            if v is not None and not _is_int(v):
+                raise store_error(f"{self.path}: damaged store: meta {key!r} = {v[:40]!r} is not an integer; "
+                                  "left unchanged (memory-stack store recover PATH copies what is readable)",
+                                  "corrupt")
+        self._class_ids = {str(n): int(i) for i, n in conn.execute("SELECT id, name FROM classes")} \
+            if "classes" in tables else {}
+
+    def begin_writing(self) -> None:
+        """The writes of an open, once the store validated and its records loaded: WAL mode, migrations,
+        deferred file deletes, orphan and temp keyframe files removed."""
+        if self.read_only or self._writing:
+            return
+        conn = self.connection
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise store_error(f"{self.path}: cannot switch to WAL mode (got {mode})", "io")
+            conn.execute(f"PRAGMA synchronous={self.config.synchronous}")
+            self._migrate()
+            self._read_meta(conn)
+            self._writing = True
+            self.finish_file_deletes()
+            self.orphans_removed += self.collect_orphans()
+        except (sqlite3.Error, OSError) as e:
+            self.close()
+            raise store_error(f"{self.path}: cannot prepare the store for writing: {e}", fault_of(e)) from e
+        except StoreError:
+            self.close()
+            raise
+
+    def _create_new(self) -> None:
+        """A new store, built whole beside its path (rollback journal, so nothing is left beside it) and
+        renamed into place: the path never holds a half-initialised store."""
+        tmp = Path(f"{self.path}.new{os.getpid()}")
+        for f in (tmp, Path(f"{tmp}-journal")):
+            if f.exists():
+                f.unlink()
+        conn = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=DELETE")
+            conn.execute("BEGIN")
+            apply_migrations(conn, 0, SCHEMA_VERSION)
+            conn.execute("INSERT INTO meta (key, value) VALUES ('ingested_through_ns', '-1')")
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        _fsync_dir(self.path.parent)
+
     def _inspect_read_only(self) -> None:
         """Validate an existing file without writing a byte to it (nor creating -wal/-shm files, unless a
-        WAL is already there: then its content must be read too)."""
+        WAL is already there: then its content must be read too): header pragmas, quick_check (or
+        integrity_check) and the meta values."""
         wal = Path(str(self.path) + "-wal").exists()
         uri = f"file:{self.path}?mode=ro" + ("" if wal else "&immutable=1")
         try:
             conn = sqlite3.connect(uri, uri=True, isolation_level=None)
         except sqlite3.Error as e:
-            raise StoreError(f"{self.path}: cannot open read-only: {e}") from e
+            raise store_error(f"{self.path}: cannot open read-only: {e}", fault_of(e)) from e
         try:
             self._validate(conn)
+            self._check_pages(conn)
+            self._read_meta(conn)
+        except sqlite3.DatabaseError as e:
+            raise store_error(f"{self.path}: damaged or not a database ({e}); left unchanged", "corrupt") from e
         finally:
             conn.close()
+
+    def _check_pages(self, conn: sqlite3.Connection) -> None:
+        how = self.config.open_check
+        if how == "none":
+            return
+        pragma = "integrity_check" if how == "full" else "quick_check"
+        rows = [str(r[0]) for r in conn.execute(f"PRAGMA {pragma}(5)").fetchall()]
+        if rows != ["ok"]:
+            raise store_error(f"{self.path}: damaged store ({pragma}: {'; '.join(rows)[:300]}); left unchanged "
+                              "(memory-stack store recover PATH copies what is readable)", "corrupt")
 
     def _validate(self, conn: sqlite3.Connection) -> None:
         try:
@@ -131,30 +241,42 @@ class Store:
             ver = conn.execute("PRAGMA user_version").fetchone()[0]
             n_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         except sqlite3.DatabaseError as e:
-            raise StoreError(f"{self.path}: damaged or not a database ({e}); left unchanged") from e
+            raise store_error(f"{self.path}: damaged or not a database ({e}); left unchanged", "corrupt") from e
         if app == 0 and ver == 0 and n_tables == 0:
-            return          # an empty database (e.g. a crash before the first commit): safe to initialise
+            return          # an empty database (no table, no data): safe to initialise
         if app != APPLICATION_ID:
-            raise StoreError(f"{self.path}: an SQLite database of another application "
-                             f"(application_id={app:#x}); refusing to touch it")
+            raise store_error(f"{self.path}: an SQLite database of another application "
+                              f"(application_id={app:#x}); refusing to touch it", "foreign")
         if ver > SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: schema version {ver} is newer than this software "
-                             f"({SCHEMA_VERSION}); upgrade the software")
+            raise store_error(f"{self.path}: schema version {ver} is newer than this software "
+                              f"({SCHEMA_VERSION}); upgrade the software", "foreign")
+        if ver < 1:
+            raise store_error(f"{self.path}: damaged store: schema version {ver} (this software knows 1.."
+                              f"{SCHEMA_VERSION}); left unchanged", "corrupt")
 
     def _take_lock(self) -> None:
         import fcntl
         lock_path = str(self.path) + ".lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._made_lock = not os.path.exists(lock_path)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise store_error(f"{self.path}: cannot create its lock file: {e}", fault_of(e)) from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
             os.close(fd)
-            raise StoreError(f"{self.path}: in use by another writer ({e})") from e
+            raise store_error(f"{self.path}: in use by another writer ({e})", "locked") from e
         self._lock_fd = fd
 
     def _release_lock(self) -> None:
         if self._lock_fd is not None:
             try:
+                if self._made_lock and not self._writing:     # a failed open leaves nothing beside the file
+                    try:
+                        os.unlink(str(self.path) + ".lock")
+                    except OSError:
+                        pass
                 os.close(self._lock_fd)
             finally:
                 self._lock_fd = None
@@ -164,6 +286,8 @@ class Store:
         ver = conn.execute("PRAGMA user_version").fetchone()[0]
         if ver == SCHEMA_VERSION:
             return
+        if not 0 <= ver < SCHEMA_VERSION:
+            raise store_error(f"{self.path}: schema version {ver} cannot be migrated", "corrupt")
         conn.execute("BEGIN IMMEDIATE")
         try:
             apply_migrations(conn, ver, SCHEMA_VERSION)
@@ -251,54 +375,121 @@ class Store:
         return bool(self._ops)
 
     def commit(self) -> None:
-        """Write everything queued in one transaction. Raises StoreError (and keeps nothing) on failure."""
+        """Write everything queued in one transaction. On failure nothing is written, the batch stays
+        queued (retried by the next commit) and StoreError says why (``fault``: disk_full, io). Rows SQLite
+        refuses (``bad_row``) are dropped one by one, the rest of the batch written, and counted."""
         if self.read_only:
-            raise StoreError("store opened read-only")
+            raise store_error("store opened read-only", "io")
+        if not self._ops and not self._unwritten:
+            return
+        if not self._writing:
+            self.begin_writing()
+        self._write_unwritten()
         if not self._ops:
             return
         conn = self.connection
-        ops, self._ops = self._ops, []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for sql, rows in ops:
+            self._write(conn, self._ops, per_row=False)
+        except (sqlite3.Error, OverflowError, ValueError, TypeError) as e:
+            self._rollback(conn)
+            fault = fault_of(e)
+            if fault != "bad_row":
+                raise store_error(f"{self.path}: commit failed ({fault}): {e}; the batch is kept for a retry",
+                                  fault) from e
+            try:
+                self.rejected_rows += self._write(conn, self._ops, per_row=True)
+            except (sqlite3.Error, OverflowError, ValueError, TypeError) as e2:
+                self._rollback(conn)
+                raise store_error(f"{self.path}: commit failed ({fault_of(e2)}): {e2}; the batch is kept for a "
+                                  "retry", fault_of(e2)) from e2
+        self._ops = []
+        try:
+            self.finish_file_deletes()
+        except (sqlite3.Error, OSError):
+            pass                      # the rows stay in pending_file_deletes: finished at a later commit
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    @staticmethod
+    def _write(conn: sqlite3.Connection, ops: List[Tuple[str, List[Sequence[Any]]]], per_row: bool) -> int:
+        """One transaction of ``ops``; with ``per_row`` each row in a savepoint, the rows SQLite refuses
+        rolled back alone. Returns how many were refused."""
+        refused = 0
+        conn.execute("BEGIN IMMEDIATE")
+        for sql, rows in ops:
+            if not per_row:
                 if len(rows) == 1:
                     conn.execute(sql, rows[0])
                 else:
                     conn.executemany(sql, rows)
-            conn.execute("COMMIT")
-        except sqlite3.Error as e:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise StoreError(f"{self.path}: commit failed: {e}") from e
-        self._queued_files = []
-        self.finish_file_deletes()
+                continue
+            for row in rows:
+                conn.execute("SAVEPOINT r")
+                try:
+                    conn.execute(sql, row)
+                except (sqlite3.IntegrityError, sqlite3.InterfaceError, OverflowError, ValueError, TypeError):
+                    conn.execute("ROLLBACK TO r")
+                    refused += 1
+                conn.execute("RELEASE r")
+        conn.execute("COMMIT")
+        return refused
 
     # ---------------------------------------------------------------------------------- keyframes
     def keyframe_path(self, ref: str) -> Path:
         return self.keyframe_dir / ref[:2] / f"{ref}.jpg"
 
     def put_keyframe_file(self, data: bytes) -> str:
-        """Write a keyframe (idempotent, atomic, fsync'd if configured); returns its content ref."""
+        """Write a keyframe (idempotent, atomic, fsync'd if configured); returns its content ref. A write
+        that fails (full disk, I/O error) leaves no temp file and keeps the bytes in RAM: the next commit
+        writes them first and fails (the batch kept) while it cannot."""
         ref = keyframe_ref(data)
+        try:
+            self._write_file(ref, data)
+        except OSError:
+            self._unwritten[ref] = bytes(data)
+        return ref
+
+    def _write_unwritten(self) -> None:
+        for ref in list(self._unwritten):
+            try:
+                self._write_file(ref, self._unwritten[ref])
+            except OSError as e:
+                raise store_error(f"{self.path}: cannot write keyframe {ref} ({fault_of(e)}): {e}; "
+                                  f"{len(self._unwritten)} keyframe(s) and the batch are kept for a retry",
+                                  fault_of(e)) from e
+            del self._unwritten[ref]
+
+    @property
+    def unwritten_keyframes(self) -> int:
+        return len(self._unwritten)
+
+    def _write_file(self, ref: str, data: bytes) -> None:
         path = self.keyframe_path(ref)
         if path.exists():
-            return ref
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            if self.config.fsync_keyframes:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-        if self.config.fsync_keyframes:
-            dfd = os.open(str(path.parent), os.O_RDONLY)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                if self.config.fsync_keyframes:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError:
             try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        self._queued_files.append(ref)
-        return ref
+                tmp.unlink()
+            except OSError:
+                pass
+            raise
+        if self.config.fsync_keyframes:
+            _fsync_dir(path.parent)
 
     def read_keyframe(self, ref: str) -> Optional[bytes]:
         p = self.keyframe_path(ref)
@@ -320,9 +511,28 @@ class Store:
                 self.keyframe_path(r).unlink()
             except FileNotFoundError:
                 pass
-        self.connection.execute("BEGIN IMMEDIATE")
-        self.connection.executemany("DELETE FROM pending_file_deletes WHERE ref = ?", [(r,) for r in refs])
-        self.connection.execute("COMMIT")
+        conn = self.connection
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("DELETE FROM pending_file_deletes WHERE ref = ?", [(r,) for r in refs])
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            self._rollback(conn)      # the files are gone; the rows go at the next successful commit
+            raise
+
+    def collect_orphans(self) -> int:
+        """Remove keyframe files no row references and temp files a crash left (at open, before any
+        keyframe of this run is written). Returns how many went."""
+        if not self.keyframe_dir.is_dir():
+            return 0
+        n = 0
+        for p in self.keyframe_dir.glob("*/*.tmp*"):
+            p.unlink(missing_ok=True)
+            n += 1
+        for ref in self.orphan_keyframe_files():
+            self.keyframe_path(ref).unlink(missing_ok=True)
+            n += 1
+        return n
 
     def orphan_keyframe_files(self) -> List[str]:
         """Keyframe files no row references (left by a crash between writing a file and its commit)."""
@@ -366,6 +576,25 @@ class Store:
 
     def secure_delete(self, on: bool) -> None:
         self.connection.execute(f"PRAGMA secure_delete={'ON' if on else 'OFF'}")
+
+
+_NUMERIC_META = ("ingested_through_ns", "last_retention_ns", "retention_done_ns")
+
+
+def _is_int(v: str) -> bool:
+    try:
+        int(v)
+        return True
+    except ValueError:
+        return False
+
+
+def _fsync_dir(d: Path) -> None:
+    dfd = os.open(str(d), os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
 
 
 def add_stamp_window(where: List[str], args: List[Any], start_ns: Optional[int], end_ns: Optional[int]) -> None:
