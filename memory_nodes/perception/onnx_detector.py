@@ -36,6 +36,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -528,14 +529,54 @@ def choose_providers(wanted: Sequence[str], available: Sequence[str]) -> List[st
     return chosen
 
 
+def provider_options(config: OnnxConfig, provider: str) -> Dict[str, str]:
+    """onnxruntime's options for one execution provider (strings, as its Python API passes them on).
+    TensorRT: FP16 (``trt_fp16``), engines and timing cache kept in ``engine_cache_dir()`` so only the first
+    start builds the engine, the builder's workspace; CUDA: the device and an arena that grows only by
+    what is asked (a Jetson shares its RAM with the GPU); others: none."""
+    dev = str(config.device_id)
+    if provider == "TensorrtExecutionProvider":
+        opts = {"device_id": dev, "trt_fp16_enable": str(bool(config.trt_fp16)),
+                "trt_max_workspace_size": str(config.trt_max_workspace_mb * 1024 * 1024)}
+        if config.trt_engine_cache:
+            cache = config.engine_cache_dir()
+            opts.update(trt_engine_cache_enable="True", trt_engine_cache_path=cache,
+                        trt_timing_cache_enable="True", trt_timing_cache_path=cache)
+        return opts
+    if provider == "CUDAExecutionProvider":
+        return {"device_id": dev, "arena_extend_strategy": "kSameAsRequested"}
+    return {}
+
+
+def provider_warning(wanted: Sequence[str], available: Sequence[str], used: Sequence[str]) -> str:
+    """One line when an accelerated provider was asked for and another one runs (the CPU, or CUDA in place
+    of TensorRT): what was asked, what this onnxruntime has, what runs and how to fix it; "" otherwise."""
+    fast = [p for p in wanted if p != "CPUExecutionProvider"]
+    running = used[0] if used else "CPUExecutionProvider"
+    if not fast or running == fast[0]:
+        return ""
+    missing = [p for p in fast if p not in available]
+    if running == "CPUExecutionProvider" and len(missing) == len(fast):
+        fix = ("install the onnxruntime-gpu built for this machine in place of onnxruntime (Jetson, JetPack 6: "
+               "from NVIDIA's Jetson AI Lab pip index; x86 with CUDA 12: pip install onnxruntime-gpu; see "
+               "docker/README.md), or set onnx.providers: [CPUExecutionProvider] to run on the CPU on purpose")
+    else:
+        fix = ("this onnxruntime has it but could not start it: its CUDA / cuDNN / TensorRT libraries are "
+               "missing or of another version (onnxruntime's own error above names the library); check "
+               "LD_LIBRARY_PATH, or drop it from onnx.providers")
+    return (f"detector asked for onnx.providers {list(wanted)} but runs on {running}; this onnxruntime has "
+            f"{list(available)}" + (f" (no {', '.join(missing)})" if missing else "") + f". Fix: {fix}")
+
+
 _INPUT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
 _MASK_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_,
                "tensor(float)": np.float32}
 
 
 class OnnxDetector:
-    """Runs an ONNX detector; ``providers`` shows what onnxruntime actually uses, ``class_names`` and
-    ``input_wh`` what the model was found to take."""
+    """Runs an ONNX detector; ``providers`` shows what onnxruntime actually uses (``provider``: the first,
+    ``provider_warning``: why it is not the one asked for, "" when it is), ``class_names`` and ``input_wh``
+    what the model was found to take."""
 
     def __init__(self, config: OnnxConfig):
         config.validate()
@@ -548,12 +589,21 @@ class OnnxDetector:
         if config.intra_op_threads:
             opts.intra_op_num_threads = config.intra_op_threads
         opts.inter_op_num_threads = 1
-        providers = choose_providers(config.providers, ort.get_available_providers())
+        available = list(ort.get_available_providers())
+        providers = choose_providers(config.providers, available)
+        self.provider_options = {p: provider_options(config, p) for p in providers}
+        if "TensorrtExecutionProvider" in providers and config.trt_engine_cache:
+            os.makedirs(config.engine_cache_dir(), exist_ok=True)
         try:
-            self._session = ort.InferenceSession(config.model_path, sess_options=opts, providers=providers)
+            self._session = ort.InferenceSession(config.model_path, sess_options=opts, providers=providers,
+                                                 provider_options=[self.provider_options[p] for p in providers])
         except Exception as e:  # onnxruntime raises its own types for a missing/corrupt model
             raise ConfigError(f"cannot load ONNX model {config.model_path!r}: {e}") from e
+        # what runs (onnxruntime drops a provider it cannot start): the node logs ``provider`` at start-up
+        # and ``provider_warning`` as a warning when it is not the one asked for
         self.providers = list(self._session.get_providers())
+        self.provider = self.providers[0] if self.providers else "CPUExecutionProvider"
+        self.provider_warning = provider_warning(config.providers, available, self.providers)
         inputs = self._session.get_inputs()
         inp = next((i for i in inputs if len(i.shape) == 4), inputs[0])
         self._input_name = inp.name
