@@ -19,6 +19,7 @@ in the name; ``validate`` fails fast on anything out of range.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Tuple
 
@@ -87,6 +88,9 @@ class OracleConfig:
         return out
 
 
+# onnxruntime's GPU execution providers, fastest first (OnnxConfig.providers' default order before the CPU)
+GPU_PROVIDERS: Tuple[str, ...] = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+
 # Output layouts of OnnxConfig.output_layout: canonical name -> other names that mean it.
 ONNX_LAYOUTS: Dict[str, Tuple[str, ...]] = {
     "boxes_scores": ("ssd",),                        # boxes (1, N, 4) + scores (1, N, C)
@@ -117,7 +121,17 @@ class OnnxConfig:
     #                                      (list or {id: name}) | .yaml/.yml (a `names:` list or {id: name},
     #                                      as ultralytics writes it); relative to the model's folder. Neither
     #                                      set: the model's metadata `names` (ultralytics exports carry it)
-    providers: List[str] = field(default_factory=lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    providers: List[str] = field(default_factory=lambda: list(GPU_PROVIDERS) + ["CPUExecutionProvider"])
+    #                                      onnxruntime execution providers, in order; the ones this
+    #                                      onnxruntime lacks are skipped (a warning when a GPU one was asked
+    #                                      and the CPU runs), CPU is always the last resort
+    device_id: int = 0                   # CUDA / TensorRT: which GPU
+    trt_fp16: bool = True                # TensorRT: build the engine in FP16 (trt_fp16_enable)
+    trt_engine_cache: bool = True        # TensorRT: keep built engines on disk (trt_engine_cache_enable); the
+    #                                      first start builds one (a minute or more on a Jetson), later ones load it
+    trt_engine_cache_path: str = ""      # where the engines go; "" = trt_engines/ beside the model; relative:
+    #                                      from the model's folder (models/ is a volume in docker/)
+    trt_max_workspace_mb: int = 1024     # TensorRT builder scratch memory (trt_max_workspace_size), MiB
     input_width: int = 640               # px; used where the model's input size is dynamic (a model with a
     input_height: int = 480              # fixed input size is fed that size)
     output_layout: str = "boxes_scores"  # boxes_scores (ssd) | yolov8 (yolo, yolo11) | yolov8_seg
@@ -186,6 +200,19 @@ class OnnxConfig:
         _check(self.input_width > 0 and self.input_height > 0, "onnx.input_width/height must be > 0")
         _check(self.max_detections > 0, "onnx.max_detections must be > 0")
         _check(self.intra_op_threads >= 0, "onnx.intra_op_threads must be >= 0")
+        _check(bool(self.providers) and all(isinstance(p, str) and p.endswith("ExecutionProvider")
+                                            for p in self.providers),
+               f"onnx.providers: onnxruntime execution provider names (TensorrtExecutionProvider, "
+               f"CUDAExecutionProvider, CPUExecutionProvider, ...), got {self.providers!r}")
+        _check(self.device_id >= 0, "onnx.device_id must be >= 0")
+        _check(self.trt_max_workspace_mb > 0, "onnx.trt_max_workspace_mb must be > 0")
+
+    def engine_cache_dir(self) -> str:
+        """The TensorRT engine cache folder: ``trt_engine_cache_path`` (relative: from the model's folder),
+        "" = trt_engines/ beside the model."""
+        base = os.path.dirname(os.path.abspath(self.model_path)) if self.model_path else os.getcwd()
+        path = self.trt_engine_cache_path or "trt_engines"
+        return path if os.path.isabs(path) else os.path.join(base, path)
 
 
 @dataclass
@@ -213,6 +240,10 @@ class LiftingConfig:
     #                                        below this * the lower peak
     foreground_depth_factor: float = 1.0   # the kept depths end this * the box's width (m, at the mode)
     #                                        behind the mode (an object about as deep as it is wide)
+    backend: str = "numpy"               # per-pixel work (back-projection, box foreground, voxel grid):
+    #                                      numpy | torch (lifting_torch.py: one batch per frame, CUDA when
+    #                                      there; same results to 1e-5; torch is imported only when chosen)
+    device: str = "auto"                 # torch backend: auto (cuda when available, else cpu) | cpu | cuda
 
     def validate(self) -> None:
         _check(self.pixel_stride >= 1, "lifting.pixel_stride must be >= 1")
@@ -232,6 +263,8 @@ class LiftingConfig:
         _check(0.0 <= self.foreground_min_fraction <= 1.0, "lifting.foreground_min_fraction in [0, 1]")
         _check(0.0 < self.foreground_valley_ratio <= 1.0, "lifting.foreground_valley_ratio in (0, 1]")
         _check(self.foreground_depth_factor > 0.0, "lifting.foreground_depth_factor must be > 0")
+        _check(self.backend in ("numpy", "torch"), f"lifting.backend must be numpy|torch, got {self.backend!r}")
+        _check(self.device in ("auto", "cpu", "cuda"), f"lifting.device must be auto|cpu|cuda, got {self.device!r}")
 
 
 @dataclass

@@ -21,7 +21,7 @@ grid keyed by one packed int64 per voxel (np.unique on a 1-D int64 array, not on
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -47,9 +47,21 @@ def depth_foreground(z_m: np.ndarray, width_m_per_z: float, cfg: LiftingConfig) 
     if n == 0:
         return np.zeros(0, bool)
     lo = float(z_m.min())
-    bin_m = cfg.foreground_bin_m * max(1.0, float(np.median(z_m)) / 2.0)
+    bin_m = foreground_bin_size(float(np.median(z_m)), cfg)
     idx = ((z_m - lo) * (1.0 / bin_m)).astype(np.int64)
-    hist = np.bincount(idx).astype(np.float64)
+    start, end, cap = foreground_bins(np.bincount(idx).astype(np.float64), n, lo, bin_m, width_m_per_z, cfg)
+    return (idx >= start) & (idx < end) & (z_m <= cap)
+
+
+def foreground_bin_size(median_z_m: float, cfg: LiftingConfig) -> float:
+    """The depth histogram's bin (m) for depths of this median: wider with depth as sensor noise grows."""
+    return cfg.foreground_bin_m * max(1.0, median_z_m / 2.0)
+
+
+def foreground_bins(hist: np.ndarray, n: int, lo_m: float, bin_m: float, width_m_per_z: float,
+                    cfg: LiftingConfig) -> Tuple[int, int, float]:
+    """``depth_foreground``'s choice on one box's depth histogram (bins of ``bin_m`` from ``lo_m``; ``n``
+    depths): the kept bins [start, end) and the farthest depth kept (m). Shared by both lifting backends."""
     sm = np.convolve(np.concatenate(([0.0], hist, [0.0])), [0.25, 0.5, 0.25], mode="valid")
     left = np.concatenate(([-1.0], sm[:-1]))
     right = np.concatenate((sm[1:], [-1.0]))
@@ -72,9 +84,9 @@ def depth_foreground(z_m: np.ndarray, width_m_per_z: float, cfg: LiftingConfig) 
     chosen = next((i for i, m in enumerate(mass) if m >= cfg.foreground_min_fraction * n),
                   int(np.argmax(mass)))
     start, end, peak = modes[chosen]
-    z_peak = lo + (peak + 0.5) * bin_m
+    z_peak = lo_m + (peak + 0.5) * bin_m
     cap = z_peak + max(cfg.foreground_depth_factor * width_m_per_z * z_peak, bin_m)
-    return (idx >= start) & (idx < end) & (z_m <= cap)
+    return start, end, cap
 
 
 def voxel_downsample(points: np.ndarray, voxel_m: float) -> np.ndarray:
@@ -99,6 +111,20 @@ class Lifter:
         config.validate()
         self.config = config
         self._rays: Dict[CameraIntrinsics, Tuple[np.ndarray, np.ndarray]] = {}
+        self._torch: Optional[Any] = None
+        if config.backend == "torch":     # imported only when chosen: the core runs without torch
+            from .lifting_torch import TorchLifting
+            self._torch = TorchLifting(config)
+
+    @property
+    def backend_name(self) -> str:
+        """numpy | torch (``lifting.backend``)."""
+        return self.config.backend
+
+    @property
+    def device_name(self) -> str:
+        """Where the per-pixel work runs: cpu (numpy), or the torch backend's device (cpu, cuda:0)."""
+        return self._torch.device_name if self._torch is not None else "cpu"
 
     def rays(self, K: CameraIntrinsics) -> Tuple[np.ndarray, np.ndarray]:
         """(W,) x/z per column and (H,) y/z per row, cached per camera."""
@@ -113,8 +139,18 @@ class Lifter:
     def lift(self, frame: RGBDFrame, detections: List[Detection2D], map_T_camera: np.ndarray
              ) -> List[Optional[ObjectObservation]]:
         """One entry per detection, None where too few depth points supported it."""
+        if self._torch is not None:
+            return self._torch.lift(self, frame, detections, map_T_camera)
         xr, yr = self.rays(frame.intrinsics)
         return [self._lift_one(frame, d, map_T_camera, xr, yr) for d in detections]
+
+    def pixels(self, det: Detection2D, shape: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+        """Row and column indices of the sampled pixels of one detection (both backends)."""
+        return self._pixels(det, shape)
+
+    def uses_depth_mode(self, det: Detection2D) -> bool:
+        """Whether a detection's pixels are cut by ``depth_foreground`` (a box without a mask)."""
+        return det.mask is None and det.box_xyxy is not None and self.config.box_foreground == "depth_mode"
 
     def _pixels(self, det: Detection2D, shape: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
         """Row and column indices of the sampled pixels of one detection."""
@@ -162,7 +198,8 @@ class Lifter:
         if np.count_nonzero(ok) < cfg.min_points:
             return None
         rows, cols, z = rows[ok], cols[ok], z[ok]
-        if det.mask is None and det.box_xyxy is not None and cfg.box_foreground == "depth_mode":
+        if self.uses_depth_mode(det):
+            assert det.box_xyxy is not None
             width_m_per_z = (det.box_xyxy[2] - det.box_xyxy[0]) / frame.intrinsics.fx
             fg = depth_foreground(z, width_m_per_z, cfg)
             if np.count_nonzero(fg) < cfg.min_points:
@@ -187,29 +224,46 @@ class Lifter:
         centroid = self._robust_centre(pm, t)
         colour = frame.rgb[rows, cols].mean(axis=0) * (1.0 / 255.0)
         cloud = voxel_downsample(pm, cfg.voxel_size_m) if cfg.keep_points else None
-        return ObjectObservation(
-            stamp_ns=frame.stamp_ns, class_name=det.class_name, score=float(det.score),
-            centroid_m=centroid, bbox_min_m=pm.min(axis=0), bbox_max_m=pm.max(axis=0),
-            num_points=int(z.size), color_rgb=(float(colour[0]), float(colour[1]), float(colour[2])),
-            appearance=det.appearance, distance_m=float(np.linalg.norm(centroid - t)), points_m=cloud)
+        return make_observation(frame, det, centroid, pm.min(axis=0), pm.max(axis=0), int(z.size), colour, t,
+                                cloud)
 
     def _robust_centre(self, pm: np.ndarray, cam_m: np.ndarray) -> np.ndarray:
         """Centre of the percentile box in (along the view, across it, height), the hidden back filled in."""
         cfg = self.config
         rel = pm[:, :2] - cam_m[:2]
-        d = rel.mean(axis=0)
-        n = float(np.hypot(d[0], d[1]))
-        if n < 1e-6:        # looking straight down: the horizontal box is all there is
-            d = np.array([1.0, 0.0])
-        else:
-            d = d / n
+        d = view_direction(rel.mean(axis=0))   # looking straight down: the horizontal box is all there is
         along = rel @ d
         across = rel[:, 0] * -d[1] + rel[:, 1] * d[0]
         p = cfg.extent_percentile
         (a_lo, a_hi), (c_lo, c_hi), (z_lo, z_hi) = (np.percentile(v, (p, 100.0 - p))
                                                     for v in (along, across, pm[:, 2]))
-        depth = max(a_hi - a_lo, cfg.hidden_depth_factor * (c_hi - c_lo))
-        a_mid = a_lo + depth / 2.0
-        c_mid = (c_lo + c_hi) / 2.0
-        xy = cam_m[:2] + a_mid * d + c_mid * np.array([-d[1], d[0]])
-        return np.array([xy[0], xy[1], (z_lo + z_hi) / 2.0])
+        return centre_from_extents(cam_m, d, (a_lo, a_hi), (c_lo, c_hi), (z_lo, z_hi), cfg)
+
+
+def view_direction(mean_rel_xy: np.ndarray) -> np.ndarray:
+    """The unit horizontal view direction from the mean camera -> point offset (x forward when straight down)."""
+    n = float(np.hypot(mean_rel_xy[0], mean_rel_xy[1]))
+    return np.array([1.0, 0.0]) if n < 1e-6 else mean_rel_xy / n
+
+
+def centre_from_extents(cam_m: np.ndarray, d: np.ndarray, along: Tuple[float, float], across: Tuple[float, float],
+                        height: Tuple[float, float], cfg: LiftingConfig) -> np.ndarray:
+    """The robust centre from the percentile box (along the view ``d``, across it, height; m), the hidden
+    back filled in (``hidden_depth_factor``). Shared by both lifting backends."""
+    (a_lo, a_hi), (c_lo, c_hi), (z_lo, z_hi) = along, across, height
+    depth = max(a_hi - a_lo, cfg.hidden_depth_factor * (c_hi - c_lo))
+    a_mid = a_lo + depth / 2.0
+    c_mid = (c_lo + c_hi) / 2.0
+    xy = cam_m[:2] + a_mid * d + c_mid * np.array([-d[1], d[0]])
+    return np.array([xy[0], xy[1], (z_lo + z_hi) / 2.0])
+
+
+def make_observation(frame: RGBDFrame, det: Detection2D, centroid: np.ndarray, bbox_min: np.ndarray,
+                     bbox_max: np.ndarray, n_points: int, colour01: np.ndarray, cam_m: np.ndarray,
+                     cloud: Optional[np.ndarray]) -> ObjectObservation:
+    """One lifted detection as an ObjectObservation (both backends)."""
+    return ObjectObservation(
+        stamp_ns=frame.stamp_ns, class_name=det.class_name, score=float(det.score),
+        centroid_m=centroid, bbox_min_m=bbox_min, bbox_max_m=bbox_max, num_points=n_points,
+        color_rgb=(float(colour01[0]), float(colour01[1]), float(colour01[2])),
+        appearance=det.appearance, distance_m=float(np.linalg.norm(centroid - cam_m)), points_m=cloud)
