@@ -21,6 +21,7 @@ SUBCOMMANDS: Dict[str, Tuple[str, str]] = {
     "replay": ("memory_nodes.ros.replay", "perception + memory over a rosbag2 bag -> a memory store"),
     "record": ("memory_nodes.ros.record", "camera, tf and odom topics of a live run -> a rosbag2 MCAP bag"),
     "ask": ("memory_nodes.ros.ask_client", "ask the running stack a question"),
+    "store": ("memory_nodes.memory.repository.tools", "check or recover a memory store"),
     "launch": ("memory_nodes.ros.launcher", "start the nodes of a launch file (the default subcommand)"),
 }
 

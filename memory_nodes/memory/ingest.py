@@ -122,7 +122,11 @@ class Ingestor:
         """Persist everything ingested so far (one transaction); returns ingested_through_ns."""
         ms = self.s
         if self.repo.writable:
-            self.repo.commit(ms)       # raises StoreError with everything still queued and dirty
+            try:
+                self.repo.commit(ms)   # raises StoreError with everything still queued and dirty
+            except StoreError as e:
+                ms.store_fault = e
+                raise
             ms.store_fault = None
             ms.commit_backoff_frames = ms.commit_backoff_frames_last = 0
             ms.recent_obs.clear()

@@ -10,13 +10,24 @@ memory/ingested_through (IngestProgress) after every commit, memory/scene_graph 
 memory/markers (MarkerArray, latched). Each perception/frames message (FrameObservations) is one frame:
 its observations and, for a keyframe, its View go into the core together. A frame whose View is malformed
 goes in without it; a keyframe whose observations are malformed is stored without deriving absences.
-Bad input is logged once per cause (then at debug level); the node stays up and loses nothing else.
+Bad input is logged once per cause (then at debug level); the node stays up and loses nothing else. Every
+subscription callback is guarded (``_guarded``): no message, latched garbage included, can kill the node.
+A frame stamped more than ``node.max_future_s`` past the node clock is refused (``future_stamp``), so one
+bad stamp cannot pin memory/ingested_through.
+
+Store faults are a state, not bad input: a commit that fails (``disk_full``, ``io``) keeps its batch, the
+node stops acknowledging (ingested_through does not move), says so once per change of state (an ERROR
+line naming the cause, an INFO line when it clears) and retries with a backoff (0.2 s doubling to 5 s).
+Free space on the store's file system is watched (every second): below ``node.min_free_mb`` commits are
+paused (state ``disk_low``) until twice that is free again.
 Service callbacks answer NOT_ACTIVE unless the node is active, and UNKNOWN (logged once) for anything
 unexpected (``memory_service``).
 
 Diagnostics (``/diagnostics``, see diagnostics.py), in every lifecycle state: ``memory: lifecycle`` (the
 state; WARN unless active). While configured or active also ``memory: store`` (path, size on disk, age of
 the last commit, store errors by cause, schema version; ERROR on a store error in the last minute) and
+the store state (ok / disk_full / io / disk_low) with its reason, free space, keyframes held in RAM, rows
+refused, orphan files removed at open; ERROR while in a fault) and
 ``memory: ingest`` (lag = node clock now - ingested_through, frames received vs ingested, objects /
 observations / views, bad inputs by cause; WARN on bad input in the last minute).
 """
@@ -24,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type
@@ -71,10 +83,14 @@ class MemoryNodeConfig:
     scene_graph_period_s: float = 2.0    # republish memory/scene_graph and markers at most this often
     publish_markers: bool = True
     max_marker_objects: int = 2000
+    max_future_s: float = 300.0          # refuse frames stamped this far past the node clock (0 = no check)
+    min_free_mb: float = 64.0            # pause commits while the store's disk has less free (0 = never)
 
     def validate(self) -> None:
         if self.flush_period_s <= 0 or self.scene_graph_period_s <= 0:
             raise ConfigError("node.flush_period_s and scene_graph_period_s must be > 0")
+        if not (self.max_future_s >= 0 and self.min_free_mb >= 0):
+            raise ConfigError("node.max_future_s and node.min_free_mb must be >= 0")
         if not self.map_frame:
             raise ConfigError("node.map_frame must not be empty")
 
@@ -100,7 +116,7 @@ PARAMETERS = (
         "absence.missing_after_absences": (1, None), "retention.keep_all_days": (0.0, None),
         "retention.keep_per_place_per_day": (0, None), "events.appear_after_s": (0.0, None)}),
     Section(VocabConfig, "vocab.", ranges={"vocab.min_model_score": (0.0, 1.0), "vocab.max_ngram_words": (1, None)}),
-    Section(MemoryNodeConfig, "node."),
+    Section(MemoryNodeConfig, "node.", ranges={"node.max_future_s": (0.0, None), "node.min_free_mb": (0.0, None)}),
 )
 
 
@@ -138,6 +154,21 @@ def memory_service(cause: str, bad_request: Tuple[Type[Exception], ...] = ()) ->
     return wrap
 
 
+def _guarded(method: Callable) -> Callable:
+    """Guard of a subscription callback: whatever a message does, the exception is logged once per cause
+    (``callback_<name>``) and counted; nothing escapes into the executor."""
+    @functools.wraps(method)
+    def guarded(self: "MemoryNode", msg) -> None:
+        try:
+            method(self, msg)
+        except Exception as e:        # nothing escapes into the executor
+            self._bad(f"callback_{method.__name__.lstrip('_')}", f"{type(e).__name__}: {e}")
+    return guarded
+
+
+_RETRY_S = (0.2, 5.0)     # wall s: first and longest wait between commit retries in a store fault
+
+
 class MemoryNode(LifecycleNode):
     def __init__(self, **kwargs):
         super().__init__("memory", automatically_declare_parameters_from_overrides=True, **kwargs)
@@ -163,6 +194,12 @@ class MemoryNode(LifecycleNode):
         self._last_commit_wall: Optional[float] = None
         self._store_errors = RateWindow(_RECENT_S, now)
         self._bad_recent = RateWindow(_RECENT_S, now)
+        self._fault = "ok"                     # store state: ok | disk_full | io | disk_low | ...
+        self._fault_why = ""
+        self._retry_at = 0.0
+        self._retry_wait = _RETRY_S[0]
+        self._free_mb: Optional[float] = None
+        self._free_checked = 0.0
         self.diagnostics = Diagnostics(self)
         self.diagnostics.add("lifecycle", self._diagnose_lifecycle)
         self.diagnostics.add("store", self._diagnose_store)
@@ -281,7 +318,7 @@ class MemoryNode(LifecycleNode):
             return False
         taken = True
         try:
-            through = self.memory.ingest(out, derive_absences=derive_absences)
+            through = self.memory.ingest(out, derive_absences=derive_absences, latest_ok_ns=self._latest_ok_ns())
             if through is not None:
                 self._last_commit_wall = time.monotonic()
         except InputError as e:
@@ -292,11 +329,71 @@ class MemoryNode(LifecycleNode):
             through, taken = None, False
         for w in self.memory.drain_warnings():
             self._bad(w.cause, str(w))
+        self._update_fault()
         if through is not None:
             self._publish_progress()
             self._graph_dirty = True
         return taken
 
+    def _latest_ok_ns(self) -> Optional[int]:
+        """The node clock's now + node.max_future_s (None without a clock, e.g. sim time before /clock)."""
+        lim = self.params.node.max_future_s if self.params is not None else 0.0
+        now = self.get_clock().now().nanoseconds
+        return None if lim <= 0 or now <= 0 else int(now + lim * 1e9)
+
+    # ------------------------------------------------------------------------------ store faults
+    def _set_fault(self, state: str, why: str) -> None:
+        """One log line per change of the store state."""
+        if state == self._fault:
+            self._fault_why = why
+            return
+        old, self._fault, self._fault_why = self._fault, state, why
+        if state == "ok":
+            through = self.memory.ingested_through_ns if self.memory is not None else -1
+            self.get_logger().info(f"store fault cleared (was {old}): writing again, ingested through {through} ns")
+        else:
+            self._store_errors.tick(time.monotonic())
+            self.get_logger().error(f"store fault ({state}): {why}; not acknowledging new input until it clears "
+                                    "(frames are held in RAM and retried)")
+
+    def _update_fault(self) -> None:
+        mem = self.memory
+        if mem is None:
+            return
+        if self._fault == "disk_low":
+            return
+        f = mem.store_fault
+        if f is None:
+            self._set_fault("ok", "")
+            self._retry_wait = _RETRY_S[0]
+        else:
+            if self._fault == "ok":
+                self._retry_at = time.monotonic() + self._retry_wait
+            self._set_fault(getattr(f, "fault", "io"), str(f))
+
+    def _watch_space(self, now: float) -> None:
+        """Every second: free space on the store's file system; below node.min_free_mb commits pause."""
+        if self.memory is None or self.params is None or now - self._free_checked < 1.0:
+            return
+        self._free_checked = now
+        folder = os.path.dirname(os.path.abspath(self.params.memory.store.path))
+        try:
+            self._free_mb = shutil.disk_usage(folder).free / 1e6
+        except OSError:
+            self._free_mb = None
+            return
+        need = self.params.node.min_free_mb
+        if need <= 0:
+            return
+        if self._fault != "disk_low" and self._free_mb < need:
+            self.memory.set_writes_paused(True)
+            self._set_fault("disk_low", f"{self._free_mb:.1f} MB free on {folder} (node.min_free_mb = {need:g})")
+        elif self._fault == "disk_low" and self._free_mb >= 2 * need:
+            self.memory.set_writes_paused(False)
+            self._set_fault("ok", f"{self._free_mb:.1f} MB free again")
+            self._commit_and_publish(force=True)
+
+    @_guarded
     def _on_frame(self, msg: FrameObservations) -> None:
         """One frame: its observations and (for a keyframe) its View go in together."""
         self._frames_received += 1
@@ -319,6 +416,7 @@ class MemoryNode(LifecycleNode):
             ok = False
         self._frames_ingested += int(ok)
 
+    @_guarded
     def _on_places(self, msg: PlaceGraph) -> None:
         try:
             pg = place_graph_from_msg(msg)
@@ -327,6 +425,7 @@ class MemoryNode(LifecycleNode):
             return
         self._ingest(PerceptionOutput(pg.stamp_ns, [], places=pg))
 
+    @_guarded
     def _on_rooms(self, msg: RoomSegmentation) -> None:
         try:
             seg = rooms_from_msg(msg)
@@ -335,21 +434,36 @@ class MemoryNode(LifecycleNode):
             return
         self._ingest(PerceptionOutput(seg.stamp_ns, [], rooms=seg))
 
-    def _commit_and_publish(self) -> None:
-        if self.memory is None or not self.memory.has_uncommitted:
+    def _commit_and_publish(self, force: bool = False) -> None:
+        mem = self.memory
+        if mem is None or self._fault == "disk_low":
+            return
+        now = time.monotonic()
+        if mem.store_fault is not None and not force and now < self._retry_at:
+            return                                   # backing off
+        store = mem.store
+        if not mem.has_uncommitted and mem.store_fault is None and not (store is not None and store.has_pending):
             return
         try:
-            self.memory.commit()
+            mem.commit()
         except StoreError as e:
-            self._bad("store_error", str(e))
+            self._set_fault(getattr(e, "fault", "io"), str(e))
+            self._retry_wait = min(_RETRY_S[1], self._retry_wait * 2)
+            self._retry_at = now + self._retry_wait
             return
-        self._last_commit_wall = time.monotonic()
+        self._retry_wait = _RETRY_S[0]
+        self._set_fault("ok", "")
+        self._last_commit_wall = now
         self._publish_progress()
         self._graph_dirty = True
 
     def _on_tick(self) -> None:
-        self._commit_and_publish()
-        self._publish_graph()
+        try:
+            self._watch_space(time.monotonic())
+            self._commit_and_publish()
+            self._publish_graph()
+        except Exception as e:        # nothing escapes into the executor
+            self._bad("tick", f"{type(e).__name__}: {e}")
 
     # ------------------------------------------------------------------------------ publishing
     def _publish_progress(self) -> None:
@@ -402,8 +516,14 @@ class MemoryNode(LifecycleNode):
         age = None if self._last_commit_wall is None else now - self._last_commit_wall
         s = Status({"path": path, "database size (MB)": size / 1e6, "last commit age (s)": age,
                     "uncommitted": mem.has_uncommitted, "store errors": sum(errors.values()),
-                    "schema version": store.schema_version if store is not None else None})
+                    "schema version": store.schema_version if store is not None else None,
+                    "state": self._fault, "free space (MB)": self._free_mb,
+                    "keyframes held in RAM": store.unwritten_keyframes if store is not None else 0,
+                    "rows refused": store.rejected_rows if store is not None else 0,
+                    "orphan files removed at open": store.orphans_removed if store is not None else 0})
         s.counts("store errors", errors)
+        if self._fault != "ok":
+            s.add(ERROR, f"store fault ({self._fault}): {self._fault_why}; not acknowledging new input")
         recent = self._store_errors.count(now)
         if recent:
             s.add(ERROR, f"{recent} store error(s) in the last {_RECENT_S:.0f} s (see the log: 'bad input "
