@@ -17,7 +17,7 @@ setup that installs the default one and how to choose the other detector.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
@@ -90,18 +90,26 @@ class Perception:
 
     def process(self, frame: RGBDFrame, map_T_camera: Optional[np.ndarray],
                 map_T_base: Optional[np.ndarray] = None,
-                detections: Optional[Sequence[Detection2D]] = None) -> PerceptionOutput:
+                detections: Optional[Sequence[Detection2D]] = None,
+                on_stage: Optional[Callable[[str], None]] = None) -> PerceptionOutput:
         """Everything perception makes of one frame. ``map_T_camera`` is the optical frame's pose at
         ``frame.stamp_ns`` (None: missing tf); ``map_T_base`` the robot base's (None: taken under the
-        camera). ``detections`` skips the detector (e.g. from an external one). Raises InputError."""
+        camera). ``detections`` skips the detector (e.g. from an external one). Raises InputError.
+
+        ``on_stage`` (profiling; results do not change) is called with a stage's name as each ends:
+        "detect", "lift", "places" (place update and objects, and again after the depth grid and any room
+        cut), "views"; the caller reads its own clock there (bench.edge), the core never does."""
         cfg = self.config
+        mark = on_stage if on_stage is not None else _no_stage
         map_T_camera = check_pose("map_T_camera", map_T_camera)
         if map_T_base is not None:
             map_T_base = check_pose("map_T_base", map_T_base)
         check_frame(frame, cfg.lifting.min_valid_depth_fraction, cfg.lifting.min_depth_m, cfg.lifting.max_depth_m)
         stamp = frame.stamp_ns
         dets = list(self.detector.detect(frame)) if detections is None else list(detections)
+        mark("detect")
         lifted = self.lifter.lift(frame, dets, map_T_camera)
+        mark("lift")
 
         base_xyz = (map_T_base if map_T_base is not None else map_T_camera)[:3, 3]
         place_id = self.scene.update_place(base_xyz, stamp)
@@ -115,6 +123,7 @@ class Perception:
             observations.append(obs)
             self.last_source_indices.append(i)
         self.scene.add_objects(observations)
+        mark("places")
 
         classes = [o.class_name for o in observations]
         view = None
@@ -122,9 +131,11 @@ class Perception:
             view = self.keyframes.make_view(frame, map_T_camera, classes, place_id)
         for obs in observations:
             obs.view_id = self.keyframes.last_view_id
+        mark("views")
 
         self.scene.integrate_depth(frame.depth_m, frame.intrinsics, map_T_camera)
         update = self.scene.end_frame(stamp)
+        mark("places")
         return PerceptionOutput(stamp_ns=stamp, observations=observations, view=view, place_id=place_id,
                                 places=update.places, rooms=update.rooms)
 
@@ -148,6 +159,10 @@ class Perception:
     def load_state(self, data: bytes) -> None:
         """Restore ``state_bytes``; a state of another version or grid is an InputError (nothing changed)."""
         self.scene.load_state(data)
+
+
+def _no_stage(_name: str) -> None:
+    """``Perception.process`` without a stage callback."""
 
 
 def switch_hint(kind: str) -> str:
