@@ -6,17 +6,64 @@ is the pivot: if every other input has a message within ``slop_ns`` of it, the n
 set, which is emitted; everything older in those queues is dropped. Otherwise the oldest head can never
 be matched (every input's future stamps only grow) and is dropped. A message older than what its input
 already emitted arrives too late and is dropped. Drops are counted per input.
+
+Time policy (``StampGuard``, one per input, also used per edge by tf_buffer.py): a stamp is judged against
+its own stream's history. 0 (no stamp) is rejected (``zero_stamp``). A jump beyond ``jump_tolerance_ns``,
+forwards or backwards, is an outlier and rejected (``stamp_jump``) unless it is sustained: once
+``confirm`` stamps in a row agree with each other beyond the jump, they are a new time base (a bag loop, a
+clock reset, a robot resumed): the guard moves there and the synchronizer drops what it held of the old
+base (``new_time_base``). So one frame from 2033 is dropped alone, and after a clock jump back frames flow
+again. Every rejection is returned by ``take_events()`` (cause, text) for the node to log once per cause.
 """
 from __future__ import annotations
 
 import bisect
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
+
+
+class StampGuard:
+    """One stream's stamps against its own history (see the module docstring). ``check(t)`` returns
+    "ok", "zero_stamp", "stamp_jump" (reject) or "new_time_base" (accept; the caller resets)."""
+
+    def __init__(self, jump_tolerance_ns: int, confirm: int = 3, reject_zero: bool = True):
+        if jump_tolerance_ns <= 0 or confirm < 1:
+            raise ValueError("jump_tolerance_ns > 0, confirm >= 1")
+        self.reject_zero = reject_zero
+        self.tol = int(jump_tolerance_ns)
+        self.confirm = int(confirm)
+        self.newest: Optional[int] = None
+        self._cand: List[int] = []
+
+    def check(self, t: int) -> str:
+        t = int(t)
+        if t <= 0 and self.reject_zero:
+            return "zero_stamp"
+        if self.newest is None or abs(t - self.newest) <= self.tol:
+            self.newest = t if self.newest is None else max(self.newest, t)
+            self._cand = []
+            return "ok"
+        if self._cand and abs(t - self._cand[-1]) <= self.tol:
+            self._cand.append(t)
+        else:
+            self._cand = [t]
+        if len(self._cand) >= self.confirm:
+            self.newest, self._cand = max(self._cand), []
+            return "new_time_base"
+        return "stamp_jump"
+
+    def reset(self) -> None:
+        self.newest, self._cand = None, []
 
 
 class ApproxTimeSync:
-    def __init__(self, num_inputs: int, slop_ns: int, queue_size: int = 10):
+    def __init__(self, num_inputs: int, slop_ns: int, queue_size: int = 10,
+                 jump_tolerance_ns: int = 60_000_000_000, confirm: int = 3):
         if num_inputs < 1 or slop_ns < 0 or queue_size < 1:
             raise ValueError("num_inputs >= 1, slop_ns >= 0, queue_size >= 1")
+        # stamp 0 is the node's to refuse (a ROS header without a stamp); here it is just early
+        self._guards = [StampGuard(jump_tolerance_ns, confirm, reject_zero=False) for _ in range(num_inputs)]
+        self._events: List[Tuple[str, str]] = []
+        self.rejected: Dict[str, int] = {}
         self.num_inputs = num_inputs
         self.slop_ns = int(slop_ns)
         self.queue_size = queue_size
@@ -29,9 +76,27 @@ class ApproxTimeSync:
     def add(self, index: int, stamp_ns: int, msg: Any) -> List[List[Any]]:
         """Queue one message; returns the sets (one message per input, in input order) it completed."""
         stamp_ns = int(stamp_ns)
+        verdict = self._guards[index].check(stamp_ns)
+        if verdict in ("zero_stamp", "stamp_jump"):
+            newest = self._guards[index].newest
+            self._event(verdict, f"input {index}: stamp {stamp_ns} ns rejected" + (
+                "" if verdict == "zero_stamp" or newest is None else
+                f" ({(stamp_ns - newest) / 1e9:+.1f} s from the stream's newest {newest} ns; a new time base "
+                "needs a few stamps that agree)"))
+            return []
+        if verdict == "new_time_base":
+            self._event("new_time_base", f"input {index}: stamps jumped to {stamp_ns} ns and stayed: a new time "
+                                         "base; what was queued of the old one is dropped")
+            for k in range(self.num_inputs):
+                self._stamps[k].clear()
+                self._msgs[k].clear()
+                self._last_out[k] = None
+                if k != index:
+                    self._guards[k].reset()
         last = self._last_out[index]
         if last is not None and stamp_ns <= last:
             self.dropped[index] += 1
+            self._event("too_late", f"input {index}: stamp {stamp_ns} ns is not after the last matched {last} ns")
             return []
         st, ms = self._stamps[index], self._msgs[index]
         i = bisect.bisect_right(st, stamp_ns)
@@ -75,6 +140,16 @@ class ApproxTimeSync:
             del self._stamps[k][:p + 1], self._msgs[k][:p + 1]
         self.emitted += 1
         return out
+
+    def _event(self, cause: str, text: str) -> None:
+        self.rejected[cause] = self.rejected.get(cause, 0) + 1
+        if len(self._events) < 1000:
+            self._events.append((cause, text))
+
+    def take_events(self) -> List[Tuple[str, str]]:
+        """(cause, text) of every stamp rejected or time base changed since the last call."""
+        ev, self._events = self._events, []
+        return ev
 
     def clear(self) -> None:
         for k in range(self.num_inputs):

@@ -6,6 +6,10 @@ linearly, rotation by quaternion slerp. A look-up within ``max_extrapolation_ns`
 before the oldest) sample holds that sample; farther is a TransformError, as is an unknown frame or two
 frames in different trees. ``stamp_ns == 0`` means "the latest time every edge on the chain can give".
 
+Each dynamic edge's stamps go through a ``StampGuard`` (sync.py) with the cache time as tolerance: a sample
+that jumps beyond it (a 2033 stamp) is a TransformError and never trims the cache; a sustained
+jump is a new time base: the edge's cache restarts there.
+
 Transforms are 4x4 ``parent_T_child`` (maps points in child into parent); ``lookup(target, source, t)``
 returns ``target_T_source``.
 """
@@ -20,6 +24,8 @@ import numpy as np
 
 from memory_nodes.common.errors import TransformError
 from memory_nodes.common.geometry import R_to_quat, quat_to_R
+
+from .sync import StampGuard
 
 
 def slerp(q0: np.ndarray, q1: np.ndarray, a: float) -> np.ndarray:
@@ -40,6 +46,7 @@ class _Edge:
     parent: str
     static: bool
     stamps: List[int] = field(default_factory=list)        # sorted
+    guard: Optional[StampGuard] = None
     trans: List[np.ndarray] = field(default_factory=list)  # (3,)
     quats: List[np.ndarray] = field(default_factory=list)  # (4,) x, y, z, w
 
@@ -111,6 +118,14 @@ class TransformBuffer:
             return
         if edge.static:
             raise TransformError(f"{parent}->{child} is static; a dynamic sample was given")
+        if edge.guard is None:
+            edge.guard = StampGuard(self.cache_time_ns, reject_zero=False)
+        verdict = edge.guard.check(int(stamp_ns))
+        if verdict in ("zero_stamp", "stamp_jump"):
+            raise TransformError(f"{parent}->{child}: sample stamped {int(stamp_ns)} ns rejected ({verdict}: "
+                                 f"newest is {edge.guard.newest} ns)")
+        if verdict == "new_time_base":
+            edge.stamps, edge.trans, edge.quats = [], [], []
         st = edge.stamps
         i = bisect.bisect_left(st, int(stamp_ns))
         if i < len(st) and st[i] == stamp_ns:

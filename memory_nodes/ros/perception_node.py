@@ -303,16 +303,34 @@ class PerceptionNode(Node):
         self._rates[topic].tick(now)
 
     def _on_input(self, index: int, msg) -> None:
-        self._seen(self._watch.topics[index])
-        for matched in self._sync.add(index, time_to_ns(msg.header.stamp), msg):
-            self._on_set(matched)
+        """One camera message into the synchronizer. Stamp 0 (no stamp) is refused here; stamp jumps are
+        the synchronizer's StampGuard's (an outlier refused, a sustained jump a new time base, which also
+        clears the tf buffer's held frames); each refusal is logged once per cause and counted."""
+        try:
+            self._seen(self._watch.topics[index])
+            stamp = time_to_ns(msg.header.stamp)
+            if stamp <= 0:
+                self._reject("zero_stamp", f"{self._watch.topics[index]}: message stamped 0 (no stamp) refused",
+                             msg.header.stamp if index == 0 else None)
+                return
+            sets = self._sync.add(index, stamp, msg)
+            for cause, text in self._sync.take_events():
+                if cause == "new_time_base":
+                    self._tf_pending.clear()
+                    self._log_inputs.warning(cause, text)
+                else:
+                    self._reject(cause, text, msg.header.stamp if index == 0 else None)
+            for matched in sets:
+                self._on_set(matched)
+        except Exception as e:        # nothing escapes into the executor
+            self._reject("callback_error", f"{type(e).__name__}: {e}", None)
 
     def _on_class_table(self, msg: InstanceClassTable) -> None:
         self._seen(CLASS_TABLE)
         try:
             table = class_table_from_msg(msg)
-        except InputError as e:
-            self._reject(e.cause, str(e), None)
+        except Exception as e:        # latched garbage must not kill (nor crash-loop) the node
+            self._reject(getattr(e, "cause", "bad_class_table"), str(e), None)
             return
         self.perception.set_class_table(table)
         self.get_logger().info(f"class table: {len(table)} instances")
@@ -366,6 +384,9 @@ class PerceptionNode(Node):
         except MemoryStackError as e:
             cause = e.cause if isinstance(e, InputError) else type(e).__name__
             self._reject(cause, str(e), stamp)
+            return True
+        except (ValueError, TypeError, IndexError, OverflowError, FloatingPointError) as e:
+            self._reject("malformed_input", f"{type(e).__name__}: {e}", stamp)
             return True
         self.pub_frames.publish(frame_to_msg(out, self.map_frame))
         if out.places is not None:
