@@ -19,7 +19,9 @@ from typing import Dict, List, Optional, Protocol, Sequence, Tuple
 import numpy as np
 
 from ..common.errors import ConfigError
+from ..vocab.wordlist import is_english_word
 from . import query as Q
+from .clauses import asking_sentence, or_alternatives, prune_clauses, refusal
 from .query import Query, TimeWindow, cannot_parse, tense_of
 from .timephrase import NS_PER_H, CalendarConfig, TimeInfo, extract_time
 
@@ -62,7 +64,8 @@ _CONTRACTIONS = [
                                                               r"\1 not"),
     (r"\bi'?m\b", "i am"), (r"\bi'?ve\b", "i have"), (r"\byou'?ve\b", "you have"), (r"\bi'?d\b", "i would"),
     (r"\bwe'?ve\b", "we have"), (r"\bu\b", "you"), (r"\bur\b", "your"), (r"\bpls\b", "please"),
-    (r"\bplz\b", "please"), (r"\bcolour", "color"), (r"\bgonna\b", "going to"), (r"\bwanna\b", "want to"),
+    (r"\bplz\b", "please"), (r"\bwat\b", "what"), (r"\bwhere\s?s\b", "where is"),
+    (r"\bcolour", "color"), (r"\bgonna\b", "going to"), (r"\bwanna\b", "want to"),
 ]
 
 # Words the rules rely on; typos are corrected towards these and the vocabulary's phrases.
@@ -78,6 +81,7 @@ monday tuesday wednesday thursday friday saturday sunday day days hour hours min
 and or on in inside top of under at room kitchen bedroom bathroom office hallway garage living dining
 please tell help know wonder remember lost misplaced missing happen happened recently expect going
 long ago whereabouts location place spot room house home robot hey thanks thank you
+usual normal regular typical belongs lying sitting standing odds likely turn sooner different rundown
 """.split()
 
 _COLOR_WORDS = ("red", "green", "blue", "yellow", "orange", "purple", "pink", "brown", "black", "white",
@@ -103,38 +107,6 @@ _WRAPPERS = [
 ]
 _TRAILERS = [r",? ?\b(please|thanks|thank you|pls|for me|again|by any chance|do you know|if you know|"
              r"if you can|right|ok|okay)$"]
-
-# Out-of-scope questions: the reply is CANNOT_PARSE with the reason.
-_OOS: List[Tuple[str, str]] = [
-    (r"\b(turned|switched|left) (on|off)\b|\b(on|off)$|\b(is|are|was|were) .*\b(running|plugged in|unplugged|"
-     r"charging|charged|working|broken|locked|unlocked|open|opened|closed|shut|lit|boiling|hot|cold|warm|"
-     r"cool|full|empty|clean|dirty|wet|dry|ringing|playing|recording|muted|loud|quiet|on fire|heating|"
-     r"cooling|set to|turned up|turned down)$|\bbattery\b|\btemperature\b|\bvolume\b|\bchannel\b",
-     "out of scope: the state of a device or object (on/off, open/closed, full/empty) is not observed"),
-    (r"\bmade (of|from|out of)\b|\bmaterials?\b|\bwhat is .* made\b|^(is|are|was|were) (the|my|your|this|that|"
-     r"our) [a-z ]+ (wooden|wood|metal|metallic|plastic|ceramic|leather|fabric|cotton|steel|stone|marble|iron|"
-     r"aluminium|aluminum|paper|cardboard|glass|porcelain|velvet|wool|woolen|silk|rubber|concrete|granite)$|"
-     r"\bmetallic\b|\bwooden\b",
-     "out of scope: materials are not observed"),
-    (r"^(can|could|may|might|should|shall) (i|we|you|he|she|they|someone|somebody|a person|my|the|one) ?"
-     r"[a-z ]*\b(sit|stand|lie|lay|sleep|put|place|lift|carry|eat|drink|use|climb|step|lean|cook|wash|store|fit|"
-     r"plug|hang|throw|cut|microwave|hold|support|bear|push|pull|move|wear|ride|drive|play|open|fold|"
-     r"stack|bend|break|reach|charge|fill|pour|heat|freeze|boil|burn|recycle|clean)\b|"
-     r"\b(is it|would it be|it is) (safe|ok|okay|possible|allowed|a good idea|fine|alright|dangerous)\b|"
-     r"\bsafe to\b|\b(able|strong|sturdy|big|large|light|heavy|small) enough\b|\bhow (heavy|strong|sturdy|"
-     r"comfortable|fragile)\b|\bweigh|\bwould .* fit\b|\bwill .* fit\b|\bdoes .* fit\b|\b(good|used|useful|meant) "
-     r"for\b|\bwhat can (i|you|we) do with\b|\b(edible|comfortable|fragile|sturdy|breakable|microwavable|"
-     r"washable|stackable|waterproof|sharp)\b|\bcan .* (hold|support|bear|carry)\b",
-     "out of scope: affordances (what can be done with an object) are not modelled"),
-    (r"\bhow (big|large|small|tall|long is|wide|high|old|expensive|much does|much is)\b|\bwhat (size|shape|brand|"
-     r"kind of material|texture|price|model|make)\b|\b(size|shape|brand|texture|price|weight|smell|taste|"
-     r"sound)s? of\b|\bwhat does .* (smell|taste|sound|feel) like\b|\bsmell|\btaste",
-     "out of scope: only the colour attribute is supported"),
-    (r"^(why|who|whom|whose)\b|\bwho (moved|put|left|took|used|broke)\b|\bweather\b|\bwhat time is it\b|"
-     r"\bhow do (i|you|we)\b|\bhow to\b|\bwhat day is\b|\bis it raining\b|\bwhat is the date\b|"
-     r"^(what|which) (is|are) (the )?(name|purpose|meaning)\b|\bfeel\b|\bthink\b|\bopinion\b",
-     "out of scope: not a question about where objects are, were, or will be"),
-]
 
 # Prototype phrasings per kind for the embedding fallback (the parser's own exemplars).
 _PROTOTYPES: Dict[str, Sequence[str]] = {
@@ -181,35 +153,85 @@ class QuestionParser:
         """Parse one question asked at ``reference_ns``. ``window`` (e.g. from the Ask request) overrides
         the time phrases of the text."""
         if not isinstance(text, str) or not text.strip():
-            return cannot_parse(str(text), "empty question", reference_ns)
-        norm = self._normalise(text)
+            return cannot_parse(str(text), "empty question", reference_ns, "empty")
+        ask, context = asking_sentence(text)
+        norm, fixes = self._normalise_counted(ask)
+        recall_request = re.match(r"^(do|can|could) you (still )?(remember|recall)\b", norm) is not None
         info, rest = extract_time(norm, reference_ns, self.config.calendar)
         if window is not None:
             info.window = window
-        core = self._strip_wrappers(rest)
+        if re.match(r"^(if|suppose|imagine)\b.*\b(would|will|could)\b", rest):
+            return cannot_parse(text, "out of scope: a hypothetical (what would be if ...) is not something "
+                                "memory holds", reference_ns, "hypothetical")
+        if re.search(r"\b(that|which) (is|are) (switched |turned )?(on|off|open|closed|running|lit)\b", rest):
+            return cannot_parse(text, "out of scope: the state of a device (on/off, open/closed) is not observed",
+                                reference_ns, "device_state")
+        core = prune_clauses(self._strip_wrappers(rest))
         if not core:
-            return cannot_parse(text, "no question found", reference_ns)
-        kind, oos_reason = self._kind_by_rules(core, info, reference_ns)
+            return cannot_parse(text, "no question found", reference_ns, "no_kind")
+        robot = self._robot_centric(core, text, info, reference_ns)
+        if robot is not None:
+            return robot
+        alternatives: List[str] = []
+        alt = or_alternatives(core)
+        if alt is not None:
+            core, alternatives = alt
+        kind, oos_reason, code = self._kind_by_rules(core, info, reference_ns, recall_request)
         source = "rules"
+        confidence = max(0.5, 0.95 - 0.1 * fixes)
         if kind is None:
-            for pattern, reason in _OOS:
-                if re.search(pattern, core):
-                    return cannot_parse(text, reason, reference_ns)
-            kind = self._kind_by_embedding(core)
+            kind, sim = self._kind_by_embedding(core)
             source = "embedding"
+            confidence = sim
             if kind is None:
-                return cannot_parse(text, "not one of the supported question kinds", reference_ns)
+                return cannot_parse(text, "not one of the supported question kinds", reference_ns, "no_kind")
         if kind == Q.CANNOT_PARSE:
-            return cannot_parse(text, oos_reason, reference_ns)
-        q = self._fill(kind, core, info, text, reference_ns)
-        q.source = source if q.ok else q.source
+            return cannot_parse(text, oos_reason, reference_ns, code)
+        if info.event and kind not in (Q.WHERE_NOW, Q.WHICH_FIRST, Q.WHEN_NEXT):
+            return cannot_parse(text, f"I can't place '{info.event}' in time; ask with a time of day or a day",
+                                reference_ns, "event_time", kind)
+        if info.window is None and info.part_window is not None and not info.habitual and \
+                kind not in (Q.WHERE_USUALLY, Q.DAYS_SEEN, Q.WHEN_NEXT, Q.WILL_BE):
+            info.window = info.part_window
+        q = self._fill(kind, core, info, text, reference_ns, context)
+        if q.ok:
+            q.source = source
+            q.intent = q.kind
+            q.confidence = round(float(confidence), 3)
+            q.alternatives = [self._canon_place(a) for a in alternatives]
+            q.windows = list(info.windows) if window is None else []
+            if info.habitual or q.kind in (Q.WHERE_USUALLY, Q.DAYS_SEEN, Q.WHEN_NEXT):
+                q.day_part = info.day_part
+        return q
+
+    def _canon_place(self, phrase: str) -> str:
+        return self._resolve_room(phrase) or self._resolve_class(phrase) or phrase
+
+    def _robot_centric(self, t: str, text: str, info: TimeInfo, ref_ns: int) -> Optional[Query]:
+        """Questions about the robot's own travel: parsed, refused until memory serves its pose history."""
+        intent = ""
+        if re.search(r"^where (were|are|have) you( been)?$|^(which|what) room (are|were) you( in)?$|"
+                     r"^where (did|do) you (go|stay|patrol)$|^(which|what) room is this$|^what room is the scene in$",
+                     t):
+            intent = Q.ROBOT_WHERE_AT
+        elif re.search(r"^how long (were|have) you (been )?(in|at)\b|^how (long|much time) did you (spend|stay)\b", t):
+            intent = Q.ROBOT_TIME_IN
+        elif re.search(r"^when (did|have) you (last )?(go|went|been|visit|visited|enter|entered|pass|passed)\b|"
+                       r"^when were you (last )?(in|at)\b", t) and (info.last_time or " last " in f" {t} " or True):
+            intent = Q.ROBOT_LAST_IN
+        if not intent:
+            return None
+        _, rooms = self._mentions(t)
+        q = cannot_parse(text, "I understood a question about where I have been; I do not keep a history of my "
+                         "own positions that I can read yet", ref_ns, "robot_pose_history", intent)
+        q.room = rooms[0][0] if rooms else ""
+        q.window = info.window
+        q.day_part = info.day_part
         return q
 
     # ------------------------------------------------------------------------------------ normalise
     def _build_lexicon(self) -> List[str]:
         words = set(_FUNCTION_WORDS) | set(_COLOR_WORDS)
-        for pattern, _ in _OOS:              # words of the out-of-scope rules are known words too
-            words.update(re.findall(r"[a-z]{3,}", pattern))
         phrases: List[str] = []
         if self.vocab is not None:
             for name in ("all_phrases", "classes", "room_types"):
@@ -224,7 +246,7 @@ class QuestionParser:
         return sorted(w for w in words if w.isalpha())
 
     def _correct(self, word: str) -> str:
-        if len(word) < 4 or not word.isalpha() or word in self._lexicon_set:
+        if len(word) < 4 or not word.isalpha() or word in self._lexicon_set or is_english_word(word):
             return word
         hit = self._typo_cache.get(word)
         if hit is None:
@@ -241,6 +263,12 @@ class QuestionParser:
         if s is None:
             s = self._lexset = set(self._lexicon)
         return s
+
+    def _normalise_counted(self, text: str) -> Tuple[str, int]:
+        """The normalised text and how many words the typo corrector changed."""
+        t = self._normalise(text)
+        before = re.sub(r"[^a-z0-9:' ,]+", " ", text.lower()).split()
+        return t, sum(1 for w in t.split() if w.isalpha() and len(w) >= 4 and w not in before)
 
     def _normalise(self, text: str) -> str:
         t = text.lower().replace("’", "'").replace("‘", "'")
@@ -266,20 +294,38 @@ class QuestionParser:
         return t
 
     # ----------------------------------------------------------------------------------------- kinds
-    def _kind_by_rules(self, t: str, info: TimeInfo, ref_ns: int) -> Tuple[Optional[str], str]:
-        """(kind or CANNOT_PARSE or None, out-of-scope reason)."""
-        kind = self._rule_kind(t, info, ref_ns)
-        if isinstance(kind, tuple):
-            return kind
-        return kind, ""
-
-    def _rule_kind(self, t: str, info: TimeInfo, ref_ns: int):
+    def _kind_by_rules(self, t: str, info: TimeInfo, ref_ns: int,
+                       recall_request: bool = False) -> Tuple[Optional[str], str, str]:
+        """(kind or CANNOT_PARSE or None, out-of-scope reason, reason code)."""
         if re.search(r"\b(runs?|running|ran) out\b|\b(used up|finished|depleted|gone|empty|eaten|consumed)\b.*"
                      r"\b(first|sooner|earlier|before)\b|\bwhich\b.*\b(first|sooner)\b.*\b(or)\b", t):
-            return Q.WHICH_FIRST
-        for pattern, reason in _OOS:
-            if re.search(pattern, t):
-                return Q.CANNOT_PARSE, reason
+            return Q.WHICH_FIRST, "", ""
+        if re.search(r"^(what|which) (room|desk|table|shelf|floor|cabinet|counter) (is|are) (the|my|a|an|our) "
+                     r".+ (on|in|at)$|^(what|which) room (has|have|contains)\b|^(in|on) (which|what) (room|floor)\b",
+                     t):
+            return Q.WHERE_NOW, "", ""
+        if not re.search(r"^(do you think|would you say|do you expect)\b.*\b(will|going to)\b", t):
+            hit = refusal(t)
+            if hit is not None:
+                return Q.CANNOT_PARSE, hit[1], hit[0]
+        # tense and the verb decide between the "where" kinds
+        if re.search(r"^where (did|have|had) you (last )?(see|seen|spot|spotted|notice|noticed|observe|observed)\b|"
+                     r"^where (was|were) .* (last )?(seen|spotted)\b|"
+                     r"^where (did|have) you (last )?(see|seen)\b", t) or \
+                (recall_request and re.search(r"^where (i|we|you|he|she|they) (put|left|placed|stored|kept|hid)\b", t)):
+            info.last_time = True
+            return Q.WHERE_AT, "", ""
+        if re.search(r"^where (was|were|had)\b", t) and info.window is None and info.part_window is None and \
+                not info.habitual:
+            info.last_time = True
+            return Q.WHERE_AT, "", ""
+        if re.search(r"^when (did|have) (i|we|you|someone|somebody|anyone|they) (put|place|placed|leave|left|move|"
+                     r"moved|bring|brought)\b", t):
+            return Q.SINCE_WHEN, "", ""
+        kind = self._rule_kind(t, info, ref_ns)
+        return kind, "", ""
+
+    def _rule_kind(self, t: str, info: TimeInfo, ref_ns: int) -> Optional[str]:
         if re.search(r"\bwhen (will|would|is|are|do|does|should|might|can i expect)\b.*\b(next|again|back|be|return|"
                      r"come|show up|appear|going to|expect)\b|\bnext time\b.*\b(will|be)\b|\bwhat time will\b|"
                      r"\bwhen .*\bexpect\b|\bwhen .*\bnext\b", t) and not re.search(r"\b(did|was|were|saw|seen)\b", t):
@@ -315,7 +361,7 @@ class QuestionParser:
                      r"something|everything|things)\b.*\b(changed|different|moved|new|rearranged|missing)\b|"
                      r"\bchanges\b|\bdifferences?\b|\bwhat moved\b", t):
             return Q.WHAT_CHANGED
-        if re.search(r"\bcolou?r(ed|s)?\b|\bshade\b|\bhue\b", t):
+        if re.search(r"\bcolou?rs?\b|\bshade\b|\bhue\b", t):
             return Q.ATTRIBUTE
         if re.search(r"\bhow many\b|\bnumber of\b|^count\b|\bcount (the|all|how)\b|\bhow much\b", t):
             return Q.COUNT
@@ -331,15 +377,16 @@ class QuestionParser:
                      r"^(is|are|was|were) (the|my|a|an|any|our|your)?\b.*\b(in|on|inside|"
                      r"at)\b|^any\b", t):
             return Q.EXISTS
-        if wh_where or re.search(r"\b(find|locate|look for|looking for|search for|searching for|seen|spot|lost|"
+        if wh_where or re.search(r"\b(somewhere|find|locate|look for|looking for|search for|searching for|seen|"
+                                 r"spot|lost|"
                                  r"misplaced|cannot find|can not find|location of|whereabouts|put|leave|left|"
                                  r"missing)\b", t):
             return Q.WHERE_NOW
         return None
 
-    def _kind_by_embedding(self, t: str) -> Optional[str]:
+    def _kind_by_embedding(self, t: str) -> Tuple[Optional[str], float]:
         if not self.config.use_embeddings or self.vocab is None or not hasattr(self.vocab, "embeddings"):
-            return None
+            return None, 0.0
         try:
             if self._proto is None:
                 kinds, texts = [], []
@@ -350,13 +397,13 @@ class QuestionParser:
             kinds, mat, oos = self._proto
             v = self.vocab.embeddings([t])[0]
         except (LookupError, ConfigError):
-            return None
+            return None, 0.0
         sims = mat @ v
         i = int(np.argmax(sims))
         best, best_oos = float(sims[i]), float(np.max(oos @ v))
         if best < self.config.min_kind_similarity or best < best_oos + self.config.min_kind_margin:
-            return None
-        return kinds[i]
+            return None, best
+        return kinds[i], best
 
     # ----------------------------------------------------------------------------------------- slots
     def _mentions(self, t: str) -> Tuple[List[Tuple[str, int, int]], List[Tuple[str, int, int]]]:
@@ -411,12 +458,74 @@ class QuestionParser:
         name, score = hit if isinstance(hit, tuple) else (hit, 1.0)
         return name if score >= 1.0 and name != "unknown" else None
 
-    def _fill(self, kind: str, t: str, info: TimeInfo, text: str, ref_ns: int) -> Query:
+    def _noun_phrases(self, words: List[str], classes, rooms, loose: bool = False) -> List[Tuple[int, int, bool, str]]:
+        """Noun-phrase runs: (start, end, known, phrase as asked). A run is known when every word is part of
+        a class / room phrase or an allowed modifier (colour, size, material, number); otherwise the whole
+        run is an unknown thing ("paper shredder"): a class word inside it is only a modifier."""
+        covered = {i for _, a, b in classes for i in range(a, b)} | {i for _, a, b in rooms for i in range(a, b)}
+
+        def np_word(j: int) -> bool:
+            w = words[j]
+            if j in covered:
+                return True
+            if not w.isalpha() or w in _BOUNDARY or w.endswith(("ing", "ed", "ly")) and w not in _MODIFIERS:
+                return False
+            return True
+
+        out: List[Tuple[int, int, bool, str]] = []
+        i = 0
+        while i < len(words):
+            if not np_word(i):
+                i += 1
+                continue
+            j = i
+            while j < len(words) and np_word(j):
+                j += 1
+            unknown = [k for k in range(i, j) if k not in covered and words[k] not in _MODIFIERS]
+            has_class = any(k in covered for k in range(i, j))
+            if unknown and not has_class and not loose and (i == 0 or words[i - 1] not in _DETERMINERS):
+                i = j             # not introduced like a noun phrase (a verb or adverb the lists miss)
+                continue
+            first = i
+            while first < j and (words[first] in _DETERMINERS or first not in covered and words[first] in _MODIFIERS):
+                first += 1
+            if first < j:      # the head (last word) decides: "flower painting" is a painting
+                out.append((i, j, (j - 1) in covered or not unknown, " ".join(words[first:j])))
+            i = j
+        return out
+
+    def _fill(self, kind: str, t: str, info: TimeInfo, text: str, ref_ns: int, context: str = "") -> Query:
         classes, rooms = self._mentions(t)
         words = t.replace(",", " ").split()
+        nps = self._noun_phrases(words, classes, rooms)
+        unknown_runs = [(a, b, ph) for a, b, known, ph in nps if not known]
+        if unknown_runs:      # a class word inside an unknown phrase is a modifier, never the target
+            classes = [c for c in classes if not any(a <= c[1] < b for a, b, _ in unknown_runs)]
+        spatial = ("on", "in", "inside", "upon", "under", "at", "by", "near", "beside", "from", "to", "of", "into")
+        role = [np for np in nps if not self._after_prep(words, np[0], spatial)]
+        needs_target = kind not in (Q.WHAT_ON, Q.WHAT_CHANGED)
+        if needs_target and role and not role[0][2] and not (classes and classes[0][1] < role[0][0]):
+            phrase = role[0][3]
+            return cannot_parse(text, f"I can't recognise {_plural(phrase)}: my detector has no class for "
+                                f"'{phrase}'", ref_ns, "unknown_object", kind, phrase)
+        if not needs_target and not classes and not rooms and unknown_runs:
+            phrase = unknown_runs[-1][2]
+            return cannot_parse(text, f"I can't recognise {_plural(phrase)}: my detector has no class for "
+                                f"'{phrase}'", ref_ns, "unknown_object", kind, phrase)
+        if needs_target and role and role[0][2]:
+            inside = [c for c in classes if role[0][0] <= c[1] < role[0][1]]
+            if len(inside) > 1:        # "shower curtain", "paper cup": the head noun is the last one
+                classes = [inside[-1]] + [c for c in classes if c not in inside]
+        if needs_target and not classes and context and re.search(r"\b(it|them|one|they)\b", t):
+            ctx_classes, _ = self._mentions(self._normalise(context))
+            classes = ctx_classes[:1]
+        if needs_target and classes:
+            target_phrase = " ".join(words[classes[0][1]:classes[0][2]])
+        else:
+            target_phrase = ""
         room = rooms[0][0] if rooms else ""
         q = Query(kind=kind, text=text, room=room, window=info.window, last_time=info.last_time,
-                  reference_ns=ref_ns)
+                  reference_ns=ref_ns, target_phrase=target_phrase)
         colors = [w for w in words if w in _COLOR_WORDS]
 
         def prep_before(start: int) -> str:
@@ -462,7 +571,11 @@ class QuestionParser:
             elif kind != Q.COUNT or not rec:
                 target = self._unseen_target(t, words, rooms)
                 if target is None:
-                    return cannot_parse(text, "no known object named in the question", ref_ns)
+                    loose = [ph for a, b, known, ph in self._noun_phrases(words, [], rooms, True) if not known]
+                    if loose:
+                        return cannot_parse(text, f"I can't recognise {_plural(loose[0])}: my detector has no "
+                                            f"class for '{loose[0]}'", ref_ns, "unknown_object", kind, loose[0])
+                    return cannot_parse(text, "no known object named in the question", ref_ns, "no_target", kind)
                 q.target = target
             else:
                 q.target, rec = rec, ""
@@ -484,6 +597,14 @@ class QuestionParser:
             q.window = TimeWindow(q.window.start_ns, ref_ns, q.window.label)   # "since T": up to now
         q.tense = tense_of(q.kind, q.window, ref_ns, q.last_time)
         return Q.validate_query(q)
+
+    @staticmethod
+    def _after_prep(words: List[str], start: int, preps: Sequence[str]) -> bool:
+        j = start - 1
+        while j >= 0 and words[j] in ("the", "my", "a", "an", "our", "your", "of", "top", "this", "that", "any",
+                                      "some", "front"):
+            j -= 1
+        return j >= 0 and words[j] in preps
 
     def _unseen_target(self, t: str, words: List[str], rooms) -> Optional[str]:
         """A wording the lexicon does not list: the embedding model picks the nearest class among the
@@ -521,3 +642,55 @@ _NON_OBJECT_WORDS = set(_FUNCTION_WORDS) | set(_COLOR_WORDS) | {
     "for", "with", "from", "by", "near", "next", "get", "got", "need", "want", "am", "not", "no", "yes", "just",
     "ever", "all", "also", "too", "very", "really", "so", "if", "whether", "again", "around", "house", "might",
     "hiding", "hide", "hidden", "be", "tell", "anywhere", "somewhere", "kind", "sort"}
+
+
+def _plural(phrase: str) -> str:
+    if phrase.endswith("s"):
+        return phrase
+    if phrase.endswith(("x", "ch", "sh")):
+        return phrase + "es"
+    if phrase.endswith("y") and len(phrase) > 1 and phrase[-2] not in "aeiou":
+        return phrase[:-1] + "ies"
+    return phrase + "s"
+
+
+_DETERMINERS = {"the", "my", "a", "an", "our", "your", "his", "her", "their", "any", "some", "this", "that",
+                "these", "those", "of", "many", "no", "another", "every", "each"}
+# Words an object's name may carry before it without changing what it is.
+_MODIFIERS = set(_COLOR_WORDS) | {
+    "big", "small", "large", "little", "tiny", "huge", "tall", "short", "long", "old", "new", "other", "mini",
+    "plastic", "wooden", "metal", "glass", "paper", "leather", "ceramic", "light", "dark", "bright", "pale",
+    "one", "two", "three", "four", "five", "single", "double", "first", "second", "third", "last", "main", "top",
+    "bottom", "left", "right", "front", "back", "upper", "lower", "favourite", "favorite", "same", "whole", "full",
+    "empty", "own", "usual", "spare", "extra", "electric", "multicolored", "colored", "coloured", "striped"}
+# Words that end a noun phrase (verbs, prepositions, adverbs, pronouns, question words).
+_BOUNDARY = _NON_OBJECT_WORDS | _STOP_PHRASES | {
+    "end", "up", "down", "off", "out", "over", "under", "into", "onto", "behind", "above", "below", "between",
+    "beside", "inside", "outside", "front", "across", "against", "along", "toward", "towards", "through", "after",
+    "before", "while", "during", "until", "till", "than", "as", "like", "went", "go", "goes", "come", "came",
+    "sit", "sat", "lie", "lay", "lies", "stand", "stands", "hang", "hangs", "keep", "keeps", "put", "puts", "leave",
+    "left", "placed", "lost", "took", "take", "bring", "brought", "drop", "dropped", "hid", "last", "used", "use",
+    "somewhere", "anywhere", "everywhere", "nowhere", "else", "where", "which", "who", "whom", "whose", "why",
+    "okay", "ok", "yeah", "hmm", "now", "then", "ago", "soon", "already", "yet", "ever", "never", "always",
+    "likely", "probably", "maybe", "perhaps", "exactly", "roughly", "approximately", "quite", "rather", "much",
+    "many", "more", "less", "least", "most", "few", "lot", "lots", "bit", "each", "every", "both", "either",
+    "neither", "own", "such", "only", "even", "almost", "nearly", "enough", "able", "will", "would", "shall",
+    "should", "must", "may", "might", "can", "could", "let", "make", "made", "give", "gave", "show", "showed",
+    "say", "said", "ask", "asked", "tell", "told", "mind", "turn", "appear", "return", "returned",
+    "odds", "chance", "chances", "clue", "idea", "rundown", "compared", "around", "anyone", "anybody", "someone",
+    "somebody", "everyone", "nobody", "her", "his", "their", "mine", "yours", "ours", "hers", "theirs", "our",
+    "kids", "children", "daughter", "son", "guests", "playing", "sure", "gone", "missing", "same", "place",
+    "position", "spot", "usual", "please", "thanks", "hey", "robot", "today", "yesterday", "tomorrow", "noon",
+    "morning", "afternoon", "evening", "night", "tonight", "week", "month", "year", "hour", "minute", "am", "pm",
+    "belong", "belongs", "live", "lives", "stay", "stays", "sitting", "lying", "standing", "hanging", "kept",
+    "located", "stored", "expect", "back", "again", "still", "also", "too", "very", "really", "just", "here",
+    "there", "see", "saw", "seen", "notice", "noticed", "spotted", "have", "has", "had", "got", "get",
+    "find", "found", "look", "looks", "looking", "locate", "search", "check", "count", "list", "name", "number",
+    "know", "remember", "recall", "happen", "think", "believe", "need", "want", "wonder", "does", "did",
+    "do", "done", "is", "are", "was", "were", "be", "been", "being", "if", "so", "whether", "at", "on", "in", "of",
+    "to", "for", "with", "from", "by", "near", "next", "about", "and", "or", "but", "not", "no", "yes", "all",
+    "any", "some", "the", "a", "an", "my", "your", "this", "that", "these", "those", "it", "its", "they", "them",
+    "what", "when", "how", "i", "we", "you", "me", "us", "he", "she", "him", "move", "moved", "changed",
+    "different", "new", "rearranged", "touched", "relocated", "run", "runs", "running", "sooner", "first",
+    "currently", "moment", "present", "right", "time", "times", "day", "days", "hours", "minutes", "weeks",
+    "usually", "normally", "typically", "generally", "often", "recently", "lately", "earlier", "later"}

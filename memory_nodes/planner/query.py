@@ -30,6 +30,19 @@ WILL_BE = "will_be"                # will X be in Y (tomorrow morning / at T)   
 DAYS_SEEN = "days_seen"            # on how many of the last N days was X in Y       habit
 CANNOT_PARSE = "cannot_parse"
 
+# Robot-centric questions (about the robot's own travel). Parsed into Query.intent; memory keeps no pose
+# history the planner can read yet, so they end in CANNOT_PARSE with reason_code "robot_pose_history".
+ROBOT_WHERE_AT = "robot_where_at"  # where were you at T / which room are you in
+ROBOT_LAST_IN = "robot_last_in"    # when were you last in room R
+ROBOT_TIME_IN = "robot_time_in"    # how long were you in room R (during T)
+ROBOT_KINDS = (ROBOT_WHERE_AT, ROBOT_LAST_IN, ROBOT_TIME_IN)
+
+# Reason codes of a refusal (Query.reason_code; the reply's reason text says it in words).
+REASON_CODES = ("device_state", "object_state", "material", "attribute", "affordance", "function",
+                "recommendation", "hypothetical", "opinion", "cause_agent", "world_knowledge", "identify",
+                "spatial", "unknown_object", "event_time", "robot_pose_history", "no_target", "no_kind",
+                "empty", "low_confidence")
+
 KINDS = (WHERE_NOW, WHERE_AT, LAST_SEEN, SINCE_WHEN, EXISTS, COUNT, WHAT_ON, DID_MOVE, WHAT_CHANGED,
          ATTRIBUTE, WHERE_USUALLY, WHEN_NEXT, WHICH_FIRST, WILL_BE, DAYS_SEEN)
 
@@ -73,6 +86,13 @@ class Query:
     reference_ns: int = 0                # "now" for the question (given by the caller)
     reason: str = ""                     # why CANNOT_PARSE, or notes of the parse
     source: str = "rules"                # "rules" | "embedding" | "chat"
+    reason_code: str = ""                # one of REASON_CODES when CANNOT_PARSE ("" otherwise)
+    intent: str = ""                     # the kind asked, also when refused (unknown object, robot-centric)
+    target_phrase: str = ""              # the target's head noun phrase as asked ("paper shredder")
+    day_part: str = ""                   # "morning" | "afternoon" | "evening" | "night" (habits, any day)
+    windows: List[TimeWindow] = field(default_factory=list)   # a list of times ("on monday, wednesday")
+    alternatives: List[str] = field(default_factory=list)     # places offered ("in the bedroom or the hall")
+    confidence: float = 1.0              # how sure the parser is of kind and slots, in [0, 1]
 
     @property
     def ok(self) -> bool:
@@ -87,8 +107,10 @@ class Query:
         return asdict(self)
 
 
-def cannot_parse(text: str, reason: str, reference_ns: int = 0) -> Query:
-    return Query(kind=CANNOT_PARSE, text=text, reason=reason, reference_ns=reference_ns)
+def cannot_parse(text: str, reason: str, reference_ns: int = 0, code: str = "", intent: str = "",
+                 target_phrase: str = "") -> Query:
+    return Query(kind=CANNOT_PARSE, text=text, reason=reason, reference_ns=reference_ns, reason_code=code,
+                 intent=intent, target_phrase=target_phrase)
 
 
 def tense_of(kind: str, window: Optional[TimeWindow], reference_ns: int, last_time: bool = False) -> str:
@@ -128,6 +150,8 @@ def validate_query(q: Any) -> Query:
         raise InputError("bad_query", "what_on needs a receptacle or a room")
     if q.kind == ATTRIBUTE and q.attribute not in ATTRIBUTES:
         raise InputError("bad_query", f"attribute must be one of {ATTRIBUTES}, got {q.attribute!r}")
+    if q.day_part not in ("", "morning", "afternoon", "evening", "night"):
+        raise InputError("bad_query", f"day_part must be morning/afternoon/evening/night, got {q.day_part!r}")
     if q.relation not in RELATIONS:
         raise InputError("bad_query", f"relation must be one of {RELATIONS}")
     if q.tense not in TENSES:
@@ -152,7 +176,7 @@ def _from_mapping(d: Mapping[str, Any]) -> Query:
         raise InputError("bad_query", "missing kind")
     kw: Dict[str, Any] = {}
     str_fields = ("kind", "text", "target", "room", "receptacle", "color", "relation", "attribute", "tense",
-                  "reason", "source")
+                  "reason", "source", "reason_code", "intent", "target_phrase", "day_part")
     for k, v in d.items():
         if k in str_fields:
             if v is None:
@@ -164,9 +188,17 @@ def _from_mapping(d: Mapping[str, Any]) -> Query:
             if not isinstance(v, bool):
                 raise InputError("bad_query", f"{k} must be true/false")
             kw[k] = v
-        elif k == "targets":
+        elif k == "confidence":
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
+                raise InputError("bad_query", "confidence must be a number in [0, 1]")
+            kw[k] = float(v)
+        elif k in ("windows",):
+            if not isinstance(v, list) or not all(isinstance(w, Mapping) for w in v):
+                raise InputError("bad_query", "windows must be a list of objects")
+            kw[k] = [TimeWindow(w.get("start_ns"), w.get("end_ns"), str(w.get("label", ""))) for w in v]
+        elif k in ("targets", "alternatives"):
             if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
-                raise InputError("bad_query", "targets must be a list of strings")
+                raise InputError("bad_query", f"{k} must be a list of strings")
             kw[k] = [s.strip().lower() for s in v]
         elif k == "reference_ns":
             if isinstance(v, bool) or not isinstance(v, int):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from dataclasses import dataclass
-from typing import Optional, Tuple
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
 
 from ..common.errors import ConfigError
 from .query import TimeWindow
@@ -54,6 +54,9 @@ class TimeInfo:
     explicit_now: bool = False           # "now", "currently", "right now"
     habitual: bool = False               # "usually", "every morning"
     day_part: str = ""                   # "morning" ... when asked without a day (habits, forecasts)
+    part_window: Optional[TimeWindow] = None   # that day part's latest occurrence up to now (past questions)
+    windows: List[TimeWindow] = field(default_factory=list)   # a list of days ("on monday, wednesday")
+    event: str = ""                      # an event-relative phrase ("after breakfast"): no clock time known
 
 
 def to_datetime(t_ns: int) -> _dt.datetime:
@@ -165,6 +168,35 @@ def extract_time(text: str, ref_ns: int, cal: CalendarConfig) -> Tuple[TimeInfo,
                 d1 -= 7 * NS_PER_DAY
             info.window = TimeWindow(d1, min(d2 + NS_PER_DAY - 1, ref_ns), m.group(0).strip())
             t = cut(m)
+    # a list of days: "on monday, wednesday", "on monday and on tuesday"
+    m = re.search(r"\b(?:on )?" + _WD + r"(?:(?:,| and| or|, and)(?: on)? " + _WD + r")+\b", t)
+    if m and info.window is None:
+        days = re.findall(_WD, m.group(0))
+        ws = [_day_window(_weekday_day(_wd_index(d), ref_ns, cal, False), cal, "", ref_ns, d) for d in days]
+        info.windows = ws
+        info.window = TimeWindow(min(w.start_ns or 0 for w in ws), max(w.end_ns or 0 for w in ws),
+                                 m.group(0).strip())
+        t = cut(m)
+    # a clock interval: "from 2 pm to 4 pm yesterday", "between 9 and 11 this morning"
+    m = re.search(r"\b(?:from|between) (\d{1,2})(?::(\d{2}))? ?(am|pm)? (?:to|and|till|until|-) (\d{1,2})"
+                  r"(?::(\d{2}))? ?(am|pm)?\b", t)
+    if m and info.window is None:
+        rest = t[:m.start()] + " " + t[m.end():]
+        w0, rest2 = _point_phrases(rest, ref_ns, cal, TimeInfo())
+        known_day = w0 is not None and w0.start_ns is not None
+        day = day_start_ns(w0.start_ns if w0 is not None and w0.start_ns is not None else ref_ns, cal) if known_day \
+            else day_start_ns(ref_ns, cal)
+        ampm2 = m.group(6)
+        ampm1 = m.group(3) or (ampm2 if ampm2 and int(m.group(1)) <= int(m.group(4)) else None)
+        if ampm1 is None and ampm2 is None and w0 is not None and "afternoon" in w0.label or \
+                (ampm1 is None and ampm2 is None and w0 is not None and "evening" in w0.label):
+            ampm1 = ampm2 = "pm"
+        h1, h2 = _clock(m.group(1), m.group(2), ampm1), _clock(m.group(4), m.group(5), ampm2)
+        if h1 is not None and h2 is not None and h1 <= h2:
+            mid = _midnight(day, cal)
+            label = ((w0.label + " ") if w0 is not None else "") + m.group(0).strip()
+            info.window = TimeWindow(mid + int(h1 * NS_PER_H), min(mid + int(h2 * NS_PER_H), ref_ns), label)
+            t = " " + rest2 + " "
     # the last time / last seen
     m = re.search(r"\b(the )?(very )?last time\b", t)
     if m:
@@ -180,6 +212,13 @@ def extract_time(text: str, ref_ns: int, cal: CalendarConfig) -> Tuple[TimeInfo,
         info.window, t = _point_phrases(t, ref_ns, cal, info)
     if info.since and info.window is not None:
         info.window = TimeWindow(info.window.start_ns, ref_ns, "since " + info.window.label)
+    # an event instead of a time ("after breakfast", "before I went to work"): kept, never guessed
+    m = re.search(r"\b(after|before|until|till|while|during|when) (?!(?:now|today|yesterday|that|it|then)\b)"
+                  r"((?:i|we|you|they|he|she|the|my|our|your|a|an|breakfast|lunch|dinner|supper|work|school|"
+                  r"church|class|shopping|dark|bedtime|the party|guests|cleaning|tidying)\b[^,]*)", t)
+    if m and not re.search(r"\b(was|were|is|are)( [a-z]+)? (last )?(seen|spotted)\b", m.group(0)):
+        info.event = m.group(0).strip()
+        t = cut(m)
     m = re.search(r"\b(right now|now|currently|at the moment|at present|presently|at this moment|"
                   r"these days|nowadays)\b", t)
     if m:
@@ -275,16 +314,24 @@ def _point_phrases(t: str, ref_ns: int, cal: CalendarConfig, info: TimeInfo) -> 
     if m:
         start = today - weekday_of(ref_ns, cal) * NS_PER_DAY
         return TimeWindow(start, ref_ns, "this week"), cut(m)
-    m = re.search(r"\b(?:in the|every|each) " + _PART + r"s?\b", t)
+    m = re.search(r"\b(?:in the|every|each|during the|at) " + _PART + r"s?\b", t)
     if m:
-        info.day_part = m.group(1)
+        part = m.group(1)
+        info.day_part = part
+        day = today
+        a, _ = _part_hours(part, cal)
+        if _midnight(today, cal) + int(a * NS_PER_H) > ref_ns:
+            day = today - NS_PER_DAY          # not yet begun today: the latest one was yesterday's
+        info.part_window = _day_window(day, cal, part, ref_ns, m.group(0).strip())
         return None, cut(m)
     return _with_clock(None, t, today, cal, ref_ns)
 
 
 def _with_clock(w: Optional[TimeWindow], t: str, day_ns: int, cal: CalendarConfig,
                 ref_ns: int) -> Tuple[Optional[TimeWindow], str]:
-    """"at 3 pm" / "at 10:30" on the given day -> an instant."""
+    """"at 3 pm" / "at 10:30" / "at noon" on the given day -> an instant."""
+    t = re.sub(r"\b(at|around|about) (noon|midday)\b", r"\1 12:00", t)
+    t = re.sub(r"\b(at|around|about) midnight\b", r"\1 0:00", t)
     m = re.search(r"\b(?:at|around|about) (\d{1,2})(?::(\d{2}))? ?(am|pm|o'?clock)?\b", t)
     if not m or (m.group(2) is None and m.group(3) is None):
         return w, t
