@@ -94,7 +94,8 @@ class Ingestor:
         try:
             return self.commit()
         except StoreError as e:
-            return self._failed(e)
+            self._failed(e)
+            return None
 
     def _failed(self, e: StoreError) -> None:
         ms = self.s
@@ -103,7 +104,6 @@ class Ingestor:
         step = self.config.store.commit_every_frames
         ms.commit_backoff_frames = step if first else min(64 * step, 2 * max(step, ms.commit_backoff_frames_last))
         ms.commit_backoff_frames_last = ms.commit_backoff_frames
-        return None
 
     def _check_duplicate(self, out: PerceptionOutput, t: int) -> None:
         """A frame seen already (same stamp, view, place and observations: a re-sent message) is refused."""

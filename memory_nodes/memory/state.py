@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
-from ..common.errors import InputError
+from ..common.errors import InputError, StoreError
 from ..common.types import RoomSegmentation
 from .config import NS_PER_DAY
 from .records import EventRec, PlaceRec, RoomRec, Stay, Track
@@ -56,7 +56,7 @@ class MemoryState:
     frames_since_commit: int = 0
     last_commit_stamp_ns: int = -1
     last_retention_ns: int = -1
-    store_fault: Optional[Exception] = None   # the last failed scheduled commit (None after a good one)
+    store_fault: Optional[StoreError] = None   # the last failed scheduled commit (None after a good one)
     commit_backoff_frames: int = 0            # frames to wait before the next scheduled retry
     commit_backoff_frames_last: int = 0
     writes_paused: bool = False

@@ -397,6 +397,9 @@ class MemoryNode(LifecycleNode):
     def _on_frame(self, msg: FrameObservations) -> None:
         """One frame: its observations and (for a keyframe) its View go in together."""
         self._frames_received += 1
+        if time_to_ns(msg.header.stamp) <= 0:
+            self._bad("zero_stamp", "a frame stamped 0 (no stamp) refused")
+            return
         try:
             obs: Optional[list] = observations_from_msg(msg)
         except (InputError, ValueError) as e:
@@ -626,6 +629,8 @@ class MemoryNode(LifecycleNode):
     def _on_forget(self, req: Forget.Request, resp: Forget.Response) -> Forget.Response:
         ws = time_to_ns(req.window_start) or None
         we = time_to_ns(req.window_end) or None
+        if ws is not None and we is not None and ws > we:
+            raise InputError("bad_request", f"window_start ({ws} ns) is after window_end ({we} ns)")
         res = self.memory.forget(object_id=req.object_id, class_name=req.class_name, room_id=int(req.room_id),
                                  start_ns=ws, end_ns=we)
         resp.observations_deleted = int(res.observations_deleted)
@@ -660,6 +665,11 @@ class _RecallQuery:
         self.object_id = req.object_id
         self.class_name = req.class_name
         self.query = (req.object_id or req.class_name).strip()
+        if self.ws is not None and self.we is not None and self.ws > self.we:
+            raise InputError("bad_request", f"window_start ({self.ws} ns) is after window_end ({self.we} ns)")
+        for name, text in (("object_id", req.object_id), ("class_name", req.class_name), ("kind", req.kind)):
+            if len(text) > 256 or any(ord(c) < 32 for c in text):
+                raise InputError("bad_request", f"{name}: {len(text)} characters, at most 256 printable")
 
     def need(self, value: str, what: str) -> None:
         if not value:

@@ -201,8 +201,8 @@ class Store:
             conn.execute("COMMIT")
         finally:
             conn.close()
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, self.path)
         _fsync_dir(self.path.parent)
 

@@ -1,0 +1,741 @@
+"""Reliability bench: faults and bad input against the real code; nothing lost, nothing changed, nothing down.
+
+    .venv/bin/python -m bench.reliability [--quick] [--json PATH] [--kills N]
+
+Probes (each can fail; the figures count failures, never "passed" flags):
+  kills        a forked writer (MemoryCore over a real store, synthetic patrol frames, commit every 5 frames)
+               SIGKILLed at a random moment, N times over one store; after each kill the store is reopened
+               (reopen_s), integrity-checked every 10th time (integrity_failures) and every observation and
+               view stamped at or before the last acknowledged ingested_through is compared with an
+               uninterrupted reference run (acked_lost).
+  corrupt      a valid store damaged in corrupt_cases ways (WAL and rollback-journal stores): each must be
+               refused with one StoreError naming the file (corrupt_unclear_errors counts anything else:
+               accepted, another exception, no path, lock left held) and with the file, -wal and -journal
+               bytes unchanged (sha256: corrupt_bytes_changed).
+  malformed    the memory node in-process (rclpy, lifecycle configured + active over a real store), its
+               subscription callbacks fed malformed_cases mutated messages built from real frames (the
+               conversion boundary and the core): node_deaths (an exception escaping a callback),
+               malformed_silent (a case with no bad-input count), bad_rows_stored (rows in the store that
+               fail the validation rules or repeat a frame), watermark_pinned (a frame from 2033 moved
+               ingested_through), services_unanswered / services_wrong_code (bad Recall / Forget requests
+               must come back BAD_REQUEST).
+  disk_full    SQLite made full (PRAGMA max_page_count at the current size: a genuine SQLITE_FULL) and every
+               keyframe write failing with ENOSPC (a hook on the store's file write: no root tmpfs needed);
+               ingest goes on, the writer is killed (forked) or space returns: disk_full_acked_lost.
+  clock_jump   the perception synchronizer and tf buffer fed a stream with a 2033 frame, a stamp-0 frame and
+               a sustained jump back: clock_jump_frames_lost_silently counts frames neither synchronized nor
+               reported, plus a tf look-up the 2033 sample broke.
+Not here yet: SIGKILLs of the node under ROS (full mode kills the core writer only), 20 concurrent Asks under
+ingest over ROS, hypothesis fuzzing from the rosidl types.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import errno
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Tuple
+
+import numpy as np
+
+from memory_nodes.common.errors import StoreError
+from memory_nodes.memory import MemoryConfig, MemoryCore
+from memory_nodes.memory.config import StoreConfig
+from memory_nodes.memory.synthetic import SynthConfig, SyntheticHousehold
+from memory_nodes.memory.validate import MAX_COORD_M, MAX_NAME_CHARS
+from memory_nodes.vocab import default_vocabulary
+
+Y2033_NS = 1_988_000_000 * 1_000_000_000
+
+
+def _cfg(path: str, every: int = 5) -> MemoryConfig:
+    c = MemoryConfig()
+    c.store = StoreConfig(path=path, commit_every_frames=every, fsync_keyframes=False, synchronous="NORMAL")
+    return c
+
+
+def _frames(n: int, seed: int = 3) -> List[Any]:
+    world = SyntheticHousehold(SynthConfig(seed=seed, n_rooms=2, jpeg_bytes=300))
+    out: List[Any] = []
+    d = 0
+    while len(out) < n:
+        out += [f.out for f in world.day(d)]
+        d += 1
+    return out[:n]
+
+
+def _counts(path: str) -> Tuple[Dict[int, int], Dict[int, int]]:
+    c = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        obs = dict(c.execute("SELECT stamp_ns, count(*) FROM observations GROUP BY stamp_ns").fetchall())
+        views = dict(c.execute("SELECT stamp_ns, count(*) FROM views GROUP BY stamp_ns").fetchall())
+    finally:
+        c.close()
+    return obs, views
+
+
+# ------------------------------------------------------------------------------------------ kills
+def _writer(path: str, frames: List[Any], wfd: int) -> None:
+    """The forked writer: resume after the store's watermark, ack every commit on the pipe."""
+    vocab = default_vocabulary()
+    mem = MemoryCore.open(path, _cfg(path), vocab)
+    w = mem.ingested_through_ns
+    for f in frames:
+        if f.stamp_ns <= w:
+            continue
+        through = mem.ingest(f)
+        if through is not None:
+            os.write(wfd, f"{through}\n".encode())
+    through = mem.commit()
+    os.write(wfd, f"{through}\n".encode())
+    os._exit(0)
+
+
+def _read_acks(rfd: int) -> List[int]:
+    data = b""
+    while True:
+        chunk = os.read(rfd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    return [int(x) for x in data.decode().split("\n") if x.strip()]
+
+
+def probe_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, Any]:
+    frames = _frames(110 * trials)
+    path = str(work / "kill.db")
+    max_ack, reopen, integrity_failures, done = -1, [], 0, 0
+    for i in range(trials):
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(rfd)
+            try:
+                _writer(path, frames, wfd)
+            finally:
+                os._exit(1)
+        os.close(wfd)
+        time.sleep(rng.uniform(0.01, 0.15))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        acks = _read_acks(rfd)
+        os.close(rfd)
+        if acks:
+            max_ack = max(max_ack, max(acks))
+        t0 = time.perf_counter()
+        try:
+            mem = MemoryCore.open(path, _cfg(path), default_vocabulary())
+        except StoreError:
+            integrity_failures += 1
+            continue
+        reopen.append(time.perf_counter() - t0)
+        if i % 10 == 0 and mem.store is not None and mem.store.integrity_check() != "ok":
+            integrity_failures += 1
+        if mem.ingested_through_ns < max_ack:
+            integrity_failures += 1              # the store's watermark is behind an acknowledgement
+        mem.close()
+        done += 1
+        if max_ack >= frames[-1].stamp_ns:
+            break
+    # reference: the same frames up to the last acknowledgement, uninterrupted
+    ref_path = str(work / "ref.db")
+    ref = MemoryCore.open(ref_path, _cfg(ref_path), default_vocabulary())
+    for f in frames:
+        if f.stamp_ns > max_ack:
+            break
+        ref.ingest(f)
+    ref.close()
+    ro, rv = _counts(ref_path)
+    go, gv = _counts(path)
+    lost = sum(max(0, n - go.get(t, 0)) for t, n in ro.items() if t <= max_ack)
+    lost += sum(max(0, n - gv.get(t, 0)) for t, n in rv.items() if t <= max_ack)
+    return {"kill_trials": done, "acked_lost": lost, "integrity_failures": integrity_failures,
+            "reopen_s_max": max(reopen) if reopen else float("inf"),
+            "acked_observations": sum(n for t, n in ro.items() if t <= max_ack)}
+
+
+# ---------------------------------------------------------------------------------------- corrupt
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    for suffix in ("", "-wal", "-journal"):
+        p = Path(f"{path}{suffix}")
+        h.update(suffix.encode() + (p.read_bytes() if p.is_file() else b"<none>"))
+    return h.hexdigest()
+
+
+def _sql(p: Path, *stmts: str) -> None:
+    c = sqlite3.connect(p, isolation_level=None)
+    for s in stmts:
+        c.execute(s)
+    c.close()
+
+
+def _garble(p: Path, start: int, n: int) -> None:
+    data = bytearray(p.read_bytes())
+    data[start:start + n] = bytes((b * 7 + 13) & 0xFF for b in range(min(n, len(data) - start)))
+    p.write_bytes(bytes(data))
+
+
+def _rollback(p: Path) -> None:
+    _sql(p, "PRAGMA journal_mode=DELETE")
+
+
+def _page_of(p: Path, table: str) -> int:
+    c = sqlite3.connect(p)
+    try:
+        return int(c.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0])
+    finally:
+        c.close()
+
+
+def _wal_bad_meta(p: Path) -> None:
+    """A WAL store whose last (uncheckpointed) commit wrote a bad meta value: -wal copied while open."""
+    c = sqlite3.connect(p, isolation_level=None)
+    c.execute("PRAGMA journal_mode=WAL")
+    c.execute("PRAGMA wal_autocheckpoint=0")
+    c.execute("UPDATE meta SET value = 'garbage' WHERE key = 'ingested_through_ns'")
+    shutil.copy(p, f"{p}.x")
+    shutil.copy(f"{p}-wal", f"{p}.x-wal")
+    c.close()
+    os.replace(f"{p}.x", p)
+    os.replace(f"{p}.x-wal", f"{p}-wal")
+    Path(f"{p}-shm").unlink(missing_ok=True)
+
+
+def corrupt_kinds() -> List[Tuple[str, Callable[[Path], None]]]:
+    page = 4096
+    return [
+        ("text", lambda p: p.write_text("shopping list\n" * 50)),
+        ("short", lambda p: p.write_bytes(b"SQLite format 3\x00abc")),
+        ("zero_bytes", lambda p: p.write_bytes(b"")),
+        ("foreign_db", lambda p: (p.unlink(), _sql(p, "CREATE TABLE invoices (id INTEGER, amount REAL)",
+                                                   "INSERT INTO invoices VALUES (1, 12.5)"))),
+        ("newer_version", lambda p: _sql(p, "PRAGMA user_version=99")),
+        ("negative_version", lambda p: _sql(p, "PRAGMA user_version=-3")),
+        ("wrong_application_id", lambda p: _sql(p, "PRAGMA application_id=7")),
+        ("garbage_pages", lambda p: (_rollback(p), _garble(p, 100, p.stat().st_size))),
+        ("garbled_table_page", lambda p: (_rollback(p), _garble(p, (_page_of(p, "observations") - 1) * page + 8,
+                                                                  600))),
+        ("garbled_index_page", lambda p: (_rollback(p), _garble(p, (_page_of(p, "observations_stamp") - 1) * page
+                                                                  + 8, 600))),
+        ("truncated_half", lambda p: (_rollback(p), os.truncate(p, p.stat().st_size // 2))),
+        ("bad_meta_value", lambda p: _sql(p, "UPDATE meta SET value = 'abc' WHERE key = 'ingested_through_ns'")),
+        ("bad_track_json", lambda p: _sql(p, "UPDATE tracks SET data = '{not json' WHERE id = "
+                                             "(SELECT min(id) FROM tracks)")),
+        ("bad_track_fields", lambda p: _sql(p, "UPDATE tracks SET data = '{\"x\": 1}' WHERE id = "
+                                               "(SELECT min(id) FROM tracks)")),
+        ("rollback_journal_bad_meta", lambda p: (_rollback(p), _sql(
+            p, "UPDATE meta SET value = 'x' WHERE key = 'last_retention_ns'"))),
+        ("rollback_journal_bad_track", lambda p: (_rollback(p), _sql(
+            p, "UPDATE tracks SET data = '[' WHERE id = (SELECT min(id) FROM tracks)"))),
+        ("wal_uncheckpointed_bad_meta", _wal_bad_meta),
+        ("directory", lambda p: (p.unlink(), p.mkdir())),
+    ]
+
+
+def probe_corrupt(work: Path) -> Dict[str, Any]:
+    base = work / "base.db"
+    mem = MemoryCore.open(str(base), _cfg(str(base)), default_vocabulary())
+    for f in _frames(200, seed=5):
+        mem.ingest(f)
+    mem.close()
+    changed, unclear, cases, detail = 0, 0, 0, {}
+    for name, make in corrupt_kinds():
+        d = work / f"c_{name}"
+        d.mkdir()
+        p = d / "m.db"
+        shutil.copy(base, p)
+        make(p)
+        before = _sha(p) if p.is_file() else "dir"
+        cases += 1
+        verdict = "ok"
+        try:
+            m = MemoryCore.open(str(p), _cfg(str(p)), default_vocabulary())
+            m.close()
+            verdict = "accepted"
+        except StoreError as e:
+            if str(p) not in str(e):
+                verdict = "no path in the error"
+        except Exception as e:                   # an unclear error: the probe's point
+            verdict = f"{type(e).__name__}: {e}"
+        lock = Path(f"{p}.lock")
+        if lock.exists():
+            import fcntl
+            fd = os.open(str(lock), os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                verdict = "lock left held"
+            finally:
+                os.close(fd)
+        if verdict != "ok":
+            unclear += 1
+        after = _sha(p) if p.is_file() else "dir"
+        if after != before:
+            changed += 1
+            verdict += " (bytes changed)"
+        detail[name] = verdict
+    return {"corrupt_cases": cases, "corrupt_bytes_changed": changed, "corrupt_unclear_errors": unclear,
+            "corrupt_detail": detail}
+
+
+# -------------------------------------------------------------------------------------- disk full
+def _full_child(path: str, frames: List[Any], wfd: int, space_returns: bool) -> None:
+    mem = MemoryCore.open(path, _cfg(path), default_vocabulary())
+    half = len(frames) // 3
+    for f in frames[:half]:
+        t = mem.ingest(f)
+        if t is not None:
+            os.write(wfd, f"{t}\n".encode())
+    st = mem.store
+    assert st is not None
+    pages = st.connection.execute("PRAGMA page_count").fetchone()[0]
+    st.connection.execute(f"PRAGMA max_page_count={pages}")
+    real_write = st._write_file
+
+    def enospc(ref: str, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device (injected)")
+    st._write_file = enospc          # type: ignore[method-assign]
+    faults = 0
+    for f in frames[half:2 * half]:
+        t = mem.ingest(f)
+        faults += int(mem.store_fault is not None)
+        if t is not None:
+            os.write(wfd, f"{t}\n".encode())
+    os.write(wfd, f"F{faults}\n".encode())
+    if space_returns:
+        st.connection.execute("PRAGMA max_page_count=1073741823")
+        st._write_file = real_write  # type: ignore[method-assign]
+        for f in frames[2 * half:]:
+            t = mem.ingest(f)
+            if t is not None:
+                os.write(wfd, f"{t}\n".encode())
+        os.write(wfd, f"{mem.commit()}\n".encode())
+    os._exit(0)                      # no close: a crash
+
+
+def probe_disk_full(work: Path) -> Dict[str, Any]:
+    frames = _frames(300, seed=7)
+    lost, faults_seen, acks_during = 0, 0, 0
+    for space_returns in (False, True):
+        path = str(work / f"full_{int(space_returns)}.db")
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(rfd)
+            try:
+                _full_child(path, frames, wfd, space_returns)
+            finally:
+                os._exit(1)
+        os.close(wfd)
+        lines = []
+        data = b""
+        while True:
+            chunk = os.read(rfd, 65536)
+            if not chunk:
+                break
+            data += chunk
+        os.close(rfd)
+        os.waitpid(pid, 0)
+        lines = [x for x in data.decode().split("\n") if x]
+        faults_seen += sum(int(x[1:]) for x in lines if x.startswith("F"))
+        acks = [int(x) for x in lines if not x.startswith("F")]
+        w = max(acks) if acks else -1
+        ref_path = str(work / f"full_ref_{int(space_returns)}.db")
+        ref = MemoryCore.open(ref_path, _cfg(ref_path), default_vocabulary())
+        for f in frames:
+            if f.stamp_ns > w:
+                break
+            ref.ingest(f)
+        ref.close()
+        ro, rv = _counts(ref_path)
+        go, gv = _counts(path)
+        lost += sum(max(0, n - go.get(t, 0)) for t, n in ro.items() if t <= w)
+        lost += sum(max(0, n - gv.get(t, 0)) for t, n in rv.items() if t <= w)
+        mem = MemoryCore.open(path, _cfg(path), default_vocabulary())
+        st = mem.store
+        assert st is not None
+        tmp_left = len(list(st.keyframe_dir.glob("*/*.tmp*"))) if st.keyframe_dir.is_dir() else 0
+        missing_files = sum(1 for (r,) in st.query("SELECT ref FROM keyframes WHERE thinned = 0")
+                            if st.read_keyframe(r) is None)
+        mem.close()
+        lost += missing_files + tmp_left
+        acks_during += len(acks)
+    return {"disk_full_acked_lost": lost, "disk_full_faults_seen": faults_seen,
+            "disk_full_simulation": "SQLITE_FULL via PRAGMA max_page_count + ENOSPC hook on keyframe writes"}
+
+
+# -------------------------------------------------------------------------------------- clock jump
+def probe_clock_jump() -> Dict[str, Any]:
+    from memory_nodes.perception.sync import ApproxTimeSync
+    from memory_nodes.perception.tf_buffer import TransformBuffer
+    sync = ApproxTimeSync(3, 20_000_000, 10)
+    base = 1_700_000_000 * 10 ** 9
+    stamps = [base + i * 100_000_000 for i in range(40)]
+    stamps.insert(20, Y2033_NS)                                  # one frame from 2033
+    back = base - 3600 * 10 ** 9
+    stamps += [back + i * 100_000_000 for i in range(40)]        # the clock jumps back an hour, stays there
+    emitted, reported = set(), set()
+    for i, t in enumerate(stamps):
+        for k in range(3):
+            for s in sync.add(k, t, (i, k)):
+                emitted.add(s[0][0])
+            if any(cause != "new_time_base" for cause, _ in sync.take_events()):
+                reported.add(i)              # this frame's message was refused, with a reason
+    # every frame either went out or was reported
+    lost = len(set(range(len(stamps))) - emitted - reported)
+    tf = TransformBuffer(cache_time_ns=10 * 10 ** 9)
+    T = np.eye(4)
+    for i in range(50):
+        tf.set_transform("map", "base", T, base + i * 100_000_000)
+    try:
+        tf.set_transform("map", "base", T, Y2033_NS)
+    except Exception:
+        pass
+    tf_ok = tf.can_transform("map", "base", base + 49 * 100_000_000)
+    return {"clock_jump_frames_lost_silently": lost + (0 if tf_ok else 1), "clock_jump_frames": len(stamps),
+            "clock_jump_emitted": len(emitted), "clock_jump_reported": dict(sync.rejected)}
+
+
+# -------------------------------------------------------------------------------------- malformed
+def _mutations(good: Any, view_msg: Any) -> List[Tuple[str, str, Callable[[Any], None]]]:
+    """(topic, name, mutate) over a deep copy of a good FrameObservations / PlaceGraph / RoomSegmentation."""
+    nan, inf = float("nan"), float("inf")
+
+    def obs(field: str, value: Any) -> Callable[[Any], None]:
+        def f(m: Any) -> None:
+            o = m.observations[0]
+            cur: Any = o
+            parts = field.split(".")
+            for p in parts[:-1]:
+                cur = getattr(cur, p)
+            setattr(cur, parts[-1], value)
+        return f
+
+    def view(field: str, value: Any) -> Callable[[Any], None]:
+        def f(m: Any) -> None:
+            if not m.view:
+                m.view = [copy.deepcopy(view_msg)]
+            cur: Any = m.view[0]
+            parts = field.split(".")
+            for p in parts[:-1]:
+                cur = getattr(cur, p)
+            setattr(cur, parts[-1], value)
+        return f
+
+    cases: List[Tuple[str, str, Callable[[Any], None]]] = []
+    for axis in ("x", "y", "z"):
+        cases += [("frames", f"centroid.{axis}=nan", obs(f"centroid.{axis}", nan)),
+                  ("frames", f"centroid.{axis}=1e30", obs(f"centroid.{axis}", 1e30))]
+    cases += [
+        ("frames", "centroid=inf", obs("centroid.x", inf)),
+        ("frames", "bbox_min=nan", obs("bbox_min.x", nan)),
+        ("frames", "bbox inverted", lambda m: (setattr(m.observations[0].bbox_min, "x", 5.0),
+                                               setattr(m.observations[0].bbox_max, "x", -5.0))),
+        ("frames", "bbox_max=-inf", obs("bbox_max.z", -inf)),
+        ("frames", "score=nan", obs("score", nan)),
+        ("frames", "score=-1", obs("score", -1.0)),
+        ("frames", "score=7", obs("score", 7.0)),
+        ("frames", "distance=nan", obs("distance_m", nan)),
+        ("frames", "distance=-3", obs("distance_m", -3.0)),
+        ("frames", "distance=inf", obs("distance_m", inf)),
+        ("frames", "distance=1e9", obs("distance_m", 1e9)),
+        ("frames", "color=nan", obs("color_rgb", [nan, 0.5, 0.5])),
+        ("frames", "color=-0.5", obs("color_rgb", [-0.5, 0.5, 0.5])),
+        ("frames", "color=3", obs("color_rgb", [3.0, 0.5, 0.5])),
+        ("frames", "class empty", obs("class_name", "")),
+        ("frames", "class 200k", obs("class_name", "mug" * 70000)),
+        ("frames", "class control chars", obs("class_name", "mu\x00g\x07")),
+        ("frames", "class newline", obs("class_name", "mug\nDROP TABLE")),
+        ("frames", "appearance 4M", obs("appearance", np.ones(1_000_000, np.float32))),
+        ("frames", "appearance nan", obs("appearance", [nan] * 16)),
+        ("frames", "view_id 10k", obs("view_id", "v" * 10000)),
+        ("frames", "place id 2^62", lambda m: setattr(m, "place_id", 2 ** 62)),
+        ("frames", "place id -2^62", lambda m: setattr(m, "place_id", -(2 ** 62))),
+        ("frames", "stamp 0", lambda m: (setattr(m.header.stamp, "sec", 0), setattr(m.header.stamp, "nanosec", 0))),
+        ("frames", "stamp 2033", lambda m: setattr(m.header.stamp, "sec", Y2033_NS // 10 ** 9)),
+        ("frames", "view focal nan", view("camera_info.k", [nan, 0, 32, 0, nan, 24, 0, 0, 1])),
+        ("frames", "view focal 0", view("camera_info.k", [0.0, 0, 32, 0, 0.0, 24, 0, 0, 1])),
+        ("frames", "view width 0", view("camera_info.width", 0)),
+        ("frames", "view pose nan", view("camera_pose.position.x", nan)),
+        ("frames", "view pose 1e30", view("camera_pose.position.y", 1e30)),
+        ("frames", "view zero quaternion", lambda m: view("camera_pose.orientation.w", 0.0)(m) or
+         setattr(m.view[0].camera_pose.orientation, "x", 0.0)),
+        ("frames", "view depth encoding", view("depth.encoding", "bgr8")),
+        ("frames", "view depth truncated", view("depth.data", b"\x00" * 10)),
+        ("frames", "view id empty", view("view_id", "")),
+        ("frames", "view id control", view("view_id", "v\x01")),
+        ("frames", "view jpeg 20MB", view("color.data", b"\xff" * (20 * 2 ** 20))),
+        ("frames", "view detected control", view("detected_classes", ["mug\x00"])),
+        ("frames", "view detected 200k", view("detected_classes", ["x" * 200000])),
+        ("frames", "two views", lambda m: setattr(m, "view", [copy.deepcopy(view_msg), copy.deepcopy(view_msg)])),
+        ("frames", "no observations, no view", lambda m: (setattr(m, "observations", []), setattr(m, "view", []))),
+        ("frames", "duplicate frame", lambda m: None),       # sent twice (see below)
+    ]
+    return cases
+
+
+def _place_cases() -> List[Tuple[str, Callable[[Any], None]]]:
+    from memory_interfaces.msg import Place
+    nan = float("nan")
+
+    def place(**kw: Any) -> Callable[[Any], None]:
+        def f(m: Any) -> None:
+            p = Place()
+            p.id = kw.get("id", 900)
+            p.position.x = kw.get("x", 1.0)
+            p.room_id = kw.get("room_id", -1)
+            m.places.append(p)
+        return f
+    return [("place nan", place(x=nan)), ("place 1e30", place(x=1e30)), ("place id 2^62", place(id=2 ** 62)),
+            ("place id -5", place(id=-5)), ("place room 2^62", place(room_id=2 ** 62)),
+            ("edges length mismatch", lambda m: setattr(m, "edge_sources", list(m.edge_sources) + [1])),
+            ("edge id 2^62", lambda m: (setattr(m, "edge_sources", [2 ** 62]), setattr(m, "edge_targets", [1])))]
+
+
+def _room_cases() -> List[Tuple[str, Callable[[Any], None]]]:
+    from memory_interfaces.msg import Room
+    nan, inf = float("nan"), float("inf")
+
+    def room(**kw: Any) -> Callable[[Any], None]:
+        def f(m: Any) -> None:
+            r = Room()
+            r.id = kw.get("id", 3)
+            r.label = kw.get("label", "kitchen")
+            r.label_confidence = kw.get("conf", 0.5)
+            r.centroid.x = kw.get("x", 1.0)
+            r.area_m2 = kw.get("area", 10.0)
+            m.rooms.append(r)
+        return f
+    return [("resolution nan", lambda m: setattr(m.room_map.info, "resolution", nan)),
+            ("resolution 0", lambda m: setattr(m.room_map.info, "resolution", 0.0)),
+            ("resolution -1", lambda m: setattr(m.room_map.info, "resolution", -1.0)),
+            ("origin inf", lambda m: setattr(m.room_map.info.origin.position, "x", inf)),
+            ("origin nan", lambda m: setattr(m.room_map.info.origin.position, "y", nan)),
+            ("grid size mismatch", lambda m: setattr(m.room_map.info, "width", 1000)),
+            ("room centroid nan", room(x=nan)), ("room confidence 5", room(conf=5.0)),
+            ("room area inf", room(area=inf)), ("room label 200k", room(label="k" * 200000)),
+            ("room label control", room(label="kit\x00chen")), ("room id 2^62", room(id=2 ** 62))]
+
+
+def _bad_rows(path: str) -> Tuple[int, List[str]]:
+    """Rows in the store that fail the validation rules, and repeated frames."""
+    c = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    bad: List[str] = []
+    try:
+        for oid, geom, app, _stamp in c.execute("SELECT id, geom, appearance, stamp_ns FROM observations"):
+            g = np.frombuffer(geom, np.float32)
+            if (g.size != 13 or not np.all(np.isfinite(g)) or np.abs(g[:9]).max() > MAX_COORD_M
+                    or np.any(g[3:6] > g[6:9]) or np.any(g[9:12] < 0) or np.any(g[9:12] > 1) or g[12] < 0):
+                bad.append(f"observation {oid}")
+            if app is not None and len(app) > 4096 * 4:
+                bad.append(f"observation {oid} appearance {len(app)} bytes")
+        for cid, name in c.execute("SELECT id, name FROM classes"):
+            if len(name) > MAX_NAME_CHARS or any(ord(ch) < 32 for ch in name) or not name.strip():
+                bad.append(f"class {cid} {name[:20]!r}")
+        for vid, intr, pose in c.execute("SELECT view_id, intrinsics, pose FROM views"):
+            k, T = np.frombuffer(intr, np.float64), np.frombuffer(pose, np.float64)
+            if not (np.all(np.isfinite(k)) and np.all(np.isfinite(T)) and k[2] > 0 and k[3] > 0 and k[0] > 0) \
+                    or len(vid) > 256 or any(ord(ch) < 32 for ch in vid):
+                bad.append(f"view {vid[:20]!r}")
+        for row in c.execute("SELECT place_id, x, y, z, room_id FROM places"):
+            if not all(math.isfinite(v) and abs(v) <= MAX_COORD_M for v in row[1:4]) or row[0] > 2 ** 31:
+                bad.append(f"place {row[0]}")
+        for row in c.execute("SELECT room_id, label, confidence, x, y, z, area_m2 FROM rooms"):
+            if not all(math.isfinite(v) for v in row[2:]) or len(row[1]) > MAX_NAME_CHARS or row[0] > 2 ** 31:
+                bad.append(f"room {row[0]}")
+        for row in c.execute("SELECT resolution_m, origin_x, origin_y FROM room_map"):
+            if not all(math.isfinite(v) for v in row) or row[0] <= 0:
+                bad.append("room_map")
+        for (n,) in c.execute("SELECT count(*) FROM (SELECT stamp_ns, geom FROM observations GROUP BY stamp_ns, "
+                              "geom HAVING count(*) > 1)"):
+            if n:
+                bad.append(f"{n} repeated observations")
+        for (t,) in c.execute("SELECT max(stamp_ns) FROM observations"):
+            if t is not None and t >= Y2033_NS:
+                bad.append("a 2033 observation")
+    finally:
+        c.close()
+    return len(bad), bad
+
+
+def probe_malformed(work: Path) -> Dict[str, Any]:
+    os.environ.setdefault("ROS_DOMAIN_ID", "39")
+    import rclpy
+    from memory_interfaces.msg import PlaceGraph as PlaceGraphMsg
+    from memory_interfaces.srv import Forget, Recall
+    from rclpy.parameter import Parameter
+
+    from memory_nodes.ros.conversions.perception import frame_to_msg, place_graph_to_msg, rooms_to_msg
+    from memory_nodes.ros.memory_node import MemoryNode
+    rclpy.init()
+    path = str(work / "malformed.db")
+    node = MemoryNode(parameter_overrides=[Parameter("store.path", value=path),
+                                           Parameter("node.min_free_mb", value=0.0)])
+    deaths, silent, cases, detail = 0, 0, 0, {}
+    try:
+        node.trigger_configure()
+        node.trigger_activate()
+        frames = _frames(600, seed=11)
+        now = node.get_clock().now().nanoseconds
+        shift = now - 3600 * 10 ** 9 - frames[0].stamp_ns      # stamps an hour ago on the node clock
+        for f in frames:
+            f.stamp_ns += shift
+            for o in f.observations:
+                o.stamp_ns += shift
+            if f.view is not None:
+                f.view.stamp_ns += shift
+        good = [frame_to_msg(f, "map") for f in frames]
+        view_msg = next(m.view[0] for m in good if m.view)
+
+        def bad_total() -> int:
+            return sum(node._log_bad.counts().values())
+
+        def run(callback: Callable[[Any], None], msg: Any, name: str, twice: bool = False) -> None:
+            nonlocal deaths, silent, cases
+            cases += 1
+            before = bad_total()
+            try:
+                callback(msg)
+                if twice:
+                    callback(msg)
+            except Exception as e:               # escaped the node's guard: in a real executor the node dies
+                deaths += 1
+                detail[name] = f"{type(e).__name__}: {e}"
+            if bad_total() == before:
+                silent += 1
+                detail.setdefault(name, "no bad-input count")
+        gi = 0
+        for _topic, name, mutate in _mutations(good[0], view_msg):
+            while gi < len(good) - 2 and not good[gi].observations:
+                gi += 1
+            m = copy.deepcopy(good[gi])
+            gi += 1
+            try:
+                mutate(m)
+            except (AssertionError, TypeError, ValueError) as e:   # rclpy refuses the value itself
+                detail[name] = f"not representable: {e}"
+                continue
+            run(node._on_frame, m, name, twice=(name == "duplicate frame"))
+            if name != "no observations, no view":
+                node._on_frame(copy.deepcopy(good[gi]))          # a good frame between, as a stream has
+                gi += 1
+        pg = next((f.places for f in frames if f.places is not None), None)
+        for name, mutate in _place_cases():
+            m = place_graph_to_msg(pg, "map") if pg is not None else PlaceGraphMsg()
+            try:
+                mutate(m)
+            except (AssertionError, TypeError, ValueError) as e:
+                detail[name] = f"not representable: {e}"
+                continue
+            run(node._on_places, m, name)
+        seg = next((f.rooms for f in frames if f.rooms is not None), None)
+        for name, mutate in _room_cases():
+            if seg is None:
+                break
+            m = rooms_to_msg(seg, "map")
+            try:
+                mutate(m)
+            except (AssertionError, TypeError, ValueError) as e:
+                detail[name] = f"not representable: {e}"
+                continue
+            run(node._on_rooms, m, name)
+        for m in good[gi:]:
+            node._on_frame(m)
+        node._commit_and_publish(force=True)
+        pinned = int(node.memory is not None and node.memory.ingested_through_ns >= Y2033_NS)
+        # services: bad requests must be answered BAD_REQUEST, naming the field
+        unanswered, wrong = 0, 0
+        reqs = []
+        r = Recall.Request()
+        r.kind, r.class_name = "history", "mug"
+        r.window_start.sec, r.window_end.sec = 2_000_000_000, 1_000_000_000
+        reqs.append((node._on_recall, r, Recall.Response(), "window"))
+        r = Recall.Request()
+        r.kind = "no_such_kind"
+        reqs.append((node._on_recall, r, Recall.Response(), "kind"))
+        r = Recall.Request()
+        r.kind, r.class_name = "count", "m\x00ug" * 100
+        reqs.append((node._on_recall, r, Recall.Response(), "class_name"))
+        r = Recall.Request()
+        r.kind = "where_at"
+        reqs.append((node._on_recall, r, Recall.Response(), "object_id"))
+        fr = Forget.Request()
+        fr.class_name = "mug"
+        fr.window_start.sec, fr.window_end.sec = 2_000_000_000, 1_000_000_000
+        reqs.append((node._on_forget, fr, Forget.Response(), "window"))
+        for handler, req, resp, field in reqs:
+            try:
+                out = handler(req, resp)
+            except Exception:
+                out = None
+            if out is None:
+                unanswered += 1
+            elif out.error_code != type(out).BAD_REQUEST or field not in out.error_msg:
+                wrong += 1
+                detail[f"service {field}"] = f"{out.error_code}: {out.error_msg}"
+        node.trigger_deactivate()
+        node.trigger_cleanup()
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    n_bad, bad = _bad_rows(path)
+    return {"malformed_cases": cases, "node_deaths": deaths, "malformed_silent": silent, "bad_rows_stored": n_bad,
+            "bad_rows_detail": bad[:20], "watermark_pinned": pinned, "services_unanswered": unanswered,
+            "services_wrong_code": wrong, "services_probed": len(reqs), "malformed_detail": detail}
+
+
+# ------------------------------------------------------------------------------------------ main
+def main(argv: List[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.reliability", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="50 kills (under a minute)")
+    ap.add_argument("--kills", type=int, default=None, help="SIGKILL trials (default 50 quick, 1000 full)")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args(argv)
+    kills = a.kills or (50 if a.quick else 1000)
+    rng = random.Random(a.seed)
+    t0 = time.perf_counter()
+    fig: Dict[str, Any] = {"mode": "quick" if a.quick else "full"}
+    with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
+        work = Path(tmp)
+        for name, probe in (("kills", lambda: probe_kills(work, kills, rng)), ("corrupt", lambda: probe_corrupt(work)),
+                            ("disk_full", lambda: probe_disk_full(work)), ("clock_jump", probe_clock_jump),
+                            ("malformed", lambda: probe_malformed(work))):
+            t = time.perf_counter()
+            fig.update(probe())
+            fig[f"{name}_s"] = round(time.perf_counter() - t, 2)
+            print(f"  {name:<11} done in {fig[f'{name}_s']:.1f} s", flush=True)
+    fig["bench_seconds"] = round(time.perf_counter() - t0, 2)
+    keys = ("kill_trials", "acked_observations", "acked_lost", "integrity_failures", "reopen_s_max", "corrupt_cases",
+            "corrupt_bytes_changed", "corrupt_unclear_errors", "disk_full_faults_seen", "disk_full_acked_lost",
+            "clock_jump_frames", "clock_jump_frames_lost_silently", "malformed_cases", "node_deaths",
+            "malformed_silent", "bad_rows_stored", "watermark_pinned", "services_probed", "services_unanswered",
+            "services_wrong_code")
+    for k in keys:
+        v = fig.get(k)
+        print(f"  {k:<34} {v:.3f}" if isinstance(v, float) else f"  {k:<34} {v}")
+    for group in ("corrupt_detail", "malformed_detail"):
+        odd = {k: v for k, v in fig.get(group, {}).items() if v != "ok"}
+        if odd:
+            print(f"  {group}: " + "; ".join(f"{k}: {v}" for k, v in list(odd.items())[:12]))
+    print(f"(took {fig['bench_seconds']:.1f} s)")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(fig, f, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
