@@ -8,8 +8,10 @@ be matched (every input's future stamps only grow) and is dropped. A message old
 already emitted arrives too late and is dropped. Drops are counted per input.
 
 Time policy (``StampGuard``, one per input, also used per edge by tf_buffer.py): a stamp is judged against
-its own stream's history. 0 (no stamp) is rejected (``zero_stamp``). A jump beyond ``jump_tolerance_ns``,
-forwards or backwards, is an outlier and rejected (``stamp_jump``) unless it is sustained: once
+its own stream's history. 0 (no stamp) is rejected (``zero_stamp``). A jump back beyond
+``jump_tolerance_ns`` (60 s in the synchronizer, the cache time in the tf buffer) or forwards beyond
+``forward_tolerance_ns`` (24 h: pauses are normal, a stamp years ahead is not)
+is an outlier and rejected (``stamp_jump``) unless it is sustained: once
 ``confirm`` stamps in a row agree with each other beyond the jump, they are a new time base (a bag loop, a
 clock reset, a robot resumed): the guard moves there and the synchronizer drops what it held of the old
 base (``new_time_base``). So one frame from 2033 is dropped alone, and after a clock jump back frames flow
@@ -20,16 +22,20 @@ from __future__ import annotations
 import bisect
 from typing import Any, Dict, List, Optional, Tuple
 
+FORWARD_TOLERANCE_NS = 24 * 3600 * 10 ** 9   # a robot paused overnight resumes; a stamp years ahead does not
+
 
 class StampGuard:
     """One stream's stamps against its own history (see the module docstring). ``check(t)`` returns
     "ok", "zero_stamp", "stamp_jump" (reject) or "new_time_base" (accept; the caller resets)."""
 
-    def __init__(self, jump_tolerance_ns: int, confirm: int = 3, reject_zero: bool = True):
+    def __init__(self, jump_tolerance_ns: int, confirm: int = 3, reject_zero: bool = True,
+                 forward_tolerance_ns: Optional[int] = None):
         if jump_tolerance_ns <= 0 or confirm < 1:
             raise ValueError("jump_tolerance_ns > 0, confirm >= 1")
         self.reject_zero = reject_zero
-        self.tol = int(jump_tolerance_ns)
+        self.tol = int(jump_tolerance_ns)                  # backwards (and forwards unless given)
+        self.fwd = int(forward_tolerance_ns) if forward_tolerance_ns else self.tol
         self.confirm = int(confirm)
         self.newest: Optional[int] = None
         self._cand: List[int] = []
@@ -38,7 +44,7 @@ class StampGuard:
         t = int(t)
         if t <= 0 and self.reject_zero:
             return "zero_stamp"
-        if self.newest is None or abs(t - self.newest) <= self.tol:
+        if self.newest is None or -self.tol <= t - self.newest <= self.fwd:
             self.newest = t if self.newest is None else max(self.newest, t)
             self._cand = []
             return "ok"
@@ -57,11 +63,13 @@ class StampGuard:
 
 class ApproxTimeSync:
     def __init__(self, num_inputs: int, slop_ns: int, queue_size: int = 10,
-                 jump_tolerance_ns: int = 60_000_000_000, confirm: int = 3):
+                 jump_tolerance_ns: int = 60_000_000_000, confirm: int = 3,
+                 forward_tolerance_ns: int = FORWARD_TOLERANCE_NS):
         if num_inputs < 1 or slop_ns < 0 or queue_size < 1:
             raise ValueError("num_inputs >= 1, slop_ns >= 0, queue_size >= 1")
         # stamp 0 is the node's to refuse (a ROS header without a stamp); here it is just early
-        self._guards = [StampGuard(jump_tolerance_ns, confirm, reject_zero=False) for _ in range(num_inputs)]
+        self._guards = [StampGuard(jump_tolerance_ns, confirm, reject_zero=False,
+                                   forward_tolerance_ns=forward_tolerance_ns) for _ in range(num_inputs)]
         self._events: List[Tuple[str, str]] = []
         self.rejected: Dict[str, int] = {}
         self.num_inputs = num_inputs

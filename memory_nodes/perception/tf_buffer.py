@@ -6,8 +6,8 @@ linearly, rotation by quaternion slerp. A look-up within ``max_extrapolation_ns`
 before the oldest) sample holds that sample; farther is a TransformError, as is an unknown frame or two
 frames in different trees. ``stamp_ns == 0`` means "the latest time every edge on the chain can give".
 
-Each dynamic edge's stamps go through a ``StampGuard`` (sync.py) with the cache time as tolerance: a sample
-that jumps beyond it (a 2033 stamp) is a TransformError and never trims the cache; a sustained
+Each dynamic edge's stamps go through a ``StampGuard`` (sync.py): a sample more than the cache time back or
+24 h ahead of the edge's newest (a 2033 stamp) is a TransformError and never trims the cache; a sustained
 jump is a new time base: the edge's cache restarts there.
 
 Transforms are 4x4 ``parent_T_child`` (maps points in child into parent); ``lookup(target, source, t)``
@@ -25,7 +25,7 @@ import numpy as np
 from memory_nodes.common.errors import TransformError
 from memory_nodes.common.geometry import R_to_quat, quat_to_R
 
-from .sync import StampGuard
+from .sync import FORWARD_TOLERANCE_NS, StampGuard
 
 
 def slerp(q0: np.ndarray, q1: np.ndarray, a: float) -> np.ndarray:
@@ -119,7 +119,7 @@ class TransformBuffer:
         if edge.static:
             raise TransformError(f"{parent}->{child} is static; a dynamic sample was given")
         if edge.guard is None:
-            edge.guard = StampGuard(self.cache_time_ns, reject_zero=False)
+            edge.guard = StampGuard(self.cache_time_ns, reject_zero=False, forward_tolerance_ns=FORWARD_TOLERANCE_NS)
         verdict = edge.guard.check(int(stamp_ns))
         if verdict in ("zero_stamp", "stamp_jump"):
             raise TransformError(f"{parent}->{child}: sample stamped {int(stamp_ns)} ns rejected ({verdict}: "
