@@ -25,7 +25,7 @@ from memory_nodes.common.errors import ConfigError
 from memory_nodes.common.types import Detection2D, ObjectObservation, RGBDFrame
 
 from .config import LiftingConfig
-from .lifting import (
+from .lifting_ops import (
     _KEY_BITS,
     _KEY_MASK,
     _KEY_OFF,
@@ -36,8 +36,8 @@ from .lifting import (
     view_direction,
 )
 
-if TYPE_CHECKING:
-    from .lifting import Lifter
+if TYPE_CHECKING:   # a string annotation only: importing lifting here would close an import loop
+    Lifter = Any
 
 
 def resolve_device(torch: Any, wanted: str) -> str:
