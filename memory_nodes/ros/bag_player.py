@@ -197,10 +197,14 @@ class GraphPlayer:
                   and self.node.count_publishers("memory/ingested_through") >= 1
                   and self.node.count_subscribers("perception/frames") >= 2, timeout_s,
                   "perception's camera and tf subscriptions and the memory node (active)", stack, tick)
-        for _ in range(50):               # let discovery settle (acks, frames)
+        # The graph shows memory subscribed before perception's writer has matched memory's reader (RELIABLE,
+        # VOLATILE: what perception publishes before that match never reaches memory). On a loaded machine
+        # the match took over 0.25 s and a --rate replay lost its first frames, so discovery gets 1.5 s.
+        settle_until = time.monotonic() + 1.5
+        while time.monotonic() < settle_until:
             if tick is not None:
                 tick()
-            self.spin(0.005)
+            self.spin(0.01)
 
     # -------------------------------------------------------------------------------- publishing
     def publish_clock(self, t_ns: int) -> None:

@@ -425,6 +425,15 @@ def _drain(player, stack, res: Outcome, quiet_s: float = 1.5, timeout_s: float =
         player.spin(0.02)
         if (len(player.acks) >= res.played or time.monotonic() - last_change > quiet_s) \
                 and player.ingested >= player.last_accepted:
+            # the last frames' own messages may still be on their way to this player (another reader than
+            # memory's): every acked frame is either a frames message or a rejection, so wait while frames
+            # are missing until nothing new has come for quiet_s
+            frames_n, frames_change = len(player.accepted), time.monotonic()
+            while (len(player.accepted) < len(player.acks) and time.monotonic() - frames_change < quiet_s
+                   and time.monotonic() < deadline):
+                player.spin(0.02)
+                if len(player.accepted) != frames_n:
+                    frames_n, frames_change = len(player.accepted), time.monotonic()
             return
 
 
