@@ -261,6 +261,9 @@ class PerceptionNode(Node):
         self.get_logger().info(
             f"perception up: detector={self._detector_text()}, sync={self._sync_kind}, tf={self.tf.kind}, "
             f"frames {self.map_frame} <- {self.camera_frame or '<image frame_id>'}, base {self.base_frame}")
+        provider_warning = getattr(self.perception.detector, "provider_warning", "")
+        if provider_warning:      # a GPU provider was asked for and another runs: say so once, at start
+            self.get_logger().warning(provider_warning)
 
     def _detector_text(self) -> str:
         """"oracle", or "onnx (model path, execution provider)"."""
@@ -488,8 +491,13 @@ class PerceptionNode(Node):
         return s
 
     def _diagnose_detector(self) -> Status:
-        return Status({"kind": self._detector_text(), "mean time per frame (ms)": ms(self._latency.mean_s()),
-                       "max time per frame (ms)": ms(self._latency.max_s()), "frames": self.frames_done})
+        det = self.perception.detector
+        s = Status({"kind": self._detector_text(), "provider": getattr(det, "provider", "-"),
+                    "mean time per frame (ms)": ms(self._latency.mean_s()),
+                    "max time per frame (ms)": ms(self._latency.max_s()), "frames": self.frames_done})
+        if getattr(det, "provider_warning", ""):
+            s.add(WARN, det.provider_warning)
+        return s
 
 
 def main(args=None) -> None:
