@@ -105,3 +105,19 @@ def test_sighting_round_trip_keeps_receptacle_and_colour():
     assert list(back.evidence.observation_ids) == [4, 5]
     plain = sighting_from_item(sighting_to_item(Sighting("o", "cup", np.zeros(3), -1, -1, 1, 1, 0.5)))
     assert plain.receptacle == "" and plain.color_rgb == (0.0, 0.0, 0.0)
+
+
+def test_refusal_reason_code_reaches_the_ask_reply():
+    """A refusal's code (Query.reason_code) is a field of the Ask reply, beside the reason in words."""
+    from memory_interfaces.srv import Ask
+
+    from memory_nodes.planner.answer import Answer
+    from memory_nodes.planner.query import CANNOT_PARSE, Query
+    from memory_nodes.ros.conversions.planner import fill_reply
+
+    q = Query(kind=CANNOT_PARSE, text="is the stove on?", reason="I cannot see whether devices are on",
+              reason_code="device_state")
+    a = Answer(status="CANNOT_PARSE", query_kind=CANNOT_PARSE, reason=q.reason, query=q)
+    r = fill_reply(Ask.Response(), a)
+    assert r.reason_code == "device_state" and r.reason == q.reason
+    assert fill_reply(Ask.Response(), Answer(status="ANSWERED", query_kind="where_now")).reason_code == ""

@@ -51,6 +51,7 @@ def fill_reply(reply, a: Answer, error_code: int = 0, error_msg: str = ""):
     reply.status = STATUS_CODE[a.status]
     reply.query_kind = a.query_kind
     reply.reason = a.reason
+    reply.reason_code = str(getattr(a.query, "reason_code", "") or "") if a.query is not None else ""
     reply.answer = a.answer
     reply.has_position = a.position_m is not None
     if a.position_m is not None:
