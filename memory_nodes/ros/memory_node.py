@@ -21,7 +21,9 @@ line naming the cause, an INFO line when it clears) and retries with a backoff (
 Free space on the store's file system is watched (every second): below ``node.min_free_mb`` commits are
 paused (state ``disk_low``) until twice that is free again.
 Service callbacks answer NOT_ACTIVE unless the node is active, and UNKNOWN (logged once) for anything
-unexpected (``memory_service``).
+unexpected (``memory_service``). Service queues hold ``node.service_queue_depth`` requests (qos.py: rclpy's
+default of 10 dropped the 11th request of a burst unanswered). The callbacks never wait on anything but the
+core's lock (one thread, no blocking calls), so queued requests are answered in order, none refused BUSY.
 
 Diagnostics (``/diagnostics``, see diagnostics.py), in every lifecycle state: ``memory: lifecycle`` (the
 state; WARN unless active). While configured or active also ``memory: store`` (path, size on disk, age of
@@ -69,7 +71,7 @@ from .conversions.perception import frame_view_from_msg, observations_from_msg, 
 from .diagnostics import ERROR, WARN, Diagnostics, RateWindow, Status
 from .log_once import LogOnce
 from .params import NodeParameters, Section
-from .qos import EVENTS, LATCHED, STREAM
+from .qos import EVENTS, LATCHED, STREAM, services_qos
 from .runner import run_node
 
 _RECENT_S = 60.0          # steady s: a store error or bad input this recent raises the diagnostic level
@@ -85,6 +87,7 @@ class MemoryNodeConfig:
     max_marker_objects: int = 2000
     max_future_s: float = 300.0          # refuse frames stamped this far past the node clock (0 = no check)
     min_free_mb: float = 64.0            # pause commits while the store's disk has less free (0 = never)
+    service_queue_depth: int = 100       # requests each memory/* service holds while the node is busy (qos.py)
 
     def validate(self) -> None:
         if self.flush_period_s <= 0 or self.scene_graph_period_s <= 0:
@@ -93,6 +96,8 @@ class MemoryNodeConfig:
             raise ConfigError("node.max_future_s and node.min_free_mb must be >= 0")
         if not self.map_frame:
             raise ConfigError("node.map_frame must not be empty")
+        if self.service_queue_depth < 1:
+            raise ConfigError("node.service_queue_depth must be >= 1")
 
 
 @dataclass
@@ -116,7 +121,8 @@ PARAMETERS = (
         "absence.missing_after_absences": (1, None), "retention.keep_all_days": (0.0, None),
         "retention.keep_per_place_per_day": (0, None), "events.appear_after_s": (0.0, None)}),
     Section(VocabConfig, "vocab.", ranges={"vocab.min_model_score": (0.0, 1.0), "vocab.max_ngram_words": (1, None)}),
-    Section(MemoryNodeConfig, "node.", ranges={"node.max_future_s": (0.0, None), "node.min_free_mb": (0.0, None)}),
+    Section(MemoryNodeConfig, "node.", ranges={"node.max_future_s": (0.0, None), "node.min_free_mb": (0.0, None),
+                                                  "node.service_queue_depth": (1, None)}),
 )
 
 
@@ -225,10 +231,11 @@ class MemoryNode(LifecycleNode):
         self._pub_progress = self.create_lifecycle_publisher(IngestProgress, "memory/ingested_through", EVENTS)
         self._pub_graph = self.create_lifecycle_publisher(SceneGraph, "memory/scene_graph", LATCHED)
         self._pub_markers = self.create_lifecycle_publisher(MarkerArray, "memory/markers", LATCHED)
+        qos = services_qos(p.node.service_queue_depth)
         self._mem_services = [
-            self.create_service(Recall, "memory/recall", self._on_recall),
-            self.create_service(Forget, "memory/forget", self._on_forget),
-            self._make_graph_service(),
+            self.create_service(Recall, "memory/recall", self._on_recall, qos_profile=qos),
+            self.create_service(Forget, "memory/forget", self._on_forget, qos_profile=qos),
+            self._make_graph_service(qos),
         ]
         st = self.memory.stats()
         self.get_logger().info(
@@ -236,8 +243,8 @@ class MemoryNode(LifecycleNode):
             f"ingested through {self.memory.ingested_through_ns} ns")
         return TransitionCallbackReturn.SUCCESS
 
-    def _make_graph_service(self):
-        return self.create_service(GetSceneGraph, "memory/get_scene_graph", self._on_get_scene_graph)
+    def _make_graph_service(self, qos):
+        return self.create_service(GetSceneGraph, "memory/get_scene_graph", self._on_get_scene_graph, qos_profile=qos)
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         self._mem_subs = [

@@ -9,10 +9,20 @@ at once, while memory stores and answers about objects; memory/ingested_through 
 caught up, so later recalls include the look. The robot's pose comes from ``odom`` (assumed aligned with
 the map frame, as in the simulator) and NavigateToPose feedback.
 
-Threads: a MultiThreadedExecutor; the ask service and action share one mutually exclusive callback group
-(one question at a time: there is one robot), every client and subscription is in a reentrant group, so
-the answering callback can wait (with time-outs) on responses the other threads deliver. The node never
-waits on a service of its own.
+Threads: a MultiThreadedExecutor and one answering thread. Questions are answered one at a time (there
+is one robot) on the answering thread; the ask service and action callbacks (a reentrant group) are
+coroutines that admit or refuse a request at once and then await its answer, so no executor thread is
+held while a question waits its turn, and every client and subscription (another reentrant group) keeps
+being served: the answering thread waits (with time-outs) on responses the executor threads deliver. The
+node never waits on a service of its own.
+
+Admission (section ``services``): the ask service and the action's goal/result services hold
+``services.queue_depth`` requests (qos.py: with rclpy's default of 10 the 11th request of a burst was
+dropped by DDS, unanswered and unlogged); at most ``services.max_concurrent_asks`` questions are admitted
+(one answered, the rest waiting their turn, each within its own timeout_s from admission), a request
+beyond that is answered BUSY at once. A bad field is BAD_REQUEST naming it (``request_problem``): an empty,
+over-long or control-character question, a NaN / infinite / negative budget_m or timeout_s, a reversed
+window or one starting more than ``services.max_window_ahead_s`` past the node clock.
 
 Diagnostics (``/diagnostics``, see diagnostics.py): ``planner: answers`` (questions answered / not sure /
 cannot parse / failed, the last answer's latency; WARN when the last question failed) and ``planner:
@@ -22,8 +32,10 @@ WARN without navigate_to_pose: ask_active cannot look).
 from __future__ import annotations
 
 import math
+import queue
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -34,9 +46,11 @@ from memory_interfaces.msg import FrameObservations, IngestProgress, SceneGraphN
 from memory_interfaces.srv import Ask, GetSceneGraph, Recall
 from nav_msgs.msg import Odometry
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
+from rclpy.task import Future
 
+from memory_nodes.common.config import ConfigError
 from memory_nodes.common.errors import InputError, MemoryStackError
 from memory_nodes.common.geometry import R_to_quat
 from memory_nodes.common.place_graph import shortest_place_path
@@ -63,10 +77,55 @@ from .conversions.planner import (
 from .diagnostics import ERROR, WARN, Diagnostics, LatencyStats, Status, ms
 from .log_once import LogOnce
 from .params import NodeParameters, Section
-from .qos import EVENTS
+from .qos import EVENTS, services_qos
 from .runner import run_node
 
 _UNIT = (0.0, 1.0)
+
+
+@dataclass
+class ServicesConfig:
+    """Section ``services`` of the planner node: admission of ask / ask_active (see the module docstring)."""
+    queue_depth: int = 100               # requests the ask service and ask_active's goal/result services hold
+    max_concurrent_asks: int = 8         # questions admitted at once (one answered, the rest queued); more -> BUSY
+    max_question_chars: int = 1000       # a longer question is BAD_REQUEST
+    max_window_ahead_s: float = 86400.0  # a window starting this far past the node clock is BAD_REQUEST (0 = no check)
+
+    def validate(self) -> None:
+        if self.queue_depth < 1 or self.max_concurrent_asks < 1 or self.max_question_chars < 1:
+            raise ConfigError("services.queue_depth, max_concurrent_asks and max_question_chars must be >= 1")
+        if not self.max_window_ahead_s >= 0:
+            raise ConfigError("services.max_window_ahead_s must be >= 0")
+
+
+def request_problem(req, now_ns: int, cfg: ServicesConfig) -> Optional[str]:
+    """What is wrong with an Ask request / AskActive goal, naming the field; None when nothing is."""
+    q = req.question
+    if not q.strip():
+        return "question: empty"
+    if len(q) > cfg.max_question_chars:
+        return f"question: {len(q)} characters, at most {cfg.max_question_chars} (services.max_question_chars)"
+    if any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in q):
+        return "question: control characters"
+    budget, timeout = float(req.budget_m), float(req.timeout_s)
+    if not (math.isfinite(budget) and budget >= 0):
+        return f"budget_m: {budget!r}; a finite number of m >= 0 (0 = answer from memory only)"
+    if not (math.isfinite(timeout) and timeout >= 0):
+        return f"timeout_s: {timeout!r}; a finite number of s >= 0 (0 = the node's default)"
+    for name in ("window_start", "window_end"):
+        t = getattr(req, name)
+        if t.sec < 0 or t.nanosec >= 1_000_000_000:
+            return f"{name}: sec {t.sec}, nanosec {t.nanosec} is not a time (sec >= 0, nanosec < 1e9)"
+    a, b = time_to_ns(req.window_start), time_to_ns(req.window_end)
+    if a and b and a > b:
+        return f"window: window_start ({a} ns) is after window_end ({b} ns)"
+    ahead = cfg.max_window_ahead_s
+    if a and now_ns > 0 and ahead > 0 and a > now_ns + ahead * 1e9:
+        return (f"window_start: {(a - now_ns) / 86400e9:.1f} days past the node clock (at most "
+                f"services.max_window_ahead_s = {ahead:g} s)")
+    return None
+
+
 # The parameters: PlannerConfig's sections (utility.c_wrong, node.look_yaws, ...). Ranges: only those
 # validate() enforces exactly (tests/test_ros_params.py checks each).
 PARAMETERS = (
@@ -81,8 +140,12 @@ PARAMETERS = (
                                            "typo_cutoff")},
         "parser.calendar.day_start_hour": (0, 23),
         "node.look_yaws": (1, None), "node.look_settle_s": (0.0, None), "node.path_detour_factor": (1.0, None)}),
+    Section(ServicesConfig, "services.", ranges={
+        "services.queue_depth": (1, None), "services.max_concurrent_asks": (1, None),
+        "services.max_question_chars": (1, None), "services.max_window_ahead_s": (0.0, None)}),
 )
 NONE, UNKNOWN, TIMEOUT, MEMORY_UNAVAILABLE, NAVIGATION_FAILED, CANCELED = 0, 1, 2, 3, 4, 5
+BAD_REQUEST, BUSY = Ask.Response.BAD_REQUEST, Ask.Response.BUSY
 
 
 class WaitTimeout(MemoryStackError):
@@ -324,6 +387,7 @@ class PlannerNode(Node):
         self._params = NodeParameters(self)
         self._params.declare_sections(PARAMETERS)
         self.config = self._params.read(PlannerConfig)
+        self.admission = self._params.read(ServicesConfig, "services.")
         cfg = self.config
         from memory_nodes.vocab.vocabulary import default_vocabulary
         self.vocab = default_vocabulary()
@@ -350,7 +414,11 @@ class PlannerNode(Node):
         self._ingested_ns = 0
         self._cond = threading.Condition(self._lock)
 
-        self.ask_group = MutuallyExclusiveCallbackGroup()
+        self.ask_group = ReentrantCallbackGroup()      # admission at once; answers queue for _worker
+        self._in_flight = 0                            # questions admitted and not yet answered
+        self._jobs: "queue.Queue[Optional[Callable[[], None]]]" = queue.Queue()
+        self._worker = threading.Thread(target=self._work, name="planner-answer", daemon=True)
+        self._worker.start()
         self.io_group = ReentrantCallbackGroup()
         self.recall_client = self.create_client(Recall, "memory/recall", callback_group=self.io_group)
         self.graph_client = self.create_client(GetSceneGraph, "memory/get_scene_graph", callback_group=self.io_group)
@@ -362,12 +430,15 @@ class PlannerNode(Node):
         self.create_subscription(Time, "perception/frame_ack", self._on_frame_ack, EVENTS, callback_group=self.io_group)
         self.create_subscription(FrameObservations, "perception/frames", self._on_frame, EVENTS,
                                  callback_group=self.io_group)
-        self.create_service(Ask, "ask", self._on_ask, callback_group=self.ask_group)
+        qos = services_qos(self.admission.queue_depth)
+        self.create_service(Ask, "ask", self._on_ask, qos_profile=qos, callback_group=self.ask_group)
         self.action_server = ActionServer(self, AskActive, "ask_active", execute_callback=self._on_ask_active,
                                           goal_callback=lambda _g: GoalResponse.ACCEPT,
                                           cancel_callback=lambda _g: CancelResponse.ACCEPT,
-                                          callback_group=self.ask_group)
-        self._answers: Dict[str, int] = {"answered": 0, "not sure": 0, "cannot parse": 0, "failed": 0}
+                                          goal_service_qos_profile=qos, result_service_qos_profile=qos,
+                                          cancel_service_qos_profile=qos, callback_group=self.ask_group)
+        self._answers: Dict[str, int] = {"answered": 0, "not sure": 0, "cannot parse": 0, "failed": 0,
+                                         "busy": 0, "bad request": 0}
         self._last_failure = ""
         self._answer_latency = LatencyStats()
         self.diagnostics = Diagnostics(self, callback_group=self.io_group)
@@ -460,9 +531,12 @@ class PlannerNode(Node):
             return self._cond.wait_for(lambda: self._ingested_ns >= t_ns, timeout=timeout_s)
 
     # ------------------------------------------------------------------------------- answering
-    def _answer(self, req, is_cancelled: Callable[[], bool], on_feedback=None) -> Tuple[Optional[Answer], int, str]:
+    def _answer(self, req, is_cancelled: Callable[[], bool], on_feedback=None,
+                admitted_s: Optional[float] = None) -> Tuple[Optional[Answer], int, str]:
         timeout_s = float(req.timeout_s) if req.timeout_s > 0 else self.config.node.default_timeout_s
-        deadline = time.monotonic() + timeout_s
+        deadline = (time.monotonic() if admitted_s is None else admitted_s) + timeout_s
+        if time.monotonic() > deadline:
+            return None, TIMEOUT, f"timed out after {timeout_s:.0f} s waiting behind other questions"
         state = {"timed_out": False}
 
         def should_stop() -> bool:
@@ -493,11 +567,11 @@ class PlannerNode(Node):
             code, msg = NAVIGATION_FAILED, a.error
         return a, code, msg
 
-    def _answer_counted(self, req, is_cancelled: Callable[[], bool],
-                        on_feedback=None) -> Tuple[Optional[Answer], int, str]:
+    def _answer_counted(self, req, is_cancelled: Callable[[], bool], on_feedback=None,
+                        admitted_s: Optional[float] = None) -> Tuple[Optional[Answer], int, str]:
         """_answer, counted for the diagnostics: by status, failures with their reason, latency (wall s)."""
         t0 = time.monotonic()
-        a, code, msg = self._answer(req, is_cancelled, on_feedback)
+        a, code, msg = self._answer(req, is_cancelled, on_feedback, admitted_s)
         kind = "failed" if a is None or code not in (NONE, CANCELED) else \
             {ANSWERED: "answered", NOT_SURE: "not sure", CANNOT_PARSE: "cannot parse"}.get(a.status, "failed")
         with self._lock:
@@ -528,21 +602,87 @@ class PlannerNode(Node):
             s.add(WARN, "navigate_to_pose not available: ask_active cannot look (is Nav2 or the simulator up?)")
         return s
 
-    def _on_ask(self, req: Ask.Request, resp: Ask.Response) -> Ask.Response:
-        a, code, msg = self._answer_counted(req, lambda: False)
+    # ------------------------------------------------------------------------------- admission
+    def _admit(self, req) -> Optional[Tuple[int, str]]:
+        """None when the question is admitted (counted in flight until _release); else (code, why)."""
+        problem = request_problem(req, self.get_clock().now().nanoseconds, self.admission)
+        with self._lock:
+            if problem is None and self._in_flight < self.admission.max_concurrent_asks:
+                self._in_flight += 1
+                return None
+            kind = "bad request" if problem is not None else "busy"
+            self._answers[kind] += 1
+        if problem is not None:
+            self.get_logger().debug(f"bad request: {problem}")
+            return BAD_REQUEST, problem
+        self.log_once("busy", f"{self.admission.max_concurrent_asks} questions in flight "
+                              "(services.max_concurrent_asks): answering BUSY")
+        return BUSY, f"busy: {self.admission.max_concurrent_asks} questions in flight, ask again shortly"
+
+    def _release(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _work(self) -> None:
+        """The answering thread: one question at a time, in the order admitted."""
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            job()
+
+    async def _answered(self, req, is_cancelled: Callable[[], bool], on_feedback=None):
+        """Queue the question for the answering thread and await its (answer, code, msg), holding no executor
+        thread meanwhile. Without an executor (a direct call in a test) it is answered in this thread."""
+        admitted_s = time.monotonic()
+        executor = self.executor
+        if executor is None:
+            return self._answer_counted(req, is_cancelled, on_feedback, admitted_s)
+        fut: Future = Future(executor=executor)
+        fut.add_done_callback(lambda _f: None)      # a done callback: completion wakes the executor
+
+        def job() -> None:
+            try:
+                fut.set_result(self._answer_counted(req, is_cancelled, on_feedback, admitted_s))
+            except BaseException as e:  # noqa: BLE001 - handed to the awaiting callback
+                fut.set_exception(e)
+        self._jobs.put(job)
+        return await fut
+
+    def destroy_node(self) -> None:
+        jobs = getattr(self, "_jobs", None)        # None when __init__ failed before the worker started
+        if jobs is not None:
+            jobs.put(None)
+        super().destroy_node()
+
+    async def _on_ask(self, req: Ask.Request, resp: Ask.Response) -> Ask.Response:
+        refused = self._admit(req)
+        if refused is not None:
+            return fill_error(resp, *refused)
+        try:
+            a, code, msg = await self._answered(req, lambda: False)
+        finally:
+            self._release()
         if a is None:
             return fill_error(resp, code, msg)
         self.get_logger().info(f"ask {req.question!r}: {a.status} {a.answer} (p={a.probability:.2f}, "
                                f"path {a.path_m:.1f} m)")
         return fill_reply(resp, a, code, msg)
 
-    def _on_ask_active(self, goal_handle):
+    async def _on_ask_active(self, goal_handle):
         req = goal_handle.request
+        result = AskActive.Result()
+        refused = self._admit(req)
+        if refused is not None:
+            goal_handle.abort()
+            return fill_error(result, *refused)
 
         def feedback(fb: Feedback) -> None:
             goal_handle.publish_feedback(fill_feedback(AskActive.Feedback(), fb))
-        a, code, msg = self._answer_counted(req, lambda: goal_handle.is_cancel_requested, feedback)
-        result = AskActive.Result()
+        try:
+            a, code, msg = await self._answered(req, lambda: goal_handle.is_cancel_requested, feedback)
+        finally:
+            self._release()
         if a is None:
             goal_handle.abort()
             return fill_error(result, code, msg)

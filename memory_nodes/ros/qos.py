@@ -13,10 +13,19 @@ SENSOR           the ROS sensor-data profile (BEST_EFFORT, depth 5): camera stre
 RELIABLE_SENSOR  RELIABLE, VOLATILE, depth 5: camera streams where a lost image would stall (the simulator
                  in lockstep); ``camera_qos(reliable)`` picks one of the two.
 TF, TF_STATIC    /tf and /tf_static as tf2_ros uses them: RELIABLE, depth 100; /tf_static TRANSIENT_LOCAL.
+SERVICES         ``services_qos(depth)``: rclpy's services default (RELIABLE, VOLATILE, KEEP_LAST) with the
+                 depth sized to the load. The default depth is 10: a server whose callbacks are busy holds at
+                 most 10 unread requests per DDS reader, and an 11th replaces the oldest one, unanswered and
+                 unlogged (a client without a time-out then waits forever). The nodes size it from
+                 ``node.service_queue_depth`` (memory) / ``services.queue_depth`` (planner) and answer
+                 what they cannot work on with BUSY instead of leaving it queued. A client that keeps many
+                 calls in flight needs the same depth on its side (its response reader).
 """
 from __future__ import annotations
 
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from . import compat
 
 
 def _reliable(depth: int, latched: bool = False) -> QoSProfile:
@@ -27,10 +36,21 @@ def _reliable(depth: int, latched: bool = False) -> QoSProfile:
 LATCHED = _reliable(1, latched=True)
 STREAM = _reliable(1000)
 EVENTS = _reliable(50)
-SENSOR = qos_profile_sensor_data
+SENSOR = compat.sensor_data_qos()
 RELIABLE_SENSOR = _reliable(5)
 TF = _reliable(100)
 TF_STATIC = _reliable(100, latched=True)
+
+
+SERVICE_QUEUE_DEPTH = 100       # requests (and responses) a service's DDS readers hold before dropping
+
+
+def services_qos(depth: int = SERVICE_QUEUE_DEPTH) -> QoSProfile:
+    """The services profile with ``depth`` requests held (see SERVICES above)."""
+    return _reliable(max(1, int(depth)))
+
+
+SERVICES = services_qos()
 
 
 def camera_qos(reliable: bool) -> QoSProfile:
