@@ -53,7 +53,7 @@ def prune_clauses(t: str) -> str:
     if not re.match(r"^(do you think|what do you think)\b", t):
         t = re.sub(_FILLERS, " ", t)
     # "the remote that was next to the tv ...", "the mug which is red": to the clause's end
-    t = re.sub(r"\b(?<!so )(that|which|who) (was|were|is|are|used to|had|has|have)\b[^,]*", " ", t)
+    t = re.sub(r"(?<=[a-z] )(?<!so )(that|which|who) (was|were|is|are|used to|had|has|have)\b[^,]*", " ", t)
     return re.sub(r"\s+", " ", t).strip(" ,")
 
 
@@ -87,12 +87,14 @@ _REFUSALS: List[Tuple[str, str, str]] = [
     ("material", r"\bmade (of|from|out of)\b|\bmaterials?\b|\bwhat is .* made\b|\btype of floor\b|^(is|are|was|"
                  r"were) (the|my|your|this|that|our) [a-z ]+ (wooden|wood|metal|metallic|plastic|ceramic|leather|"
                  r"fabric|cotton|steel|stone|marble|iron|aluminium|aluminum|paper|cardboard|glass|porcelain|"
-                 r"velvet|wool|woolen|silk|rubber|concrete|granite)$|\bmetallic\b|\bwooden\b",
+                 r"velvet|wool|woolen|silk|rubber|concrete|granite)$|"
+                 r"^(?!where\b|(what|which) room\b).*\b(metallic|wooden)\b",
      "materials are not observed"),
     ("function", r"\b(used|meant|good|useful) for\b|\bwhat can (i|you|we) (do|use)\b|\bhow (can|could|do|should) "
                  r"(i|we|you|one)\b|\bhow to\b|\b(something|anything) (useful|that|i|we) (can|could)?\b|"
                  r"\bwhat (is|are) .* for$|\bwhat (is|are) the (purpose|function|use)\b|\bfunctions? of\b|"
-                 r"\bsomething (to|useful)\b|\banything to (drink|eat|use)\b|\bwhat can (i|we) use\b",
+                 r"\bsomething (to|useful)\b|\banything to (drink|eat|use)\b|\bwhat can (i|we) use\b|"
+                 r"\b(that|which) (i|we|you|one) (can|could) use\b",
      "what things are for (their function) is not modelled; ask me where a named object is"),
     ("affordance", r"^(can|could|may|might) (i|we|you|he|she|they|someone|somebody|a person|my|the|one|another) ?"
                    r"[a-z ]*\b(sit|stand|lie|lay|sleep|put|place|lift|carry|eat|drink|use|climb|step|lean|cook|"
@@ -104,7 +106,9 @@ _REFUSALS: List[Tuple[str, str, str]] = [
                    r"alright|dangerous)\b|\bsafe to\b|\b(able|strong|sturdy|big|large|light|heavy|small) enough\b|"
                    r"\bhow (heavy|strong|sturdy|comfortable|fragile)\b|\bweigh|\b(would|will|does|can) .* fit\b|"
                    r"\b(edible|comfortable|fragile|sturdy|breakable|microwavable|washable|stackable|waterproof|"
-                   r"sharp)\b|\bcan .* (hold|support|bear|carry)\b|\b(is there|any) (room|space)\b|\bok to\b",
+                   r"sharp)\b|\bcan .* (hold|support|bear|carry)\b|\b(is there|any) (room|space)\b|"
+                   r"\b(is there|are there) (some|any|enough|more) (room|space)\b|\bok to\b|"
+                   r"\bso (that )?(i|we|you|one) (can|could) (sit|stand|lie|sleep|put|reach|fit|use|walk|pass)\b",
      "affordances (what can be done with or where, space to spare) are not modelled"),
     ("spatial", r"\b(what|which|who)( [a-z]+)? (is|are|can be seen|sits|stands|lies)( kept| located| placed| "
                 r"hanging| sitting| standing| lying| sticking out)? (next to|between|in between|behind|under|"
@@ -113,7 +117,7 @@ _REFUSALS: List[Tuple[str, str, str]] = [
                 r"\b|\brelative to\b|\bwhich side\b|\bhow far\b|\bclose to\b|\bcloser\b|\bclosest to\b|"
                 r"\b(left|right) (side )?of\b|\bon your (left|right)\b|\bwhat is hanging (from|on the curtain)\b|"
                 r"\bposition yourself\b|\bclose or separate\b|\bin (the )?(center|centre|middle|corner) of\b|"
-                r"\bagainst the walls?\b|\bwhat is (kept|located) (on|at) the (left|right)\b",
+                r"\bagainst the walls?\b|\bwhat is (kept|located) (on|at) the (left|right)\b(?! [a-z]+$)",
      "spatial relations other than on / in (next to, between, behind, under) are not answered"),
     ("attribute", r"\bhow (big|large|small|tall|long is|wide|high|old|expensive|much does|much is)\b|\bwhat (size|"
                   r"shape|brand|kind of material|texture|price|model|make|type|kind)\b|\b(size|shape|brand|texture|"
@@ -122,7 +126,9 @@ _REFUSALS: List[Tuple[str, str, str]] = [
                   r"does\b|\bnumbering\b|\bbrand\b",
      "only the colour of an object is known, not its size, shape, brand or other attributes"),
     ("identify", r"\bwhat is (the|this|that) ([a-z]+ )*(object|thing|item|machine)\b|\bwhat (object|thing|item)\b|"
-                 r"\bwhich [a-z]+ (item|object|thing)\b|\bwhat does .* (depict|show|say)\b|\bwhat is (in|on) the "
+                 r"\bwhich [a-z]+ (item|object|thing)\b|"
+                 r"^which (is|are) (the|this|that) ([a-z]+ )?(objects?|things?|items?)\b|"
+                 r"\bwhat does .* (depict|show|say)\b|\bwhat is (in|on) the "
                  r"(tapestry|painting|picture|poster|calendar|mug|screen)\b|\bwhere is the word\b|\bwritten\b|"
                  r"\bdrawn\b|\bwhat can be seen\b|\bwhich (one|armchair|chair|desk|shelf|table|plushie|animal)\b"
                  r"(?! (is|are) (the|my) [a-z]+ (on|in)\b)|\bwhat (is|are) the [a-z]+ [a-z]+ object\b|"

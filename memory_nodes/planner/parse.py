@@ -42,12 +42,15 @@ class ParserConfig:
     min_kind_similarity: float = 0.62    # cosine to the nearest kind prototype to accept it
     min_kind_margin: float = 0.04        # ... and this much closer than the nearest out-of-scope one
     min_class_similarity: float = 0.6    # cosine to accept an unseen object wording (model path)
+    min_unseen_similarity: float = 0.7   # ... when no listed class is in the question at all (a nearer
+    #                                      bar: 'shirt' -> jacket at 0.64 is a swap, not a synonym)
     typo_cutoff: float = 0.8             # difflib ratio to correct a word to a known one
     default_change_window_h: float = 24.0  # "what changed?" without a time: the last this many hours
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
 
     def validate(self) -> None:
-        for name in ("min_kind_similarity", "min_kind_margin", "min_class_similarity", "typo_cutoff"):
+        for name in ("min_kind_similarity", "min_kind_margin", "min_class_similarity", "min_unseen_similarity",
+                     "typo_cutoff"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"parser.{name} must be in [0, 1], got {v}")
@@ -65,7 +68,7 @@ _CONTRACTIONS = [
     (r"\bi'?m\b", "i am"), (r"\bi'?ve\b", "i have"), (r"\byou'?ve\b", "you have"), (r"\bi'?d\b", "i would"),
     (r"\bwe'?ve\b", "we have"), (r"\bu\b", "you"), (r"\bur\b", "your"), (r"\bpls\b", "please"),
     (r"\bplz\b", "please"), (r"\bwat\b", "what"), (r"\bwhere\s?s\b", "where is"),
-    (r"\bcolour", "color"), (r"\bgonna\b", "going to"), (r"\bwanna\b", "want to"),
+    (r"\bcolour", "color"), (r"\binfront\b", "in front"), (r"\bgonna\b", "going to"), (r"\bwanna\b", "want to"),
 ]
 
 # Words the rules rely on; typos are corrected towards these and the vocabulary's phrases.
@@ -173,7 +176,7 @@ class QuestionParser:
         if robot is not None:
             return robot
         alternatives: List[str] = []
-        alt = or_alternatives(core)
+        alt = or_alternatives(core) if refusal(core) is None else None   # "on or off" is a state, not places
         if alt is not None:
             core, alternatives = alt
         kind, oos_reason, code = self._kind_by_rules(core, info, reference_ns, recall_request)
@@ -276,6 +279,7 @@ class QuestionParser:
         for pat, rep in _CONTRACTIONS:
             t = re.sub(pat, rep, t)
         t = re.sub(r"(\w)'s\b", r"\1", t)            # possessive
+        t = re.sub(r"\b(a |the )?pairs? of\b", " ", t)     # "the pair of shoes" is the shoes
         t = re.sub(r"[^a-z0-9:' ,]+", " ", t).replace("'", "")
         words = [self._correct(w) for w in t.replace(",", " , ").split()]
         t = " ".join(words).replace(" ,", ",")
@@ -306,6 +310,9 @@ class QuestionParser:
             return Q.WHERE_NOW, "", ""
         if not re.search(r"^(do you think|would you say|do you expect)\b.*\b(will|going to)\b", t):
             hit = refusal(t)
+            if hit is not None and hit[0] == "spatial" and re.search(
+                    r"^(what|which) (is |are )?(the )?colou?rs? (is|are|of)\b", t):
+                return Q.ATTRIBUTE, "", ""    # "what colour is the X next to Y": the qualifier picks the X
             if hit is not None:
                 return Q.CANNOT_PARSE, hit[1], hit[0]
         # tense and the verb decide between the "where" kinds
@@ -347,7 +354,8 @@ class QuestionParser:
         if (info.habitual and (wh_where or re.search(r"\b(keep|kept|store|stored|put|leave|left|find)\b", t))) or \
                 re.search(r"\bwhere (is|are|does|do) .*\b(belong|belongs|kept|stored|live|lives|go|goes|"
                           r"stay|stays)\b|\busual (place|spot|location|home)\b|\bwhere .*\b(normally|usually|"
-                          r"typically|generally|mostly)\b|\b(normal|regular|typical) (place|spot|location)\b", t):
+                          r"typically|generally|mostly)\b|\b(normal|regular|typical) (place|spot|location)\b|"
+                          r"^where (do|does) (i|we|you|they|he|she|people) (keep|store|put|hang|leave|stash)\b", t):
             return Q.WHERE_USUALLY
         if re.search(r"\b(when|what time|what day|how long ago)\b.*\b(see|saw|seen|spot|spotted|notice|noticed|"
                      r"observe|observed|detect|detected|last)\b", t) and not wh_where:
@@ -370,6 +378,9 @@ class QuestionParser:
                      r"what else|what stuff|what things|what objects|what items)\b.*\b(on|in|inside|on top of)\b", t) \
                 and not wh_where:
             return Q.WHAT_ON
+        if re.search(r"^(is|are|was|were) there (any |some )?(objects?|things?|items?|stuff|anything|something)"
+                     r"( else)? (on|in|inside|on top of|upon)\b", t):
+            return Q.WHAT_ON        # a generic thing asks what is there
         if re.search(r"^(is|are|was|were) (there|any|some)\b|^there (is|are|was|were)\b|"
                      r"^(do|does|did) (i|we|you) (have|own|see|got)\b|"
                      r"^(have|has) (i|we|you) got\b|^(see|spot|notice|spotted|saw) (a|an|any|some|the)\b|"
@@ -483,7 +494,10 @@ class QuestionParser:
                 j += 1
             unknown = [k for k in range(i, j) if k not in covered and words[k] not in _MODIFIERS]
             has_class = any(k in covered for k in range(i, j))
-            if unknown and not has_class and not loose and (i == 0 or words[i - 1] not in _DETERMINERS):
+            k = i - 1          # "my pink shirt": a determiner before adjectives still introduces a noun phrase
+            while k >= 0 and words[k] in _ADJECTIVES:
+                k -= 1
+            if unknown and not has_class and not loose and (k < 0 or words[k] not in _DETERMINERS):
                 i = j             # not introduced like a noun phrase (a verb or adverb the lists miss)
                 continue
             first = i
@@ -608,7 +622,7 @@ class QuestionParser:
 
     def _unseen_target(self, t: str, words: List[str], rooms) -> Optional[str]:
         """A wording the lexicon does not list: the embedding model picks the nearest class among the
-        question's content words and word pairs (best score above min_class_similarity)."""
+        question's content words and word pairs (best score above min_unseen_similarity)."""
         if not self.config.use_embeddings or self.vocab is None:
             return None
         room_words = {i for _, a, b in rooms for i in range(a, b)}
@@ -616,10 +630,13 @@ class QuestionParser:
         if not content:
             return None
         grams = [" ".join(content[i:i + n]) for n in (2, 1) for i in range(len(content) - n + 1)]
+        loose = [ph for _, _, known, ph in self._noun_phrases(words, [], rooms, True) if not known]
+        if loose:      # a noun phrase as asked: the whole of it must be near a class, never one of its words
+            grams = loose[:2]
         best, best_score = None, -1.0
         for g in grams[:12]:
             try:
-                hit = self.vocab.resolve_class(g, allow_model=True, min_score=self.config.min_class_similarity)
+                hit = self.vocab.resolve_class(g, allow_model=True, min_score=self.config.min_unseen_similarity)
             except (LookupError, ConfigError):
                 return None
             if hit is None:
@@ -662,7 +679,12 @@ _MODIFIERS = set(_COLOR_WORDS) | {
     "plastic", "wooden", "metal", "glass", "paper", "leather", "ceramic", "light", "dark", "bright", "pale",
     "one", "two", "three", "four", "five", "single", "double", "first", "second", "third", "last", "main", "top",
     "bottom", "left", "right", "front", "back", "upper", "lower", "favourite", "favorite", "same", "whole", "full",
-    "empty", "own", "usual", "spare", "extra", "electric", "multicolored", "colored", "coloured", "striped"}
+    "empty", "own", "usual", "spare", "extra", "electric", "multicolored", "colored", "coloured", "striped",
+    "principal", "dominant", "primary", "predominant", "exact"}
+# Adjectives that may stand between a determiner and an unknown noun ("the white poof").
+_ADJECTIVES = set(_COLOR_WORDS) | {"big", "small", "large", "little", "tiny", "huge", "tall", "short", "old", "new",
+                                   "light", "dark", "bright", "pale", "plastic", "wooden", "metal", "glass",
+                                   "leather", "ceramic", "favourite", "favorite", "spare", "electric"}
 # Words that end a noun phrase (verbs, prepositions, adverbs, pronouns, question words).
 _BOUNDARY = _NON_OBJECT_WORDS | _STOP_PHRASES | {
     "end", "up", "down", "off", "out", "over", "under", "into", "onto", "behind", "above", "below", "between",
@@ -677,6 +699,7 @@ _BOUNDARY = _NON_OBJECT_WORDS | _STOP_PHRASES | {
     "neither", "own", "such", "only", "even", "almost", "nearly", "enough", "able", "will", "would", "shall",
     "should", "must", "may", "might", "can", "could", "let", "make", "made", "give", "gave", "show", "showed",
     "say", "said", "ask", "asked", "tell", "told", "mind", "turn", "appear", "return", "returned",
+    "closest", "nearest", "farthest", "furthest",
     "odds", "chance", "chances", "clue", "idea", "rundown", "compared", "around", "anyone", "anybody", "someone",
     "somebody", "everyone", "nobody", "her", "his", "their", "mine", "yours", "ours", "hers", "theirs", "our",
     "kids", "children", "daughter", "son", "guests", "playing", "sure", "gone", "missing", "same", "place",

@@ -119,7 +119,8 @@ CLASS_ENTRIES: List[ClassEntry] = [
     _e("can", "soda can, tin, tin can, beer can, soup can", "food", "kitchen"),
     _e("food", "snack, meal, leftovers", "food", "kitchen"),
     # --- plants --------------------------------------------------------------------------------------
-    _e("plant", "potted plant, houseplant, house plant, flower pot, flowerpot, flowers, flower, pot plant",
+    _e("plant", "potted plant, houseplant, house plant, flower pot, flowerpot, flowers, flower, pot plant, "
+       "orchid, cactus, cacti, fern, succulent, bonsai, ivy, potted flower",
         "plant", "living room"),
     # --- appliances ------------------------------------------------------------------------------------
     _e("television", "tv, telly, tv set, television set, flat screen, monitor screen", "appliance",
