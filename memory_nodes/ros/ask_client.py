@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
+from memory_nodes.ros import compat
+
 STATUS = {0: "ANSWERED", 1: "NOT_SURE", 2: "CANNOT_PARSE"}
 YES_NO = {0: "", 1: "yes", 2: "no"}
 
@@ -175,8 +177,8 @@ class AskClient:
                 self.executor.spin_once(timeout_sec=0.05)
             if not res_fut.done():
                 self._wait(gh.cancel_goal_async(), 30.0)
-        res = self._wait(res_fut, timeout_s + 30.0)
-        return outcome_from_reply(question, res.result, fb, wall_s=time.monotonic() - t0)
+        _status, result = compat.goal_result(self._wait(res_fut, timeout_s + 30.0))
+        return outcome_from_reply(question, result, fb, wall_s=time.monotonic() - t0)
 
     def close(self) -> None:
         self.executor.shutdown()
@@ -192,23 +194,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--namespace", default="")
     ap.add_argument("--keyframe-dir", default=None, help="memory's keyframe folder, to print file paths")
     a = ap.parse_args(argv)
-    import rclpy
-    rclpy.init()
-    client = AskClient(a.namespace)
-    try:
-        if not client.wait_ready(30.0, active=a.active):
-            print("ask_client: the planner's ask service is not available (is the stack running?)", file=sys.stderr)
-            return 2
-        o = (client.ask_active(a.question, a.budget, a.timeout) if a.active
-             else client.ask(a.question, a.budget, a.timeout))
-        print(format_outcome(o, a.keyframe_dir))
-        return 0 if o.error_code == 0 else 1
-    except (TimeoutError, RuntimeError) as e:
-        print(f"ask_client: {e}", file=sys.stderr)
-        return 1
-    finally:
-        client.close()
-        rclpy.try_shutdown()
+    with compat.session():
+        client = AskClient(a.namespace)
+        try:
+            if not client.wait_ready(30.0, active=a.active):
+                print("ask_client: the planner's ask service is not available (is the stack running?)",
+                      file=sys.stderr)
+                return 2
+            o = (client.ask_active(a.question, a.budget, a.timeout) if a.active
+                 else client.ask(a.question, a.budget, a.timeout))
+            print(format_outcome(o, a.keyframe_dir))
+            return 0 if o.error_code == 0 else 1
+        except (TimeoutError, RuntimeError) as e:
+            print(f"ask_client: {e}", file=sys.stderr)
+            return 1
+        finally:
+            client.close()
 
 
 if __name__ == "__main__":

@@ -109,6 +109,7 @@ class GraphPlayer:
         from sensor_msgs.msg import CameraInfo, Image
         from tf2_msgs.msg import TFMessage
 
+        from . import compat
         from .conversions.basic import time_to_ns
         from .perception_node import COLOR, DEPTH, INFO
         from .qos import EVENTS, STREAM, TF, TF_STATIC, camera_qos
@@ -118,7 +119,7 @@ class GraphPlayer:
         self._time_to_ns = time_to_ns
         self.log_path = log_path
         self.ctx = rclpy.context.Context()
-        rclpy.init(context=self.ctx, domain_id=int(domain_id))
+        compat.init(context=self.ctx, domain_id=int(domain_id), signals="none")   # a guest in its process
         self.node = rclpy.create_node(node_name, namespace=namespace or "", context=self.ctx)
         self.ex = SingleThreadedExecutor(context=self.ctx)
         self.ex.add_node(self.node)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import inspect
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type
 
 
 def _rclpy(mod: Any = None) -> Any:
@@ -111,12 +111,12 @@ def warning(logger: Any, message: str, **kw: Any) -> Any:
     return fn(message, **kw)
 
 
-def shutdown_exceptions(executors_module: Any = None) -> Tuple[type, ...]:
+def shutdown_exceptions(executors_module: Any = None) -> Tuple[Type[BaseException], ...]:
     """What ends a node's spin normally: KeyboardInterrupt, and ExternalShutdownException where defined."""
     if executors_module is None:
         import rclpy.executors as executors_module
     ext = getattr(executors_module, "ExternalShutdownException", None)
-    return (KeyboardInterrupt,) + ((ext,) if isinstance(ext, type) else ())
+    return (KeyboardInterrupt,) + ((ext,) if isinstance(ext, type) and issubclass(ext, BaseException) else ())
 
 
 def sensor_data_qos(qos_module: Any = None) -> Any:
@@ -130,14 +130,20 @@ def sensor_data_qos(qos_module: Any = None) -> Any:
     return qos_module.qos_profile_sensor_data
 
 
+# ParameterDescriptor fields that not every supported rcl_interfaces has (dynamic_typing: Galactic on); only
+# these are left out where missing, so a misspelt field still fails in the constructor, as it does without compat
+OPTIONAL_DESCRIPTOR_FIELDS = frozenset({"dynamic_typing"})
+
+
 def parameter_descriptor(descriptor_cls: Any = None, **fields: Any) -> Any:
-    """A ParameterDescriptor with the given fields, leaving out those this rcl_interfaces lacks
-    (``dynamic_typing`` came with Galactic)."""
+    """A ParameterDescriptor with the given fields, leaving out those of OPTIONAL_DESCRIPTOR_FIELDS this
+    rcl_interfaces lacks; any other field goes to the constructor (which rejects an unknown one)."""
     if descriptor_cls is None:
         from rcl_interfaces.msg import ParameterDescriptor as descriptor_cls
     known = getattr(descriptor_cls, "get_fields_and_field_types", None)
     names: Optional[List[str]] = list(known()) if callable(known) else None
-    kept = {k: v for k, v in fields.items() if names is None or k in names}
+    kept = {k: v for k, v in fields.items()
+            if names is None or k in names or k not in OPTIONAL_DESCRIPTOR_FIELDS}
     return descriptor_cls(**kept)
 
 

@@ -270,8 +270,9 @@ def run(args) -> int:
                             echo=args.verbose, log_dir=data_dir / "logs")
     import rclpy
 
+    from memory_nodes.ros import compat
     from memory_nodes.ros.ask_client import AskClient
-    rclpy.init()
+    compat.init()
     monitor = client = None
     rc = 1
     try:

@@ -13,12 +13,12 @@ from typing import List
 
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
+from . import compat
 from .diagnostics import ERROR, WARN, Diagnostics, Status
 from .runner import run_node
 
@@ -32,13 +32,13 @@ class LifecycleManagerNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("lifecycle_manager", **kwargs)
-        self.declare_parameter("node_names", ["memory"], ParameterDescriptor(
+        self.declare_parameter("node_names", ["memory"], compat.parameter_descriptor(
             description="lifecycle nodes to manage, in start-up order (names relative to this namespace)"))
-        self.declare_parameter("autostart", True, ParameterDescriptor(
+        self.declare_parameter("autostart", True, compat.parameter_descriptor(
             description="configure and activate the nodes at start-up"))
-        self.declare_parameter("service_wait_s", 30.0, ParameterDescriptor(
+        self.declare_parameter("service_wait_s", 30.0, compat.parameter_descriptor(
             description="seconds to wait for a node's lifecycle services before giving up"))
-        self.declare_parameter("transition_timeout_s", 30.0, ParameterDescriptor(
+        self.declare_parameter("transition_timeout_s", 30.0, compat.parameter_descriptor(
             description="seconds to wait for one transition to complete"))
         self._node_names: List[str] = list(self.get_parameter("node_names").value)
         self._service_wait_s = float(self.get_parameter("service_wait_s").value)

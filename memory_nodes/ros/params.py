@@ -54,6 +54,8 @@ from rclpy.parameter import Parameter
 from memory_nodes.common.config import config_from_dict, is_node_specific, load_yaml, matching_keys, unflatten
 from memory_nodes.common.errors import ConfigError
 
+from . import compat
+
 T = TypeVar("T")
 Range = Tuple[Optional[float], Optional[float]]          # (low, high), inclusive; None = unbounded
 
@@ -75,8 +77,8 @@ class ParamSpec:
     range: Optional[Range] = None
 
     def descriptor(self) -> ParameterDescriptor:
-        d = ParameterDescriptor(name=self.name, type=self.type.value, description=self.description,
-                                read_only=self.read_only)
+        d = compat.parameter_descriptor(name=self.name, type=self.type.value, description=self.description,
+                                        read_only=self.read_only)
         if self.range is not None:
             lo, hi = self.range
             if self.type == Parameter.Type.INTEGER:
@@ -358,7 +360,7 @@ class NodeParameters:
                 return
             except (InvalidParameterTypeException, InvalidParameterValueException):
                 # the override does not fit the descriptor: take it as it is; read() reports it
-                node.declare_parameter(s.name, None, ParameterDescriptor(dynamic_typing=True))
+                node.declare_parameter(s.name, None, compat.parameter_descriptor(dynamic_typing=True))
         # declared from an override: give it its descriptor, keeping the value, if the value fits
         try:
             given = _plain(node.get_parameter(s.name).value)

@@ -73,13 +73,13 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 class Recorder:
     """Raw subscriptions into a BagWriter; ``poll()`` subscribes topics as they appear on the graph."""
 
-    def __init__(self, node, writer: BagWriter, topics: Sequence[str], warn):
+    def __init__(self, node, writer: BagWriter, topics: Sequence[str], report):
         self.node = node
         self.writer = writer
         self.wanted = list(dict.fromkeys(topics))
         self.subs: Dict[str, Any] = {}
         self.skipped: Dict[str, str] = {}
-        self.warn = warn
+        self.report = report               # (text) -> None: a topic that cannot be recorded
 
     def poll(self) -> None:
         graph = dict(self.node.get_topic_names_and_types())
@@ -89,7 +89,7 @@ class Recorder:
             types = graph[topic]
             if len(types) != 1:
                 self.skipped[topic] = f"more than one type on the graph ({', '.join(types)})"
-                self.warn(f"skipping {topic}: {self.skipped[topic]}")
+                self.report(f"skipping {topic}: {self.skipped[topic]}")
                 continue
             self._subscribe(topic, types[0])
 
@@ -99,7 +99,7 @@ class Recorder:
             cls = message_class(msgtype)
         except PlayerError as e:
             self.skipped[topic] = str(e)
-            self.warn(f"skipping {topic}: {e}")
+            self.report(f"skipping {topic}: {e}")
             return
         qos, latched = self._qos(topic)
         try:
@@ -107,7 +107,7 @@ class Recorder:
                                   msgdef=None if msgtype in self.writer.typestore.types else msg_definition(msgtype))
         except Exception as e:  # noqa: BLE001 - an unknown type or a definition rosbags cannot parse
             self.skipped[topic] = f"no message definition for {msgtype} ({e})"
-            self.warn(f"skipping {topic}: {self.skipped[topic]}")
+            self.report(f"skipping {topic}: {self.skipped[topic]}")
             return
         self.subs[topic] = self.node.create_subscription(
             cls, topic, lambda data, topic=topic: self.writer.write(topic, time.time_ns(), data), qos, raw=True)
@@ -136,6 +136,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
+    from . import compat
     from .bag_player import use_large_shm_profile
     use_large_shm_profile()
     stop = {"why": ""}
@@ -145,7 +146,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     ctx = rclpy.context.Context()
-    rclpy.init(context=ctx, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+    compat.init(context=ctx, signals="none")       # Ctrl-C / SIGTERM are ours (on_signal): the bag is closed
     node = rclpy.create_node("memory_stack_record", context=ctx)
     ex = SingleThreadedExecutor(context=ctx)
     ex.add_node(node)

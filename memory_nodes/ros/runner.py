@@ -3,13 +3,14 @@
     def main(args=None) -> None:
         run_node(MemoryNode, args, before_destroy=MemoryNode.close_memory)
 
-rclpy.init; build the node; spin it on a single-threaded executor (or ``executor="multi"`` with
-``num_threads``); Ctrl-C (KeyboardInterrupt) or an external shutdown (ExternalShutdownException) ends the
-spin quietly; finally the executor is shut down (its threads joined: the process aborts if they outlive
-rclpy.shutdown), ``before_destroy(node)`` runs, the node is destroyed and rclpy shut down with try_shutdown
-(a no-op when a signal handler already did). An error in ``fatal`` (bad parameters, a foreign stored
-world) is logged as FATAL and exits with status 1 instead of a traceback. ``with rclpy.init()``
-exists only from Kilted on, so it is not used.
+compat.session (rclpy.init with SIGINT + SIGTERM handlers, try_shutdown at the end); build the node; spin
+it on a single-threaded executor (or ``executor="multi"`` with ``num_threads``); Ctrl-C (KeyboardInterrupt)
+or an external shutdown (ExternalShutdownException) ends the spin quietly (compat.shutdown_exceptions);
+finally the executor is shut down (its threads joined: the process aborts if they outlive rclpy.shutdown),
+``before_destroy(node)`` runs, the node is destroyed and rclpy shut down with try_shutdown (a no-op when a
+signal handler already did). An error in ``fatal`` (bad parameters, a foreign stored world) is logged as
+FATAL and exits with status 1 instead of a traceback. ``with rclpy.init()`` exists only from Kilted on;
+compat.session is the same block on Humble too.
 
 A node never outlives what started it: on Linux the process asks for SIGTERM when its parent dies
 (prctl PR_SET_PDEATHSIG; ``ros2 launch`` killed by SIGTERM or SIGKILL leaves no orphans) and exits at once
@@ -31,12 +32,12 @@ from typing import Callable, Optional, Sequence, Tuple, Type
 import rclpy
 import rclpy.logging
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import Executor, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.signals import SignalHandlerOptions
 
 from memory_nodes.common.errors import MemoryStackError
 
+from . import compat
 from . import params as _params
 
 EXECUTORS = ("single", "multi")
@@ -105,26 +106,25 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
     names the logger of a FATAL line before the node exists; ``what`` the node in it."""
     die_with_parent()
     _params.remember_args(sys.argv if args is None else args)
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.ALL)   # SIGINT and SIGTERM
     node: Optional[Node] = None
     ex: Optional[Executor] = None
-    try:
-        ex = make_executor(executor, num_threads)
-        node = make_node()
-        watch_clock(node)
-        ex.add_node(node)
-        ex.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except fatal as e:
-        logger = node.get_logger() if node is not None else rclpy.logging.get_logger(name)
-        logger.fatal(f"cannot start {what}: {e}" if node is None else f"{what} stopped: {e}")
-        raise SystemExit(1) from None
-    finally:
-        if ex is not None:
-            ex.shutdown()
-        if node is not None:
-            if before_destroy is not None:
-                before_destroy(node)
-            node.destroy_node()
-        rclpy.try_shutdown()
+    with compat.session(args, signals="all"):      # SIGINT and SIGTERM; try_shutdown however it ends
+        try:
+            ex = make_executor(executor, num_threads)
+            node = make_node()
+            watch_clock(node)
+            ex.add_node(node)
+            ex.spin()
+        except compat.shutdown_exceptions():
+            pass
+        except fatal as e:
+            logger = node.get_logger() if node is not None else rclpy.logging.get_logger(name)
+            logger.fatal(f"cannot start {what}: {e}" if node is None else f"{what} stopped: {e}")
+            raise SystemExit(1) from None
+        finally:
+            if ex is not None:
+                ex.shutdown()
+            if node is not None:
+                if before_destroy is not None:
+                    before_destroy(node)
+                node.destroy_node()
