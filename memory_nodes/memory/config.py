@@ -183,15 +183,19 @@ class StalenessConfig:
 
 @dataclass
 class RetentionConfig:
-    """Keyframe thinning with age. Observations are never thinned."""
+    """Keyframe thinning with age, and consolidation of old raw observations (retention.py)."""
     keep_all_days: float = 7.0           # every keyframe younger than this is kept
     keep_per_place_per_day: int = 1      # older: plus this many per place and day
     run_every_s: float = 3600.0          # retention runs when input time advanced this much
+    keep_raw_days: float = 0.0           # raw observations older than this are consolidated (0: never)
+    raw_run_gap_s: float = 60.0          # a sighting run: one object's observations this close in time
 
     def validate(self) -> None:
         _check(self.keep_all_days >= 0.0, "retention.keep_all_days must be >= 0")
         _check(self.keep_per_place_per_day >= 0, "retention.keep_per_place_per_day must be >= 0")
         _check(self.run_every_s > 0.0, "retention.run_every_s must be > 0")
+        _check(self.keep_raw_days >= 0.0, "retention.keep_raw_days must be >= 0 (0: keep every raw observation)")
+        _check(self.raw_run_gap_s > 0.0, "retention.raw_run_gap_s must be > 0")
 
 
 @dataclass

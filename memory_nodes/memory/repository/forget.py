@@ -2,8 +2,9 @@
 
 Deletes the selected observations, the keyframes that show them (files too), and everything derived
 from them (stays are recomputed from what remains, events citing them and absences are dropped, objects
-with nothing left disappear). SQLite's secure_delete zeroes freed pages and the WAL is truncated, so the
-data is gone from the files as well. Only the fact that a deletion happened (when, how many) is kept.
+with nothing left disappear, the per-place snapshots consolidation kept of them go too). SQLite's
+secure_delete zeroes freed pages and the WAL is truncated, so the data is gone from the files as well.
+Only the fact that a deletion happened (when, how many) is kept.
 """
 from __future__ import annotations
 
@@ -104,6 +105,7 @@ def run_forget(st: Store, class_matches: Callable[[str], bool], object_id: str, 
             if start_ns is not None or end_ns is not None:
                 conn.execute("DELETE FROM events WHERE stamp_ns >= ? AND stamp_ns <= ?",
                              (-1 if start_ns is None else int(start_ns), 2 ** 62 if end_ns is None else int(end_ns)))
+        _forget_place_days(conn, tracks, by_subject, room_id, start_ns, end_ns)
         objects_deleted = 0
         for tid in sorted(tracks):
             objects_deleted += _rebuild_track(conn, tid, deleted_obs, refs, start_ns, end_ns, by_subject)
@@ -126,6 +128,23 @@ def run_forget(st: Store, class_matches: Callable[[str], bool], object_id: str, 
     return ForgetResult(len(deleted_obs), n_kf, objects_deleted)
 
 
+def _forget_place_days(conn, tracks: Set[int], by_subject: bool, room_id: int, start_ns: Optional[int],
+                       end_ns: Optional[int]) -> None:
+    """The per-place snapshots consolidation kept of what is forgotten: those of every object that lost
+    observations (and, without a subject, of every object), within the window and the room's places.
+    (A summary is never split: one overlapping the window goes whole.)"""
+    where: List[str] = ["last_ns >= ?", "first_ns <= ?"]
+    args: List = [-1 if start_ns is None else int(start_ns), 2 ** 62 if end_ns is None else int(end_ns)]
+    if room_id is not None and room_id >= 0:
+        where.append("place_id IN (SELECT place_id FROM places WHERE room_id = ?)")
+        args.append(int(room_id))
+    if not by_subject:
+        conn.execute(f"DELETE FROM place_days WHERE {' AND '.join(where)}", args)
+        return
+    for tid in sorted(tracks):
+        conn.execute(f"DELETE FROM place_days WHERE object_id = ? AND {' AND '.join(where)}", [tid] + args)
+
+
 def _kf_of_obs(conn, obs_id: int, refs: Set[str]) -> str:
     row = conn.execute("SELECT v.keyframe_ref FROM observations o JOIN views v ON v.view_id = o.view_id "
                        "WHERE o.id = ?", (obs_id,)).fetchone()
@@ -140,7 +159,7 @@ def _rebuild_track(conn, tid: int, deleted_obs: Set[int], refs: Set[str], start_
                         (tid,)).fetchone()
     if left[0] == 0:
         for table, col in (("tracks", "id"), ("stays", "object_id"), ("events", "object_id"),
-                           ("absences", "object_id")):
+                           ("absences", "object_id"), ("place_days", "object_id")):
             conn.execute(f"DELETE FROM {table} WHERE {col} = ?", (tid,))
         return 1
     for sid, s0, s1 in conn.execute("SELECT id, start_ns, end_ns FROM stays WHERE object_id = ?", (tid,)).fetchall():
@@ -191,7 +210,8 @@ def _rebuild_track(conn, tid: int, deleted_obs: Set[int], refs: Set[str], start_
         conn.execute("UPDATE tracks SET first_seen_ns = ?, last_seen_ns = ?, data = ? WHERE id = ?",
                      (left[1], left[2], dumps(d), tid))
     if last is None:
-        for table, col in (("tracks", "id"), ("events", "object_id"), ("absences", "object_id")):
+        for table, col in (("tracks", "id"), ("events", "object_id"), ("absences", "object_id"),
+                           ("place_days", "object_id")):
             conn.execute(f"DELETE FROM {table} WHERE {col} = ?", (tid,))
         return 1
     return 0

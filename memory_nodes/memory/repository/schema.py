@@ -10,7 +10,7 @@ import sqlite3
 from typing import Dict
 
 APPLICATION_ID = 0x524D454D          # "RMEM" in the SQLite header: marks a file as this store
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -130,8 +130,22 @@ CREATE TABLE forgets (
 );
 """
 
+# v3: the per-place snapshots that consolidation (retention.py) keeps of raw observations it deletes
+_SCHEMA_V3 = """
+CREATE TABLE place_days (
+    place_id INTEGER NOT NULL,         -- where the robot saw it from
+    day INTEGER NOT NULL,              -- stamp_ns // 86400e9 (UTC day of input time)
+    object_id INTEGER NOT NULL,        -- track
+    first_ns INTEGER NOT NULL,         -- first and last sighting there that day
+    last_ns INTEGER NOT NULL,
+    n_obs INTEGER NOT NULL,            -- raw observations summarised
+    PRIMARY KEY (place_id, day, object_id)
+) WITHOUT ROWID;
+CREATE INDEX place_days_object ON place_days (object_id, day);
+"""
+
 # version -> SQL that brings a store from version-1 to version
-MIGRATIONS: Dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+MIGRATIONS: Dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 
 def apply_migrations(conn: sqlite3.Connection, from_version: int, to_version: int) -> None:

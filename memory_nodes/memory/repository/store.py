@@ -578,7 +578,7 @@ class Store:
         self.connection.execute(f"PRAGMA secure_delete={'ON' if on else 'OFF'}")
 
 
-_NUMERIC_META = ("ingested_through_ns", "last_retention_ns", "retention_done_ns")
+_NUMERIC_META = ("ingested_through_ns", "last_retention_ns", "retention_done_ns", "consolidated_through_ns")
 
 
 def _is_int(v: str) -> bool:

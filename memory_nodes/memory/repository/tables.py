@@ -217,6 +217,48 @@ class Repository:
             st.delete_keyframe_files_later(refs)
         st.set_meta("retention_done_ns", done_ns)
 
+    def consolidated_through_ns(self) -> int:
+        """Raw observations stamped at or before this were consolidated (-1: none yet)."""
+        return int(self._st.meta("consolidated_through_ns", "-1"))
+
+    def oldest_observation_ns(self) -> int:
+        rows = self._st.query("SELECT min(stamp_ns) FROM observations")
+        return -1 if not rows or rows[0][0] is None else int(rows[0][0])
+
+    def observation_slice(self, after_ns: int, until_ns: int) -> List[Tuple[int, Optional[int], int, int]]:
+        """(id, track or None, stamp, place) of the committed observations in (after_ns, until_ns], by track
+        and time."""
+        return self._st.query("SELECT id, object_id, stamp_ns, place_id FROM observations WHERE stamp_ns > ? "
+                              "AND stamp_ns <= ? ORDER BY object_id, stamp_ns, id", (after_ns, until_ns))
+
+    def stay_observations_between(self, after_ns: int, until_ns: int) -> Set[int]:
+        """Observation ids cited by stored stays (first / last sighting) of stays touching the window."""
+        rows = self._st.query("SELECT first_obs, last_obs FROM stays WHERE end_ns > ? AND start_ns <= ?",
+                              (after_ns, until_ns))
+        return {int(x) for r in rows for x in r}
+
+    def consolidate(self, delete_ids: Sequence[int], place_days: Sequence[Tuple[int, int, int, int, int, int]],
+                    done_ns: int) -> None:
+        """Queue the consolidation of a slice: its per-place snapshots (place, day, track, first, last, n)
+        merged into ``place_days``, the raw rows ``delete_ids`` deleted, the slice's end remembered."""
+        st = self._st
+        st.queue_many("INSERT INTO place_days (place_id, day, object_id, first_ns, last_ns, n_obs) "
+                      "VALUES (?,?,?,?,?,?) ON CONFLICT (place_id, day, object_id) DO UPDATE SET "
+                      "first_ns = min(first_ns, excluded.first_ns), last_ns = max(last_ns, excluded.last_ns), "
+                      "n_obs = n_obs + excluded.n_obs", place_days)
+        st.queue_many("DELETE FROM observations WHERE id = ?", [(int(i),) for i in delete_ids])
+        st.set_meta("consolidated_through_ns", done_ns)
+
+    def place_days_of(self, track_id: int, start_ns: Optional[int] = None,
+                      end_ns: Optional[int] = None) -> List[Tuple[int, int, int, int, int]]:
+        """(place, day, first, last, n) of the track's per-place snapshots overlapping the window."""
+        if not self.readable:
+            return []
+        return self._st.query("SELECT place_id, day, first_ns, last_ns, n_obs FROM place_days WHERE object_id = ? "
+                              "AND last_ns >= ? AND first_ns <= ? ORDER BY day, first_ns",
+                              (track_id, -1 if start_ns is None else start_ns,
+                               2 ** 62 if end_ns is None else end_ns))
+
     # ------------------------------------------------------------------------------------ reading
     def last_observation_of(self, track_id: int, before_ns: int) -> Optional[Tuple[int, int]]:
         """(observation id, stamp) of the track's last committed observation at or before ``before_ns``."""
