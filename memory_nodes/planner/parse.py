@@ -5,23 +5,29 @@ the time phrases (resolved against the caller's reference time), strip conversat
 help me find ...", "do you know ..."), reject out-of-scope questions (device state, material, affordance,
 other attributes, why/who ...), pick the kind with ordered rules, and fill the slots (target class,
 room, receptacle) through the shared vocabulary (synonyms, plurals, embeddings for unseen wording). When
-no rule fires, the nearest kind prototype by sentence embedding may decide, if it is close enough and
-closer than every out-of-scope prototype. A wrong-kind parse is worse than CANNOT_PARSE, so every doubt
-ends in CANNOT_PARSE.
+no rule fires, the learned classifier (intent_classifier.py: logistic regression over the sentence
+embedding, trained on the project's labelled phrasings, temperature-calibrated) decides if its probability
+reaches min_classifier_prob, else the parse abstains (reason_code low_confidence); without its training
+data the nearest kind prototype decides as before. Every parse carries a confidence in [0, 1]; the planner
+answers one below min_answer_confidence NOT_SURE, saying what it understood. A wrong-kind parse is worse
+than CANNOT_PARSE, so every doubt ends in CANNOT_PARSE, and every CANNOT_PARSE carries a reason code.
 """
 from __future__ import annotations
 
 import difflib
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
 from ..common.errors import ConfigError
+from ..vocab.embedding import MODEL_NAME
 from ..vocab.wordlist import is_english_word
 from . import query as Q
 from .clauses import asking_sentence, or_alternatives, prune_clauses, refusal
+from .intent_classifier import OOS, IntentClassifier
+from .intent_classifier import build as build_classifier
 from .query import Query, TimeWindow, cannot_parse, tense_of
 from .timephrase import NS_PER_H, CalendarConfig, TimeInfo, extract_time
 
@@ -42,6 +48,9 @@ class ParserConfig:
     min_kind_similarity: float = 0.62    # cosine to the nearest kind prototype to accept it
     min_kind_margin: float = 0.04        # ... and this much closer than the nearest out-of-scope one
     min_class_similarity: float = 0.6    # cosine to accept an unseen object wording (model path)
+    use_classifier: bool = True          # the learned kind fallback (intent_classifier.py) before prototypes
+    min_classifier_prob: float = 0.55    # its calibrated probability below which the parser abstains
+    min_answer_confidence: float = 0.6   # a parse less sure than this is answered NOT_SURE ("I understood ...")
     min_unseen_similarity: float = 0.7   # ... when no listed class is in the question at all (a nearer
     #                                      bar: 'shirt' -> jacket at 0.64 is a swap, not a synonym)
     typo_cutoff: float = 0.8             # difflib ratio to correct a word to a known one
@@ -50,7 +59,7 @@ class ParserConfig:
 
     def validate(self) -> None:
         for name in ("min_kind_similarity", "min_kind_margin", "min_class_similarity", "min_unseen_similarity",
-                     "typo_cutoff"):
+                     "min_classifier_prob", "min_answer_confidence", "typo_cutoff"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"parser.{name} must be in [0, 1], got {v}")
@@ -150,6 +159,9 @@ class QuestionParser:
         self._lexicon = self._build_lexicon()
         self._typo_cache: Dict[str, str] = {}
         self._proto: Optional[Tuple[List[str], np.ndarray, np.ndarray]] = None
+        self._classifier: Optional[IntentClassifier] = None
+        self._classifier_tried = False
+        self._embed: Optional[Callable[[Sequence[str]], np.ndarray]] = None
 
     # --------------------------------------------------------------------------------------- public
     def parse(self, text: str, reference_ns: int, window: Optional[TimeWindow] = None) -> Query:
@@ -183,11 +195,15 @@ class QuestionParser:
         source = "rules"
         confidence = max(0.5, 0.95 - 0.1 * fixes)
         if kind is None:
-            kind, sim = self._kind_by_embedding(core)
-            source = "embedding"
-            confidence = sim
+            kind, confidence, source, code, closest = self._kind_learned(core)
             if kind is None:
-                return cannot_parse(text, "not one of the supported question kinds", reference_ns, "no_kind")
+                words = ("not one of the supported question kinds" if code != "low_confidence" else
+                         f"I am not sure what is asked (closest: a {closest.replace('_', '-')} question, "
+                         f"p={confidence:.2f})")
+                q = cannot_parse(text, words, reference_ns, code, closest)
+                q.source = source
+                q.confidence = round(float(confidence), 3)
+                return q
         if kind == Q.CANNOT_PARSE:
             return cannot_parse(text, oos_reason, reference_ns, code)
         if info.event and kind not in (Q.WHERE_NOW, Q.WHICH_FIRST, Q.WHEN_NEXT):
@@ -395,6 +411,52 @@ class QuestionParser:
             return Q.WHERE_NOW
         return None
 
+    def _core(self, text: str, reference_ns: int) -> str:
+        """The clause the kind rules read (what the classifier is trained and asked on)."""
+        norm = self._normalise(asking_sentence(text)[0])
+        _, rest = extract_time(norm, reference_ns, self.config.calendar)
+        return prune_clauses(self._strip_wrappers(rest))
+
+    def classifier(self) -> Optional[IntentClassifier]:
+        """The learned kind classifier, built (or read from its cache) on first use; None without data."""
+        if not self._classifier_tried:
+            self._classifier_tried = True
+            if self.config.use_embeddings and self.config.use_classifier and self.vocab is not None and \
+                    hasattr(self.vocab, "embeddings"):
+                embed = self.vocab.embeddings
+                self._embed = embed
+                try:
+                    self._classifier = build_classifier(embed, lambda s: self._core(s, _TRAIN_REF_NS), MODEL_NAME)
+                except (LookupError, ConfigError, OSError, ValueError):
+                    self._classifier = None
+        return self._classifier
+
+    def warm_up(self) -> None:
+        """Load what the fallbacks use (classifier, embedding model) now rather than on the first question
+        that needs them (a node calls it at start; the bench before timing parses)."""
+        if self.classifier() is not None and self._embed is not None:
+            words = "where is the small blue mug that was on the kitchen table yesterday morning".split()
+            for n in range(1, len(words) + 1):      # one at a time and of growing length, as questions come
+                self._embed([" ".join(words[:n]) + " (warm-up)"])
+
+    def _kind_learned(self, t: str) -> Tuple[Optional[str], float, str, str, str]:
+        """(kind or None, confidence, source, reason code, closest kind) when no rule decides: the calibrated classifier
+        (abstains below min_classifier_prob, or on out-of-scope), else the nearest prototype."""
+        clf = self.classifier()
+        if clf is None or self._embed is None:
+            kind, sim = self._kind_by_embedding(t)
+            return kind, sim, "embedding", "no_kind", ""
+        try:
+            v = np.asarray(self._embed([t])[0], dtype=np.float32)
+        except (LookupError, ConfigError):
+            return None, 0.0, "classifier", "no_kind", ""
+        kind, p = clf.predict(v)
+        if kind == OOS:
+            return None, p, "classifier", "no_kind", ""
+        if p < self.config.min_classifier_prob:
+            return None, p, "classifier", "low_confidence", kind
+        return kind, p, "classifier", "", kind
+
     def _kind_by_embedding(self, t: str) -> Tuple[Optional[str], float]:
         if not self.config.use_embeddings or self.vocab is None or not hasattr(self.vocab, "embeddings"):
             return None, 0.0
@@ -563,7 +625,7 @@ class QuestionParser:
         if kind == Q.WHICH_FIRST:
             q.targets = list(dict.fromkeys(c[0] for c in classes))
             if len(q.targets) < 2:
-                return cannot_parse(text, "which-first needs at least two items to compare", ref_ns)
+                return cannot_parse(text, "which-first needs at least two items to compare", ref_ns, "no_target", kind)
             q.target = q.targets[0]
         elif kind == Q.WHAT_ON:
             recs = [c for c in classes if prep_before(c[1]) in ("on", "in", "inside", "upon", "top", "of", "at")]
@@ -574,7 +636,7 @@ class QuestionParser:
                 q.receptacle = classes[-1][0]
                 q.relation = "on"
             if not q.receptacle and not q.room:
-                return cannot_parse(text, "what-on needs a furniture item or a room", ref_ns)
+                return cannot_parse(text, "what-on needs a furniture item or a room", ref_ns, "no_target", kind)
         elif kind == Q.WHAT_CHANGED:
             pass
         else:
@@ -633,8 +695,15 @@ class QuestionParser:
         loose = [ph for _, _, known, ph in self._noun_phrases(words, [], rooms, True) if not known]
         if loose:      # a noun phrase as asked: the whole of it must be near a class, never one of its words
             grams = loose[:2]
+        grams = grams[:12]
+        embed = getattr(self.vocab, "embeddings", None)
+        if callable(embed) and len(grams) > 1:
+            try:              # one batched model call fills the cache the look-ups below read
+                embed(grams)
+            except (LookupError, ConfigError):
+                return None
         best, best_score = None, -1.0
-        for g in grams[:12]:
+        for g in grams:
             try:
                 hit = self.vocab.resolve_class(g, allow_model=True, min_score=self.config.min_unseen_similarity)
             except (LookupError, ConfigError):
@@ -647,6 +716,7 @@ class QuestionParser:
         return best
 
 
+_TRAIN_REF_NS = 1_715_871_600 * 10**9      # a fixed "now" for the classifier's training clauses
 _ROOM_FIRST = {"closet", "office", "study", "hall", "kitchen", "pantry", "laundry", "garage", "workshop",
                "bath", "den", "landing", "entry", "entrance"}
 _STOP_PHRASES = {"a", "an", "the", "my", "is", "are", "in", "on", "at", "it", "there", "time", "last",

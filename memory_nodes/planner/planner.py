@@ -546,8 +546,11 @@ class _Run:
         q, cfg = self.q, self.cfg
         mem_reads = self.ctx.memory.reads
         best = decision.best
+        unsure_parse = q.confidence < cfg.parser.min_answer_confidence   # the question itself is in doubt
+        understood = f"I understood the question as: {q.describe()}. " if unsure_parse else ""
         if best is None:
-            return Answer(status=NOT_SURE, query_kind=q.kind, reason=decision.reason or "nothing in memory",
+            return Answer(status=NOT_SURE, query_kind=q.kind,
+                          reason=understood + (decision.reason or "nothing in memory"),
                           query=q, path_m=self.path_m, looks=self.looks, memory_reads=mem_reads, stop_reason=stop,
                           visited_place_ids=list(self.visited), evidence=self.look_evidence, error=self.error)
         raw = float(min(1.0, max(0.0, best.prob)))
@@ -562,6 +565,9 @@ class _Run:
             # prior's guess as if it were one; it is a guess, stated with the prior's own probability
             p = raw
             status = NOT_SURE
+        if unsure_parse:
+            status = NOT_SURE
+            reason = f"{understood}parse confidence {q.confidence:.2f}; {reason}"
         if stop == STOP_CANCELLED:
             reason += "; stopped early (cancelled or timed out)"
         if self.looks:
@@ -570,7 +576,7 @@ class _Run:
         label = self.ctx.room_label(best.room_id)
         return Answer(
             status=status, query_kind=q.kind, reason=reason.strip("; "),
-            answer=text if status == ANSWERED else f"I am not sure. My best guess: {text}",
+            answer=text if status == ANSWERED else f"{understood}I am not sure. My best guess: {text}",
             position_m=None if best.position_m is None or np.isnan(best.position_m[0]) else np.asarray(best.position_m),
             place_id=best.place_id, room_id=best.room_id, room_label=label, count=best.count, time_ns=best.time_ns,
             yes_no=best.yes_no, items=list(best.items), object_id=best.object_id, best_guess=text, probability=p,

@@ -103,13 +103,22 @@ class Query:
         """Looking now cannot change the answer (such questions never move the robot)."""
         return self.tense in (PAST, HABIT, FUTURE)
 
+    def describe(self) -> str:
+        """The parse in words ("where_now: mug, room kitchen, yesterday"), for replies that say what was
+        understood."""
+        parts = [self.target or self.target_phrase, f"on {self.receptacle}" if self.receptacle else "",
+                 f"in {self.room}" if self.room else "", self.window.label if self.window else "", self.day_part]
+        parts += [t for t in self.targets[1:]]
+        body = ", ".join(p for p in parts if p)
+        return f"{(self.intent or self.kind).replace('_', ' ')}" + (f" ({body})" if body else "")
+
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
 
 
 def cannot_parse(text: str, reason: str, reference_ns: int = 0, code: str = "", intent: str = "",
                  target_phrase: str = "") -> Query:
-    return Query(kind=CANNOT_PARSE, text=text, reason=reason, reference_ns=reference_ns, reason_code=code,
+    return Query(kind=CANNOT_PARSE, text=text, reason=reason, reference_ns=reference_ns, reason_code=code or "no_kind",
                  intent=intent, target_phrase=target_phrase)
 
 
@@ -139,6 +148,8 @@ def validate_query(q: Any) -> Query:
     if q.kind != CANNOT_PARSE and q.kind not in KINDS:
         raise InputError("bad_query", f"unknown kind {q.kind!r}")
     if q.kind == CANNOT_PARSE:
+        if not q.reason_code:          # every refusal carries a code (the Ask reply's reason_code)
+            q.reason_code = "no_kind"
         return q
     if q.kind in _NEEDS_TARGET and not q.target:
         raise InputError("bad_query", f"kind {q.kind} needs a target")
