@@ -144,6 +144,9 @@ class GraphPlayer:
                                       lambda m: self.acks.add(time_to_ns(m)), EVENTS)
         self.node.create_subscription(FrameObservations, "perception/frames", self._on_frame, STREAM)
         self.node.create_subscription(IngestProgress, "memory/ingested_through", self._on_progress, EVENTS)
+        from diagnostic_msgs.msg import DiagnosticArray
+        self.perception_readers = -1      # perception's matched readers of perception/frames (its diagnostics)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, EVENTS)
 
     # -------------------------------------------------------------------------------- graph
     def _on_frame(self, m) -> None:
@@ -151,6 +154,18 @@ class GraphPlayer:
         self.accepted[t] = len(m.observations)
         self.views += len(m.view)
         self.last_accepted = max(self.last_accepted, t)
+
+    def _on_diagnostics(self, m) -> None:
+        ns = self.node.get_namespace().strip("/")
+        name = f"{ns}/perception: frames" if ns else "perception: frames"
+        for st in m.status:
+            if st.name == name:
+                for kv in st.values:
+                    if kv.key == "frames subscribers":
+                        try:
+                            self.perception_readers = int(kv.value)
+                        except ValueError:
+                            pass
 
     def _on_progress(self, m) -> None:
         self.ingested = max(self.ingested, self._time_to_ns(m.ingested_through))
@@ -199,9 +214,19 @@ class GraphPlayer:
                   and self.node.count_subscribers("perception/frames") >= 2, timeout_s,
                   "perception's camera and tf subscriptions and the memory node (active)", stack, tick)
         # The graph shows memory subscribed before perception's writer has matched memory's reader (RELIABLE,
-        # VOLATILE: what perception publishes before that match never reaches memory). On a loaded machine
-        # the match took over 0.25 s and a --rate replay lost its first frames, so discovery gets 1.5 s.
-        settle_until = time.monotonic() + 1.5
+        # VOLATILE: what perception publishes before that match never reaches memory; on a loaded machine a
+        # --rate replay lost its first frames so). Perception reports its matched readers on /diagnostics:
+        # wait until it has matched every reader of perception/frames the graph knows (this player, memory,
+        # the planner), then let the acks' and frames' own matches settle a moment.
+        deadline = time.monotonic() + min(timeout_s, 20.0)   # without perception's diagnostics: the settle only
+        while (self.perception_readers < self.node.count_subscribers("perception/frames")
+               and time.monotonic() < deadline):
+            if stack is not None:
+                self.check_stack(stack)
+            if tick is not None:
+                tick()
+            self.spin(0.01)
+        settle_until = time.monotonic() + (0.5 if self.perception_readers >= 2 else 1.5)
         while time.monotonic() < settle_until:
             if tick is not None:
                 tick()

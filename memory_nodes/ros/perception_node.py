@@ -477,7 +477,10 @@ class PerceptionNode(Node):
         rejected = self._log_rejected.counts()
         s = Status({"processed": self.frames_done, "processed rate (Hz)": self._processed.rate_hz(now),
                     "rejected": sum(rejected.values()), "waiting for tf": len(self._tf_pending),
-                    "last processed age (s)": self._processed.age_s(now), "synchronizer": self._sync_kind})
+                    "last processed age (s)": self._processed.age_s(now), "synchronizer": self._sync_kind,
+                    # matched readers of perception/frames (memory, the planner, ...): a reader that has not
+                    # matched yet loses what is published before (RELIABLE, VOLATILE); the bag player waits on it
+                    "frames subscribers": self.pub_frames.get_subscription_count()})
         s.counts("rejected", rejected)
         recent = self._rejects.count(now)
         if recent:

@@ -434,7 +434,8 @@ def _drain(player, stack, res: Outcome, quiet_s: float = 1.5, timeout_s: float =
                 player.spin(0.02)
                 if len(player.accepted) != frames_n:
                     frames_n, frames_change = len(player.accepted), time.monotonic()
-            return
+            if player.ingested >= player.last_accepted:    # a late frame moved last_accepted: wait for memory
+                return
 
 
 def summary(res: Outcome, data_dir: Path, log_path: Path, namespace: str, lockstep: bool) -> str:
