@@ -218,7 +218,8 @@ def test_nodes_report_on_diagnostics(tmp_path, ros_context_factory, process_fact
     store = wait_status("memory: store")
     assert _level(store) == OK, store.message
     store = _values(store)
-    assert store["path"] == str(tmp_path / "memory.db") and store["schema version"] == "2"
+    from memory_nodes.memory.repository.schema import SCHEMA_VERSION
+    assert store["path"] == str(tmp_path / "memory.db") and store["schema version"] == str(SCHEMA_VERSION)
     assert {"database size (MB)", "last commit age (s)", "store errors"} <= set(store)
     ingest = _values(wait_status("memory: ingest"))
     assert {"ingest lag (s)", "frames received", "frames ingested", "objects", "observations", "views",
