@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import yaml
 
-from memory_nodes.planner.intent_classifier import openeqa_split
+from memory_nodes.planner.intent_classifier import openeqa_label_kind, openeqa_split
 from memory_nodes.planner.parse import ParserConfig, QuestionParser
 from memory_nodes.planner.query import CANNOT_PARSE, ROBOT_KINDS, Query
 from memory_nodes.planner.timephrase import from_datetime
@@ -90,6 +90,27 @@ def judge(q: Query, lab: Dict[str, Any], vocab: Vocabulary) -> Tuple[str, bool, 
     return got, kind_ok, full
 
 
+def classifier_heldout(parser: QuestionParser, items: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The learned fallback alone (as if no rule fired) on held-out labelled questions: accuracy, how
+    many it answers at its threshold and how right those are, expected calibration error (10 bins)."""
+    clf = parser.classifier()
+    rows = [(x["q"], openeqa_label_kind(x)) for x in items]
+    rows = [(q, k) for q, k in rows if k is not None and k in (clf.classes if clf else ())]
+    if clf is None or not rows:
+        return None
+    x = parser.vocab.embeddings([parser._core(q, REF) or q for q, _ in rows])    # type: ignore[union-attr]
+    proba = clf.proba(np.asarray(x, dtype=np.float32))
+    pred = proba.argmax(axis=1)
+    conf = proba.max(axis=1)
+    right = np.array([clf.classes[i] == k for i, (_, k) in zip(pred, rows)])
+    kept = conf >= parser.config.min_classifier_prob
+    bins = np.minimum((conf * 10).astype(int), 9)
+    ece = sum(abs(right[bins == b].mean() - conf[bins == b].mean()) * (bins == b).mean()
+              for b in range(10) if (bins == b).any())
+    return {"n": len(rows), "acc": float(right.mean()), "coverage": float(kept.mean()),
+            "selective_acc": float(right[kept].mean()) if kept.any() else None, "ece": float(ece)}
+
+
 def run(quick: bool, use_embeddings: bool) -> Dict[str, Any]:
     vocab = Vocabulary(VocabConfig(allow_model=use_embeddings))
     parser = QuestionParser(ParserConfig(use_embeddings=use_embeddings), vocab)
@@ -99,7 +120,8 @@ def run(quick: bool, use_embeddings: bool) -> Dict[str, Any]:
     classifier_info = None if clf is None else {
         "classes": len(clf.classes), "n_train": clf.n_train, "n_calib": clf.n_calib,
         "temperature": round(clf.temperature, 3), "min_prob": parser.config.min_classifier_prob,
-        "trained_on": "dev_phrasings templates + openeqa train half (sha1(id) even)"}
+        "trained_on": "dev_phrasings templates + openeqa train half (sha1(id) even)",
+        "openeqa_eval_alone": classifier_heldout(parser, pools.get("openeqa", []))}
     out: Dict[str, Any] = {"skipped": skipped, "pools": {}}
     times: List[float] = []
     oos_n = oos_refused = oos_wrong = ins_n = ins_refused = 0

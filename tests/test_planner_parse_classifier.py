@@ -47,8 +47,8 @@ def test_openeqa_split_is_fixed_and_about_half():
 
 
 def test_training_set_reads_the_dev_templates():
-    texts, labels = training_set()
-    assert len(texts) == len(labels) > 100
+    texts, labels, real = training_set()
+    assert len(texts) == len(labels) == len(real) > 100 and not real[0]
     assert {"where_now", "count", OOS} <= set(labels) and not set(labels) & set(Q.ROBOT_KINDS)
 
 

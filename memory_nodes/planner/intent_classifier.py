@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO / "bench" / "laeqa_data"
 OPENEQA_TEXT = REPO.parent / "shared" / "phrasings" / "open-eqa-v0.json"
 CACHE_PATH = REPO / "data" / "intent_classifier.npz"
-CACHE_VERSION = 1
+CACHE_VERSION = 3
 
 # The dev pool's template keys -> the planner kind (as bench/laeqa/questions.py scores them).
 TEMPLATE_KINDS: Dict[str, str] = {
@@ -74,11 +74,14 @@ def openeqa_label_kind(lab: Dict) -> Optional[str]:
     return None if lab.get("reason") == "unknown_object" else OOS
 
 
-def training_set(data_dir: Path = DATA_DIR, openeqa_text: Path = OPENEQA_TEXT) -> Tuple[List[str], List[str]]:
-    """(questions, classes) from the dev templates and the OpenEQA train half (when its text is there)."""
+def training_set(data_dir: Path = DATA_DIR, openeqa_text: Path = OPENEQA_TEXT
+                 ) -> Tuple[List[str], List[str], List[bool]]:
+    """(questions, classes, is a real phrasing) from the dev templates and literal questions and the
+    OpenEQA train half (when its text is there)."""
     import yaml
     texts: List[str] = []
     labels: List[str] = []
+    self_real: List[Tuple[str, str]] = []
     dev = data_dir / "dev_phrasings.yaml"
     if dev.is_file():
         doc = yaml.safe_load(dev.read_text()) or {}
@@ -98,17 +101,18 @@ def training_set(data_dir: Path = DATA_DIR, openeqa_text: Path = OPENEQA_TEXT) -
             if isinstance(item, dict) and "q" in item and item.get("kind"):
                 k = openeqa_label_kind(item)
                 if k is not None:
-                    texts.append(str(item["q"]))
-                    labels.append(k)
+                    self_real.append((str(item["q"]), k))
     labs = data_dir / "openeqa_labels.yaml"
     if labs.is_file() and openeqa_text.is_file():
         text = {d["question_id"]: d["question"] for d in json.loads(openeqa_text.read_text())}
         for qid, lab in ((yaml.safe_load(labs.read_text()) or {}).get("labels") or {}).items():
             k = openeqa_label_kind(lab)
             if k is not None and qid in text and openeqa_split(qid) == "train":
-                texts.append(text[qid])
-                labels.append(k)
-    return texts, labels
+                self_real.append((text[qid], k))
+    real = [False] * len(texts) + [True] * len(self_real)
+    texts += [q for q, _ in self_real]
+    labels += [k for _, k in self_real]
+    return texts, labels, real
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -138,12 +142,16 @@ class IntentClassifier:
         return self.classes[i], float(p[i])
 
     @staticmethod
-    def fit(x: np.ndarray, labels: Sequence[str], keys: Sequence[str], l2: float = 1e-3, iters: int = 400,
-            lr: float = 2.0) -> "IntentClassifier":
-        """Train on rows whose key hashes outside the calibration fifth, fit the temperature on that fifth."""
+    def fit(x: np.ndarray, labels: Sequence[str], keys: Sequence[str], real: Optional[Sequence[bool]] = None,
+            l2: float = 1e-5, iters: int = 3000, lr: float = 8.0) -> "IntentClassifier":
+        """Train on all rows but a held-out calibration set, fit the temperature on that set: 2/5 of the
+        real phrasings when there are any (templates are easier than what people ask, and a temperature
+        fitted on them is overconfident on real questions), else 1/5 of all rows (by a hash of the key)."""
         classes = sorted(set(labels))
         y = np.array([classes.index(c) for c in labels])
-        calib = np.array([_digest("calib:" + k) % 5 == 0 for k in keys])
+        h = np.array([_digest("calib:" + k) % 5 for k in keys])
+        is_real = np.array(real if real is not None else [False] * len(keys), bool)
+        calib = is_real & (h < 2) if is_real.sum() >= 20 else h == 0
         if calib.all() or not calib.any():
             calib = np.zeros(len(keys), bool)
         xt, yt = x[~calib], y[~calib]
@@ -194,7 +202,7 @@ def build(embed: Callable[[Sequence[str]], np.ndarray], prep: Callable[[str], st
           cache_path: Optional[Path] = CACHE_PATH, data_dir: Path = DATA_DIR,
           openeqa_text: Path = OPENEQA_TEXT) -> Optional[IntentClassifier]:
     """The classifier from the labelled phrasings (cached), or None when there are none."""
-    texts, labels = training_set(data_dir, openeqa_text)
+    texts, labels, real = training_set(data_dir, openeqa_text)
     if len(set(labels)) < 2:
         return None
     cores = [prep(t) or t for t in texts]
@@ -207,7 +215,7 @@ def build(embed: Callable[[Sequence[str]], np.ndarray], prep: Callable[[str], st
         if hit is not None:
             return hit
     x = np.asarray(embed(cores), dtype=np.float64)
-    model = IntentClassifier.fit(x, labels, texts)
+    model = IntentClassifier.fit(x, labels, texts, real)
     if cache_path is not None:
         try:
             model.save(cache_path, key)
