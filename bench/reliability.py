@@ -25,8 +25,21 @@ Probes (each can fail; the figures count failures, never "passed" flags):
   clock_jump   the perception synchronizer and tf buffer fed a stream with a 2033 frame, a stamp-0 frame and
                a sustained jump back: clock_jump_frames_lost_silently counts frames neither synchronized nor
                reported, plus a tf look-up the 2033 sample broke.
-Not here yet: SIGKILLs of the node under ROS (full mode kills the core writer only), 20 concurrent Asks under
-ingest over ROS, hypothesis fuzzing from the rosidl types.
+  services     the memory and planner nodes in their own processes (ROS_DOMAIN_ID 105), frames fed meanwhile:
+               bursts of 20 concurrent Asks and 30 concurrent Recalls (``bursts``: 1 quick, 10 full) must all be
+               answered (an answer or BUSY; services_unanswered counts the silent ones, with the malformed
+               probe's), ask_concurrent_p95_ms / recall_concurrent_p95_ms (send -> reply seen), ask_busy; bad Ask
+               fields (NaN budget_m, reversed window, ...) must come back BAD_REQUEST naming the field
+               (services_wrong_code).
+  fuzz         tests/test_reliability_fuzz.py (hypothesis, strategies from the rosidl types, the memory and
+               perception nodes' callbacks in-process) with RELIABILITY_FUZZ_EXAMPLES per target (200 quick,
+               10,000 full): fuzz_failures counts failing targets (an exception escaping a callback, an UNKNOWN
+               service reply, an invalid row stored).
+  node_kills   the memory node process (ROS_DOMAIN_ID 106) SIGKILLed mid-ingest (frames published every 10 ms,
+               killed 0.3-1.2 s in), restarted, configured, activated and fed again from its store's watermark,
+               ``trials`` times (3 quick, 1000 full): node_kill_watermark_behind counts restarts whose store
+               watermark is behind the last memory/ingested_through heard; node_kill_acked_lost the observations
+               and views acknowledged (stamped at or before that) missing against an uninterrupted reference.
 """
 from __future__ import annotations
 
@@ -696,11 +709,340 @@ def probe_malformed(work: Path) -> Dict[str, Any]:
             "services_wrong_code": wrong, "services_probed": len(reqs), "malformed_detail": detail}
 
 
+# --------------------------------------------------------------------------------------- services
+SERVICES_DOMAIN = 105
+_BAD_ASKS = (("question", {"question": ""}), ("question", {"question": "where is it? " * 300}),
+             ("budget_m", {"budget_m": float("nan")}), ("budget_m", {"budget_m": -1.0}),
+             ("timeout_s", {"timeout_s": float("nan")}), ("timeout_s", {"timeout_s": -5.0}),
+             ("window", {"window_start": 2_000_000_000, "window_end": 1_000_000_000}),
+             ("window_start", {"window_start": int(time.time()) + 365 * 86400,
+                               "window_end": int(time.time()) + 366 * 86400}))
+
+
+def _ask_request(cls: Any, fields: Dict[str, Any]) -> Any:
+    r = cls()
+    r.question, r.timeout_s = "where is the mug?", 30.0
+    for k, v in fields.items():
+        if k.startswith("window"):
+            getattr(r, k).sec = v
+        else:
+            setattr(r, k, v)
+    return r
+
+
+def probe_services(work: Path, bursts: int) -> Dict[str, Any]:
+    """Concurrent and bad requests against the real memory + planner nodes (see the module docstring)."""
+    import subprocess
+
+    import rclpy
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+    from memory_interfaces.msg import FrameObservations, PlaceGraph, RoomSegmentation
+    from memory_interfaces.srv import Ask, Recall
+
+    from memory_nodes.ros.conversions.perception import frame_to_msg, place_graph_to_msg, rooms_to_msg
+    from memory_nodes.ros.qos import LATCHED, STREAM, services_qos
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "ROS_DOMAIN_ID": str(SERVICES_DOMAIN), "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)}
+    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    logs = [open(work / f"{n}.log", "w") for n in ("memory", "planner")]
+    procs = [subprocess.Popen([sys.executable, "-m", "memory_nodes.ros.memory_node", "--ros-args",
+                               "--params-file", str(root / "config" / "memory.yaml"), "-p", f"data_dir:={work}",
+                               "-p", "node.flush_period_s:=0.1", "-p", "vocab.allow_model:=false"],
+                              env=env, cwd=str(root), stdout=logs[0], stderr=subprocess.STDOUT),
+             subprocess.Popen([sys.executable, "-m", "memory_nodes.ros.planner_node", "--ros-args",
+                               "-p", "parser.use_embeddings:=false", "-p", "node.server_wait_s:=10.0",
+                               "-p", "node.service_timeout_s:=20.0"],
+                              env=env, cwd=str(root), stdout=logs[1], stderr=subprocess.STDOUT)]
+    ctx = rclpy.context.Context()
+    rclpy.init(context=ctx, domain_id=SERVICES_DOMAIN)
+    node = rclpy.create_node("reliability_services", context=ctx)
+    ex = rclpy.executors.SingleThreadedExecutor(context=ctx)
+    ex.add_node(node)
+    out: Dict[str, Any] = {"services_concurrent_unanswered": 0, "ask_busy": 0, "ask_answered": 0,
+                           "services_bad_wrong_code": 0, "services_bad_probed": 0}
+    detail: Dict[str, str] = {}
+
+    def spin_until(pred: Callable[[], bool], timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not pred():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what}: not within {timeout_s:.0f} s")
+            ex.spin_once(timeout_sec=0.01)
+    try:
+        change = node.create_client(ChangeState, "memory/change_state")
+        spin_until(change.service_is_ready, 60, "memory/change_state")
+        for tid in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+            fut = change.call_async(ChangeState.Request(transition=Transition(id=tid)))
+            spin_until(fut.done, 30, "memory lifecycle transition")
+        frames = _frames(400, seed=13)
+        shift = time.time_ns() - 3600 * 10 ** 9 - frames[0].stamp_ns
+        for f in frames:
+            f.stamp_ns += shift
+            for o in f.observations:
+                o.stamp_ns += shift
+            if f.view is not None:
+                f.view.stamp_ns += shift
+        pub = node.create_publisher(FrameObservations, "perception/frames", STREAM)
+        pub_pl = node.create_publisher(PlaceGraph, "perception/places", LATCHED)
+        pub_rm = node.create_publisher(RoomSegmentation, "perception/rooms", LATCHED)
+        pg = next((f.places for f in frames if f.places is not None), None)
+        seg = next((f.rooms for f in frames if f.rooms is not None), None)
+        if pg is not None:
+            pub_pl.publish(place_graph_to_msg(pg, "map"))
+        if seg is not None:
+            pub_rm.publish(rooms_to_msg(seg, "map"))
+        msgs = [frame_to_msg(f, "map") for f in frames]
+        spin_until(lambda: pub.get_subscription_count() > 0, 30, "memory subscribed")
+        fed = {"i": 0}
+
+        def feed() -> None:
+            pub.publish(msgs[fed["i"] % len(msgs)])
+            fed["i"] += 1
+        for _ in range(50):
+            feed()
+        qos = services_qos(100)
+        ask = node.create_client(Ask, "ask", qos_profile=qos)
+        recall = node.create_client(Recall, "memory/recall", qos_profile=qos)
+        spin_until(lambda: ask.service_is_ready() and recall.service_is_ready(), 60, "ask and memory/recall")
+        first = ask.call_async(_ask_request(Ask.Request, {}))
+        spin_until(first.done, 60, "a first answer")
+
+        def burst(client: Any, reqs: List[Any], timeout_s: float) -> Tuple[List[Any], List[float]]:
+            t0 = time.monotonic()
+            futs = [client.call_async(r) for r in reqs]
+            seen: Dict[int, float] = {}
+            last_feed = 0.0
+            while len(seen) < len(futs) and time.monotonic() - t0 < timeout_s:
+                ex.spin_once(timeout_sec=0.005)
+                now = time.monotonic()
+                for i, f in enumerate(futs):
+                    if f.done():
+                        seen.setdefault(i, now)
+                if now - last_feed > 0.05:
+                    feed()
+                    last_feed = now
+            out["services_concurrent_unanswered"] += len(futs) - len(seen)
+            return [f.result() for i, f in enumerate(futs) if i in seen], [t - t0 for t in seen.values()]
+        questions = ("where is the mug?", "how many chairs are there?", "when did you last see the keys?",
+                     "what is in the kitchen?")
+        ask_lat: List[float] = []
+        recall_lat: List[float] = []
+        kinds = ("last_seen", "count", "history", "objects_in", "places", "changes")
+        for _ in range(bursts):
+            resps, lat = burst(ask, [_ask_request(Ask.Request, {"question": questions[i % 4]}) for i in range(20)], 90)
+            ask_lat += lat
+            for r in resps:
+                if r.error_code == Ask.Response.BUSY:
+                    out["ask_busy"] += 1
+                elif r.error_code == Ask.Response.NONE:
+                    out["ask_answered"] += 1
+                else:
+                    detail[f"ask error {r.error_code}"] = r.error_msg
+            resps, lat = burst(recall, [Recall.Request(kind=kinds[i % 6], class_name="mug", room_id=-1, place_id=-1)
+                                        for i in range(30)], 60)
+            recall_lat += lat
+            for r in resps:
+                if r.error_code != Recall.Response.NONE:
+                    detail[f"recall error {r.error_code}"] = r.error_msg
+        bad, _ = burst(ask, [_ask_request(Ask.Request, f) for _, f in _BAD_ASKS], 30)
+        out["services_bad_probed"] = len(_BAD_ASKS)
+        for (field, _), r in zip(_BAD_ASKS, bad):
+            if r.error_code != Ask.Response.BAD_REQUEST or not r.error_msg.startswith(field):
+                out["services_bad_wrong_code"] += 1
+                detail[f"bad ask {field}"] = f"{r.error_code}: {r.error_msg}"
+        out["ask_concurrent_p95_ms"] = round(float(np.percentile(ask_lat, 95)) * 1e3, 1) if ask_lat else None
+        out["recall_concurrent_p95_ms"] = round(float(np.percentile(recall_lat, 95)) * 1e3, 1) if recall_lat else None
+        out["ask_concurrent_calls"] = 20 * bursts
+        out["recall_concurrent_calls"] = 30 * bursts
+    except TimeoutError as e:
+        detail["setup"] = str(e)
+        out["services_concurrent_unanswered"] += 1
+    finally:
+        ex.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=5)
+        for f in logs:
+            f.close()
+    out["services_detail"] = detail
+    return out
+
+
+# ------------------------------------------------------------------------------------- node kills
+NODE_KILL_DOMAIN = 106
+
+
+def _store_watermark(path: str) -> int:
+    c = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = c.execute("SELECT value FROM meta WHERE key = 'ingested_through_ns'").fetchone()
+    finally:
+        c.close()
+    return int(row[0]) if row else -1
+
+
+def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, Any]:
+    """SIGKILL the memory node under ROS mid-ingest, restart it, check nothing acknowledged is lost."""
+    import subprocess
+
+    import rclpy
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+    from memory_interfaces.msg import FrameObservations, IngestProgress
+
+    from memory_nodes.ros.conversions.basic import time_to_ns
+    from memory_nodes.ros.conversions.perception import frame_to_msg
+    from memory_nodes.ros.qos import EVENTS, STREAM
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "ROS_DOMAIN_ID": str(NODE_KILL_DOMAIN), "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)}
+    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    path = str(work / "node_kill.db")
+    frames = _frames(130 * trials + 50, seed=17)
+    msgs = [frame_to_msg(f, "map") for f in frames]
+    ctx = rclpy.context.Context()
+    rclpy.init(context=ctx, domain_id=NODE_KILL_DOMAIN)
+    node = rclpy.create_node("reliability_node_kills", context=ctx)
+    ex = rclpy.executors.SingleThreadedExecutor(context=ctx)
+    ex.add_node(node)
+    acks: List[int] = []
+    node.create_subscription(IngestProgress, "memory/ingested_through",
+                             lambda m: acks.append(time_to_ns(m.ingested_through)), EVENTS)
+    pub = node.create_publisher(FrameObservations, "perception/frames", STREAM)
+    log = open(work / "node_kills.log", "w")
+    max_ack, behind, done, restart_s, detail = -1, 0, 0, [], {}
+
+    def spin_until(pred: Callable[[], bool], timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not pred():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what}: not within {timeout_s:.0f} s")
+            ex.spin_once(timeout_sec=0.01)
+
+    def start(name: str) -> subprocess.Popen:
+        """A fresh memory node named ``name``: discovery may still list the killed one's services for a while,
+        so each life has its own lifecycle service (its topics are the same: relative to the namespace)."""
+        return subprocess.Popen([sys.executable, "-m", "memory_nodes.ros.memory_node", "--ros-args",
+                                 "-r", f"__node:={name}",
+                                 "-p", f"store.path:={path}", "-p", "node.flush_period_s:=0.1",
+                                 "-p", "node.max_future_s:=0.0", "-p", "node.min_free_mb:=0.0",
+                                 "-p", "vocab.allow_model:=false"],
+                                env=env, cwd=str(root), stdout=log, stderr=subprocess.STDOUT)
+    proc = None
+    i = 0
+    try:
+        for trial in range(trials):
+            t0 = time.monotonic()
+            name = f"memory_life{trial}"
+            proc = start(name)
+            change = node.create_client(ChangeState, f"{name}/change_state")
+            spin_until(change.service_is_ready, 60, f"{name}/change_state")
+            for tid in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+                fut = change.call_async(ChangeState.Request(transition=Transition(id=tid)))
+                spin_until(fut.done, 30, "memory lifecycle transition")
+                if not fut.result().success:
+                    raise TimeoutError(f"trial {trial}: lifecycle transition {tid} failed")
+            # frames go out only once this life's reader matched: one sent to the killed node's stale reader
+            # would be a gap behind a later watermark (memory cannot see a frame it never got)
+            spin_until(lambda name=name: any(i.node_name == name for i in node.get_subscriptions_info_by_topic(
+                "perception/frames")), 30, f"{name} subscribed")
+            spin_until(lambda: pub.get_subscription_count() >= 1, 30, f"{name} matched")
+            node.destroy_client(change)
+            restart_s.append(time.monotonic() - t0)
+            w = _store_watermark(path) if os.path.exists(path) else -1
+            # resend what was not stored: every frame after the store's watermark
+            i = next((k for k, f in enumerate(frames) if f.stamp_ns > w), len(frames))
+            kill_at = time.monotonic() + rng.uniform(0.3, 1.2)
+            next_pub = 0.0
+            while time.monotonic() < kill_at and i < len(msgs):
+                now = time.monotonic()
+                if now >= next_pub:
+                    pub.publish(msgs[i])
+                    i += 1
+                    next_pub = now + 0.01
+                ex.spin_once(timeout_sec=0.002)
+            for _ in range(5):                                       # acks already on their way
+                ex.spin_once(timeout_sec=0.002)
+            proc.kill()
+            proc.wait(timeout=10)
+            ex.spin_once(timeout_sec=0.01)
+            if acks:
+                max_ack = max(max_ack, max(acks))
+            acks.clear()
+            w = _store_watermark(path)
+            if w < max_ack:
+                behind += 1
+                detail[f"trial {trial}"] = f"store watermark {w} < acknowledged {max_ack}"
+            done += 1
+            if i >= len(msgs):
+                break
+    except TimeoutError as e:
+        detail["stopped"] = str(e)
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        ex.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+        log.close()
+    lost = 0
+    if max_ack >= 0:
+        ref_path = str(work / "node_kill_ref.db")
+        ref = MemoryCore.open(ref_path, _cfg(ref_path), default_vocabulary())
+        for f in frames:
+            if f.stamp_ns > max_ack:
+                break
+            ref.ingest(f)
+        ref.close()
+        ro, rv = _counts(ref_path)
+        go, gv = _counts(path)
+        lost = sum(max(0, n - go.get(t, 0)) for t, n in ro.items() if t <= max_ack)
+        lost += sum(max(0, n - gv.get(t, 0)) for t, n in rv.items() if t <= max_ack)
+    return {"node_kill_trials": done, "node_kill_watermark_behind": behind, "node_kill_acked_lost": lost,
+            "node_kill_restart_s_max": round(max(restart_s), 2) if restart_s else None,
+            "node_kill_detail": detail}
+
+
+# ------------------------------------------------------------------------------------------- fuzz
+def probe_fuzz(examples: int) -> Dict[str, Any]:
+    """Run the hypothesis suite with ``examples`` per target; failing targets by name."""
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "RELIABILITY_FUZZ_EXAMPLES": str(examples)}
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf",
+                        str(root / "tests" / "test_reliability_fuzz.py")], cwd=str(root), env=env,
+                       capture_output=True, text=True)
+    lines = p.stdout.splitlines()
+    failed = [ln.split("::")[-1].split(" ")[0] for ln in lines if ln.startswith("FAILED")]
+    summary = next((ln for ln in reversed(lines) if " passed" in ln or " failed" in ln or " error" in ln), "")
+    n_failed = len(failed) or int(p.returncode != 0)      # a collection error counts as one failure
+    out: Dict[str, Any] = {"fuzz_examples_per_target": examples, "fuzz_failures": n_failed,
+                           "fuzz_summary": summary.strip("= ")}
+    if p.returncode != 0:
+        out["fuzz_detail"] = {"failed": failed, "tail": "\n".join(lines[-15:])}
+    return out
+
+
 # ------------------------------------------------------------------------------------------ main
 def main(argv: List[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.reliability", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="50 kills (under a minute)")
     ap.add_argument("--kills", type=int, default=None, help="SIGKILL trials (default 50 quick, 1000 full)")
+    ap.add_argument("--node-kills", type=int, default=None,
+                    help="SIGKILLs of the memory node under ROS (default 3 quick, 1000 full)")
+    ap.add_argument("--fuzz-examples", type=int, default=None,
+                    help="hypothesis examples per fuzz target (default 200 quick, 10000 full)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args(argv)
@@ -712,21 +1054,32 @@ def main(argv: List[str] | None = None) -> int:
         work = Path(tmp)
         for name, probe in (("kills", lambda: probe_kills(work, kills, rng)), ("corrupt", lambda: probe_corrupt(work)),
                             ("disk_full", lambda: probe_disk_full(work)), ("clock_jump", probe_clock_jump),
-                            ("malformed", lambda: probe_malformed(work))):
+                            ("malformed", lambda: probe_malformed(work)),
+                            ("services", lambda: probe_services(work, 1 if a.quick else 10)),
+                            ("node_kills", lambda: probe_node_kills(work, a.node_kills or (3 if a.quick else 1000),
+                                                                    rng)),
+                            ("fuzz", lambda: probe_fuzz(a.fuzz_examples or (200 if a.quick else 10_000)))):
             t = time.perf_counter()
             fig.update(probe())
             fig[f"{name}_s"] = round(time.perf_counter() - t, 2)
             print(f"  {name:<11} done in {fig[f'{name}_s']:.1f} s", flush=True)
+    # services_unanswered: every request left without a reply, bad ones (malformed) and concurrent ones alike
+    fig["services_unanswered"] = fig.get("services_unanswered", 0) + fig.get("services_concurrent_unanswered", 0)
+    fig["services_wrong_code"] = fig.get("services_wrong_code", 0) + fig.get("services_bad_wrong_code", 0)
+    fig["services_probed"] = fig.get("services_probed", 0) + fig.get("services_bad_probed", 0)
     fig["bench_seconds"] = round(time.perf_counter() - t0, 2)
     keys = ("kill_trials", "acked_observations", "acked_lost", "integrity_failures", "reopen_s_max", "corrupt_cases",
             "corrupt_bytes_changed", "corrupt_unclear_errors", "disk_full_faults_seen", "disk_full_acked_lost",
             "clock_jump_frames", "clock_jump_frames_lost_silently", "malformed_cases", "node_deaths",
             "malformed_silent", "bad_rows_stored", "watermark_pinned", "services_probed", "services_unanswered",
-            "services_wrong_code")
+            "services_wrong_code", "ask_concurrent_calls", "ask_busy", "ask_concurrent_p95_ms",
+            "recall_concurrent_calls", "recall_concurrent_p95_ms", "fuzz_examples_per_target", "fuzz_failures",
+            "node_kill_trials", "node_kill_watermark_behind", "node_kill_acked_lost", "node_kill_restart_s_max",
+            "fuzz_summary")
     for k in keys:
         v = fig.get(k)
         print(f"  {k:<34} {v:.3f}" if isinstance(v, float) else f"  {k:<34} {v}")
-    for group in ("corrupt_detail", "malformed_detail"):
+    for group in ("corrupt_detail", "malformed_detail", "services_detail", "node_kill_detail"):
         odd = {k: v for k, v in fig.get(group, {}).items() if v != "ok"}
         if odd:
             print(f"  {group}: " + "; ".join(f"{k}: {v}" for k, v in list(odd.items())[:12]))
