@@ -32,12 +32,12 @@ Probes (each can fail; the figures count failures, never "passed" flags):
                fields (NaN budget_m, reversed window, ...) must come back BAD_REQUEST naming the field
                (services_wrong_code).
   fuzz         tests/test_reliability_fuzz.py (hypothesis, strategies from the rosidl types, the memory and
-               perception nodes' callbacks in-process) with RELIABILITY_FUZZ_EXAMPLES per target (200 quick,
+               perception nodes' callbacks in-process) with RELIABILITY_FUZZ_EXAMPLES per target (50 quick,
                10,000 full): fuzz_failures counts failing targets (an exception escaping a callback, an UNKNOWN
                service reply, an invalid row stored).
   node_kills   the memory node process (ROS_DOMAIN_ID 106) SIGKILLed mid-ingest (frames published every 10 ms,
                killed 0.3-1.2 s in), restarted, configured, activated and fed again from its store's watermark,
-               ``trials`` times (3 quick, 1000 full): node_kill_watermark_behind counts restarts whose store
+               ``trials`` times (2 quick, 1000 full): node_kill_watermark_behind counts restarts whose store
                watermark is behind the last memory/ingested_through heard; node_kill_acked_lost the observations
                and views acknowledged (stamped at or before that) missing against an uninterrupted reference.
 """
@@ -1040,9 +1040,9 @@ def main(argv: List[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="50 kills (under a minute)")
     ap.add_argument("--kills", type=int, default=None, help="SIGKILL trials (default 50 quick, 1000 full)")
     ap.add_argument("--node-kills", type=int, default=None,
-                    help="SIGKILLs of the memory node under ROS (default 3 quick, 1000 full)")
+                    help="SIGKILLs of the memory node under ROS (default 2 quick, 1000 full)")
     ap.add_argument("--fuzz-examples", type=int, default=None,
-                    help="hypothesis examples per fuzz target (default 200 quick, 10000 full)")
+                    help="hypothesis examples per fuzz target (default 50 quick, 10000 full)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args(argv)
@@ -1056,9 +1056,9 @@ def main(argv: List[str] | None = None) -> int:
                             ("disk_full", lambda: probe_disk_full(work)), ("clock_jump", probe_clock_jump),
                             ("malformed", lambda: probe_malformed(work)),
                             ("services", lambda: probe_services(work, 1 if a.quick else 10)),
-                            ("node_kills", lambda: probe_node_kills(work, a.node_kills or (3 if a.quick else 1000),
+                            ("node_kills", lambda: probe_node_kills(work, a.node_kills or (2 if a.quick else 1000),
                                                                     rng)),
-                            ("fuzz", lambda: probe_fuzz(a.fuzz_examples or (200 if a.quick else 10_000)))):
+                            ("fuzz", lambda: probe_fuzz(a.fuzz_examples or (50 if a.quick else 10_000)))):
             t = time.perf_counter()
             fig.update(probe())
             fig[f"{name}_s"] = round(time.perf_counter() - t, 2)
