@@ -120,8 +120,7 @@ class Queries:
     def stay_at(self, t: Track, t_ns: Optional[int]) -> Optional[Stay]:
         if t_ns is None:
             return t.stay
-        starts = [s.start_ns for s in t.stays]
-        i = bisect.bisect_right(starts, t_ns) - 1
+        i = bisect.bisect_right(t.stays, t_ns, key=_stay_start) - 1     # O(log stays): a year has thousands
         return t.stays[i] if i >= 0 else None
 
     def stay_evidence(self, t: Track, s: Stay) -> Evidence:
@@ -312,22 +311,26 @@ class Queries:
     def changes(self, start_ns: Optional[int] = None, end_ns: Optional[int] = None,
                 room_id: Optional[int] = None) -> List[ChangeEvent]:
         """moved / appeared / disappeared events in the window (and room), in time order."""
-        ms = self.s
-        lo = bisect.bisect_left(ms.event_keys, (-1 if start_ns is None else start_ns, -1))
-        hi = bisect.bisect_right(ms.event_keys, ((2 ** 62) if end_ns is None else end_ns, 2 ** 62))
         out = []
-        for e in ms.events[lo:hi]:
+        for e in self._events_between(start_ns, end_ns):
             c = self.event_out(e)
             if room_id is not None and room_id >= 0 and room_id not in (c.from_room_id, c.to_room_id):
                 continue
             out.append(c)
         return out
 
+    def _events_between(self, start_ns: Optional[int], end_ns: Optional[int]) -> List[EventRec]:
+        """The stored events stamped in [start_ns, end_ns] (None = open), in time order."""
+        ms = self.s
+        lo = bisect.bisect_left(ms.event_keys, (-1 if start_ns is None else start_ns, -1))
+        hi = bisect.bisect_right(ms.event_keys, ((2 ** 62) if end_ns is None else end_ns, 2 ** 62))
+        return ms.events[lo:hi]
+
     def changes_of(self, query: str, start_ns: Optional[int] = None,
                    end_ns: Optional[int] = None) -> List[ChangeEvent]:
         """``changes`` restricted to an object id or class phrase."""
         ids = {t.id for t in self.tracks_for(query)}
-        return [e for e in self.changes(start_ns, end_ns) if parse_object_id(e.object_id) in ids]
+        return [self.event_out(e) for e in self._events_between(start_ns, end_ns) if e.object_id in ids]
 
     def absences(self, object_id: str, since_ns: Optional[int] = None) -> List[Absence]:
         """Times the object's remembered location was in view, unoccluded, and it was not detected."""
@@ -455,6 +458,10 @@ class Queries:
     def keyframe(self, ref: str) -> Optional[bytes]:
         """JPEG bytes of a keyframe ref (None if thinned, forgotten or in-memory)."""
         return self.repo.keyframe(ref)
+
+
+def _stay_start(s: Stay) -> int:
+    return s.start_ns
 
 
 def object_room(seg: Optional[RoomSegmentation], pos: Optional[np.ndarray], observed_room: int = -1) -> int:
