@@ -14,7 +14,8 @@ run (at most ``_MAX_SLICE_NS``, so a store that turns it on catches up without o
                          evidence) and the first and last of every sighting run (one object's
                          observations less than ``raw_run_gap_s`` apart: one look at it)
     raw rows deleted     the rest, and observations never associated with an object (weak detections,
-                         dropped tentative tracks), which no answer cites
+                         dropped tentative tracks), which no answer cites; kept rows lose their appearance
+                         vector (most of a row's bytes; re-identification uses the track's own)
 
 So every answer memory gives stays the same: "where was X at t / on day D" and "what is at place P" come
 from the stays; "when did you last see X (before t)" is the last kept observation at or before t, which is
@@ -112,6 +113,6 @@ def consolidate_observations(cfg: RetentionConfig, state: MemoryState, repo: Rep
         run_end = not next_same or rows[i + 1][2] - stamp > gap
         if not (run_start or run_end or oid in cited):
             delete.append(oid)
-    repo.consolidate(delete, [(p, d, tr, a, b, k) for (p, d, tr), (a, b, k) in snaps.items()], end)
+    repo.consolidate(delete, [(p, d, tr, a, b, k) for (p, d, tr), (a, b, k) in snaps.items()], done, end)
     state.counts["observations"] = max(0, state.counts["observations"] - len(delete))
     return len(delete)

@@ -238,10 +238,14 @@ class Repository:
         return {int(x) for r in rows for x in r}
 
     def consolidate(self, delete_ids: Sequence[int], place_days: Sequence[Tuple[int, int, int, int, int, int]],
-                    done_ns: int) -> None:
-        """Queue the consolidation of a slice: its per-place snapshots (place, day, track, first, last, n)
-        merged into ``place_days``, the raw rows ``delete_ids`` deleted, the slice's end remembered."""
+                    after_ns: int, done_ns: int) -> None:
+        """Queue the consolidation of the slice (after_ns, done_ns]: its per-place snapshots (place, day,
+        track, first, last, n) merged into ``place_days``, the raw rows ``delete_ids`` deleted, the kept
+        rows' appearance vectors dropped (nothing reads them back: tracks carry their own), the slice's
+        end remembered."""
         st = self._st
+        st.queue("UPDATE observations SET appearance = NULL WHERE stamp_ns > ? AND stamp_ns <= ? AND "
+                 "appearance IS NOT NULL", (after_ns, done_ns))
         st.queue_many("INSERT INTO place_days (place_id, day, object_id, first_ns, last_ns, n_obs) "
                       "VALUES (?,?,?,?,?,?) ON CONFLICT (place_id, day, object_id) DO UPDATE SET "
                       "first_ns = min(first_ns, excluded.first_ns), last_ns = max(last_ns, excluded.last_ns), "
