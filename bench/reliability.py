@@ -32,9 +32,9 @@ Probes (each can fail; the figures count failures, never "passed" flags):
                fields (NaN budget_m, reversed window, ...) must come back BAD_REQUEST naming the field
                (services_wrong_code).
   fuzz         tests/test_reliability_fuzz.py (hypothesis, strategies from the rosidl types, the memory and
-               perception nodes' callbacks in-process) with RELIABILITY_FUZZ_EXAMPLES per target (50 quick,
-               10,000 full): fuzz_failures counts failing targets (an exception escaping a callback, an UNKNOWN
-               service reply, an invalid row stored).
+               perception nodes' callbacks in-process) with RELIABILITY_FUZZ_EXAMPLES per target (10,000 full;
+               quick only with --fuzz-examples: the test suite runs 200): fuzz_failures counts failing targets
+               (an exception escaping a callback, an UNKNOWN service reply, an invalid row stored).
   node_kills   the memory node process (ROS_DOMAIN_ID 106) SIGKILLed mid-ingest (frames published every 10 ms,
                killed 0.3-1.2 s in), restarted, configured, activated and fed again from its store's watermark,
                ``trials`` times (2 quick, 1000 full): node_kill_watermark_behind counts restarts whose store
@@ -709,6 +709,69 @@ def probe_malformed(work: Path) -> Dict[str, Any]:
             "services_wrong_code": wrong, "services_probed": len(reqs), "malformed_detail": detail}
 
 
+# ------------------------------------------------------------------------------- ROS probes' plumbing
+class _RosProbe:
+    """The probes' side of a ROS test: node processes on ``domain`` and an in-process client node to spin."""
+
+    def __init__(self, domain: int, name: str):
+        import rclpy
+        self.root = Path(__file__).resolve().parents[1]
+        self.env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "PYTHONUNBUFFERED": "1",
+                    "PYTHONPATH": os.pathsep.join(p for p in (str(self.root), os.environ.get("PYTHONPATH", ""))
+                                                  if p)}
+        self.env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+        self.rclpy = rclpy
+        self.ctx = rclpy.context.Context()
+        rclpy.init(context=self.ctx, domain_id=domain)
+        self.node = rclpy.create_node(name, context=self.ctx)
+        self.ex = rclpy.executors.SingleThreadedExecutor(context=self.ctx)
+        self.ex.add_node(self.node)
+
+    def start(self, args: List[str], log: Any) -> Any:
+        import subprocess
+        return subprocess.Popen([sys.executable, "-m", *args], env=self.env, cwd=str(self.root), stdout=log,
+                                stderr=subprocess.STDOUT)
+
+    def spin_until(self, pred: Callable[[], bool], timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not pred():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what}: not within {timeout_s:.0f} s")
+            self.ex.spin_once(timeout_sec=0.01)
+
+    def activate(self, service: str) -> None:
+        """Configure and activate a lifecycle node through ``service`` (<node>/change_state)."""
+        from lifecycle_msgs.msg import Transition
+        from lifecycle_msgs.srv import ChangeState
+        change = self.node.create_client(ChangeState, service)
+        self.spin_until(change.service_is_ready, 60, service)
+        for tid in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+            fut = change.call_async(ChangeState.Request(transition=Transition(id=tid)))
+            self.spin_until(fut.done, 30, f"{service} transition {tid}")
+            if not fut.result().success:
+                raise TimeoutError(f"{service}: transition {tid} failed")
+        self.node.destroy_client(change)
+
+    def close(self) -> None:
+        self.ex.shutdown()
+        self.node.destroy_node()
+        self.rclpy.try_shutdown(context=self.ctx)
+
+
+def _stop(procs: List[Any]) -> None:
+    """SIGINT, then SIGKILL what has not ended in 10 s."""
+    import subprocess
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5)
+
+
 # --------------------------------------------------------------------------------------- services
 SERVICES_DOMAIN = 105
 _BAD_ASKS = (("question", {"question": ""}), ("question", {"question": "where is it? " * 300}),
@@ -732,50 +795,24 @@ def _ask_request(cls: Any, fields: Dict[str, Any]) -> Any:
 
 def probe_services(work: Path, bursts: int) -> Dict[str, Any]:
     """Concurrent and bad requests against the real memory + planner nodes (see the module docstring)."""
-    import subprocess
-
-    import rclpy
-    from lifecycle_msgs.msg import Transition
-    from lifecycle_msgs.srv import ChangeState
     from memory_interfaces.msg import FrameObservations, PlaceGraph, RoomSegmentation
     from memory_interfaces.srv import Ask, Recall
 
     from memory_nodes.ros.conversions.perception import frame_to_msg, place_graph_to_msg, rooms_to_msg
     from memory_nodes.ros.qos import LATCHED, STREAM, services_qos
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "ROS_DOMAIN_ID": str(SERVICES_DOMAIN), "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)}
-    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    ros = _RosProbe(SERVICES_DOMAIN, "reliability_services")
+    node, ex, spin_until = ros.node, ros.ex, ros.spin_until
     logs = [open(work / f"{n}.log", "w") for n in ("memory", "planner")]
-    procs = [subprocess.Popen([sys.executable, "-m", "memory_nodes.ros.memory_node", "--ros-args",
-                               "--params-file", str(root / "config" / "memory.yaml"), "-p", f"data_dir:={work}",
-                               "-p", "node.flush_period_s:=0.1", "-p", "vocab.allow_model:=false"],
-                              env=env, cwd=str(root), stdout=logs[0], stderr=subprocess.STDOUT),
-             subprocess.Popen([sys.executable, "-m", "memory_nodes.ros.planner_node", "--ros-args",
-                               "-p", "parser.use_embeddings:=false", "-p", "node.server_wait_s:=10.0",
-                               "-p", "node.service_timeout_s:=20.0"],
-                              env=env, cwd=str(root), stdout=logs[1], stderr=subprocess.STDOUT)]
-    ctx = rclpy.context.Context()
-    rclpy.init(context=ctx, domain_id=SERVICES_DOMAIN)
-    node = rclpy.create_node("reliability_services", context=ctx)
-    ex = rclpy.executors.SingleThreadedExecutor(context=ctx)
-    ex.add_node(node)
+    procs = [ros.start(["memory_nodes.ros.memory_node", "--ros-args", "--params-file",
+                        str(ros.root / "config" / "memory.yaml"), "-p", f"data_dir:={work}",
+                        "-p", "node.flush_period_s:=0.1", "-p", "vocab.allow_model:=false"], logs[0]),
+             ros.start(["memory_nodes.ros.planner_node", "--ros-args", "-p", "parser.use_embeddings:=false",
+                        "-p", "node.server_wait_s:=10.0", "-p", "node.service_timeout_s:=20.0"], logs[1])]
     out: Dict[str, Any] = {"services_concurrent_unanswered": 0, "ask_busy": 0, "ask_answered": 0,
                            "services_bad_wrong_code": 0, "services_bad_probed": 0}
     detail: Dict[str, str] = {}
-
-    def spin_until(pred: Callable[[], bool], timeout_s: float, what: str) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not pred():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what}: not within {timeout_s:.0f} s")
-            ex.spin_once(timeout_sec=0.01)
     try:
-        change = node.create_client(ChangeState, "memory/change_state")
-        spin_until(change.service_is_ready, 60, "memory/change_state")
-        for tid in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
-            fut = change.call_async(ChangeState.Request(transition=Transition(id=tid)))
-            spin_until(fut.done, 30, "memory lifecycle transition")
+        ros.activate("memory/change_state")
         frames = _frames(400, seed=13)
         shift = time.time_ns() - 3600 * 10 ** 9 - frames[0].stamp_ns
         for f in frames:
@@ -860,18 +897,8 @@ def probe_services(work: Path, bursts: int) -> Dict[str, Any]:
         detail["setup"] = str(e)
         out["services_concurrent_unanswered"] += 1
     finally:
-        ex.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown(context=ctx)
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
+        ros.close()
+        _stop(procs)
         for f in logs:
             f.close()
     out["services_detail"] = detail
@@ -893,28 +920,16 @@ def _store_watermark(path: str) -> int:
 
 def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, Any]:
     """SIGKILL the memory node under ROS mid-ingest, restart it, check nothing acknowledged is lost."""
-    import subprocess
-
-    import rclpy
-    from lifecycle_msgs.msg import Transition
-    from lifecycle_msgs.srv import ChangeState
     from memory_interfaces.msg import FrameObservations, IngestProgress
 
     from memory_nodes.ros.conversions.basic import time_to_ns
     from memory_nodes.ros.conversions.perception import frame_to_msg
     from memory_nodes.ros.qos import EVENTS, STREAM
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "ROS_DOMAIN_ID": str(NODE_KILL_DOMAIN), "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)}
-    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     path = str(work / "node_kill.db")
     frames = _frames(130 * trials + 50, seed=17)
     msgs = [frame_to_msg(f, "map") for f in frames]
-    ctx = rclpy.context.Context()
-    rclpy.init(context=ctx, domain_id=NODE_KILL_DOMAIN)
-    node = rclpy.create_node("reliability_node_kills", context=ctx)
-    ex = rclpy.executors.SingleThreadedExecutor(context=ctx)
-    ex.add_node(node)
+    ros = _RosProbe(NODE_KILL_DOMAIN, "reliability_node_kills")
+    node, ex, spin_until = ros.node, ros.ex, ros.spin_until
     acks: List[int] = []
     node.create_subscription(IngestProgress, "memory/ingested_through",
                              lambda m: acks.append(time_to_ns(m.ingested_through)), EVENTS)
@@ -922,22 +937,12 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, A
     log = open(work / "node_kills.log", "w")
     max_ack, behind, done, restart_s, detail = -1, 0, 0, [], {}
 
-    def spin_until(pred: Callable[[], bool], timeout_s: float, what: str) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not pred():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what}: not within {timeout_s:.0f} s")
-            ex.spin_once(timeout_sec=0.01)
-
-    def start(name: str) -> subprocess.Popen:
+    def start(name: str) -> Any:
         """A fresh memory node named ``name``: discovery may still list the killed one's services for a while,
         so each life has its own lifecycle service (its topics are the same: relative to the namespace)."""
-        return subprocess.Popen([sys.executable, "-m", "memory_nodes.ros.memory_node", "--ros-args",
-                                 "-r", f"__node:={name}",
-                                 "-p", f"store.path:={path}", "-p", "node.flush_period_s:=0.1",
-                                 "-p", "node.max_future_s:=0.0", "-p", "node.min_free_mb:=0.0",
-                                 "-p", "vocab.allow_model:=false"],
-                                env=env, cwd=str(root), stdout=log, stderr=subprocess.STDOUT)
+        return ros.start(["memory_nodes.ros.memory_node", "--ros-args", "-r", f"__node:={name}",
+                          "-p", f"store.path:={path}", "-p", "node.flush_period_s:=0.1", "-p", "node.max_future_s:=0.0",
+                          "-p", "node.min_free_mb:=0.0", "-p", "vocab.allow_model:=false"], log)
     proc = None
     i = 0
     try:
@@ -945,19 +950,12 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, A
             t0 = time.monotonic()
             name = f"memory_life{trial}"
             proc = start(name)
-            change = node.create_client(ChangeState, f"{name}/change_state")
-            spin_until(change.service_is_ready, 60, f"{name}/change_state")
-            for tid in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
-                fut = change.call_async(ChangeState.Request(transition=Transition(id=tid)))
-                spin_until(fut.done, 30, "memory lifecycle transition")
-                if not fut.result().success:
-                    raise TimeoutError(f"trial {trial}: lifecycle transition {tid} failed")
+            ros.activate(f"{name}/change_state")
             # frames go out only once this life's reader matched: one sent to the killed node's stale reader
             # would be a gap behind a later watermark (memory cannot see a frame it never got)
             spin_until(lambda name=name: any(i.node_name == name for i in node.get_subscriptions_info_by_topic(
                 "perception/frames")), 30, f"{name} subscribed")
             spin_until(lambda: pub.get_subscription_count() >= 1, 30, f"{name} matched")
-            node.destroy_client(change)
             restart_s.append(time.monotonic() - t0)
             w = _store_watermark(path) if os.path.exists(path) else -1
             # resend what was not stored: every frame after the store's watermark
@@ -992,9 +990,7 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, A
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
-        ex.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown(context=ctx)
+        ros.close()
         log.close()
     lost = 0
     if max_ack >= 0:
@@ -1042,7 +1038,7 @@ def main(argv: List[str] | None = None) -> int:
     ap.add_argument("--node-kills", type=int, default=None,
                     help="SIGKILLs of the memory node under ROS (default 2 quick, 1000 full)")
     ap.add_argument("--fuzz-examples", type=int, default=None,
-                    help="hypothesis examples per fuzz target (default 50 quick, 10000 full)")
+                    help="hypothesis examples per fuzz target (default: full 10000; quick only when given)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args(argv)
@@ -1058,7 +1054,9 @@ def main(argv: List[str] | None = None) -> int:
                             ("services", lambda: probe_services(work, 1 if a.quick else 10)),
                             ("node_kills", lambda: probe_node_kills(work, a.node_kills or (2 if a.quick else 1000),
                                                                     rng)),
-                            ("fuzz", lambda: probe_fuzz(a.fuzz_examples or (50 if a.quick else 10_000)))):
+                            ("fuzz", lambda: probe_fuzz(a.fuzz_examples or 10_000))):
+            if name == "fuzz" and a.quick and not a.fuzz_examples:
+                continue              # the suite runs it (200 per target); quick stays well under a minute
             t = time.perf_counter()
             fig.update(probe())
             fig[f"{name}_s"] = round(time.perf_counter() - t, 2)
