@@ -191,9 +191,21 @@ class Consolidator:
 
     def seen_apart(self, a: Track, b: Track) -> bool:
         """a and b were detected in one frame as two (merges followed; a record is never apart from itself)."""
+        return self._met(a, b.id) or self._met(b, a.id)
+
+    def _met(self, x: Track, target: int) -> bool:
+        """``target`` is among the ids ``x`` was detected with, merges followed: the set {resolve(c) for c in
+        x.cooccur} without building it (a co-occurrence set only grows: over weeks it holds thousands of
+        ids, and this is asked for every pair of neighbours every frame). Only merged ids resolve elsewhere."""
         ms = self.s
-        return (b.id in {ms.resolve_track_id(c) for c in a.cooccur}
-                or a.id in {ms.resolve_track_id(c) for c in b.cooccur})
+        merged = ms.merged
+        if target in x.cooccur and target not in merged:
+            return True
+        if not merged:
+            return False
+        if len(merged) < len(x.cooccur):
+            return any(ms.resolve_track_id(m) == target for m in merged if m in x.cooccur)
+        return any(ms.resolve_track_id(c) == target for c in x.cooccur if c in merged)
 
     def _extent_neighbours(self, tr: Track, boxes: Dict[bool, tuple]) -> Set[int]:
         """Confirmed live tracks whose merged extent overlaps tr's: any of them if tr is large, else the
