@@ -162,7 +162,14 @@ class PlannerConfig:
         validate_sections(self)
 
 
+# Sections of config/planner.yaml that only the ROS node reads (memory_nodes/ros/planner_node.py: service
+# admission); the core's config leaves them to it and still rejects every other unknown key.
+NODE_ONLY_SECTIONS = ("services",)
+
+
 def load_planner_config(path, node_name: str = "planner") -> PlannerConfig:
-    """The planner's typed config from a ROS params file (``<node_name>: ros__parameters:``)."""
+    """The planner's typed config from a ROS params file (``/**/<node_name>: ros__parameters:``), without the
+    node-only sections (``NODE_ONLY_SECTIONS``)."""
     from ..common.config import config_from_dict, load_node_params
-    return config_from_dict(PlannerConfig, load_node_params(path, node_name))
+    params = {k: v for k, v in load_node_params(path, node_name).items() if k not in NODE_ONLY_SECTIONS}
+    return config_from_dict(PlannerConfig, params)
