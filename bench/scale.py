@@ -1,7 +1,9 @@
 """Scale benchmark: memory at real scale on the embedded store (SQLite), through the real ingest path.
 
-    python -m bench.scale --quick            # >= 200 k observations offered, about a minute
-    python -m bench.scale                    # a year, >= 10 M observations offered (hours; progress + ETA)
+    python -m bench.scale --quick            # 10 days, >= 200 k observations offered (~2.5 min on one
+                                             #   loaded core: ingest ~1.5 k observations/s is the floor)
+    python -m bench.scale                    # a year, ~10.6 M observations offered (~2 h at ~200 frames/s;
+                                             #   a progress bar with an ETA on stderr)
     python -m bench.scale --json out/scale.json [--days D] [--checkpoints N] [--keep DIR]
 
 Flow: a household whose objects mostly stay put (a few classes move almost daily, the rest seldom, a
