@@ -138,6 +138,7 @@ def run_backend() -> None:
             now = self.get_clock().now().nanoseconds
             if math.hypot(TRUE_MUG[0] - p.position.x, TRUE_MUG[1] - p.position.y) < 3.0:
                 arr = FrameObservations()
+                arr.header.stamp, arr.header.frame_id = ns_to_time(now), "map"   # as perception stamps a frame
                 o = ObjectObservation()
                 o.header.stamp, o.header.frame_id = ns_to_time(now), "map"
                 o.class_name, o.score = "mug", 0.9

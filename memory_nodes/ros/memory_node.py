@@ -44,8 +44,6 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 from memory_interfaces.msg import FrameObservations, IngestProgress, PlaceGraph, RoomSegmentation, SceneGraph
 from memory_interfaces.srv import Forget, GetSceneGraph, Recall
-from rclpy.lifecycle import Node as LifecycleNode
-from rclpy.lifecycle import State, TransitionCallbackReturn
 from visualization_msgs.msg import MarkerArray
 
 from memory_nodes.common.config import ConfigError
@@ -54,6 +52,7 @@ from memory_nodes.common.types import PerceptionOutput
 from memory_nodes.memory import MemoryConfig, MemoryCore
 from memory_nodes.vocab import VocabConfig, Vocabulary
 
+from . import compat
 from .conversions.basic import time_to_ns
 from .conversions.memory import (
     absence_to_item,
@@ -74,6 +73,7 @@ from .params import NodeParameters, Section
 from .qos import EVENTS, LATCHED, STREAM, services_qos
 from .runner import run_node
 
+LifecycleNode, State, TransitionCallbackReturn = compat.lifecycle_api()   # rclpy.lifecycle (Humble or later)
 _RECENT_S = 60.0          # steady s: a store error or bad input this recent raises the diagnostic level
 
 
@@ -406,6 +406,9 @@ class MemoryNode(LifecycleNode):
         self._frames_received += 1
         if time_to_ns(msg.header.stamp) <= 0:
             self._bad("zero_stamp", "a frame stamped 0 (no stamp) refused")
+            return
+        if not 0 <= int(msg.header.stamp.nanosec) < 1_000_000_000:
+            self._bad("bad_stamp", f"a frame with nanosec {msg.header.stamp.nanosec} (outside [0, 1e9)) refused")
             return
         try:
             obs: Optional[list] = observations_from_msg(msg)

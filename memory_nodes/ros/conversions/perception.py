@@ -141,8 +141,20 @@ def frame_to_msg(out: PerceptionOutput, map_frame: str) -> FrameObservations:
 
 
 def observations_from_msg(msg: FrameObservations) -> List[ObjectObservation]:
-    """The frame's observations (each with the frame's place id)."""
-    return [observation_from_msg(m, int(msg.place_id)) for m in msg.observations]
+    """The frame's observations (each with the frame's place id). An observation belongs to its frame:
+    perception stamps both alike, so one stamped otherwise (by more than 1 s, or with nanosec out of range)
+    is InputError ``observation_stamp`` — it could otherwise carry a far-future time past every frame check."""
+    frame_ns = time_to_ns(msg.header.stamp)
+    out = []
+    for m in msg.observations:
+        if not 0 <= int(m.header.stamp.nanosec) < 1_000_000_000:
+            raise InputError("observation_stamp", f"observation nanosec {m.header.stamp.nanosec} outside [0, 1e9)")
+        o = observation_from_msg(m, int(msg.place_id))
+        if abs(o.stamp_ns - frame_ns) > 1_000_000_000:
+            raise InputError("observation_stamp", f"observation stamped {o.stamp_ns} ns in a frame stamped "
+                             f"{frame_ns} ns (more than 1 s apart)")
+        out.append(o)
+    return out
 
 
 def frame_view_from_msg(msg: FrameObservations) -> Optional[View]:
