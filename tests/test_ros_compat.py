@@ -160,11 +160,8 @@ DIRECT = {      # what compat replaces -> the compat call to use instead
     "logger.warn": (r"\.warn\(", "logger.warning / compat.warning"),
     "rclpy.lifecycle": (r"\brclpy\.lifecycle\b", "compat.lifecycle_api()"),
 }
-# direct uses not switched yet (these node files are being edited elsewhere): (file, kind). Remove an entry
-# when its file is switched; a new direct use anywhere else fails the guard.
-ALLOWED = {
-    ("memory_nodes/ros/memory_node.py", "rclpy.lifecycle"),
-}
+# direct uses not switched yet: (file, kind). None left: a new direct use anywhere fails the guard.
+ALLOWED: set = set()
 
 
 def code_lines(text: str):

@@ -59,6 +59,7 @@ from memory_nodes.planner.answer import ANSWERED, CANNOT_PARSE, NOT_SURE, STOP_C
 from memory_nodes.planner.config import PlannerConfig
 from memory_nodes.planner.planner import Feedback, Planner
 
+from . import compat
 from .conversions.basic import ns_to_time, time_to_ns
 from .conversions.perception import frame_view_from_msg, observations_from_msg
 from .conversions.planner import (
@@ -345,13 +346,12 @@ class RosNavigator:
                 if time.monotonic() > deadline:
                     raise WaitTimeout(f"navigate_to_pose did not finish within {self.cfg.nav_timeout_s:.0f} s")
                 return driven
-        wrapped = result_future.result()
-        result = wrapped.result
+        status, result = compat.goal_result(result_future.result())
         code = getattr(result, "error_code", 0)       # Humble's result has no error_code
         from action_msgs.msg import GoalStatus
-        if wrapped.status != GoalStatus.STATUS_SUCCEEDED or code:
+        if status != GoalStatus.STATUS_SUCCEEDED or code:
             msg = getattr(result, "error_msg", "")
-            raise MemoryStackError(f"navigate_to_pose failed (status {wrapped.status}, code {code}) {msg}".strip())
+            raise MemoryStackError(f"navigate_to_pose failed (status {status}, code {code}) {msg}".strip())
         return self._driven(start_odometer, start_pose, goal)
 
     def _driven(self, start_odometer: float, start_pose, goal=None) -> float:
