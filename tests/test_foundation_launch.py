@@ -134,6 +134,9 @@ def test_runner_starts_nodes_and_lifecycle_manager_activates_them(tmp_path):
         stack.start()
         wait_until(lambda: log.exists() and log.read_text().split() == ["configure", "activate"], 60,
                    what="dummy configured and activated")
+        mlog = tmp_path / "logs" / "lifecycle_manager.log"   # the manager logs once activate has replied
+        wait_until(lambda: mlog.exists() and "managed nodes active: dummy" in mlog.read_text(), 30,
+                   what="the lifecycle manager's 'managed nodes active' line")
         assert stack.poll()["lifecycle_manager"] is None  # still running
     finally:
         codes = stack.stop()
