@@ -161,8 +161,15 @@ def probe_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, Any]:
         done += 1
         if max_ack >= frames[-1].stamp_ns:
             break
-    # reference: the same frames up to the last acknowledgement, uninterrupted
-    ref_path = str(work / "ref.db")
+    lost, ro = _acked_lost(frames, max_ack, path, str(work / "ref.db"))
+    return {"kill_trials": done, "acked_lost": lost, "integrity_failures": integrity_failures,
+            "reopen_s_max": max(reopen) if reopen else float("inf"),
+            "acked_observations": sum(n for t, n in ro.items() if t <= max_ack)}
+
+
+def _acked_lost(frames, max_ack: int, path: str, ref_path: str):
+    """Rows (observations, views) acknowledged (stamp <= max_ack) that an uninterrupted reference run over the
+    same frames stored and ``path`` lacks; and the reference's observations per stamp."""
     ref = MemoryCore.open(ref_path, _cfg(ref_path), default_vocabulary())
     for f in frames:
         if f.stamp_ns > max_ack:
@@ -173,9 +180,7 @@ def probe_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, Any]:
     go, gv = _counts(path)
     lost = sum(max(0, n - go.get(t, 0)) for t, n in ro.items() if t <= max_ack)
     lost += sum(max(0, n - gv.get(t, 0)) for t, n in rv.items() if t <= max_ack)
-    return {"kill_trials": done, "acked_lost": lost, "integrity_failures": integrity_failures,
-            "reopen_s_max": max(reopen) if reopen else float("inf"),
-            "acked_observations": sum(n for t, n in ro.items() if t <= max_ack)}
+    return lost, ro
 
 
 # ---------------------------------------------------------------------------------------- corrupt
@@ -994,17 +999,7 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, A
         log.close()
     lost = 0
     if max_ack >= 0:
-        ref_path = str(work / "node_kill_ref.db")
-        ref = MemoryCore.open(ref_path, _cfg(ref_path), default_vocabulary())
-        for f in frames:
-            if f.stamp_ns > max_ack:
-                break
-            ref.ingest(f)
-        ref.close()
-        ro, rv = _counts(ref_path)
-        go, gv = _counts(path)
-        lost = sum(max(0, n - go.get(t, 0)) for t, n in ro.items() if t <= max_ack)
-        lost += sum(max(0, n - gv.get(t, 0)) for t, n in rv.items() if t <= max_ack)
+        lost, _ = _acked_lost(frames, max_ack, path, str(work / "node_kill_ref.db"))
     return {"node_kill_trials": done, "node_kill_watermark_behind": behind, "node_kill_acked_lost": lost,
             "node_kill_restart_s_max": round(max(restart_s), 2) if restart_s else None,
             "node_kill_detail": detail}

@@ -49,7 +49,7 @@ import numpy as np
 from memory_nodes.common.types import PerceptionOutput
 from memory_nodes.memory import MemoryConfig, MemoryCore
 from memory_nodes.memory.config import NS_PER_DAY, NS_PER_S
-from memory_nodes.memory.synthetic import SMALL, ChangeTruth, SynthConfig, SyntheticHousehold
+from memory_nodes.memory.synthetic import SynthConfig, SyntheticHousehold
 from memory_nodes.vocab import VocabConfig, Vocabulary
 
 _CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []   # before pinning
@@ -93,26 +93,13 @@ class ScaleHousehold(SyntheticHousehold):
             d = self._depth_cache[key] = super()._depth_image(T)
         return d.copy()           # the frame draws objects into its copy
 
-    def apply_day_changes(self, day: int) -> None:
+    def change_rates(self, o) -> Tuple[float, float]:
+        """Daily movers (mugs, phones, ...) move often, the rest seldom."""
         sc = self.sc
-        if day == 0:
-            return
-        for o in list(self.objects.values()):
-            if o.furniture or not o.present:
-                continue
-            u = self.rng.random()
-            p_move = sc.p_move_daily_mover if o.class_name in DAILY_MOVERS else sc.p_move_other
-            if u < sc.p_vanish_per_day:
-                o.present = False
-                self.changes.append(ChangeTruth("disappeared", o.gt_id, day, o.pos.copy(), None))
-            elif u < sc.p_vanish_per_day + p_move:
-                new = self._random_spot()
-                if np.linalg.norm(new - o.pos) > 1.0:
-                    self.changes.append(ChangeTruth("moved", o.gt_id, day, o.pos.copy(), new.copy()))
-                    o.pos = new
-        if self.rng.random() < sc.p_appear_per_day:
-            i = self._add(SMALL[int(self.rng.integers(len(SMALL)))], self._random_spot(), 0.12)
-            self.changes.append(ChangeTruth("appeared", i, day, None, self.objects[i].pos.copy()))
+        return sc.p_vanish_per_day, sc.p_move_daily_mover if o.class_name in DAILY_MOVERS else sc.p_move_other
+
+    def appear_rate(self) -> float:
+        return self.sc.p_appear_per_day
 
     def day_frames(self, day: int) -> Iterator[PerceptionOutput]:
         """The day's changes, then every pass's frames in time order (5 Hz within a pass)."""

@@ -141,23 +141,31 @@ class SyntheticHousehold:
         off = self.rng.uniform(-0.35, 0.35, 2)
         return np.array([centre[0] + off[0], centre[1] + off[1], top + 0.06])
 
+    def change_rates(self, o) -> Tuple[float, float]:
+        """(P(vanish), P(move)) per day for object ``o`` (a subclass may give classes their own rates)."""
+        return self.cfg.p_vanish_per_day, self.cfg.p_move_per_day
+
+    def appear_rate(self) -> float:
+        """P(a new small object appears) per day."""
+        return self.cfg.p_appear_per_day
+
     def apply_day_changes(self, day: int) -> None:
-        c = self.cfg
         if day == 0:
             return
         for o in list(self.objects.values()):
             if o.furniture or not o.present:
                 continue
             u = self.rng.random()
-            if u < c.p_vanish_per_day:
+            p_vanish, p_move = self.change_rates(o)
+            if u < p_vanish:
                 o.present = False
                 self.changes.append(ChangeTruth("disappeared", o.gt_id, day, o.pos.copy(), None))
-            elif u < c.p_vanish_per_day + c.p_move_per_day:
+            elif u < p_vanish + p_move:
                 new = self._random_spot()
                 if np.linalg.norm(new - o.pos) > 1.0:
                     self.changes.append(ChangeTruth("moved", o.gt_id, day, o.pos.copy(), new.copy()))
                     o.pos = new
-        if self.rng.random() < c.p_appear_per_day:
+        if self.rng.random() < self.appear_rate():
             i = self._add(SMALL[int(self.rng.integers(len(SMALL)))], self._random_spot(), 0.12)
             self.changes.append(ChangeTruth("appeared", i, day, None, self.objects[i].pos.copy()))
 
