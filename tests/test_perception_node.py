@@ -174,5 +174,7 @@ def test_node_publishes_and_survives_bad_frames(tmp_path, ros_context_factory, p
     # the map was saved on shutdown: a restart keeps the place (and room) ids
     from memory_nodes.perception.pipeline import Perception
     restarted = Perception()
-    restarted.load_state((tmp_path / "state" / "perception_state.npz").read_bytes())
+    state = tmp_path / "state" / "perception_state.npz"
+    assert state.is_file(), f"no perception state saved on shutdown (rc {proc.returncode}); node log:\n{log}"
+    restarted.load_state(state.read_bytes())
     assert len(restarted.places.places) == 1 and np.count_nonzero(restarted.grid.free_hits) > 100

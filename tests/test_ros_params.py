@@ -236,6 +236,7 @@ def test_every_node_declares_its_config_files_parameters(make_node):
 # ------------------------------------------------------------------------------------------ main() runner
 _RUNNER = textwrap.dedent("""
     import sys
+    import time
     from rclpy.node import Node
     from memory_nodes.common.errors import ConfigError
     from memory_nodes.ros.runner import run_node
@@ -249,10 +250,18 @@ _RUNNER = textwrap.dedent("""
         def __init__(self):
             raise ConfigError("node.x must be > 0")
 
+    def slow_save(n):
+        print("saving", flush=True)
+        time.sleep(1.5)             # a second SIGINT and a SIGTERM arrive now
+        print("saved", flush=True)
+
     kind = sys.argv[1]
-    run_node(Good if kind == "good" else Bad, executor="multi" if kind == "good" else "single", num_threads=2,
-             before_destroy=lambda n: print("before_destroy", n.get_name(), flush=True), name="runner_test",
-             what="the test node")
+    if kind == "slow":
+        run_node(Good, before_destroy=slow_save, name="runner_test", what="the test node")
+    else:
+        run_node(Good if kind == "good" else Bad, executor="multi" if kind == "good" else "single", num_threads=2,
+                 before_destroy=lambda n: print("before_destroy", n.get_name(), flush=True), name="runner_test",
+                 what="the test node")
     print("returned", flush=True)
 """)
 
@@ -276,6 +285,32 @@ def test_runner_stops_cleanly_on_ctrl_c_and_reports_start_up_errors():
             p.kill()
     assert p.returncode == 0, out
     assert "before_destroy runner_test" in out and out.rstrip().endswith("returned") and "Traceback" not in out
+
+
+@pytest.mark.ros
+def test_signals_during_the_save_before_exit_do_not_cut_it_short():
+    """A second Ctrl-C (or ros2 launch's SIGTERM after its SIGINT) while a node saves is logged once; the
+    save finishes and the process exits 0 (before: KeyboardInterrupt half-way through the commit)."""
+    p = subprocess.Popen([PYTHON, "-c", _RUNNER, "slow"], env=ros_env(DOMAIN), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, cwd=str(REPO_ROOT))
+    lines = []
+    try:
+        assert p.stdout.readline().strip() == "spinning"
+        p.send_signal(signal.SIGINT)
+        for line in p.stdout:
+            lines.append(line)
+            if line.strip() == "saving":
+                break
+        p.send_signal(signal.SIGINT)
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    out = "".join(lines) + out
+    assert p.returncode == 0, out
+    assert "saved" in out.split() and out.rstrip().endswith("returned") and "Traceback" not in out, out
+    assert out.count("while saving and shutting down") == 1, out
 
 
 def test_unknown_executor_kind_is_an_error():

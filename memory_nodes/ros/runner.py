@@ -22,10 +22,12 @@ so and how to fix it (its ROS time would stand still: no sim-time timer fires).
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import sys
+import threading
 import time
 from typing import Callable, Optional, Sequence, Tuple, Type
 
@@ -122,9 +124,53 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
             logger.fatal(f"cannot start {what}: {e}" if node is None else f"{what} stopped: {e}")
             raise SystemExit(1) from None
         finally:
-            if ex is not None:
-                ex.shutdown()
-            if node is not None:
-                if before_destroy is not None:
-                    before_destroy(node)
-                node.destroy_node()
+            with _cleanup_uninterrupted(node, name):
+                _cleanup_step(node, name, "shutting the executor down", ex.shutdown if ex is not None else None)
+                if node is not None:
+                    if before_destroy is not None:
+                        _cleanup_step(node, name, "saving before exit", lambda: before_destroy(node))
+                    _cleanup_step(node, name, "destroying the node", node.destroy_node)
+
+
+@contextlib.contextmanager
+def _cleanup_uninterrupted(node: Optional[Node], name: str):
+    """While a node saves and shuts down, a further SIGINT/SIGTERM (a second Ctrl-C, ros2 launch's SIGTERM
+    after its SIGINT, one delivered just as the spin ended) is logged once instead of raising
+    KeyboardInterrupt half-way through a commit: the store and the map are written whole. SIGKILL still
+    ends it at once. The previous handlers come back afterwards (rclpy's try_shutdown runs after this)."""
+    said: list = []
+
+    def later(signum, _frame) -> None:
+        if not said:
+            said.append(signum)
+            logger = node.get_logger() if node is not None else rclpy.logging.get_logger(name)
+            logger.warning(f"signal {signum} while saving and shutting down: finishing that first "
+                           "(SIGKILL ends the process at once, and loses what is not saved yet)")
+
+    saved = {}
+    try:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                saved[sig] = signal.signal(sig, later)
+    except KeyboardInterrupt:      # the signal that ended the spin, delivered this late: already handled
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:         # None: set outside Python; rclpy's try_shutdown restores its own
+                signal.signal(sig, handler)
+
+
+def _cleanup_step(node: Optional[Node], name: str, what: str, step: Optional[Callable[[], object]]) -> None:
+    """One step of the shutdown; an error in it is logged and the next step still runs (the store's commit
+    must not be skipped because the executor failed to shut down)."""
+    if step is None:
+        return
+    try:
+        step()
+    except KeyboardInterrupt:
+        pass
+    except Exception as e:  # noqa: BLE001 - logged; the remaining steps run
+        logger = node.get_logger() if node is not None else rclpy.logging.get_logger(name)
+        logger.error(f"error while {what}: {type(e).__name__}: {e}")
