@@ -117,16 +117,24 @@ def test_explore_only_searches_nearest_first_until_found(ctx, vocab):
     q = _where_question(ctx, oid)
     ex = ExploreOnlyAgent(agent.planner, budget_m=200.0)
     visits = []
+    saw_target = []                  # per look: did it detect the target's class
     orig = ctx.navigator
+    cls = ctx.home.sim.world.object_by_id(oid).class_name
 
     def spy(t, overlay, seed, with_views=True):
         nav = orig(t, overlay, seed, with_views)
-        go = nav.go_to
+        go, look = nav.go_to, nav.look
 
         def go_to(goal):
             visits.append((tuple(nav.current_pose()[:2]), tuple(goal[:2])))
             return go(goal)
-        nav.go_to = go_to
+
+        def look_spy():
+            res = look()
+            saw_target.append(any(ctx.home.truth.canon(o.class_name) == ctx.home.truth.canon(cls)
+                                  for o in res.observations))
+            return res
+        nav.go_to, nav.look = go_to, look_spy
         return nav
     ctx.navigator = spy
     try:
@@ -140,9 +148,15 @@ def test_explore_only_searches_nearest_first_until_found(ctx, vocab):
         left = [vp for vp in all_vps if vp not in [g for _, g in visits[:i]]]
         costs = [planner.path_length_m(here, vp) for vp in left]
         assert planner.path_length_m(here, goal) == pytest.approx(min(costs), abs=1e-6)
-    if r.status == "ANSWERED":
+    # one look per viewpoint driven to, the path within the budget and equal to the legs driven
+    assert r.looks == len(visits) == len(saw_target)
+    assert r.path_m <= 200.0 + 1e-6
+    assert r.path_m == pytest.approx(sum(planner.path_length_m(here, goal) for here, goal in visits), rel=1e-6)
+    if r.status == "ANSWERED":              # found: it stopped at the first look that saw the target
         assert ctx.home.sim.world.room_at(*r.position_m[:2]) == q.truth.value
-        assert len(visits) < len(all_vps) or r.path_m <= 200.0
+        assert saw_target[-1] and not any(saw_target[:-1])
+    else:                                   # not found: no look saw it
+        assert not any(saw_target)
     past = Question("q2", 3, 0, q.ask_ns, "past", "last_seen", f"when did you last see the {q.expected['target']}?",
                     "dev", "", Truth("time", 0, accept_range_ns=(0, 1)), {"kinds": ["last_seen"]}, {})
     rp = ex.answer(past, ctx, 0)

@@ -35,6 +35,33 @@ def _parse_args(argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def fit_refusal(seeds, dev_seeds) -> str:
+    """Why --fit must not run on these seeds ("" when it may): fitting happens on dev seeds only."""
+    bad = [s for s in seeds if s not in dev_seeds]
+    return f"--fit only on dev seeds {list(dev_seeds)}; refusing {bad}" if bad else ""
+
+
+def fitted_for_run(fitted, seeds, dev_seeds, in_sample: bool = False):
+    """(calibrator or None, planner overrides, what was applied in words, refusal or "") for a run on
+    ``seeds``. A fit is never applied to a seed it was fitted on (those numbers would be contaminated;
+    ``in_sample`` allows it for the report right after --fit, which says so), nor at all when it was fitted
+    on anything but dev seeds."""
+    none = (None, {}, "none (planner defaults)")
+    if fitted is None:
+        return (*none, "")
+    on = set(fitted.get("fitted_on_seeds", []))
+    if not on or not on <= set(dev_seeds):
+        return (*none, f"the fitted values were fitted on non-dev seeds {sorted(on - set(dev_seeds))}: not applied")
+    if on & set(seeds) and not in_sample:
+        return (*none, "the fitted values were fitted on some of these seeds: not applied")
+    from memory_nodes.planner.calibration import Calibrator
+    overrides = dict(fitted.get("planner_overrides", {}))
+    applied = (f"fitted on dev seeds {fitted['fitted_on_seeds']}: calibration, "
+               + ", ".join(f"{k}={v:g}" for k, v in overrides.items())
+               + (" (in-sample: applied to the seeds it was fitted on)" if on & set(seeds) else ""))
+    return Calibrator.from_dict(fitted["calibrator"]), overrides, applied, ""
+
+
 def main(argv=None) -> int:
     t_start = time.perf_counter()
     args = _parse_args(argv)
@@ -42,9 +69,9 @@ def main(argv=None) -> int:
     rc = cfg.run
     if args.fit:
         seeds = args.seed or rc.dev_seeds
-        bad = [s for s in seeds if s not in rc.dev_seeds]
-        if bad:
-            print(f"--fit only on dev seeds {rc.dev_seeds}; refusing {bad}", file=sys.stderr)
+        refusal = fit_refusal(seeds, rc.dev_seeds)
+        if refusal:
+            print(refusal, file=sys.stderr)
             return 2
     else:
         seeds = args.seed or ([rc.quick_seed] if args.quick else rc.test_seeds)
@@ -71,19 +98,12 @@ def main(argv=None) -> int:
         FITTED_FILE.write_text(json.dumps(fitted, indent=1))
         print(f"chose lambda {fitted['planner_overrides']['utility.lambda_per_m']:g}/m; calibration from "
               f"{fitted['calibration_samples']} answers -> {FITTED_FILE}")
-    calibrator = None
-    applied = "none (planner defaults)"
     from .fit import load_fitted
-    fitted = load_fitted()
-    if fitted is not None:
-        if set(fitted.get("fitted_on_seeds", [])) & set(seeds) and not args.fit:
-            print("the fitted values were fitted on some of these seeds: not applied", file=sys.stderr)
-        else:
-            from memory_nodes.planner.calibration import Calibrator
-            calibrator = Calibrator.from_dict(fitted["calibrator"])
-            cfg.fitted.planner_overrides = {**cfg.fitted.planner_overrides, **fitted.get("planner_overrides", {})}
-            applied = (f"fitted on dev seeds {fitted['fitted_on_seeds']}: calibration, "
-                       + ", ".join(f"{k}={v:g}" for k, v in fitted.get("planner_overrides", {}).items()))
+    calibrator, overrides, applied, refusal = fitted_for_run(load_fitted(), seeds, rc.dev_seeds,
+                                                                  in_sample=args.fit)
+    if refusal:
+        print(refusal, file=sys.stderr)
+    cfg.fitted.planner_overrides = {**cfg.fitted.planner_overrides, **overrides}
     min_oos = cfg.generator.min_out_of_scope_full if nq >= rc.full_questions else 0
     res = run_benchmark(cfg, seeds, days, nq, vocab, agents, calibrator, cache_dir=cache_dir,
                         min_out_of_scope=min_oos)

@@ -32,7 +32,7 @@ class RunConfig:
     """What one run covers. ``full`` and ``quick`` are the two sizes of `python -m bench.laeqa`."""
     dev_seeds: List[int] = field(default_factory=lambda: [101, 102, 103])   # homes whose numbers may be fitted on
     test_seeds: List[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])  # default homes of a full run
-    quick_seed: int = 7                      # the home of --quick (a test seed: nothing is fitted on it)
+    quick_seed: int = 13                     # the home of --quick (a fresh test seed: nothing is fitted or tuned on it)
     full_days: int = 7                       # days of patrol before the questions (full run)
     full_questions: int = 200                # in all, split evenly over the homes
     quick_days: int = 2

@@ -87,18 +87,42 @@ def finite_or_none(x: Optional[float], ndigits: int = 4) -> Optional[float]:
     return round(float(x), ndigits)
 
 
+def base_rate_brier(outcomes: Sequence[bool]) -> float:
+    """Brier of always stating the base rate (the share of outcomes that are true): r * (1 - r), the best
+    any constant probability can do on these outcomes; nan when empty."""
+    if not outcomes:
+        return float("nan")
+    r = float(np.mean(np.asarray(outcomes, dtype=float)))
+    return r * (1.0 - r)
+
+
+def std(values: Sequence[float]) -> float:
+    return float(np.std(np.asarray(values, dtype=float))) if len(values) else float("nan")
+
+
 def summarize(correct: List[bool], guess_correct: List[bool], probs: List[Optional[float]],
               not_sure: List[bool], path_m: List[float], efficiency: List[float],
-              n_bins: int = 10) -> Dict[str, Optional[float]]:
+              n_bins: int = 10, raw_probs: Optional[List[Optional[float]]] = None,
+              text_room_ok: Optional[List[Optional[bool]]] = None) -> Dict[str, Optional[float]]:
     """The per-agent (or per-category) block of numbers.
 
     accuracy: NOT_SURE counts as wrong. selective_accuracy: among the questions answered (not NOT_SURE).
     Calibration (brier, ece) scores the stated probability of the best guess against whether the best
     guess is right (a NOT_SURE reply still states a best guess), over the questions that state one.
+    raw_brier: the same for the probability before calibration (``raw_probs``; the stated one where an
+    agent has no raw one), against base_rate_brier over the same answers: a raw probability that carries
+    information scores below the base rate. confidence_std: spread of the stated probabilities.
+    path_efficiency_driven: mean path efficiency over the questions where the agent drove (driven_share
+    of them; None when it never drove). text_room_mismatch_rate: among replies whose text names a room and
+    that carry a position, the share whose position lies outside the named room (``text_room_ok``).
     """
     n = len(correct)
     answered = [c for c, ns in zip(correct, not_sure) if not ns]
     cal = [(p, c) for p, c in zip(probs, guess_correct) if p is not None]
+    raw = raw_probs if raw_probs is not None else probs
+    raw_cal = [(r if r is not None else p, c) for p, r, c in zip(probs, raw, guess_correct) if p is not None]
+    driven = [e for e, m in zip(efficiency, path_m) if m > 1e-9]
+    named = [ok for ok in (text_room_ok or []) if ok is not None]
     return {
         "n": n,
         "accuracy": finite_or_none(sum(correct) / n if n else float("nan")),
@@ -110,4 +134,11 @@ def summarize(correct: List[bool], guess_correct: List[bool], probs: List[Option
         "ece": finite_or_none(ece([p for p, _ in cal], [c for _, c in cal], n_bins)),
         "ece_noise_floor": finite_or_none(ece_noise_floor([p for p, _ in cal], n_bins)),
         "calibration_n": len(cal),
+        "raw_brier": finite_or_none(brier([p for p, _ in raw_cal], [c for _, c in raw_cal])),
+        "base_rate_brier": finite_or_none(base_rate_brier([c for _, c in raw_cal])),
+        "confidence_std": finite_or_none(std([p for p, _ in cal])),
+        "path_efficiency_driven": finite_or_none(mean(driven)) if driven else None,
+        "driven_share": finite_or_none(len(driven) / n if n else float("nan")),
+        "text_room_mismatch_rate": finite_or_none(sum(not ok for ok in named) / len(named)) if named else 0.0,
+        "text_room_named_n": len(named),
     }

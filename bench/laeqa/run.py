@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from .harness import HomeContext, build_memory, load_or_build_home
 from .metrics import finite_or_none, mean, path_efficiency, percentile, summarize
 from .phrasing import load_pool
 from .questions import Question, category_quotas, generate
-from .score import CANNOT_PARSE, NOT_SURE, Reply, score
+from .score import CANNOT_PARSE, NOT_SURE, Reply, score, text_room_agrees
 
 NS_PER_H = 3_600_000_000_000
 
@@ -31,6 +32,7 @@ class Record:
     correct: bool
     guess_correct: bool
     efficiency: float = 1.0
+    text_room_ok: Optional[bool] = None          # the room the text names holds the reply's position (None: n/a)
 
 
 @dataclass
@@ -142,7 +144,7 @@ def run_benchmark(cfg: LaeqaConfig, seeds: Sequence[int], days: int, n_questions
                 ok, g = score(r, q, home.sim.world, home.truth.canon, cfg.scoring.set_min_f1)
                 if name == "oracle":
                     oracle_path = r.path_m
-                records.append(Record(name, q, r, ok, g))
+                records.append(Record(name, q, r, ok, g, text_room_ok=text_room_agrees(r, home.sim.world)))
                 if name == "voi" or (name == "memory_only" and q.qid not in parse_ok):
                     parse_ok[q.qid] = r.parse_ok
             for rec in records[-len(order):]:
@@ -194,8 +196,9 @@ def summarize_run(res: RunResult, cfg: LaeqaConfig) -> Dict[str, Any]:
             rs = [r for r in recs if r.question.category == cat]
             if rs:
                 b = _block(rs, nb)
-                cats[cat] = {"accuracy": b["accuracy"], "n": b["n"], "not_sure_rate": b["not_sure_rate"],
-                             "path_m": b["path_m"], "path_efficiency": b["path_efficiency"]}
+                cats[cat] = {k: b[k] for k in ("accuracy", "n", "not_sure_rate", "path_m", "path_efficiency",
+                                               "path_efficiency_driven", "driven_share", "raw_brier",
+                                               "base_rate_brier", "brier")}
         block["by_category"] = cats
         pools = {}
         for pool in ("dev", "test"):
@@ -213,6 +216,8 @@ def summarize_run(res: RunResult, cfg: LaeqaConfig) -> Dict[str, Any]:
         block["wall_ms_mean"] = finite_or_none(mean(walls), 2)
         block["wall_ms_p95"] = finite_or_none(percentile(walls, 95), 2)
         block["looks_mean"] = finite_or_none(mean([r.reply.looks for r in recs]), 2)
+        block["confidence_histogram"] = _histogram([r.reply.probability for r in recs
+                                                    if r.reply.probability is not None], nb)
         agents[name] = block
     parse = {}
     for pool in ("dev", "test"):
@@ -240,8 +245,17 @@ def summarize_run(res: RunResult, cfg: LaeqaConfig) -> Dict[str, Any]:
     return out
 
 
-def _block(recs: List[Record], n_bins: int, noise_floor: bool = True) -> Dict[str, Any]:
-    b = summarize([r.correct for r in recs], [r.guess_correct for r in recs],
-                  [r.reply.probability for r in recs], [r.reply.status == NOT_SURE for r in recs],
-                  [r.reply.path_m for r in recs], [r.efficiency for r in recs], n_bins)
-    return b
+def _block(recs: List[Record], n_bins: int) -> Dict[str, Any]:
+    return summarize([r.correct for r in recs], [r.guess_correct for r in recs],
+                     [r.reply.probability for r in recs], [r.reply.status == NOT_SURE for r in recs],
+                     [r.reply.path_m for r in recs], [r.efficiency for r in recs], n_bins,
+                     raw_probs=[r.reply.raw_probability for r in recs],
+                     text_room_ok=[r.text_room_ok for r in recs])
+
+
+def _histogram(probs: Sequence[float], n_bins: int) -> List[int]:
+    """Counts of stated probabilities in ``n_bins`` equal bins of [0, 1] (as the ECE bins them)."""
+    out = [0] * n_bins
+    for p in probs:
+        out[min(n_bins - 1, max(0, math.ceil(min(1.0, max(0.0, p)) * n_bins) - 1))] += 1
+    return out

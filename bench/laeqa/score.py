@@ -1,10 +1,12 @@
 """Scoring an agent's reply against the truth.
 
 Exact for rooms, yes/no, counts, colours and classes; a tolerance (the truth's accepted interval) for
-times; sets ("what is on Y", "what changed") by F1 >= ``set_min_f1``. A room answer is judged by its
-position (the simulator's room containing it) when the reply carries one, else by its room label (which
-is only enough when the home has a single room of that type). NOT_SURE counts as wrong; its best guess is
-still scored for calibration.
+times; sets ("what is on Y", "what changed") by F1 >= ``set_min_f1``. A room answer is judged by what the
+user reads and by its position: the room type its text names (if it names one) must be the type of the
+true room, and the position (the simulator's room containing it) must be in the true room; without a
+position, by its room label (only enough when the home has a single room of that type). NOT_SURE counts
+as wrong; its best guess is still scored for calibration. ``text_room_agrees`` says whether the room a
+reply's text names contains the reply's own position (the text/position mismatch the run reports).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
+from sim.catalog import ROOM_TYPES
 from sim.world import World
 
 from .metrics import set_f1
@@ -53,6 +56,37 @@ def _color_of(text: str) -> str:
     return _COLOR_ALIASES.get(hits[-1], hits[-1]) if hits else ""
 
 
+_ROOM_PHRASES = sorted(((t.replace("_", " "), t) for t in ROOM_TYPES), key=lambda kv: -len(kv[0]))
+
+
+def named_room_type(text: str) -> str:
+    """The room type (catalog name) the text names first, "" if none ("in the kids room near place 5" ->
+    kids_room; "room 3" or "near place 5, 3.2 m north of the map origin" name none)."""
+    low = " " + re.sub(r"[^a-z]+", " ", text.lower()) + " "
+    best = (len(low) + 1, "")
+    for phrase, t in _ROOM_PHRASES:
+        i = low.find(" " + phrase + " ")
+        if 0 <= i < best[0]:
+            best = (i, t)
+    return best[1]
+
+
+def _position_room(reply: Reply, world: World) -> Optional[int]:
+    if reply.position_m is None or not np.all(np.isfinite(reply.position_m[:2])):
+        return None
+    return world.room_at(float(reply.position_m[0]), float(reply.position_m[1]))
+
+
+def text_room_agrees(reply: Reply, world: World) -> Optional[bool]:
+    """Does the room type the reply's text names hold the reply's position? None when the text names no
+    room or the reply has no position (nothing to compare)."""
+    named = named_room_type(reply.text)
+    room = _position_room(reply, world)
+    if not named or room is None:
+        return None
+    return room >= 0 and world.room(room).room_type == named
+
+
 def guess_correct(reply: Reply, q: Question, world: World, canonical, set_min_f1: float) -> bool:
     """Is the reply's best guess right (ignoring NOT_SURE)?"""
     tr = q.truth
@@ -62,8 +96,12 @@ def guess_correct(reply: Reply, q: Question, world: World, canonical, set_min_f1
     if reply.status == CANNOT_PARSE:
         return False
     if t == "room":
-        if reply.position_m is not None and np.all(np.isfinite(reply.position_m[:2])):
-            return world.room_at(float(reply.position_m[0]), float(reply.position_m[1])) == int(tr.value)
+        named = named_room_type(reply.text)
+        if named and named != tr.room_type:
+            return False                  # the user reads another room, whatever the position says
+        room = _position_room(reply, world)
+        if room is not None:
+            return room == int(tr.value)
         if reply.room_label:
             same_type = [r for r in world.rooms if r.room_type == tr.room_type]
             return len(same_type) == 1 and canonical_room(reply.room_label) == canonical_room(tr.room_type)
