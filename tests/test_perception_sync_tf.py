@@ -146,3 +146,30 @@ def test_unknown_frames_and_bad_trees_fail_clearly():
         buf.set_transform("camera_optical", "map", np.eye(4), 0, static=True)
     with pytest.raises(TransformError, match="already has parent"):
         buf.set_transform("map", "base_link", np.eye(4), 0)
+
+
+def test_time_tolerances_come_from_the_config():
+    """sync.* and transforms.* jump tolerances (defaults unchanged: 60 s back, 24 h ahead, 3 stamps for a new
+    time base) reach the synchronizer's and the tf buffer's StampGuards; a bad value fails fast."""
+    from memory_nodes.common.errors import ConfigError
+    from memory_nodes.perception.config import PerceptionConfig, SyncConfig, TransformsConfig
+    d = PerceptionConfig()
+    assert (d.sync.jump_back_tolerance_s, d.sync.jump_forward_tolerance_s, d.sync.new_time_base_stamps) == (
+        60.0, 86400.0, 3)
+    assert (d.transforms.jump_forward_tolerance_s, d.transforms.new_time_base_stamps) == (86400.0, 3)
+    s = 10 ** 9
+    # a 10 s jump back: inside the default 60 s, an outlier at 5 s; 2 agreeing stamps make a new base at 2
+    sync = ApproxTimeSync(1, 0, 10, jump_tolerance_ns=5 * s, confirm=2, forward_tolerance_ns=20 * s)
+    assert sync.add(0, 100 * s, "a") == [["a"]]
+    assert sync.add(0, 90 * s, "b") == [] and sync.take_events()[0][0] == "stamp_jump"
+    assert sync.add(0, 90 * s + 1, "c") == [["c"]] and sync.take_events()[0][0] == "new_time_base"
+    assert sync.add(0, 121 * s, "d") == [] and sync.take_events()[0][0] == "stamp_jump"   # 31 s ahead > 20 s
+    tf = TransformBuffer(forward_tolerance_ns=30 * s, new_time_base_stamps=1)
+    tf.set_transform("map", "base", np.eye(4), 100 * s)
+    tf.set_transform("map", "base", np.eye(4), 200 * s)        # one sample beyond 30 s: a new base at once
+    assert tf.time_range_ns(("map", "base")) == (200 * s, 200 * s)
+    for bad in (dict(jump_back_tolerance_s=0.0), dict(new_time_base_stamps=0), dict(jump_forward_tolerance_s=-1.0)):
+        with pytest.raises(ConfigError):
+            SyncConfig(**bad).validate()
+    with pytest.raises(ConfigError):
+        TransformsConfig(new_time_base_stamps=0).validate()

@@ -373,3 +373,17 @@ def test_perception_inputs_survive_generated_messages(perception, memory):
     for m in node.fuzz_published:               # what perception would publish goes into memory
         _no_escape(memory._on_frame, m)
     _store_is_clean(memory)
+
+
+def test_perception_timer_callbacks_are_guarded(perception):
+    """A held frame whose retry raises (here: not a synchronized set at all) is logged once under its cause,
+    counted and dropped from the tf queue; the timer callbacks let nothing escape, the next tick is clean."""
+    node = perception
+    before = node._log_rejected.counts().get("callback_retry_tf", 0)
+    node._tf_pending.append(([object()], 0.0))
+    _no_escape(node._retry_tf)
+    assert node._tf_pending == []
+    assert node._log_rejected.counts()["callback_retry_tf"] == before + 1
+    _no_escape(node._retry_tf)
+    _no_escape(node._check_inputs)
+    assert node._log_rejected.counts()["callback_retry_tf"] == before + 1

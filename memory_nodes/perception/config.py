@@ -367,9 +367,16 @@ class TransformsConfig:
     lookup_timeout_s: float = 0.0        # ROS node only: wait this long for tf (0 = no wait)
     wait_for_tf_s: float = 0.5           # ROS node only: a frame whose tf has not arrived yet is held (in
                                          # order, not blocking) and retried this long before rejection
+    # time policy per dynamic tf edge (sync.py StampGuard): a sample more than cache_time_s behind the edge's
+    # newest, or more than this many s ahead of it, is an outlier and rejected (24 h: a robot paused
+    # overnight resumes, a stamp years ahead does not)
+    jump_forward_tolerance_s: float = 86400.0
+    new_time_base_stamps: int = 3        # this many samples in a row that agree beyond a jump: a new time base
 
     def validate(self) -> None:
         _check(self.cache_time_s > 0.0, "transforms.cache_time_s must be > 0")
+        _check(self.jump_forward_tolerance_s > 0.0, "transforms.jump_forward_tolerance_s must be > 0")
+        _check(self.new_time_base_stamps >= 1, "transforms.new_time_base_stamps must be >= 1")
         _check(self.max_extrapolation_s >= 0.0, "transforms.max_extrapolation_s must be >= 0")
         _check(self.lookup_timeout_s >= 0.0, "transforms.lookup_timeout_s must be >= 0")
         _check(self.wait_for_tf_s >= 0.0, "transforms.wait_for_tf_s must be >= 0")
@@ -382,9 +389,19 @@ class SyncConfig:
     reliable: bool = False               # camera subscriptions RELIABLE instead of sensor-data (best
     #                                      effort); only for RELIABLE publishers, e.g. the simulator in
     #                                      lockstep, where a lost image would stall the lockstep
+    # time policy per camera input (sync.py StampGuard): a stamp more than jump_back_tolerance_s behind the
+    # input's newest or jump_forward_tolerance_s ahead of it is an outlier, rejected (stamp_jump), unless
+    # new_time_base_stamps stamps in a row agree beyond the jump: then they are a new time base (a bag loop,
+    # a clock reset)
+    jump_back_tolerance_s: float = 60.0
+    jump_forward_tolerance_s: float = 86400.0   # 24 h: a robot paused overnight resumes
+    new_time_base_stamps: int = 3
 
     def validate(self) -> None:
         _check(self.slop_s >= 0.0, "sync.slop_s must be >= 0")
+        _check(self.jump_back_tolerance_s > 0.0 and self.jump_forward_tolerance_s > 0.0,
+               "sync.jump_back_tolerance_s and sync.jump_forward_tolerance_s must be > 0")
+        _check(self.new_time_base_stamps >= 1, "sync.new_time_base_stamps must be >= 1")
         _check(self.queue_size >= 1, "sync.queue_size must be >= 1")
 
 

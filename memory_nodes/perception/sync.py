@@ -9,10 +9,11 @@ already emitted arrives too late and is dropped. Drops are counted per input.
 
 Time policy (``StampGuard``, one per input, also used per edge by tf_buffer.py): a stamp is judged against
 its own stream's history. 0 (no stamp) is rejected (``zero_stamp``). A jump back beyond
-``jump_tolerance_ns`` (60 s in the synchronizer, the cache time in the tf buffer) or forwards beyond
-``forward_tolerance_ns`` (24 h: pauses are normal, a stamp years ahead is not)
-is an outlier and rejected (``stamp_jump``) unless it is sustained: once
-``confirm`` stamps in a row agree with each other beyond the jump, they are a new time base (a bag loop, a
+``jump_tolerance_ns`` (60 s in the synchronizer: sync.jump_back_tolerance_s; the cache time in the tf buffer)
+or forwards beyond ``forward_tolerance_ns`` (24 h: pauses are normal, a stamp years ahead is not;
+sync.jump_forward_tolerance_s, transforms.jump_forward_tolerance_s)
+is an outlier and rejected (``stamp_jump``) unless it is sustained: once ``confirm`` stamps in a row
+(``new_time_base_stamps``) agree with each other beyond the jump, they are a new time base (a bag loop, a
 clock reset, a robot resumed): the guard moves there and the synchronizer drops what it held of the old
 base (``new_time_base``). So one frame from 2033 is dropped alone, and after a clock jump back frames flow
 again. Every rejection is returned by ``take_events()`` (cause, text) for the node to log once per cause.

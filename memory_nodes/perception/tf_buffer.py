@@ -7,7 +7,8 @@ before the oldest) sample holds that sample; farther is a TransformError, as is 
 frames in different trees. ``stamp_ns == 0`` means "the latest time every edge on the chain can give".
 
 Each dynamic edge's stamps go through a ``StampGuard`` (sync.py): a sample more than the cache time back or
-24 h ahead of the edge's newest (a 2033 stamp) is a TransformError and never trims the cache; a sustained
+``forward_tolerance_ns`` (24 h; transforms.jump_forward_tolerance_s) ahead of the edge's newest (a 2033
+stamp) is a TransformError and never trims the cache; a sustained
 jump is a new time base: the edge's cache restarts there.
 
 Transforms are 4x4 ``parent_T_child`` (maps points in child into parent); ``lookup(target, source, t)``
@@ -84,10 +85,15 @@ class TransformBuffer:
     """Static + dynamic transforms with chain look-ups. Time is passed in; nothing reads a clock."""
 
     def __init__(self, cache_time_ns: int = 10_000_000_000, max_extrapolation_ns: int = 50_000_000,
-                 max_samples_per_edge: int = 1000):
-        if cache_time_ns <= 0 or max_extrapolation_ns < 0 or max_samples_per_edge < 2:
-            raise ValueError("cache_time_ns > 0, max_extrapolation_ns >= 0, max_samples_per_edge >= 2")
+                 max_samples_per_edge: int = 1000, forward_tolerance_ns: int = FORWARD_TOLERANCE_NS,
+                 new_time_base_stamps: int = 3):
+        if (cache_time_ns <= 0 or max_extrapolation_ns < 0 or max_samples_per_edge < 2 or forward_tolerance_ns <= 0
+                or new_time_base_stamps < 1):
+            raise ValueError("cache_time_ns > 0, max_extrapolation_ns >= 0, max_samples_per_edge >= 2, "
+                             "forward_tolerance_ns > 0, new_time_base_stamps >= 1")
         self.cache_time_ns = int(cache_time_ns)
+        self.forward_tolerance_ns = int(forward_tolerance_ns)
+        self.new_time_base_stamps = int(new_time_base_stamps)
         self.max_extrapolation_ns = int(max_extrapolation_ns)
         self.max_samples_per_edge = int(max_samples_per_edge)
         self._edges: Dict[str, _Edge] = {}   # child -> edge to its parent
@@ -119,7 +125,8 @@ class TransformBuffer:
         if edge.static:
             raise TransformError(f"{parent}->{child} is static; a dynamic sample was given")
         if edge.guard is None:
-            edge.guard = StampGuard(self.cache_time_ns, reject_zero=False, forward_tolerance_ns=FORWARD_TOLERANCE_NS)
+            edge.guard = StampGuard(self.cache_time_ns, self.new_time_base_stamps, reject_zero=False,
+                                    forward_tolerance_ns=self.forward_tolerance_ns)
         verdict = edge.guard.check(int(stamp_ns))
         if verdict in ("zero_stamp", "stamp_jump"):
             raise TransformError(f"{parent}->{child}: sample stamped {int(stamp_ns)} ns rejected ({verdict}: "

@@ -29,6 +29,7 @@ max time per frame).
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass
@@ -93,9 +94,22 @@ PARAMETERS = (
         "rooms.segment_every_n_frames": (1, None), "rooms.occupied_min_hits": (1, None),
         "rooms.label_min_confidence": _UNIT, "transforms.max_extrapolation_s": (0.0, None),
         "transforms.lookup_timeout_s": (0.0, None), "transforms.wait_for_tf_s": (0.0, None),
-        "sync.slop_s": (0.0, None), "sync.queue_size": (1, None), "persistence.save_every_n_frames": (1, None)}),
+        "sync.slop_s": (0.0, None), "sync.queue_size": (1, None), "sync.new_time_base_stamps": (1, None),
+        "transforms.new_time_base_stamps": (1, None), "persistence.save_every_n_frames": (1, None)}),
     Section(PerceptionNodeConfig, "node.", ranges={"node.input_timeout_s": (0.0, None)}),
 )
+
+
+def _guarded(method):
+    """Guard of a timer or subscription callback: an exception is logged once per cause
+    (``callback_<name>``) and counted with the rejections; nothing escapes into the executor."""
+    @functools.wraps(method)
+    def guarded(self: "PerceptionNode", *args) -> None:
+        try:
+            method(self, *args)
+        except Exception as e:        # nothing escapes into the executor
+            self._reject(f"callback_{method.__name__.lstrip('_')}", f"{type(e).__name__}: {e}", None)
+    return guarded
 
 
 class InputWatch:
@@ -293,7 +307,9 @@ class PerceptionNode(Node):
             self._mf_sync.registerCallback(lambda *msgs: self._on_set(list(msgs)))
             self._mf_subs = subs
             return "message_filters.ApproximateTimeSynchronizer"
-        self._sync = ApproxTimeSync(len(topics), int(slop_s * 1e9), q)
+        sc = self.config.sync
+        self._sync = ApproxTimeSync(len(topics), int(slop_s * 1e9), q, int(sc.jump_back_tolerance_s * 1e9),
+                                    sc.new_time_base_stamps, int(sc.jump_forward_tolerance_s * 1e9))
         self._subs = []
         for i, (name, t) in enumerate(topics):
             self._subs.append(self.create_subscription(
@@ -328,6 +344,7 @@ class PerceptionNode(Node):
         except Exception as e:        # nothing escapes into the executor
             self._reject("callback_error", f"{type(e).__name__}: {e}", None)
 
+    @_guarded
     def _on_class_table(self, msg: InstanceClassTable) -> None:
         self._seen(CLASS_TABLE)
         try:
@@ -340,6 +357,7 @@ class PerceptionNode(Node):
 
     # ------------------------------------------------------------------ one frame
 
+    @_guarded
     def _check_inputs(self) -> None:
         """Every second: say once per cause what keeps frames from being processed (InputWatch)."""
         self._watch.held = len(self._tf_pending)
@@ -357,13 +375,19 @@ class PerceptionNode(Node):
         if not self._process_set(msgs, may_wait=True):
             self._tf_pending.append((msgs, time.monotonic()))
 
+    @_guarded
     def _retry_tf(self) -> None:
-        """Frames whose images overtook their /tf: retry in order until processed or waited out."""
+        """Frames whose images overtook their /tf: retry in order until processed or waited out. A frame
+        whose retry raises is dropped from the queue (and rejected), so it cannot fail every tick."""
         wait_s = self.config.transforms.wait_for_tf_s
         while self._tf_pending:
             msgs, since = self._tf_pending[0]
-            if not self._process_set(msgs, may_wait=time.monotonic() - since < wait_s):
-                return
+            try:
+                if not self._process_set(msgs, may_wait=time.monotonic() - since < wait_s):
+                    return
+            except Exception:
+                self._tf_pending.pop(0)
+                raise
             self._tf_pending.pop(0)
 
     def _process_set(self, msgs: List[Any], may_wait: bool = False) -> bool:

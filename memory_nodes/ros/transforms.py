@@ -35,7 +35,9 @@ class TopicTransformSource:
         from tf2_msgs.msg import TFMessage
 
         self.buffer = TransformBuffer(cache_time_ns=int(config.cache_time_s * 1e9),
-                                      max_extrapolation_ns=int(config.max_extrapolation_s * 1e9))
+                                      max_extrapolation_ns=int(config.max_extrapolation_s * 1e9),
+                                      forward_tolerance_ns=int(config.jump_forward_tolerance_s * 1e9),
+                                      new_time_base_stamps=config.new_time_base_stamps)
         self._node = node
         self._subs = [node.create_subscription(TFMessage, "/tf", lambda m: self._on_tf(m, False), TF),
                       node.create_subscription(TFMessage, "/tf_static", lambda m: self._on_tf(m, True), TF_STATIC)]
