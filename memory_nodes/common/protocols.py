@@ -85,6 +85,19 @@ class Absence:
 
 
 @dataclass
+class PoseSample:
+    """Where the robot's camera was at one stamp: the pose of a stored view (keyframe). The trail of these,
+    oldest first, is the robot's own pose history (common/trajectory.py reads answers from it)."""
+    stamp_ns: int
+    position_m: np.ndarray               # (3,) camera position, map frame
+    yaw_rad: float                       # heading of the optical axis in the map x-y plane (0 = +x, CCW)
+    place_id: int                        # the place the robot was at (-1 unknown)
+    room_id: int                         # the room containing position_m in the latest room cut (-1 none)
+    view_id: str = ""
+    keyframe_ref: str = ""               # the view's stored keyframe, "" if none or thinned
+
+
+@dataclass
 class PlaceInfo:
     place_id: int
     position_m: np.ndarray               # (3,)
@@ -127,6 +140,12 @@ class MemoryView(Protocol):
     def path_between_places(self, a: int, b: int) -> List[int]: ...
 
     def rooms(self) -> Dict[int, str]: ...   # room id -> label
+
+    def robot_poses(self, start_ns: Optional[int] = None, end_ns: Optional[int] = None,
+                    room_id: Optional[int] = None, limit: int = 0) -> List[PoseSample]:
+        """The robot's poses stamped in [start_ns, end_ns] (None = open), only those in ``room_id`` if
+        given, oldest first; ``limit`` > 0 keeps the latest ``limit`` of them."""
+        ...
 
 
 @dataclass

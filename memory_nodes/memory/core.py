@@ -27,7 +27,7 @@ import threading
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from ..common.errors import InputError, NotFoundError, StoreError
-from ..common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, PlaceInfo, Sighting
+from ..common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, PlaceInfo, PoseSample, Sighting
 from ..common.types import PerceptionOutput
 from ..vocab import Vocabulary, default_vocabulary
 from .absences import Absences
@@ -287,6 +287,14 @@ class MemoryCore:
     def rooms(self) -> Dict[int, str]:
         with self._lock:
             return self._queries.rooms()
+
+    def robot_poses(self, start_ns: Optional[int] = None, end_ns: Optional[int] = None,
+                    room_id: Optional[int] = None, limit: int = 0) -> List[PoseSample]:
+        """The robot's pose trail (each stored view's camera pose) in [start_ns, end_ns], only those in
+        ``room_id`` if given, oldest first; ``limit`` > 0 keeps the latest ``limit``. Answers from it (where at
+        t, visits, time in a room, the gap rule): common/trajectory.py."""
+        with self._lock:
+            return self._queries.robot_poses(start_ns, end_ns, room_id, limit)
 
     # ------------------------------------------------------------------------------ extras
     def objects(self, include_missing: bool = True) -> List[str]:

@@ -1,6 +1,6 @@
 """Ingest: one PerceptionOutput per frame, in time order, into the memory state and the store.
 
-    places / rooms -> view (keyframe file, view row) -> observations and identity (identity.py)
+    places / rooms -> view (keyframe file, view row, pose trail) -> observations and identity (identity.py)
     -> absences from the view (absences.py) -> tentative tracks expire -> episode -> retention when due
     -> a batched commit every ``commit_every_frames`` frames or ``commit_every_s`` of input time.
 
@@ -14,6 +14,7 @@ from typing import Optional, Set
 import numpy as np
 
 from ..common.errors import InputError, StoreError
+from ..common.trajectory import camera_heading_rad
 from ..common.types import PerceptionOutput, PlaceGraph, RoomSegmentation, View
 from ..vocab import Vocabulary
 from .absences import Absences
@@ -131,6 +132,7 @@ class Ingestor:
             ms.commit_backoff_frames = ms.commit_backoff_frames_last = 0
             ms.recent_obs.clear()
             ms.recent_abs.clear()
+            ms.recent_poses.clear()
         ms.dirty_tracks.clear()
         ms.dirty_stays.clear()
         ms.dirty_places.clear()
@@ -221,9 +223,12 @@ class Ingestor:
             ms.view_kf.popitem(last=False)
             ms.view_place.popitem(last=False)
         ms.counts["views"] += 1
+        room = ms.room_at(T[:3, 3], v.place_id)
+        ms.recent_poses.append((int(v.stamp_ns), v.view_id, int(v.place_id), room, float(T[0, 3]), float(T[1, 3]),
+                                float(T[2, 3]), camera_heading_rad(T), ref))
         if self.repo.writable:
             intr = v.intrinsics
-            self.repo.put_view(v.view_id, int(v.stamp_ns), int(v.place_id), ms.room_at(T[:3, 3], v.place_id), T,
+            self.repo.put_view(v.view_id, int(v.stamp_ns), int(v.place_id), room, T,
                                np.array([intr.width, intr.height, intr.fx, intr.fy, intr.cx, intr.cy], np.float64),
                                ref, len(v.color_jpeg), v.detected_classes)
         return True

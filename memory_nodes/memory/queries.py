@@ -15,13 +15,14 @@ stored id (the room of the place the robot observed from) stand.
 from __future__ import annotations
 
 import bisect
+import heapq
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..common.errors import NotFoundError, StoreError
+from ..common.errors import InputError, NotFoundError, StoreError
 from ..common.place_graph import shortest_place_path
-from ..common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, PlaceInfo, Sighting
+from ..common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, PlaceInfo, PoseSample, Sighting
 from ..common.types import RoomSegmentation
 from ..vocab import Vocabulary
 from .config import NS_PER_DAY, MemoryConfig
@@ -43,6 +44,8 @@ from .state import MemoryState
 # an object's position takes the nearest room cell within this (ground distance): the centre of a double
 # bed or a deep counter is up to ~1 m from the free floor beside it
 OBJECT_ROOM_RADIUS_M = 1.0
+# the pose trail is read from the store newest first in pages of at least this many views
+POSE_PAGE_ROWS = 256
 # two rooms' floor this much nearer/farther apart (a wall and the obstacle margins on both sides) is a tie
 OBJECT_ROOM_TIE_M = 0.25
 
@@ -389,6 +392,51 @@ class Queries:
     def rooms(self) -> Dict[int, str]:
         return {rid: r.label for rid, r in sorted(self.s.rooms.items())}
 
+    def robot_poses(self, start_ns: Optional[int] = None, end_ns: Optional[int] = None,
+                    room_id: Optional[int] = None, limit: int = 0) -> List[PoseSample]:
+        """The robot's pose trail: the camera pose of every stored view stamped in [start_ns, end_ns] (None =
+        open), only those in ``room_id`` if given (the room of the pose in the latest room cut, as objects'
+        rooms are), oldest first; ``limit`` > 0 keeps the latest ``limit`` (read newest first, page by page,
+        so "the last time in the kitchen" never reads the whole history). Committed views come from the
+        store, the rest (all of them in a memory without a store) from RAM."""
+        if limit < 0:
+            raise InputError("bad_request", f"limit must be >= 0, got {limit}")
+        if start_ns is not None and end_ns is not None and start_ns > end_ns:
+            raise InputError("bad_request", f"window starts ({start_ns}) after it ends ({end_ns})")
+        lo = -1 if start_ns is None else start_ns
+        hi = 2 ** 62 if end_ns is None else end_ns
+        ram = sorted((r for r in self.s.recent_poses if lo <= r[0] <= hi), key=_pose_key, reverse=True)
+        rows = heapq.merge(ram, self._stored_poses_newest_first(start_ns, end_ns, max(POSE_PAGE_ROWS, 2 * limit)),
+                           key=_pose_key, reverse=True)
+        out: List[PoseSample] = []
+        seen = set()
+        for r in rows:
+            if r[1] in seen:
+                continue                      # a fork's RAM row its root committed since
+            seen.add(r[1])
+            p = self._pose_sample(r)
+            if room_id is not None and room_id >= 0 and p.room_id != room_id:
+                continue
+            out.append(p)
+            if 0 < limit <= len(out):
+                break
+        out.reverse()
+        return out
+
+    def _stored_poses_newest_first(self, start_ns: Optional[int], end_ns: Optional[int], page: int):
+        below = None
+        while self.repo.readable:
+            rows = self.repo.view_poses(start_ns, end_ns, newest_first=True, limit=page, below=below)
+            yield from rows
+            if len(rows) < page:
+                return
+            below = (rows[-1][0], rows[-1][1])
+
+    def _pose_sample(self, r: tuple) -> PoseSample:
+        stamp, view, place, room, x, y, z, yaw, ref = r
+        pos = np.array([x, y, z], dtype=float)
+        return PoseSample(int(stamp), pos, float(yaw), int(place), self.room_of(pos, int(room)), str(view), str(ref))
+
     # ------------------------------------------------------------------------------ extras
     def objects(self, include_missing: bool = True) -> List[str]:
         """Ids of all confirmed objects."""
@@ -462,6 +510,10 @@ class Queries:
 
 def _stay_start(s: Stay) -> int:
     return s.start_ns
+
+
+def _pose_key(r: tuple) -> Tuple[int, str]:
+    return r[0], r[1]
 
 
 def object_room(seg: Optional[RoomSegmentation], pos: Optional[np.ndarray], observed_room: int = -1) -> int:

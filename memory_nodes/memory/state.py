@@ -68,6 +68,9 @@ class MemoryState:
     dirty_episode: bool = False
     recent_obs: List[Tuple[int, int, int]] = field(default_factory=list)   # (stamp, object, obs id) not in SQL
     recent_abs: List[Tuple[int, int, str, Tuple[float, float, float]]] = field(default_factory=list)
+    # views' camera poses not in SQL (all of them in a memory without a store): the robot's pose trail
+    # (stamp, view id, place, room at ingest, x, y, z (m), yaw (rad), keyframe ref), in ingest order
+    recent_poses: List[Tuple[int, str, int, int, float, float, float, float, str]] = field(default_factory=list)
     # views seen lately: view id -> keyframe ref / place
     view_kf: "OrderedDict[str, str]" = field(default_factory=OrderedDict)
     view_place: "OrderedDict[str, int]" = field(default_factory=OrderedDict)
@@ -114,6 +117,7 @@ class MemoryState:
             last_retention_ns=self.last_retention_ns,
             recent_obs=list(self.recent_obs),
             recent_abs=list(self.recent_abs),
+            recent_poses=list(self.recent_poses),
             view_kf=OrderedDict(self.view_kf),
             view_place=OrderedDict(self.view_place),
             receptacle_cache=dict(self.receptacle_cache),

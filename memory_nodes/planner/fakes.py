@@ -1,9 +1,9 @@
 """Small in-process MemoryView and Navigator for tests, examples and the ROS test's fake backend.
 
 FakeMemory is a dictionary-backed MemoryView (no staleness model of its own: the test sets p_still_there
-per object). FakeNavigator moves instantly along straight lines (path cost = Euclidean distance times a
-detour factor, or given per goal), and a look detects every true object within ``see_radius_m`` in the
-same room, deterministically.
+per object; ``add_pose`` lays the robot's pose trail). FakeNavigator moves instantly along straight lines
+(path cost = Euclidean distance times a detour factor, or given per goal), and a look detects every true
+object within ``see_radius_m`` in the same room, deterministically.
 """
 from __future__ import annotations
 
@@ -13,7 +13,16 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, LookResult, PlaceInfo, Sighting
+from ..common.protocols import (
+    Absence,
+    ChangeEvent,
+    Evidence,
+    HistorySpan,
+    LookResult,
+    PlaceInfo,
+    PoseSample,
+    Sighting,
+)
 from ..common.types import ObjectObservation
 
 
@@ -34,6 +43,7 @@ class FakeMemory:
         self.absence_records: List[Absence] = []
         self.change_events: List[ChangeEvent] = []
         self.move_rate: Dict[str, float] = {}
+        self.poses: List[PoseSample] = []            # the robot's pose trail, oldest first
         self._obs_id = 0
 
     def add_object(self, object_id: str, class_name: str, xyz, place_id: int, first_ns: int, last_ns: int,
@@ -129,6 +139,18 @@ class FakeMemory:
 
     def rooms(self) -> Dict[int, str]:
         return dict(self._rooms)
+
+    def add_pose(self, stamp_ns: int, xy, place_id: int, yaw_rad: float = 0.0, room_id: Optional[int] = None) -> None:
+        """One sample of the robot's pose trail (room: the place's unless given). Add them in time order."""
+        room = room_id if room_id is not None else next(p.room_id for p in self._places if p.place_id == place_id)
+        self.poses.append(PoseSample(int(stamp_ns), np.array([float(xy[0]), float(xy[1]), 1.0]), float(yaw_rad),
+                                     place_id, room, f"view{len(self.poses)}"))
+
+    def robot_poses(self, start_ns: Optional[int] = None, end_ns: Optional[int] = None,
+                    room_id: Optional[int] = None, limit: int = 0) -> List[PoseSample]:
+        out = [p for p in self.poses if (start_ns is None or p.stamp_ns >= start_ns)
+               and (end_ns is None or p.stamp_ns <= end_ns) and (room_id is None or p.room_id == room_id)]
+        return out[-limit:] if limit > 0 else out
 
 
 @dataclass

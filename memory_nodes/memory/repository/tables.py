@@ -13,6 +13,7 @@ from typing import List, Optional, Sequence, Set, Tuple
 import numpy as np
 
 from ...common.errors import StoreError
+from ...common.trajectory import camera_heading_rad
 from ...common.types import RoomSegmentation
 from ..records import LIVE_STATUSES, MERGED, EventRec, PlaceRec, RoomRec, Stay, Track
 from .store import Store, add_stamp_window, dumps, keyframe_ref
@@ -311,6 +312,41 @@ class Repository:
         rows = self._st.query("SELECT v.keyframe_ref FROM views v JOIN keyframes k ON k.ref = v.keyframe_ref "
                                 "WHERE v.view_id = ? AND k.thinned = 0", (view_id,))
         return rows[0][0] if rows and rows[0][0] else ""
+
+    def view_poses(self, start_ns: Optional[int], end_ns: Optional[int], newest_first: bool = False,
+                   limit: int = 0, below: Optional[Tuple[int, str]] = None) -> List[tuple]:
+        """(stamp, view id, place, room at ingest, x, y, z (m), yaw (rad), unthinned keyframe ref or "") of the
+        stored views stamped in [start_ns, end_ns] (None = open), ordered by (stamp, view id), newest first
+        if asked; ``below`` (stamp, view id) keeps only keys under it (paging newest first); ``limit`` > 0
+        caps the rows. The robot's pose trail: every view's camera pose is stored with it."""
+        if not self.readable:
+            return []
+        where: List[str] = ["1=1"]
+        args: List[object] = []
+        if start_ns is not None:
+            where.append("v.stamp_ns >= ?")
+            args.append(int(start_ns))
+        if end_ns is not None:
+            where.append("v.stamp_ns <= ?")
+            args.append(int(end_ns))
+        if below is not None:
+            where.append("(v.stamp_ns < ? OR (v.stamp_ns = ? AND v.view_id < ?))")
+            args += [int(below[0]), int(below[0]), str(below[1])]
+        order = "DESC" if newest_first else "ASC"
+        sql = ("SELECT v.stamp_ns, v.view_id, v.place_id, v.room_id, v.pose, coalesce(k.ref, '') FROM views v "
+               "LEFT JOIN keyframes k ON k.ref = v.keyframe_ref AND k.thinned = 0 "
+               f"WHERE {' AND '.join(where)} ORDER BY v.stamp_ns {order}, v.view_id {order}")
+        if limit > 0:
+            sql += f" LIMIT {int(limit)}"
+        out = []
+        for stamp, view, place, room, pose, ref in self._st.query(sql, args):
+            T = np.frombuffer(bytes(pose), np.float64)
+            if T.size != 16 or not np.all(np.isfinite(T)):
+                continue            # a damaged row is no pose
+            T = T.reshape(4, 4)
+            out.append((int(stamp), str(view), int(place), int(room), float(T[0, 3]), float(T[1, 3]),
+                        float(T[2, 3]), camera_heading_rad(T), str(ref)))
+        return out
 
     def keyframe(self, ref: str) -> Optional[bytes]:
         return None if self.store is None else self._st.read_keyframe(ref)
