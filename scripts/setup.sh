@@ -87,6 +87,20 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# --- 3b. PostgreSQL server binaries (initdb, pg_ctl) for the PostgreSQL store's tests and bench.fleet, which
+# start a throwaway server of their own (memory_nodes/memory/repository/pg_server.py). Without them those
+# tests skip, saying why.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing the PostgreSQL server (apt: postgresql)"
+    (apt-get update -qq >/dev/null 2>&1 || true
+     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1) \
+      || say "WARNING: apt-get install postgresql failed: the PostgreSQL store tests and bench.fleet will skip"
+  else
+    say "no PostgreSQL server binaries (initdb) and no root: the PostgreSQL store tests and bench.fleet skip"
+  fi
+fi
+
 # --- 4. the wheels' hard-coded /opt/python/cp3XX include paths -------------------------------------
 if [ "$(cat "$STAMP_DIR/cmake-paths" 2>/dev/null)" != "$deps_hash" ]; then
   PYINC=$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')

@@ -18,7 +18,10 @@ def _check(cond: bool, msg: str) -> None:
 
 @dataclass
 class StoreConfig:
-    """SQLite store and keyframe folder."""
+    """The store: SQLite (embedded, the default) or PostgreSQL (a server), and where keyframes go."""
+    url: str = ""                        # "" or sqlite:///<path>: SQLite at ``path`` (keyframes in <path>.keyframes/);
+    #                                      postgresql://user@host/db?schema=<name>: a PostgreSQL server (one
+    #                                      schema per memory, keyframes in the database; repository/pg_store.py)
     path: str = "memory.db"              # keyframes go to <path>.keyframes/
     synchronous: str = "FULL"            # SQLite synchronous: FULL (durable on power loss) | NORMAL
     commit_every_frames: int = 15        # commit after this many ingested frames ...
@@ -27,6 +30,7 @@ class StoreConfig:
     cache_size_mb: int = 32
     open_check: str = "quick"            # pages checked at open, before anything is written: quick
     #                                      (PRAGMA quick_check) | full (integrity_check) | none
+    pool_size: int = 4                   # PostgreSQL: most pooled read connections of one store
 
     def validate(self) -> None:
         _check(self.open_check in ("quick", "full", "none"),
@@ -36,6 +40,18 @@ class StoreConfig:
         _check(self.commit_every_frames >= 1, "store.commit_every_frames must be >= 1")
         _check(self.commit_every_s > 0.0, "store.commit_every_s must be > 0")
         _check(self.cache_size_mb >= 1, "store.cache_size_mb must be >= 1")
+        _check(self.pool_size >= 1, "store.pool_size must be >= 1")
+        _check(self.url == "" or self.url.startswith(("sqlite:///", "postgresql://", "postgres://")),
+               f"store.url: sqlite:///<path> | postgresql://... | empty (SQLite at store.path), got {self.url!r}")
+
+    @property
+    def backend(self) -> str:
+        """sqlite | postgresql"""
+        return "postgresql" if self.url.startswith(("postgresql://", "postgres://")) else "sqlite"
+
+    def sqlite_path(self) -> str:
+        """The SQLite file: the URL's path (sqlite:///rel/path, sqlite:////abs/path), else ``path``."""
+        return self.url[len("sqlite:///"):] if self.url.startswith("sqlite:///") else self.path
 
 
 @dataclass

@@ -37,7 +37,7 @@ from .identity import Tracker
 from .ingest import Ingestor
 from .queries import Queries
 from .records import ObservationRecord
-from .repository import ForgetResult, Repository, Store, run_forget
+from .repository import ForgetResult, Repository, Store, open_store, run_forget
 from .retention import apply_retention
 from .state import MemoryState
 
@@ -90,11 +90,19 @@ class MemoryCore:
     @classmethod
     def open(cls, path: str, config: Optional[MemoryConfig] = None,
              vocab: Optional[Vocabulary] = None) -> "MemoryCore":
-        """Open (or create) the persistent store at ``path``; raises StoreError for a foreign/corrupt file."""
+        """Open (or create) the persistent store at ``path``: a file (SQLite) or a store URL (sqlite:///...,
+        postgresql://...); a plain path yields to a server named by ``config.store.url``. Raises StoreError
+        for a foreign/corrupt store."""
         cfg = config or MemoryConfig()
-        store_cfg = StoreConfig(**{**cfg.store.__dict__, "path": str(path)})
+        target = str(path)
+        if target.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            store_cfg = StoreConfig(**{**cfg.store.__dict__, "url": target})
+        elif cfg.store.backend == "postgresql":
+            store_cfg = cfg.store
+        else:
+            store_cfg = StoreConfig(**{**cfg.store.__dict__, "path": target, "url": ""})
         cfg = MemoryConfig(store_cfg, cfg.association, cfg.absence, cfg.staleness, cfg.retention, cfg.events)
-        return cls(cfg, vocab, Store(store_cfg, defer_writes=True))
+        return cls(cfg, vocab, open_store(store_cfg, defer_writes=True))
 
     @classmethod
     def in_memory(cls, config: Optional[MemoryConfig] = None,

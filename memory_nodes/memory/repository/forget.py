@@ -28,7 +28,7 @@ class ForgetResult:
 
 def _in(col: str, values: Sequence) -> Tuple[str, List]:
     if not values:
-        return "0", []
+        return "1=0", []          # (not "0": PostgreSQL wants a boolean)
     return f"{col} IN ({','.join('?' * len(values))})", list(values)
 
 

@@ -249,8 +249,9 @@ class Repository:
                  "appearance IS NOT NULL", (after_ns, done_ns))
         st.queue_many("INSERT INTO place_days (place_id, day, object_id, first_ns, last_ns, n_obs) "
                       "VALUES (?,?,?,?,?,?) ON CONFLICT (place_id, day, object_id) DO UPDATE SET "
-                      "first_ns = min(first_ns, excluded.first_ns), last_ns = max(last_ns, excluded.last_ns), "
-                      "n_obs = n_obs + excluded.n_obs", place_days)
+                      "first_ns = min(place_days.first_ns, excluded.first_ns), "
+                      "last_ns = max(place_days.last_ns, excluded.last_ns), "
+                      "n_obs = place_days.n_obs + excluded.n_obs", place_days)
         st.queue_many("DELETE FROM observations WHERE id = ?", [(int(i),) for i in delete_ids])
         st.set_meta("consolidated_through_ns", done_ns)
 
@@ -304,6 +305,11 @@ class Repository:
         return int(self._st.query("SELECT count(*) FROM observations WHERE stamp_ns >= ? AND stamp_ns <= ?",
                                     (-1 if start_ns is None else start_ns,
                                      2 ** 62 if end_ns is None else end_ns))[0][0])
+
+    def has_frame_at(self, stamp_ns: int) -> bool:
+        """Whether the store holds observations or a view stamped exactly ``stamp_ns`` (a stored frame)."""
+        return bool(self._st.query("SELECT EXISTS (SELECT 1 FROM observations WHERE stamp_ns = ?) OR "
+                                   "EXISTS (SELECT 1 FROM views WHERE stamp_ns = ?)", (int(stamp_ns),) * 2)[0][0])
 
     def view_keyframe(self, view_id: str) -> str:
         """The unthinned keyframe ref of a stored view ("" if none)."""
