@@ -4,6 +4,10 @@
     -> absences from the view (absences.py) -> tentative tracks expire -> episode -> retention when due
     -> a batched commit every ``commit_every_frames`` frames or ``commit_every_s`` of input time.
 
+One camera stream gives one frame per stamp: a frame at a stamp already taken is refused, as
+``duplicate_frame`` when it is the same frame (a resend: idempotent, across restarts too) and as
+``conflicting_frame`` when anything in it differs (the first one stays); see ``_check_duplicate``.
+
 ``commit`` writes every dirty record and the new ``ingested_through_ns`` in one transaction: all input
 stamped at or before it is durable once it returns.
 """
@@ -27,6 +31,21 @@ from .state import MemoryState
 from .validate import MAX_STAMP_NS, id_problem, place_problem, rooms_problem, view_problem
 
 _MAX_VIEWS_KEPT = 4096          # view id -> keyframe / place, for evidence of recent absences
+_RECENT_FRAMES = 4096           # stamps whose frame content the duplicate check remembers (perception's
+#                                 resend ring holds fewer: config/perception.yaml resend.max_frames)
+
+
+def _frame_key(out: PerceptionOutput) -> tuple:
+    """What tells two frames at one stamp apart: view id, place and every observation's class, score,
+    centroid (mm), point count and view (garbage fields compare as their repr: validation comes later)."""
+    def obs(o) -> tuple:
+        try:
+            c = tuple(round(float(x), 3) for x in np.asarray(o.centroid_m, float).ravel()[:3])
+            return (str(o.class_name), round(float(o.score), 6), c, int(o.num_points), str(o.view_id))
+        except (TypeError, ValueError, OverflowError):
+            return (repr(o.class_name), repr(o.score), repr(o.centroid_m))
+    return (out.view.view_id if out.view is not None else "", repr(out.place_id),
+            tuple(obs(o) for o in out.observations))
 
 
 class Ingestor:
@@ -107,16 +126,28 @@ class Ingestor:
         ms.commit_backoff_frames_last = ms.commit_backoff_frames
 
     def _check_duplicate(self, out: PerceptionOutput, t: int) -> None:
-        """A frame seen already (same stamp, view, place and observations: a re-sent message) is refused."""
+        """One camera stream gives one frame per stamp: a second frame at a stamp already taken is refused.
+        The same content (a re-sent message: perception resends what memory has not acknowledged) is
+        ``duplicate_frame``; different content (a score, a class, a position, the view or place changed: two
+        streams on one topic, or a frame altered in flight) is ``conflicting_frame``, and the first frame
+        stays. This run's frames are compared by content (the last ``_RECENT_FRAMES`` stamps); a frame at or
+        before the store's watermark that is not among them (a resend after a restart) is compared with the
+        store by stamp only: if it holds observations or a view at that stamp, ``duplicate_frame``."""
         if not out.observations and out.view is None:
             return
-        key = (t, out.view.view_id if out.view is not None else "", int(out.place_id), len(out.observations),
-               tuple((str(o.class_name), round(float(o.score), 6)) for o in out.observations[:8]))
+        key = _frame_key(out)
         recent = self.s.recent_frames
-        if key in recent:
-            raise InputError("duplicate_frame", f"frame stamped {t} ns arrived twice (stored once)")
-        recent[key] = None
-        while len(recent) > 256:
+        seen = recent.get(t)
+        if seen is not None:
+            if seen == key:
+                raise InputError("duplicate_frame", f"frame stamped {t} ns arrived twice (stored once)")
+            raise InputError("conflicting_frame", f"a second, different frame stamped {t} ns refused (one frame "
+                             "per stamp: the first one is kept; two streams on one topic?)")
+        if t <= self.s.ingested_through_ns and self.repo.readable and self.repo.has_frame_at(t):
+            raise InputError("duplicate_frame", f"frame stamped {t} ns is in the store already (a resend after a "
+                             "restart: stored once)")
+        recent[t] = key
+        while len(recent) > _RECENT_FRAMES:
             recent.popitem(last=False)
 
     def commit(self) -> int:

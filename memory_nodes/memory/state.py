@@ -60,7 +60,7 @@ class MemoryState:
     commit_backoff_frames: int = 0            # frames to wait before the next scheduled retry
     commit_backoff_frames_last: int = 0
     writes_paused: bool = False
-    recent_frames: "OrderedDict[tuple, None]" = field(default_factory=OrderedDict)   # duplicate-frame check
+    recent_frames: "OrderedDict[int, tuple]" = field(default_factory=OrderedDict)   # stamp -> frame key
     # changed since the last commit
     dirty_tracks: Dict[int, Track] = field(default_factory=dict)
     dirty_stays: Dict[int, Stay] = field(default_factory=dict)

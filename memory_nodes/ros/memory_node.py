@@ -6,7 +6,8 @@ deactivate -> unsubscribe, commit
 cleanup / shutdown -> commit and close the store
 
 Serves memory/recall (Recall), memory/forget (Forget), memory/get_scene_graph (GetSceneGraph); publishes
-memory/ingested_through (IngestProgress) after every commit, memory/scene_graph (latched) and
+memory/ingested_through (IngestProgress) after every commit and at least every second (a heartbeat: a
+perception that resends unacknowledged frames learns of a restarted memory), memory/scene_graph (latched) and
 memory/markers (MarkerArray, latched). Each perception/frames message (FrameObservations) is one frame:
 its observations and, for a keyframe, its View go into the core together. A frame whose View is malformed
 goes in without it; a keyframe whose observations are malformed is stored without deriving absences.
@@ -173,6 +174,7 @@ def _guarded(method: Callable) -> Callable:
 
 
 _RETRY_S = (0.2, 5.0)     # wall s: first and longest wait between commit retries in a store fault
+_PROGRESS_HEARTBEAT_S = 1.0   # wall s: memory/ingested_through is republished at least this often while active
 
 
 class MemoryNode(LifecycleNode):
@@ -198,6 +200,7 @@ class MemoryNode(LifecycleNode):
         self._frames_received = 0
         self._frames_ingested = 0
         self._last_commit_wall: Optional[float] = None
+        self._last_progress_wall = 0.0
         self._store_errors = RateWindow(_RECENT_S, now)
         self._bad_recent = RateWindow(_RECENT_S, now)
         self._fault = "ok"                     # store state: ok | disk_full | io | disk_low | ...
@@ -474,7 +477,9 @@ class MemoryNode(LifecycleNode):
         try:
             self._watch_space(time.monotonic())
             self._commit_and_publish()
-            self._publish_graph()
+            if time.monotonic() - self._last_progress_wall >= _PROGRESS_HEARTBEAT_S:
+                self._publish_progress()          # so a reader that missed the last one (a resending
+            self._publish_graph()                 # perception, a late joiner) learns where memory stands
         except Exception as e:        # nothing escapes into the executor
             self._bad("tick", f"{type(e).__name__}: {e}")
 
@@ -482,6 +487,7 @@ class MemoryNode(LifecycleNode):
     def _publish_progress(self) -> None:
         if self.memory is None or self._pub_progress is None:
             return
+        self._last_progress_wall = time.monotonic()
         st = self.memory.stats()
         self._pub_progress.publish(ingest_progress_msg(
             self.memory.ingested_through_ns, st["observations"], st["views"], self.params.node.map_frame,
