@@ -8,8 +8,8 @@ OpenEQA train half (intent_classifier.openeqa_split), so every OpenEQA figure â€
 (answerable questions), the out-of-scope rates â€” is the eval half's (openeqa_eval_n); the train half is
 listed apart as ``openeqa_train`` and enters no headline figure. Calls the product parser (QuestionParser over the
 shipped Vocabulary), nothing re-implemented. A refused question whose label is a kind but whose object the
-detector cannot name counts as right when refused as unknown_object; robot-centric kinds are compared by the
-parse's intent (they are parsed, not yet answered).
+detector cannot name counts as right when refused as unknown_object; a robot-centric question refused for
+want of a room it knows is compared by the parse's intent.
 
 Usage: python -m bench.questions [--quick] [--json PATH] [--no-embeddings]
 """

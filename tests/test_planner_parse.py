@@ -254,4 +254,26 @@ def test_day_parts_lists_and_robot_questions(parser):
     q = parser.parse("was the mug in the kitchen on monday, tuesday?", REF)
     assert len(q.windows) == 2
     q = parser.parse("how long were you in the kitchen?", REF)
-    assert q.intent == "robot_time_in" and q.room == "kitchen" and q.reason_code == "robot_pose_history"
+    assert q.ok and q.kind == q.intent == "robot_time_in" and q.room == "kitchen" and q.reason_code == ""
+
+
+@pytest.mark.parametrize("text,kind,room,label,tense", [
+    ("Where were you at 3 pm?", "robot_where_at", "", "at 3 pm", "past"),
+    ("where were you yesterday afternoon?", "robot_where_at", "", "yesterday afternoon", "past"),
+    ("Which room are you in?", "robot_where_at", "", "", "present"),
+    ("When were you last in the garage?", "robot_last_in", "garage", "", "past"),
+    ("when did you last go to the office?", "robot_last_in", "office", "", "past"),
+    ("How long did you spend in the bedroom today?", "robot_time_in", "bedroom", "today", "past"),
+])
+def test_robot_questions_parse_to_answerable_kinds(parser, text, kind, room, label, tense):
+    q = parser.parse(text, REF)
+    assert q.ok and q.kind == kind and q.room == room and q.tense == tense and q.confidence >= 0.9
+    assert (q.window.label if q.window else "") == label
+    assert validate_query(q) is q
+
+
+def test_robot_questions_without_a_room_are_refused_as_such(parser):
+    q = parser.parse("when did you last go there?", REF)
+    assert q.kind == "cannot_parse" and q.intent == "robot_last_in" and q.reason_code == "no_target"
+    with pytest.raises(InputError):
+        validate_query({"kind": "robot_time_in"})

@@ -108,6 +108,25 @@ class ExploreConfig:
 
 
 @dataclass
+class PoseHistoryConfig:
+    """Questions about the robot's own travel, answered from memory's pose trail by the rules of
+    common/trajectory.py (gap rule, where at t, visits, time in a room)."""
+    tolerance_s: float = 120.0           # "where were you at t": a pose at most this far from t answers it
+    max_gap_s: float = 60.0              # poses further apart are a gap without a record, never counted (keep it
+                                         # above perception's views.max_interval_s, a keyframe every 10 s at least)
+    max_poses: int = 50000               # poses one question reads at most (a window holding more: its latest)
+    confidence: float = 0.95             # P(right room) of a pose inside a room (the room cut's own error)
+
+    def validate(self) -> None:
+        if self.tolerance_s <= 0 or self.max_gap_s <= 0:
+            raise ConfigError("pose_history: tolerance_s and max_gap_s must be > 0")
+        if self.max_poses < 1:
+            raise ConfigError("pose_history.max_poses must be >= 1")
+        if not 0.0 < self.confidence <= 1.0:
+            raise ConfigError(f"pose_history.confidence must be in (0, 1], got {self.confidence}")
+
+
+@dataclass
 class ChatConfig:
     """Optional OpenAI-compatible chat endpoint that parses questions (off by default)."""
     enabled: bool = False
@@ -155,6 +174,7 @@ class PlannerConfig:
     belief: BeliefConfig = field(default_factory=BeliefConfig)
     explore: ExploreConfig = field(default_factory=ExploreConfig)
     parser: ParserConfig = field(default_factory=ParserConfig)
+    pose_history: PoseHistoryConfig = field(default_factory=PoseHistoryConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)
     node: NodeConfig = field(default_factory=NodeConfig)
 

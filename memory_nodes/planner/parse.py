@@ -186,6 +186,8 @@ class QuestionParser:
             return cannot_parse(text, "no question found", reference_ns, "no_kind")
         robot = self._robot_centric(core, text, info, reference_ns)
         if robot is not None:
+            if robot.ok:
+                robot.confidence = round(max(0.5, 0.95 - 0.1 * fixes), 3)
             return robot
         alternatives: List[str] = []
         alt = or_alternatives(core) if refusal(core) is None else None   # "on or off" is a state, not places
@@ -227,7 +229,8 @@ class QuestionParser:
         return self._resolve_room(phrase) or self._resolve_class(phrase) or phrase
 
     def _robot_centric(self, t: str, text: str, info: TimeInfo, ref_ns: int) -> Optional[Query]:
-        """Questions about the robot's own travel: parsed, refused until memory serves its pose history."""
+        """Questions about the robot's own travel (answered from memory's pose trail, planner/robot.py):
+        where it was at / during a time, when it was last in a room, how long it spent in one."""
         intent = ""
         if re.search(r"^where (were|are|have) you( been)?$|^(which|what) room (are|were) you( in)?$|"
                      r"^where (did|do) you (go|stay|patrol)$|^(which|what) room is this$|^what room is the scene in$",
@@ -236,17 +239,23 @@ class QuestionParser:
         elif re.search(r"^how long (were|have) you (been )?(in|at)\b|^how (long|much time) did you (spend|stay)\b", t):
             intent = Q.ROBOT_TIME_IN
         elif re.search(r"^when (did|have) you (last )?(go|went|been|visit|visited|enter|entered|pass|passed)\b|"
-                       r"^when were you (last )?(in|at)\b", t) and (info.last_time or " last " in f" {t} " or True):
+                       r"^when were you (last )?(in|at)\b", t):
             intent = Q.ROBOT_LAST_IN
         if not intent:
             return None
         _, rooms = self._mentions(t)
-        q = cannot_parse(text, "I understood a question about where I have been; I do not keep a history of my "
-                         "own positions that I can read yet", ref_ns, "robot_pose_history", intent)
-        q.room = rooms[0][0] if rooms else ""
-        q.window = info.window
-        q.day_part = info.day_part
-        return q
+        room = rooms[0][0] if rooms else ""
+        if intent in (Q.ROBOT_LAST_IN, Q.ROBOT_TIME_IN) and not room:
+            return cannot_parse(text, "I understood a question about where I have been, but not which room it is "
+                                "about (I know the rooms memory has labelled: kitchen, bedroom, office, ...)",
+                                ref_ns, "no_target", intent)
+        window = info.window
+        if window is None and info.part_window is not None and not info.habitual:
+            window = info.part_window            # "in the afternoon": today's
+        # "where are you?" is now (the latest pose); with a time, or last / time-in questions, it is the past
+        tense = Q.PRESENT if intent == Q.ROBOT_WHERE_AT and window is None else Q.PAST
+        return Query(kind=intent, text=text, room=room, window=window, reference_ns=ref_ns, intent=intent,
+                     day_part=info.day_part, windows=list(info.windows), tense=tense, source="rules")
 
     # ------------------------------------------------------------------------------------ normalise
     def _build_lexicon(self) -> List[str]:

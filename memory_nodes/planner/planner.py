@@ -14,7 +14,8 @@ and false-positive rates and the visibility of each hypothesis from v. The robot
 looks (Navigator.look), applies what it saw to the belief (Bayes), and repeats; it stops when the best
 VOI <= 0, no viewpoint fits the remaining budget, max_looks is reached, or ``should_stop()`` (cancel /
 time-out, owned by the caller: the core never reads a clock) returns True. Past-tense, habit and
-forecast questions are answered from stored observations only and never move the robot.
+forecast questions are answered from stored observations only and never move the robot; so are questions
+about the robot's own travel (planner/robot.py, from memory's pose trail).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from ..common.errors import MemoryStackError
 from ..common.protocols import Evidence, LookResult, MemoryView, Navigator, stack_evidence
 from ..common.visibility import NO_DEPTH, VISIBLE, camera_depth_m, visibility
 from . import query as Q
-from . import recall
+from . import recall, robot
 from .answer import (
     ANSWERED,
     CANNOT_PARSE,
@@ -197,7 +198,8 @@ class _Run:
               Q.WHICH_FIRST: recall.which_first, Q.WHAT_CHANGED: recall.what_changed, Q.WILL_BE: recall.will_be,
               Q.DAYS_SEEN: recall.days_seen,
               Q.EXISTS: recall.past_presence, Q.COUNT: recall.past_presence,
-              Q.WHAT_ON: recall.past_presence, Q.WHERE_NOW: recall.where_at}.get(k)
+              Q.WHAT_ON: recall.past_presence, Q.WHERE_NOW: recall.where_at,
+              Q.ROBOT_WHERE_AT: robot.where_at, Q.ROBOT_LAST_IN: robot.last_in, Q.ROBOT_TIME_IN: robot.time_in}.get(k)
         if fn is None:
             return Decision([], f"no recall for {k}")
         return fn(self.ctx)

@@ -30,11 +30,11 @@ WILL_BE = "will_be"                # will X be in Y (tomorrow morning / at T)   
 DAYS_SEEN = "days_seen"            # on how many of the last N days was X in Y       habit
 CANNOT_PARSE = "cannot_parse"
 
-# Robot-centric questions (about the robot's own travel). Parsed into Query.intent; memory keeps no pose
-# history the planner can read yet, so they end in CANNOT_PARSE with reason_code "robot_pose_history".
-ROBOT_WHERE_AT = "robot_where_at"  # where were you at T / which room are you in
-ROBOT_LAST_IN = "robot_last_in"    # when were you last in room R
-ROBOT_TIME_IN = "robot_time_in"    # how long were you in room R (during T)
+# Robot-centric questions (about the robot's own travel), answered from memory's pose trail
+# (MemoryView.robot_poses; planner/robot.py).
+ROBOT_WHERE_AT = "robot_where_at"  # where were you at T / during T / which room are you in   past / present
+ROBOT_LAST_IN = "robot_last_in"    # when were you last in room R                              past
+ROBOT_TIME_IN = "robot_time_in"    # how long were you in room R (during T; today if no T)     past
 ROBOT_KINDS = (ROBOT_WHERE_AT, ROBOT_LAST_IN, ROBOT_TIME_IN)
 
 # Reason codes of a refusal (Query.reason_code; the reply's reason text says it in words).
@@ -44,7 +44,7 @@ REASON_CODES = ("device_state", "object_state", "material", "attribute", "afford
                 "empty", "low_confidence")
 
 KINDS = (WHERE_NOW, WHERE_AT, LAST_SEEN, SINCE_WHEN, EXISTS, COUNT, WHAT_ON, DID_MOVE, WHAT_CHANGED,
-         ATTRIBUTE, WHERE_USUALLY, WHEN_NEXT, WHICH_FIRST, WILL_BE, DAYS_SEEN)
+         ATTRIBUTE, WHERE_USUALLY, WHEN_NEXT, WHICH_FIRST, WILL_BE, DAYS_SEEN) + ROBOT_KINDS
 
 PRESENT, PAST, PAST_PRESENT, HABIT, FUTURE = "present", "past", "past_present", "habit", "future"
 TENSES = (PRESENT, PAST, PAST_PRESENT, HABIT, FUTURE)
@@ -128,7 +128,7 @@ def tense_of(kind: str, window: Optional[TimeWindow], reference_ns: int, last_ti
         return HABIT
     if kind in (WHEN_NEXT, WHICH_FIRST, WILL_BE):
         return FUTURE
-    if kind in (WHERE_AT, LAST_SEEN, SINCE_WHEN):
+    if kind in (WHERE_AT, LAST_SEEN, SINCE_WHEN, ROBOT_LAST_IN, ROBOT_TIME_IN):
         return PAST
     if kind in (DID_MOVE, WHAT_CHANGED):
         return PAST_PRESENT
@@ -157,6 +157,8 @@ def validate_query(q: Any) -> Query:
         raise InputError("bad_query", "which_first needs at least two targets")
     if q.kind in (WILL_BE, DAYS_SEEN) and not (q.receptacle or q.room):
         raise InputError("bad_query", f"{q.kind} needs a room or a receptacle")
+    if q.kind in (ROBOT_LAST_IN, ROBOT_TIME_IN) and not q.room:
+        raise InputError("bad_query", f"{q.kind} needs a room")
     if q.kind == WHAT_ON and not (q.receptacle or q.room):
         raise InputError("bad_query", "what_on needs a receptacle or a room")
     if q.kind == ATTRIBUTE and q.attribute not in ATTRIBUTES:
