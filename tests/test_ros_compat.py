@@ -211,3 +211,12 @@ def test_node_code_goes_through_compat():
             if (rel, kind) not in ALLOWED:
                 bad.append(f"{rel}:{n}: {kind} -> use {DIRECT[kind][1]}")
     assert not bad, "direct rclpy uses that memory_nodes/ros/compat.py wraps:\n" + "\n".join(bad)
+
+
+def test_message_info_gid_by_what_rclpy_has():
+    """Jazzy+: MessageInfo with publisher_gid (perception tells memory processes apart by it); Humble: none."""
+    class Info:
+        __annotations__ = {"source_timestamp": int, "publisher_gid": dict}
+    assert compat.message_info_gid(types.SimpleNamespace(MessageInfo=Info)) is True
+    assert compat.message_info_gid(types.SimpleNamespace()) is False
+    assert compat.message_info_gid(types.SimpleNamespace(MessageInfo=type("Old", (), {}))) is False

@@ -425,6 +425,19 @@ class PersistenceConfig:
 
 
 @dataclass
+class ResendConfig:
+    """ROS node only: frames sent on perception/frames and not yet acknowledged by memory
+    (memory/ingested_through) are kept and resent when memory comes back (resend.py)."""
+    max_frames: int = 600                # frames kept at most (0 = resend nothing); <= 1000, the depth of
+    #                                      perception/frames' queue, so one resend burst fits in it
+    max_mb: float = 200.0                # MB kept at most (keyframes carry depth and JPEG)
+
+    def validate(self) -> None:
+        _check(0 <= self.max_frames <= 1000, "resend.max_frames must be in [0, 1000]")
+        _check(self.max_mb > 0.0, "resend.max_mb must be > 0")
+
+
+@dataclass
 class PerceptionConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
@@ -437,10 +450,11 @@ class PerceptionConfig:
     sync: SyncConfig = field(default_factory=SyncConfig)
     frames: FramesConfig = field(default_factory=FramesConfig)
     persistence: PersistenceConfig = field(default_factory=PersistenceConfig)
+    resend: ResendConfig = field(default_factory=ResendConfig)
 
     def validate(self) -> None:
         for name in ("detector", "oracle", "onnx", "lifting", "views", "places", "rooms", "transforms",
-                     "sync", "frames", "persistence"):
+                     "sync", "frames", "persistence", "resend"):
             getattr(self, name).validate()
 
     @classmethod

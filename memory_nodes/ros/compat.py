@@ -10,6 +10,7 @@ has (never by the distribution's name), so one node file runs on both.
 - ``shutdown_exceptions``: what ends a spin (KeyboardInterrupt, and ExternalShutdownException where it exists);
 - ``sensor_data_qos``: ``QoSPresetProfiles.SENSOR_DATA`` or the module-level ``qos_profile_sensor_data``;
 - ``parameter_descriptor``: a ParameterDescriptor without the fields this rcl_interfaces lacks;
+- ``message_info_gid``: whether subscription callbacks can get the publisher's gid (MessageInfo);
 - ``lifecycle_api``: rclpy.lifecycle's Node, State, TransitionCallbackReturn (Humble or later), or an
   ImportError that says so;
 - ``goal_result``: (status, result) of an action's get_result response.
@@ -145,6 +146,15 @@ def parameter_descriptor(descriptor_cls: Any = None, **fields: Any) -> Any:
     kept = {k: v for k, v in fields.items()
             if names is None or k in names or k not in OPTIONAL_DESCRIPTOR_FIELDS}
     return descriptor_cls(**kept)
+
+
+def message_info_gid(subscription_module: Any = None) -> bool:
+    """Whether this rclpy hands a two-argument subscription callback ``(msg, MessageInfo)`` with the
+    publisher's ``publisher_gid`` (Jazzy and later); Humble calls every callback with the message only."""
+    if subscription_module is None:
+        import rclpy.subscription as subscription_module
+    info = getattr(subscription_module, "MessageInfo", None)
+    return info is not None and "publisher_gid" in getattr(info, "__annotations__", {})
 
 
 def lifecycle_api(rclpy_module: Any = None) -> Tuple[Any, Any, Any]:

@@ -6,7 +6,11 @@ camera/color/camera_info, camera/instances/image_raw (oracle detector only), cam
 oracle only), /tf, /tf_static. Publishes perception/frames (FrameObservations, one per frame: its
 observations and, for a keyframe, its View), perception/places (PlaceGraph, latched), perception/rooms
 (RoomSegmentation, latched) and perception/frame_ack (builtin_interfaces/Time: the stamp of every frame
-it finished or rejected, for the simulator's lockstep).
+it finished or rejected, for the simulator's lockstep). It also subscribes memory/ingested_through: every
+frame it publishes is kept (``resend.max_frames`` / ``resend.max_mb``, resend.py) until a memory that received
+it acknowledges it; a memory heard from for the first time (a restart after a crash) is sent again, in order,
+what it did not acknowledge, and memory refuses what it already stored (``duplicate_frame``), so a memory crash
+loses nothing perception still holds. What overflows the ring is logged (once) and counted.
 
 Frames are approximately time-synchronized by message_filters' ApproximateTimeSynchronizer where it is
 installed, else by the core's ApproxTimeSync. A rejected frame (bad encoding, step, size, no valid depth,
@@ -23,7 +27,8 @@ synchronization, tf) and how to fix it.
 
 Diagnostics (``/diagnostics``, see diagnostics.py): ``perception: inputs`` (each input topic's rate over a
 5 s steady window and count; WARN when a camera topic is silent), ``perception: frames`` (processed,
-rejected by cause, waiting for tf; WARN when frames were rejected in the last 5 s, ERROR when camera images
+rejected by cause, waiting for tf, unacknowledged frames held / resent / dropped unacknowledged; WARN when
+frames were rejected or dropped unacknowledged in the last 5 s, ERROR when camera images
 arrive and no frame is processed, with InputWatch's reason) and ``perception: detector`` (kind, mean and
 max time per frame).
 """
@@ -36,15 +41,17 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from builtin_interfaces.msg import Time
-from memory_interfaces.msg import FrameObservations, InstanceClassTable, PlaceGraph, RoomSegmentation
+from memory_interfaces.msg import FrameObservations, IngestProgress, InstanceClassTable, PlaceGraph, RoomSegmentation
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from memory_nodes.common.errors import ConfigError, InputError, MemoryStackError, TransformError
 from memory_nodes.perception.config import PerceptionConfig
 from memory_nodes.perception.pipeline import Perception, switch_hint
+from memory_nodes.perception.resend import ResendRing
 from memory_nodes.perception.sync import ApproxTimeSync
 
+from . import compat
 from .conversions.basic import time_to_ns
 from .conversions.perception import (
     class_table_from_msg,
@@ -64,6 +71,7 @@ _UNIT = (0.0, 1.0)
 COLOR, DEPTH, INFO, INSTANCES, CLASS_TABLE = ("camera/color/image_raw", "camera/depth/image_raw",
                                               "camera/color/camera_info", "camera/instances/image_raw",
                                               "camera/class_table")
+PROGRESS = "memory/ingested_through"
 _DIAG_WINDOW_S = 5.0                   # steady s: the window of input rates and "recent" rejections
 _SHORT = {COLOR: "color", DEPTH: "depth", INFO: "camera_info", INSTANCES: "instances", CLASS_TABLE: "class_table"}
 
@@ -95,7 +103,8 @@ PARAMETERS = (
         "rooms.label_min_confidence": _UNIT, "transforms.max_extrapolation_s": (0.0, None),
         "transforms.lookup_timeout_s": (0.0, None), "transforms.wait_for_tf_s": (0.0, None),
         "sync.slop_s": (0.0, None), "sync.queue_size": (1, None), "sync.new_time_base_stamps": (1, None),
-        "transforms.new_time_base_stamps": (1, None), "persistence.save_every_n_frames": (1, None)}),
+        "transforms.new_time_base_stamps": (1, None), "persistence.save_every_n_frames": (1, None),
+        "resend.max_frames": (0, 1000)}),
     Section(PerceptionNodeConfig, "node.", ranges={"node.input_timeout_s": (0.0, None)}),
 )
 
@@ -245,6 +254,14 @@ class PerceptionNode(Node):
         self.pub_places = self.create_publisher(PlaceGraph, "perception/places", LATCHED)
         self.pub_rooms = self.create_publisher(RoomSegmentation, "perception/rooms", LATCHED)
         self.pub_ack = self.create_publisher(Time, "perception/frame_ack", EVENTS)
+        # what memory has not acknowledged is kept and resent when memory comes back (resend.py)
+        self._resend = ResendRing(cfg.resend.max_frames, int(cfg.resend.max_mb * 1e6))
+        self._log_resend = LogOnce(self.get_logger(), "resend")
+        self._memory_gids: List[bytes] = []      # memory/ingested_through publishers seen, in order (Humble)
+        if compat.message_info_gid():
+            self.create_subscription(IngestProgress, PROGRESS, lambda m, info: self._on_progress(m, info), EVENTS)
+        else:
+            self.create_subscription(IngestProgress, PROGRESS, lambda m: self._on_progress(m, None), EVENTS)
 
         topics = [(COLOR, Image), (DEPTH, Image), (INFO, CameraInfo)]
         if self.use_oracle:
@@ -257,6 +274,7 @@ class PerceptionNode(Node):
             self._rates[CLASS_TABLE] = RateWindow(_DIAG_WINDOW_S, start_s)
         self._processed = RateWindow(_DIAG_WINDOW_S, start_s)
         self._rejects = RateWindow(_DIAG_WINDOW_S, start_s)
+        self._unacked_drops = RateWindow(_DIAG_WINDOW_S, start_s)
         self._latency = LatencyStats()
         self._watch = InputWatch([name for name, _ in topics], self.use_oracle, self.node_config.input_timeout_s,
                                  time.monotonic(), cfg.sync.slop_s,
@@ -415,7 +433,17 @@ class PerceptionNode(Node):
         except (ValueError, TypeError, IndexError, OverflowError, FloatingPointError) as e:
             self._reject("malformed_input", f"{type(e).__name__}: {e}", stamp)
             return True
-        self.pub_frames.publish(frame_to_msg(out, self.map_frame))
+        frame_msg = frame_to_msg(out, self.map_frame)
+        self.pub_frames.publish(frame_msg)
+        dropped = self._resend.sent(frame.stamp_ns, frame_msg, _frame_bytes(frame_msg))
+        if dropped:
+            for _ in range(dropped):
+                self._unacked_drops.tick(time.monotonic())
+            self._log_resend.warning("dropped_unacknowledged", (
+                f"{self._resend.dropped} frame(s) dropped unacknowledged so far: memory has not acknowledged "
+                f"the last {len(self._resend)} frames ({self._resend.nbytes / 1e6:.0f} MB; resend.max_frames = "
+                f"{self.config.resend.max_frames}, resend.max_mb = {self.config.resend.max_mb:g}); is memory up "
+                f"and acknowledging on {PROGRESS}?"))
         if out.places is not None:
             self.pub_places.publish(place_graph_to_msg(out.places, self.map_frame))
         if out.rooms is not None:
@@ -427,6 +455,32 @@ class PerceptionNode(Node):
         if self.frames_done % self.config.persistence.save_every_n_frames == 0:
             self.save_state()
         return True
+
+    # ------------------------------------------------------------------ acknowledgements and resends
+    @_guarded
+    def _on_progress(self, msg: IngestProgress, info: Optional[Dict[str, Any]]) -> None:
+        """memory/ingested_through from one memory process: drop what it stored; a memory not heard from
+        before (a restart) gets every kept frame it may not have, oldest first."""
+        reader = self._memory_id(info)
+        due = self._resend.acked(reader, time_to_ns(msg.ingested_through))
+        if due:
+            self.get_logger().info(f"memory {reader.hex()[-8:]} heard from (a restart, or it started after "
+                                   f"perception): resending {len(due)} frame(s) it did not acknowledge")
+            for m in due:
+                self.pub_frames.publish(m)
+
+    def _memory_id(self, info: Optional[Dict[str, Any]]) -> bytes:
+        """The publisher's gid (one per memory process); on a Humble rclpy (no MessageInfo), the newest
+        memory/ingested_through publisher in the ROS graph."""
+        gid = (info or {}).get("publisher_gid")
+        if gid:
+            data = gid.get("data", gid) if isinstance(gid, dict) else gid
+            return bytes(bytearray(data))
+        for e in self.get_publishers_info_by_topic(self.resolve_topic_name(PROGRESS)):
+            g = bytes(bytearray(e.endpoint_gid))
+            if g not in self._memory_gids:
+                self._memory_gids.append(g)
+        return self._memory_gids[-1] if self._memory_gids else b"memory"
 
     # ------------------------------------------------------------------ state across restarts
 
@@ -504,8 +558,15 @@ class PerceptionNode(Node):
                     "last processed age (s)": self._processed.age_s(now), "synchronizer": self._sync_kind,
                     # matched readers of perception/frames (memory, the planner, ...): a reader that has not
                     # matched yet loses what is published before (RELIABLE, VOLATILE); the bag player waits on it
-                    "frames subscribers": self.pub_frames.get_subscription_count()})
+                    "frames subscribers": self.pub_frames.get_subscription_count(),
+                    # sent, not yet acknowledged by memory (kept for a resend), resent, dropped unacknowledged
+                    "unacknowledged held": len(self._resend), "unacknowledged held (MB)": self._resend.nbytes / 1e6,
+                    "frames resent": self._resend.resent, "frames dropped unacknowledged": self._resend.dropped})
         s.counts("rejected", rejected)
+        drops = self._unacked_drops.count(now)
+        if drops:
+            s.add(WARN, f"{drops} frame(s) dropped unacknowledged in the last {_DIAG_WINDOW_S:.0f} s: the resend "
+                        f"ring is full (is memory up and acknowledging on {PROGRESS}?)")
         recent = self._rejects.count(now)
         if recent:
             s.add(WARN, f"{recent} frame(s) rejected in the last {_DIAG_WINDOW_S:.0f} s (causes: "
@@ -525,6 +586,14 @@ class PerceptionNode(Node):
         if getattr(det, "provider_warning", ""):
             s.add(WARN, det.provider_warning)
         return s
+
+
+def _frame_bytes(msg: FrameObservations) -> int:
+    """About what one FrameObservations holds in RAM (bytes): its images, appearance vectors and fields."""
+    n = 512 + sum(256 + 4 * len(o.appearance) for o in msg.observations)
+    for v in msg.view:
+        n += 2048 + len(v.depth.data) + len(v.color.data) + sum(16 + len(c) for c in v.detected_classes)
+    return n
 
 
 def main(args=None) -> None:
