@@ -5,6 +5,8 @@
     dialect.py  the SQL differences between the two, in one place
     pg_store.py PgStore: the same interface, schema and migrations on PostgreSQL (psycopg 3, a pool)
     pg_server.py ThrowawayServer: initdb + pg_ctl in a temp folder, for tests and benchmarks
+    fleet.py    robots sharing one server: fleet tables (robot_id on every row), an outbox shipper per
+                robot, cross-robot reads with a local fallback
     store.py    Store: the SQLite file (WAL, single writer, validation before any write), batched
                 transactions, content-addressed keyframe files
     tables.py   Repository: the core's records in and out of the tables (load, commit, evidence reads)

@@ -1,0 +1,293 @@
+"""Fleet benchmark: robots sharing one PostgreSQL server, with a server crash (kill -9) mid-ingest.
+
+    python -m bench.fleet --quick [--json out/fleet.json]    # 10 robots x 4 patrol days, ~30-40 s here
+    python -m bench.fleet                                    # 100 robots x 30 days of bench.scale's dense
+                                                             #   household (5 Hz all day): see below
+    python -m bench.fleet --robots N --days D [--household synthetic|scale] [--keep DIR]
+
+Flow: a throwaway PostgreSQL server (memory_nodes/memory/repository/pg_server.py: initdb + pg_ctl on a unix
+socket in a temp folder, durability settings as shipped: fsync and synchronous_commit on) holds the fleet
+tables. Each robot is a thread with its own household (a seed of its own), its own memory on a local
+SQLite store (``MemoryCore.ingest`` exactly as the memory node runs it; synchronous=NORMAL, as a process
+crash, not a power cut, is what is tested) and its own outbox shipper thread (repository/fleet.py: the
+local observations are the outbox, shipped in id order with INSERT ... ON CONFLICT DO NOTHING and the
+robot's watermark in one transaction, retried with a doubling backoff). Frames are generated before the
+clock starts. When the server holds ``--kill-at`` of the expected rows, its postmaster is SIGKILLed, left
+down ``--down-s``, and restarted (crash recovery); robots keep ingesting locally throughout. Then every
+shipper drains, and:
+
+    fleet_duplicates_after_restart   rows on the server minus distinct (robot, stamp, view, label, centroid)
+                                     contents: a row shipped twice under any key
+    fleet_lost_after_restart         rows the server had confirmed before the kill and lacks right after
+                                     the restart (durability), plus rows the robots committed locally (their
+                                     acknowledgement) that are not on the server after the drain (catch-up)
+    fleet_recall_p95_ms              cross-robot questions ("which robot saw <class> last", "has any robot
+                                     seen <class> since <day start>") asked through each robot's FleetView,
+                                     from all robots at once, over the server's pool
+    fleet_ingest_obs_per_s           observations reaching the server per second of the ingest phase
+                                     (kill and downtime included); fleet_local_obs_per_s: ingested locally
+
+Full mode (100 robots x 30 days of bench.scale's household: ~29 k observations per robot-day, ~87 M in all)
+is ingest-bound: the robots' MemoryCore ingest runs in threads of one process, ~1-2.5 k observations/s per
+core, so ~10-20 h here. A real fleet ingests on 100 robots' own CPUs; the server's side (shipping) is
+what this measures at scale: see fleet_ingest_obs_per_s against fleet_local_obs_per_s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from memory_nodes.memory import MemoryConfig, MemoryCore
+from memory_nodes.memory.config import NS_PER_DAY, StoreConfig
+from memory_nodes.memory.repository.fleet import FleetServer, FleetView, Shipper
+from memory_nodes.memory.repository.pg_server import ThrowawayServer, unavailable_reason
+from memory_nodes.memory.synthetic import SMALL, SynthConfig, SyntheticHousehold
+from memory_nodes.vocab import VocabConfig, Vocabulary
+
+
+@dataclass
+class Robot:
+    robot_id: str
+    path: str
+    memory: MemoryCore
+    shipper: Shipper
+    frames: list
+    done: bool = False
+    ingest_s: float = 0.0
+    error: str = ""
+
+
+def _progress(label: str, frac: float, extra: str = "") -> None:
+    n = int(30 * min(1.0, max(0.0, frac)))
+    sys.stderr.write(f"\r[fleet] {label:<10} [{'#' * n}{'.' * (30 - n)}] {100 * frac:5.1f}% {extra:<40}")
+    sys.stderr.flush()
+
+
+def _frames(seed: int, days: int, household: str) -> list:
+    if household == "scale":
+        from bench.scale import ScaleConfig, ScaleHousehold
+        world = ScaleHousehold(ScaleConfig(seed=seed))
+    else:
+        world = SyntheticHousehold(SynthConfig(seed=seed, jpeg_bytes=200, objects_per_room=8))
+    return [f.out for d in range(days) for f in world.day(d)]
+
+
+def run(robots: int, days: int, household: str, kill_at: float, down_s: float, queries: int,
+        keep: Optional[str] = None) -> Dict:
+    logging.getLogger("psycopg").setLevel(logging.CRITICAL)   # pool reconnect noise while the server is down
+    vocab = Vocabulary(VocabConfig(allow_model=False))
+    t_all = time.monotonic()
+    work = tempfile.mkdtemp(prefix="fleet", dir=keep)
+    pg = ThrowawayServer()
+    fig: Dict = {"fleet_robots": robots, "fleet_days": days, "fleet_household": household}
+    try:
+        t0 = time.monotonic()
+        pg.start()
+        url = pg.create_database("fleet")
+        server = FleetServer(url, pool_size=min(32, robots + 4))
+        fig["fleet_server_start_s"] = round(time.monotonic() - t0, 2)
+        sys.stderr.write(f"[fleet] server up in {fig['fleet_server_start_s']} s ({pg.root}); generating frames\n")
+
+        cfg = MemoryConfig()
+        cfg.store = StoreConfig(synchronous="NORMAL", fsync_keyframes=False)
+        fleet: List[Robot] = []
+        for i in range(robots):
+            rid = f"robot{i:03d}"
+            path = os.path.join(work, f"{rid}.db")
+            mem = MemoryCore.open(path, cfg, vocab)
+            fleet.append(Robot(rid, path, mem, Shipper(rid, path, server), _frames(1000 + i, days, household)))
+            _progress("frames", (i + 1) / robots)
+        total_frames = sum(len(r.frames) for r in fleet)
+        expected = sum(sum(len(f.observations) for f in r.frames) for r in fleet)
+        sys.stderr.write(f"\n[fleet] {robots} robots, {total_frames} frames, {expected} observations offered\n")
+
+        stop = threading.Event()
+        shippers = [threading.Thread(target=r.shipper.run, args=(stop,), daemon=True) for r in fleet]
+
+        def ingest(r: Robot) -> None:
+            t = time.monotonic()
+            try:
+                for f in r.frames:
+                    r.memory.ingest(f)
+                r.memory.commit()
+            except Exception as e:            # reported, not hidden
+                r.error = f"{type(e).__name__}: {e}"
+            r.ingest_s = time.monotonic() - t
+            r.done = True
+
+        workers = [threading.Thread(target=ingest, args=(r,), daemon=True) for r in fleet]
+        t_ingest = time.monotonic()
+        for th in shippers + workers:
+            th.start()
+        killed = False
+        acked_at_kill: Dict[str, int] = {}
+        server_missing_acked = 0
+        kill_t = restart_s = 0.0
+        while not all(r.done for r in fleet):
+            shipped = sum(max(0, r.shipper.acked_through) for r in fleet)   # ids ~ rows per robot
+            if not killed and shipped >= kill_at * expected:
+                acked_at_kill = {r.robot_id: r.shipper.acked_through for r in fleet}
+                kill_t = time.monotonic() - t_ingest
+                pg.kill9()
+                killed = True
+                sys.stderr.write(f"\n[fleet] kill -9 of the postmaster at {kill_t:.1f} s "
+                                 f"({shipped} rows acknowledged by the server)\n")
+                time.sleep(down_s)
+                t_r = time.monotonic()
+                pg.start()
+                restart_s = time.monotonic() - t_r
+                # durability: everything the server confirmed before the kill is there after recovery
+                for r in fleet:
+                    a = acked_at_kill[r.robot_id]
+                    if a > 0:
+                        have = {i for i in server.obs_ids(r.robot_id) if i <= a}
+                        want = {i for (i,) in r.shipper._local.execute(
+                            "SELECT id FROM observations WHERE id <= ?", (a,))}
+                        server_missing_acked += len(want - have)
+            local = sum(r.memory.count_observations() for r in fleet)
+            _progress("ingest", local / max(1, expected), f"server {shipped} rows, shipper failures "
+                      f"{sum(r.shipper.failures for r in fleet)}")
+            time.sleep(0.25)
+        for th in workers:
+            th.join()
+        # drain: every shipper catches up with what its robot committed
+        t_drain = time.monotonic()
+        while True:
+            behind = sum(r.shipper.local_max_id() - max(0, r.shipper.acked_through) for r in fleet)
+            if behind <= 0 or time.monotonic() - t_drain > 60:
+                break
+            time.sleep(0.05)
+        ingest_s = time.monotonic() - t_ingest
+        stop.set()
+        for th in shippers:
+            th.join(timeout=5)
+        sys.stderr.write(f"\n[fleet] ingest + drain {ingest_s:.1f} s; counting\n")
+
+        rows, distinct = server.counts()
+        local_lost = 0
+        local_total = 0
+        for r in fleet:
+            mine = {i for (i,) in r.shipper._local.execute("SELECT id FROM observations")}
+            local_total += len(mine)
+            local_lost += len(mine - set(server.obs_ids(r.robot_id)))
+
+        # cross-robot recall: every robot asks at once
+        lat: List[float] = []
+        lat_lock = threading.Lock()
+        classes = list(SMALL)
+        day_start = (max(r.frames[-1].stamp_ns for r in fleet) // NS_PER_DAY) * NS_PER_DAY
+        answered = [0, 0]
+
+        def ask(r: Robot, n: int, seed: int) -> None:
+            view = FleetView(r.robot_id, r.memory, server)
+            rng = random.Random(seed)
+            for k in range(n):
+                c = rng.choice(classes)
+                t = time.perf_counter()
+                a = view.which_robot_saw_last(c) if k % 2 == 0 else view.seen_since(c, day_start)
+                dt = (time.perf_counter() - t) * 1e3
+                with lat_lock:
+                    lat.append(dt)
+                    answered[0] += 1
+                    answered[1] += int(bool(a.sightings) and a.source == "fleet")
+
+        per = max(1, queries // robots)
+        askers = [threading.Thread(target=ask, args=(r, per, i)) for i, r in enumerate(fleet)]
+        for th in askers:
+            th.start()
+        for th in askers:
+            th.join()
+
+        fig.update({
+            "fleet_observations_offered": expected,
+            "fleet_observations_local": local_total,
+            "fleet_observations_server": rows,
+            "fleet_ingest_obs_per_s": round(rows / ingest_s, 1),
+            "fleet_local_obs_per_s": round(local_total / max(1e-9, max(r.ingest_s for r in fleet)), 1),
+            "fleet_recall_p95_ms": round(float(np.percentile(lat, 95)), 2),
+            "fleet_recall_p50_ms": round(float(np.percentile(lat, 50)), 2),
+            "fleet_recall_queries": answered[0],
+            "fleet_recall_answered_from_fleet": answered[1],
+            "fleet_duplicates_after_restart": rows - distinct,
+            "fleet_lost_after_restart": server_missing_acked + local_lost,
+            "fleet_lost_server_acked": server_missing_acked,
+            "fleet_lost_local_acked": local_lost,
+            "fleet_kill_at_s": round(kill_t, 2),
+            "fleet_restart_s": round(restart_s, 2),
+            "fleet_down_s": down_s,
+            "fleet_shipper_failures": sum(r.shipper.failures for r in fleet),
+            "fleet_robot_errors": [r.error for r in fleet if r.error],
+            "fleet_server_killed": killed,
+        })
+        server.close()
+        for r in fleet:
+            r.shipper.close()
+            r.memory.close()
+    finally:
+        pg.cleanup()
+        if keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    fig["fleet_total_s"] = round(time.monotonic() - t_all, 1)
+    return fig
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="10 robots x 4 patrol days of the synthetic household")
+    ap.add_argument("--json", default=None, help="write the figures here")
+    ap.add_argument("--robots", type=int, default=None)
+    ap.add_argument("--days", type=int, default=None)
+    ap.add_argument("--household", choices=("synthetic", "scale"), default=None)
+    ap.add_argument("--kill-at", type=float, default=0.4, help="kill the server when it holds this share")
+    ap.add_argument("--down-s", type=float, default=1.0, help="seconds the server stays down")
+    ap.add_argument("--queries", type=int, default=None, help="cross-robot questions in all")
+    ap.add_argument("--keep", default=None, help="keep the robots' stores under this folder")
+    a = ap.parse_args(argv)
+    why = unavailable_reason()
+    if why:
+        print(f"bench.fleet: {why}", file=sys.stderr)
+        return 2
+    robots = a.robots or (10 if a.quick else 100)
+    days = a.days or (4 if a.quick else 30)
+    household = a.household or ("synthetic" if a.quick else "scale")
+    queries = a.queries or (400 if a.quick else 5000)
+    fig = run(robots, days, household, a.kill_at, a.down_s, queries, a.keep)
+    rows = [("robots", fig["fleet_robots"]), ("observations offered", fig["fleet_observations_offered"]),
+            ("committed locally", fig["fleet_observations_local"]),
+            ("on the server", fig["fleet_observations_server"]),
+            ("server ingest obs/s", fig["fleet_ingest_obs_per_s"]),
+            ("local ingest obs/s", fig["fleet_local_obs_per_s"]),
+            ("kill -9 at s / restart s", f"{fig['fleet_kill_at_s']} / {fig['fleet_restart_s']}"),
+            ("shipper failures (retried)", fig["fleet_shipper_failures"]),
+            ("duplicates after restart", fig["fleet_duplicates_after_restart"]),
+            ("lost after restart", f"{fig['fleet_lost_after_restart']} (server-acked "
+                                   f"{fig['fleet_lost_server_acked']}, robot-acked {fig['fleet_lost_local_acked']})"),
+            ("recall p50 / p95 ms", f"{fig['fleet_recall_p50_ms']} / {fig['fleet_recall_p95_ms']} "
+                                    f"({fig['fleet_recall_queries']} questions)"),
+            ("total s", fig["fleet_total_s"])]
+    print()
+    for k, v in rows:
+        print(f"  {k:<28} {v}")
+    if fig["fleet_robot_errors"]:
+        print(f"  robot errors: {fig['fleet_robot_errors'][:3]}")
+    if a.json:
+        os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
+        with open(a.json, "w") as f:
+            json.dump(fig, f, indent=1)
+    return 0 if not fig["fleet_robot_errors"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

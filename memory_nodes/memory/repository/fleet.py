@@ -1,0 +1,362 @@
+"""A fleet on one PostgreSQL server: each robot keeps its own memory (its local store, SQLite by default)
+and ships what it committed to shared fleet tables, where any robot can ask about every robot's sightings.
+
+    robot:   MemoryCore.ingest -> local commit (the robot's acknowledgement: ingested_through_ns)
+                    |  the local observations table is the outbox: committed rows, ids increasing
+             Shipper.ship_once: rows with id > the server's watermark for this robot, in id order, one
+                    |  server transaction (INSERT ... ON CONFLICT (robot_id, obs_id) DO NOTHING + watermark)
+    server:  fleet.fleet_observations (robot_id on every row), fleet.fleet_robots (watermarks)
+             FleetServer.last_seen_by_any / seen_since: which robot saw X last, has any robot seen X since t
+
+Idempotence: a row's key on the server is (robot_id, obs_id), the id the robot's own store gave it; a batch
+whose commit reply was lost (server killed, network cut) is shipped again and the conflicting rows are
+skipped, so a retry never duplicates a row. The watermark moves in the same transaction as the rows, so it
+never passes a row that is not there. Shipper.run retries with a doubling backoff (``backoff_s``) while
+the server is unreachable; the robot keeps ingesting and answering from its own store meanwhile
+(FleetView falls back to the local memory, saying so), and the shipper catches up when the server is back.
+
+What is shipped: each observation's stamp, the robot's object (track) id, canonical and detector class,
+score, place, room, view id and centroid (m, the robot's map frame). Keyframes stay on the robot (the
+evidence names robot + view id + observation id). Not shipped (yet): forgets (a forget on the robot does
+not delete its shipped rows), merges after shipping (a row keeps the track id it was shipped with).
+Consolidation deletes old raw rows locally: a robot cut off from the server for longer than
+``retention.keep_raw_days`` loses the unshipped part of that window on the fleet (never locally).
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ...common.errors import StoreError
+
+FLEET_APPLICATION_ID = 0x52464C54          # "RFLT"
+FLEET_SCHEMA_VERSION = 1
+FLEET_MIGRATIONS = {1: """
+CREATE TABLE fleet_info (application_id BIGINT NOT NULL, schema_version INTEGER NOT NULL);
+CREATE TABLE fleet_robots (
+    robot_id TEXT PRIMARY KEY,
+    shipped_obs_id BIGINT NOT NULL,        -- every row of this robot with obs_id <= this is here
+    first_ns BIGINT NOT NULL,
+    last_ns BIGINT NOT NULL                -- latest stamp shipped
+);
+CREATE TABLE fleet_observations (
+    robot_id TEXT NOT NULL,
+    obs_id BIGINT NOT NULL,                -- the id in the robot's own store
+    stamp_ns BIGINT NOT NULL,
+    object_id BIGINT,                      -- the robot's track id (NULL: not associated)
+    class TEXT NOT NULL,                   -- canonical class
+    label TEXT NOT NULL,                   -- as the detector said it
+    score DOUBLE PRECISION NOT NULL,
+    place_id BIGINT NOT NULL,
+    room_id BIGINT NOT NULL,
+    view_id TEXT NOT NULL,
+    x DOUBLE PRECISION NOT NULL, y DOUBLE PRECISION NOT NULL, z DOUBLE PRECISION NOT NULL,  -- m, robot's map
+    PRIMARY KEY (robot_id, obs_id)
+);
+CREATE INDEX fleet_observations_class ON fleet_observations (class, stamp_ns DESC);
+CREATE TABLE fleet_classes (name TEXT PRIMARY KEY);
+"""}
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_INSERT = ("INSERT INTO fleet_observations (robot_id, obs_id, stamp_ns, object_id, class, label, score, place_id, "
+           "room_id, view_id, x, y, z) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING")
+_COLS = "robot_id, obs_id, stamp_ns, object_id, class, label, score, place_id, room_id, view_id, x, y, z"
+
+
+@dataclass
+class FleetSighting:
+    """One robot's sighting on the fleet server, with its evidence (ids in that robot's own store)."""
+    robot_id: str
+    class_name: str
+    label: str
+    object_id: Optional[int]
+    stamp_ns: int
+    place_id: int
+    room_id: int
+    position_m: np.ndarray                 # (3,) in that robot's map frame
+    score: float
+    observation_id: int
+    view_id: str
+
+    @classmethod
+    def from_row(cls, r: Sequence[Any]) -> "FleetSighting":
+        return cls(str(r[0]), str(r[4]), str(r[5]), None if r[3] is None else int(r[3]), int(r[2]), int(r[7]),
+                   int(r[8]), np.array([r[10], r[11], r[12]], float), float(r[6]), int(r[1]), str(r[9]))
+
+
+@dataclass
+class FleetAnswer:
+    """Sightings (most recent first) and where they came from: "fleet" (the server) or "local" (this robot's
+    own store only: the server was unreachable, ``note`` says why)."""
+    sightings: List[FleetSighting] = field(default_factory=list)
+    source: str = "fleet"
+    note: str = ""
+
+
+def _fleet_schema_of(url: str) -> Tuple[str, str]:
+    """(conninfo, schema): the URL's ``schema=`` or ``fleet``."""
+    from .pg_store import split_url
+    conninfo, schema, _ = split_url(url)
+    return conninfo, schema if "schema=" in url else "fleet"
+
+
+class FleetServer:
+    """The fleet tables on one server (schema ``fleet`` unless the URL's ``schema=`` names another), through a
+    connection pool shared by every caller in this process."""
+
+    def __init__(self, url: str, pool_size: int = 8, timeout_s: float = 5.0):
+        from psycopg_pool import ConnectionPool
+        self.conninfo, self.schema = _fleet_schema_of(url)
+        if not _IDENT.match(self.schema):
+            raise StoreError(f"fleet schema {self.schema!r} must be a lower-case identifier")
+        schema = self.schema
+
+        def configure(c) -> None:
+            c.execute(f"SET search_path TO {schema}")
+
+        self.pool = ConnectionPool(self.conninfo, min_size=1, max_size=pool_size, kwargs={"autocommit": True},
+                                   configure=configure, open=False, timeout=timeout_s, name="fleet",
+                                   check=ConnectionPool.check_connection)
+        self.pool.open(wait=False)
+        self._ensure_schema()
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def _ensure_schema(self) -> None:
+        with self.pool.connection() as c:
+            c.execute("SELECT pg_advisory_lock(hashtext('fleet-schema'))")
+            try:
+                have = c.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND "
+                                 "table_name = 'fleet_info'", (self.schema,)).fetchone()
+                if have:
+                    app, ver = c.execute("SELECT application_id, schema_version FROM fleet_info").fetchone()
+                    if int(app) != FLEET_APPLICATION_ID or int(ver) > FLEET_SCHEMA_VERSION:
+                        raise StoreError(f"fleet schema {self.schema}: application {int(app):#x} version {ver}: "
+                                         f"not this software's (version {FLEET_SCHEMA_VERSION})")
+                    if int(ver) == FLEET_SCHEMA_VERSION:
+                        return
+                else:
+                    ver = 0
+                with c.transaction():
+                    c.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+                    c.execute(f"SET LOCAL search_path TO {self.schema}")
+                    for v in range(int(ver) + 1, FLEET_SCHEMA_VERSION + 1):
+                        for stmt in re.sub(r"--[^\n]*", "", FLEET_MIGRATIONS[v]).split(";"):
+                            if stmt.strip():
+                                c.execute(stmt)
+                    c.execute("DELETE FROM fleet_info")
+                    c.execute("INSERT INTO fleet_info VALUES (%s, %s)", (FLEET_APPLICATION_ID, FLEET_SCHEMA_VERSION))
+            finally:
+                c.execute("SELECT pg_advisory_unlock(hashtext('fleet-schema'))")
+
+    # --------------------------------------------------------------------------------- shipping
+    def shipped_through(self, robot_id: str) -> int:
+        """The server's watermark for this robot: every row with obs_id <= it is stored (0: none)."""
+        with self.pool.connection() as c:
+            r = c.execute("SELECT shipped_obs_id FROM fleet_robots WHERE robot_id = %s", (robot_id,)).fetchone()
+        return int(r[0]) if r else 0
+
+    def ship(self, robot_id: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Store one batch (rows as Shipper reads them, ordered by obs_id) in one transaction; returns the
+        new watermark. Rows already there are skipped."""
+        if not rows:
+            return self.shipped_through(robot_id)
+        top = int(rows[-1][0])
+        stamps = [int(r[1]) for r in rows]
+        with self.pool.connection() as c:
+            with c.transaction():
+                with c.cursor() as cur:
+                    cur.executemany(_INSERT, [(robot_id, *r) for r in rows])
+                    cur.executemany("INSERT INTO fleet_classes (name) VALUES (%s) ON CONFLICT DO NOTHING",
+                                    [(n,) for n in sorted({str(r[3]) for r in rows})])
+                    cur.execute("INSERT INTO fleet_robots (robot_id, shipped_obs_id, first_ns, last_ns) VALUES "
+                                "(%s,%s,%s,%s) ON CONFLICT (robot_id) DO UPDATE SET shipped_obs_id = "
+                                "GREATEST(fleet_robots.shipped_obs_id, EXCLUDED.shipped_obs_id), first_ns = "
+                                "LEAST(fleet_robots.first_ns, EXCLUDED.first_ns), last_ns = "
+                                "GREATEST(fleet_robots.last_ns, EXCLUDED.last_ns)",
+                                (robot_id, top, min(stamps), max(stamps)))
+        return top
+
+    # ---------------------------------------------------------------------------------- reading
+    def classes(self) -> List[str]:
+        with self.pool.connection() as c:
+            return [r[0] for r in c.execute("SELECT name FROM fleet_classes").fetchall()]
+
+    def robots(self) -> List[Tuple[str, int, int]]:
+        """(robot id, shipped watermark, latest stamp shipped) of every robot that shipped."""
+        with self.pool.connection() as c:
+            return [(str(a), int(b), int(d)) for a, b, d in
+                    c.execute("SELECT robot_id, shipped_obs_id, last_ns FROM fleet_robots ORDER BY robot_id")]
+
+    def last_seen_by_any(self, classes: Sequence[str], before_ns: Optional[int] = None,
+                         min_score: float = 0.0) -> Optional[FleetSighting]:
+        """The most recent associated sighting of any of ``classes`` by any robot (at or before
+        ``before_ns``): which robot saw it last, when, where, with its evidence."""
+        best: Optional[FleetSighting] = None
+        with self.pool.connection() as c:
+            for cls in classes:                       # one index descent per class (class, stamp DESC)
+                r = c.execute(f"SELECT {_COLS} FROM fleet_observations WHERE class = %s AND stamp_ns <= %s AND "
+                              "object_id IS NOT NULL AND score >= %s ORDER BY stamp_ns DESC LIMIT 1",
+                              (cls, 2 ** 62 if before_ns is None else int(before_ns), float(min_score))).fetchone()
+                if r is not None and (best is None or int(r[2]) > best.stamp_ns):
+                    best = FleetSighting.from_row(r)
+        return best
+
+    def seen_since(self, classes: Sequence[str], since_ns: int, until_ns: Optional[int] = None,
+                   min_score: float = 0.0) -> List[FleetSighting]:
+        """Each robot's latest associated sighting of ``classes`` in [since_ns, until_ns], most recent first
+        ("has any robot seen X today": since the day's start)."""
+        if not classes:
+            return []
+        with self.pool.connection() as c:
+            rows = c.execute(f"SELECT DISTINCT ON (robot_id) {_COLS} FROM fleet_observations WHERE class = ANY(%s) "
+                             "AND stamp_ns >= %s AND stamp_ns <= %s AND object_id IS NOT NULL AND score >= %s "
+                             "ORDER BY robot_id, stamp_ns DESC",
+                             (list(classes), int(since_ns), 2 ** 62 if until_ns is None else int(until_ns),
+                              float(min_score))).fetchall()
+        return sorted((FleetSighting.from_row(r) for r in rows), key=lambda s: -s.stamp_ns)
+
+    def counts(self) -> Tuple[int, int]:
+        """(rows, distinct (robot, stamp, view, class, centroid) contents): the second counts a row shipped
+        twice under two keys, which the primary key alone would not catch."""
+        with self.pool.connection() as c:
+            r = c.execute("SELECT count(*), (SELECT count(*) FROM (SELECT DISTINCT robot_id, stamp_ns, view_id, "
+                          "label, x, y, z FROM fleet_observations) d) FROM fleet_observations").fetchone()
+        return int(r[0]), int(r[1])
+
+    def obs_ids(self, robot_id: str) -> List[int]:
+        with self.pool.connection() as c:
+            return [int(r[0]) for r in c.execute("SELECT obs_id FROM fleet_observations WHERE robot_id = %s",
+                                                 (robot_id,))]
+
+
+class Shipper:
+    """One robot's outbox: ships its committed local observations to the fleet server, in id order.
+
+    Reads the local SQLite store through a read-only connection of its own (WAL: the memory keeps
+    writing meanwhile). ``ship_once`` makes one attempt; ``run`` loops until ``stop`` is set, retrying with
+    a doubling backoff after a failure. Counters: ``acked_through`` (the last watermark the server
+    confirmed), ``failures``, ``batches``."""
+
+    def __init__(self, robot_id: str, local_path: str, server: FleetServer, batch: int = 2000,
+                 backoff_s: Tuple[float, float] = (0.05, 2.0)):
+        self.robot_id = robot_id
+        self.server = server
+        self.batch = int(batch)
+        self.backoff_s = backoff_s
+        self._local = sqlite3.connect(f"file:{local_path}?mode=ro", uri=True, check_same_thread=False)
+        self.acked_through = -1            # unknown until the server said
+        self.failures = 0
+        self.batches = 0
+        self.last_error = ""
+
+    def close(self) -> None:
+        self._local.close()
+
+    def local_rows(self, after_id: int, limit: int) -> List[tuple]:
+        """(obs id, stamp, track, class, label, score, place, room, view, x, y, z) committed locally."""
+        rows = self._local.execute(
+            "SELECT o.id, o.stamp_ns, o.object_id, coalesce(c.name, ''), coalesce(r.name, ''), o.score, o.place_id, "
+            "o.room_id, o.view_id, o.geom FROM observations o LEFT JOIN classes c ON c.id = o.class_id "
+            "LEFT JOIN classes r ON r.id = o.raw_class_id WHERE o.id > ? ORDER BY o.id LIMIT ?",
+            (int(after_id), int(limit))).fetchall()
+        out = []
+        for r in rows:
+            g = np.frombuffer(r[9], np.float32)
+            out.append((*r[:9], float(g[0]), float(g[1]), float(g[2])))
+        return out
+
+    def local_max_id(self) -> int:
+        r = self._local.execute("SELECT coalesce(max(id), 0) FROM observations").fetchone()
+        return int(r[0])
+
+    def ship_once(self) -> int:
+        """One attempt: rows past the server's watermark, one batch. Returns rows sent (0: caught up).
+        Raises what the server raised (the caller backs off)."""
+        if self.acked_through < 0:
+            self.acked_through = self.server.shipped_through(self.robot_id)
+        rows = self.local_rows(self.acked_through, self.batch)
+        if not rows:
+            return 0
+        self.acked_through = self.server.ship(self.robot_id, rows)
+        self.batches += 1
+        return len(rows)
+
+    def run(self, stop: threading.Event, idle_s: float = 0.05,
+            on_error: Optional[Callable[[BaseException], None]] = None) -> None:
+        """Ship until ``stop`` is set: at once while behind, every ``idle_s`` when caught up, after a failure
+        with a doubling backoff (the watermark is asked again: the last batch may or may not have landed)."""
+        wait = self.backoff_s[0]
+        while not stop.is_set():
+            try:
+                n = self.ship_once()
+                wait = self.backoff_s[0]
+                if n < self.batch:
+                    stop.wait(idle_s)
+            except Exception as e:          # the server is down or restarting: back off, ask again
+                self.failures += 1
+                self.last_error = f"{type(e).__name__}: {e}"
+                self.acked_through = -1
+                if on_error is not None:
+                    on_error(e)
+                stop.wait(wait)
+                wait = min(self.backoff_s[1], wait * 2.0)
+
+
+class FleetView:
+    """Cross-robot questions for one robot: asked of the fleet server, answered from the robot's own memory
+    when the server is unreachable (``FleetAnswer.source`` = "local", ``note`` why)."""
+
+    def __init__(self, robot_id: str, memory, server: Optional[FleetServer], min_score: float = 0.0):
+        self.robot_id = robot_id
+        self.memory = memory               # this robot's MemoryCore (MemoryView)
+        self.server = server
+        self.min_score = min_score
+        self._classes: List[str] = []
+
+    def _classes_for(self, query: str) -> List[str]:
+        vocab = self.memory.vocab
+        res = vocab.resolve_class(query, allow_model=False)
+        general = res[0] if res else vocab.canonical(query)
+        if self.server is not None and general not in self._classes:
+            self._classes = self.server.classes()
+        return [c for c in self._classes if c == general or vocab.is_a(c, general)] or [general]
+
+    def _local(self, query: str, since_ns: Optional[int], why: BaseException) -> FleetAnswer:
+        out = []
+        for s in self.memory.last_seen(query):
+            if since_ns is not None and s.last_seen_ns < since_ns:
+                continue
+            obs = s.evidence.observation_ids[-1] if s.evidence.observation_ids else -1
+            out.append(FleetSighting(self.robot_id, s.class_name, s.class_name,
+                                     int(s.object_id.split("_")[-1]) if s.object_id.startswith("obj_") else None,
+                                     s.last_seen_ns, s.place_id, s.room_id, np.asarray(s.position_m, float),
+                                     float(s.p_still_there), int(obs), ""))
+        out.sort(key=lambda x: -x.stamp_ns)
+        return FleetAnswer(out, "local", f"fleet server unreachable ({type(why).__name__}): this robot's own "
+                                         "memory only")
+
+    def which_robot_saw_last(self, query: str, before_ns: Optional[int] = None) -> FleetAnswer:
+        try:
+            if self.server is None:
+                raise StoreError("no fleet server configured")
+            hit = self.server.last_seen_by_any(self._classes_for(query), before_ns, self.min_score)
+            return FleetAnswer([hit] if hit else [])
+        except Exception as e:
+            a = self._local(query, None, e)
+            a.sightings = a.sightings[:1]
+            return a
+
+    def seen_since(self, query: str, since_ns: int) -> FleetAnswer:
+        try:
+            if self.server is None:
+                raise StoreError("no fleet server configured")
+            return FleetAnswer(self.server.seen_since(self._classes_for(query), since_ns, None, self.min_score))
+        except Exception as e:
+            return self._local(query, since_ns, e)
