@@ -62,6 +62,7 @@ from .conversions.memory import (
     ingest_progress_msg,
     markers_from_graph,
     place_to_item,
+    pose_to_item,
     scene_graph_to_msg,
     sighting_to_item,
     span_to_item,
@@ -583,7 +584,8 @@ class MemoryNode(LifecycleNode):
                 R.KIND_HISTORY: self._recall_history, R.KIND_OBJECTS_IN: self._recall_objects_in,
                 R.KIND_COUNT: self._recall_count, R.KIND_CHANGES: self._recall_changes,
                 R.KIND_STALENESS: self._recall_staleness, R.KIND_ABSENCES: self._recall_absences,
-                R.KIND_PLACES: self._recall_places, R.KIND_OBJECT: self._recall_object}
+                R.KIND_PLACES: self._recall_places, R.KIND_ROBOT_POSES: self._recall_robot_poses,
+                R.KIND_OBJECT: self._recall_object}
 
     def _recall(self, req: Recall.Request) -> list:
         q = _RecallQuery(req)
@@ -641,6 +643,9 @@ class MemoryNode(LifecycleNode):
     def _recall_places(self, q: "_RecallQuery") -> list:
         return [place_to_item(p) for p in self.memory.places()]
 
+    def _recall_robot_poses(self, q: "_RecallQuery") -> list:
+        return [pose_to_item(p) for p in self.memory.robot_poses(q.ws, q.we, q.room, q.max_results)]
+
     @memory_service("forget_failed", bad_request=(InputError,))
     def _on_forget(self, req: Forget.Request, resp: Forget.Response) -> Forget.Response:
         ws = time_to_ns(req.window_start) or None
@@ -680,6 +685,7 @@ class _RecallQuery:
         self.place = int(req.place_id) if req.place_id >= 0 else None
         self.object_id = req.object_id
         self.class_name = req.class_name
+        self.max_results = int(req.max_results)
         self.query = (req.object_id or req.class_name).strip()
         if self.ws is not None and self.we is not None and self.ws > self.we:
             raise InputError("bad_request", f"window_start ({self.ws} ns) is after window_end ({self.we} ns)")

@@ -54,7 +54,16 @@ from memory_nodes.common.config import ConfigError
 from memory_nodes.common.errors import InputError, MemoryStackError
 from memory_nodes.common.geometry import R_to_quat
 from memory_nodes.common.place_graph import shortest_place_path
-from memory_nodes.common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, LookResult, PlaceInfo, Sighting
+from memory_nodes.common.protocols import (
+    Absence,
+    ChangeEvent,
+    Evidence,
+    HistorySpan,
+    LookResult,
+    PlaceInfo,
+    PoseSample,
+    Sighting,
+)
 from memory_nodes.planner.answer import ANSWERED, CANNOT_PARSE, NOT_SURE, STOP_CANCELLED, Answer
 from memory_nodes.planner.config import PlannerConfig
 from memory_nodes.planner.planner import Feedback, Planner
@@ -70,6 +79,7 @@ from .conversions.planner import (
     fill_feedback,
     fill_reply,
     place_from_item,
+    pose_from_item,
     scene_graph_rooms_places,
     sighting_from_item,
     span_from_item,
@@ -176,7 +186,7 @@ class RosMemoryView:
 
     def _recall(self, kind: str, object_id: str = "", class_name: str = "", room_id: Optional[int] = None,
                 place_id: Optional[int] = None, t_ns: Optional[int] = None, start_ns: Optional[int] = None,
-                end_ns: Optional[int] = None, optional: bool = False):
+                end_ns: Optional[int] = None, optional: bool = False, limit: int = 0):
         client = self.node.recall_client
         if not client.wait_for_service(timeout_sec=self.cfg.server_wait_s):
             raise WaitTimeout("memory/recall is not available")
@@ -189,7 +199,8 @@ class RosMemoryView:
         req.t = ns_to_time(t_ns) if t_ns else Time()
         req.window_start = ns_to_time(start_ns) if start_ns else Time()
         req.window_end = ns_to_time(end_ns) if end_ns else Time()
-        req.max_results = self.cfg.max_recall_results
+        cap = self.cfg.max_recall_results
+        req.max_results = min(limit, cap) if limit > 0 and cap > 0 else max(limit, cap)
         resp = wait_future(client.call_async(req), self.cfg.service_timeout_s, f"memory/recall {kind}")
         if resp.error_code != Recall.Response.NONE:
             if optional and resp.error_code == Recall.Response.BAD_REQUEST:
@@ -270,6 +281,11 @@ class RosMemoryView:
     def path_between_places(self, a: int, b: int) -> List[int]:
         pos = {p.place_id: p.position_m for p in self.places()}
         return shortest_place_path(pos, self.place_edges(), a, b)[1]
+
+    def robot_poses(self, start_ns: Optional[int] = None, end_ns: Optional[int] = None,
+                    room_id: Optional[int] = None, limit: int = 0) -> List[PoseSample]:
+        items = self._recall(_KIND.KIND_ROBOT_POSES, room_id=room_id, start_ns=start_ns, end_ns=end_ns, limit=limit)
+        return [pose_from_item(i) for i in items]
 
     def rooms(self) -> Dict[int, str]:
         rooms = dict(self._scene_graph()[0])

@@ -5,7 +5,9 @@ RecallItem contract (what the planner's RosMemoryView reads): a sighting or hist
 [stamp, until] = [first seen at that position, last seen there]; p_still_there is the staleness model at
 the query time; change items carry event = moved | appeared | disappeared, position = where it went (or
 where it was, for "disappeared"); absence items carry event = "absent", stamp = when, and the view's
-keyframe ref (if kept) as evidence.keyframe_refs[0]; count items carry count and the evidence.
+keyframe ref (if kept) as evidence.keyframe_refs[0]; count items carry count and the evidence; robot pose
+items carry event = "pose", object_id = the view id, stamp, position, yaw_rad, place, room and the view's
+keyframe ref (if kept) as evidence.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from memory_interfaces.msg import IngestProgress, RecallItem, SceneGraph, SceneG
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
-from memory_nodes.common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, PlaceInfo, Sighting
+from memory_nodes.common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, PlaceInfo, PoseSample, Sighting
 
 from .basic import np_to_point, np_to_vector3, ns_to_time
 from .evidence import evidence_to_msg
@@ -53,6 +55,20 @@ def span_to_item(h: HistorySpan) -> RecallItem:
     it.until = ns_to_time(h.end_ns)
     it.p_still_there = 1.0
     it.evidence = evidence_to_msg(h.evidence)
+    return it
+
+
+def pose_to_item(p: PoseSample) -> RecallItem:
+    it = RecallItem()
+    it.object_id = p.view_id
+    it.event = "pose"
+    it.position = np_to_point(p.position_m)
+    it.yaw_rad = float(p.yaw_rad)
+    it.place_id = int(p.place_id)
+    it.room_id = int(p.room_id)
+    it.stamp = ns_to_time(p.stamp_ns)
+    it.evidence = evidence_to_msg(Evidence(place_ids=[p.place_id] if p.place_id >= 0 else [], stamps_ns=[p.stamp_ns],
+                                           keyframe_refs=[p.keyframe_ref] if p.keyframe_ref else []))
     return it
 
 

@@ -2,7 +2,8 @@
 
 Recall item contract assumed from memory/recall (RecallItem): a sighting or history span is
 [stamp, until] = [first seen at that position, last seen there] (until zero = open); p_still_there is the
-staleness model; event is "moved" | "appeared" | "disappeared" | "absent" for change / absence items.
+staleness model; event is "moved" | "appeared" | "disappeared" | "absent" for change / absence items and
+"pose" for the robot's pose trail (object_id = view id, yaw_rad).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from memory_interfaces.msg import AnswerCandidate, RecallItem
 
-from memory_nodes.common.protocols import Absence, ChangeEvent, HistorySpan, PlaceInfo, Sighting
+from memory_nodes.common.protocols import Absence, ChangeEvent, HistorySpan, PlaceInfo, PoseSample, Sighting
 from memory_nodes.planner.answer import ANSWERED, CANNOT_PARSE, NOT_SURE, Answer
 from memory_nodes.planner.planner import Feedback
 from memory_nodes.planner.query import TimeWindow
@@ -123,6 +124,12 @@ def change_from_item(it: RecallItem) -> ChangeEvent:
 def absence_from_item(it: RecallItem) -> Absence:
     refs = list(it.evidence.keyframe_refs)
     return Absence(it.object_id, it.class_name, time_to_ns(it.stamp), refs[0] if refs else "", _pos(it))
+
+
+def pose_from_item(it: RecallItem) -> PoseSample:
+    refs = list(it.evidence.keyframe_refs)
+    return PoseSample(time_to_ns(it.stamp), _pos(it), float(it.yaw_rad), int(it.place_id), int(it.room_id),
+                      it.object_id, refs[0] if refs else "")
 
 
 def place_from_item(it: RecallItem, room_labels: Dict[int, str]) -> PlaceInfo:
