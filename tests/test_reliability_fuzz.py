@@ -387,3 +387,39 @@ def test_perception_timer_callbacks_are_guarded(perception):
     _no_escape(node._retry_tf)
     _no_escape(node._check_inputs)
     assert node._log_rejected.counts()["callback_retry_tf"] == before + 1
+
+
+def test_perception_reports_frames_dropped_unacknowledged(rclpy_context):
+    """No memory acknowledges: the resend ring keeps resend.max_frames frames; beyond, the oldest are dropped,
+    said in one log line and counted on /diagnostics (a WARN); a memory heard from first gets what is kept,
+    in order, and its watermark then clears the ring."""
+    import numpy as np
+    from memory_interfaces.msg import IngestProgress
+    from rclpy.parameter import Parameter
+
+    from memory_nodes.ros.conversions.basic import ns_to_time, time_to_ns
+    from memory_nodes.ros.diagnostics import WARN
+    from memory_nodes.ros.perception_node import PerceptionNode
+    node = PerceptionNode(context=rclpy_context, parameter_overrides=[
+        Parameter("resend.max_frames", value=3), Parameter("detector.kind", value="oracle")])
+    try:
+        published: List[Any] = []
+        node.pub_frames.publish = published.append
+        node.perception.set_class_table({1: "mug"})
+        node.tf.buffer.set_transform("map", "camera_optical", np.eye(4), 0, static=True)
+        node.tf.buffer.set_transform("map", "base_link", np.eye(4), 0, static=True)
+        base_ns = node.get_clock().now().nanoseconds - 3600 * 10 ** 9
+        for k in range(5):
+            assert node._process_set(_camera_set(base_ns + k * 10 ** 8)) is True
+        assert len(published) == 5, node._log_rejected.counts()
+        assert node._log_resend.counts() == {"dropped_unacknowledged": 2}
+        status = node._diagnose_frames()
+        assert status.values["frames dropped unacknowledged"] == 2 and status.values["unacknowledged held"] == 3
+        assert status.level == WARN and "dropped unacknowledged" in status.message, status.message
+        gid = {"publisher_gid": {"data": [7] * 16}}
+        node._on_progress(IngestProgress(ingested_through=ns_to_time(base_ns)), gid)   # a memory, first heard
+        assert [time_to_ns(m.header.stamp) for m in published[5:]] == [base_ns + k * 10 ** 8 for k in (2, 3, 4)]
+        node._on_progress(IngestProgress(ingested_through=ns_to_time(base_ns + 4 * 10 ** 8)), gid)
+        assert len(node._resend) == 0 and node._diagnose_frames().values["frames resent"] == 3
+    finally:
+        node.destroy_node()
