@@ -10,7 +10,7 @@ import pytest
 
 from memory_nodes.memory import MemoryCore
 from memory_nodes.memory.config import NS_PER_DAY
-from memory_nodes.memory.repository.fleet import FleetServer, FleetView, Shipper
+from memory_nodes.memory.repository.fleet import FleetIdentityError, FleetServer, FleetView, Shipper
 from memory_nodes.memory.synthetic import SynthConfig, SyntheticHousehold, run_days
 from memory_nodes.vocab import VocabConfig, Vocabulary
 
@@ -44,9 +44,13 @@ def test_shipping_is_idempotent_and_answers_name_the_robot(tmp_path, vocab, new_
     assert server.counts() == (n_local, n_local)
     # a batch shipped again (its commit reply lost): nothing doubles, the watermark stays
     again = sa.local_rows(0, 10_000)
-    assert server.ship("robot_a", again) == sa.acked_through
+    assert server.ship("robot_a", sa.store_uid, again) == sa.acked_through
     assert server.counts() == (n_local, n_local)
     assert sorted(server.obs_ids("robot_a")) == [r[0] for r in again]
+    # another store shipping under robot_a's id (a misconfigured robot) is refused whole, not half-skipped
+    with pytest.raises(FleetIdentityError, match="already shipped by another store"):
+        server.ship("robot_a", sb.store_uid, sb.local_rows(0, 10))
+    assert server.counts() == (n_local, n_local)
     # which robot saw a mug last: robot_b, patrolling a day longer, with its evidence
     view = FleetView("robot_a", a, server)
     ans = view.which_robot_saw_last("coffee mug")

@@ -40,6 +40,7 @@ FLEET_MIGRATIONS = {1: """
 CREATE TABLE fleet_info (application_id BIGINT NOT NULL, schema_version INTEGER NOT NULL);
 CREATE TABLE fleet_robots (
     robot_id TEXT PRIMARY KEY,
+    store_uid TEXT NOT NULL,               -- the robot's local store (meta store_uid): one store per robot id
     shipped_obs_id BIGINT NOT NULL,        -- every row of this robot with obs_id <= this is here
     first_ns BIGINT NOT NULL,
     last_ns BIGINT NOT NULL                -- latest stamp shipped
@@ -66,6 +67,11 @@ _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _INSERT = ("INSERT INTO fleet_observations (robot_id, obs_id, stamp_ns, object_id, class, label, score, place_id, "
            "room_id, view_id, x, y, z) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING")
 _COLS = "robot_id, obs_id, stamp_ns, object_id, class, label, score, place_id, room_id, view_id, x, y, z"
+
+
+class FleetIdentityError(StoreError):
+    """A robot id already shipped by another store (two robots configured with one id, or a robot whose
+    store was replaced): shipping under it would silently skip this store's rows as "already there"."""
 
 
 @dataclass
@@ -156,31 +162,38 @@ class FleetServer:
                 c.execute("SELECT pg_advisory_unlock(hashtext('fleet-schema'))")
 
     # --------------------------------------------------------------------------------- shipping
-    def shipped_through(self, robot_id: str) -> int:
-        """The server's watermark for this robot: every row with obs_id <= it is stored (0: none)."""
+    def shipped_through(self, robot_id: str, store_uid: str) -> int:
+        """The server's watermark for this robot: every row with obs_id <= it is stored (0: none).
+        FleetIdentityError if another store ships under this robot id."""
         with self.pool.connection() as c:
-            r = c.execute("SELECT shipped_obs_id FROM fleet_robots WHERE robot_id = %s", (robot_id,)).fetchone()
+            r = c.execute("SELECT shipped_obs_id, store_uid FROM fleet_robots WHERE robot_id = %s",
+                          (robot_id,)).fetchone()
+        if r is not None and str(r[1]) != store_uid:
+            raise _identity_error(robot_id)
         return int(r[0]) if r else 0
 
-    def ship(self, robot_id: str, rows: Sequence[Sequence[Any]]) -> int:
+    def ship(self, robot_id: str, store_uid: str, rows: Sequence[Sequence[Any]]) -> int:
         """Store one batch (rows as Shipper reads them, ordered by obs_id) in one transaction; returns the
-        new watermark. Rows already there are skipped."""
+        new watermark. Rows already there are skipped; a robot id of another store is refused whole."""
         if not rows:
-            return self.shipped_through(robot_id)
+            return self.shipped_through(robot_id, store_uid)
         top = int(rows[-1][0])
         stamps = [int(r[1]) for r in rows]
         with self.pool.connection() as c:
             with c.transaction():
                 with c.cursor() as cur:
+                    cur.execute("INSERT INTO fleet_robots (robot_id, store_uid, shipped_obs_id, first_ns, last_ns) "
+                                "VALUES (%s,%s,%s,%s,%s) ON CONFLICT (robot_id) DO UPDATE SET shipped_obs_id = "
+                                "GREATEST(fleet_robots.shipped_obs_id, EXCLUDED.shipped_obs_id), first_ns = "
+                                "LEAST(fleet_robots.first_ns, EXCLUDED.first_ns), last_ns = "
+                                "GREATEST(fleet_robots.last_ns, EXCLUDED.last_ns) "
+                                "WHERE fleet_robots.store_uid = EXCLUDED.store_uid",
+                                (robot_id, store_uid, top, min(stamps), max(stamps)))
+                    if cur.rowcount != 1:
+                        raise _identity_error(robot_id)       # rolls the transaction back
                     cur.executemany(_INSERT, [(robot_id, *r) for r in rows])
                     cur.executemany("INSERT INTO fleet_classes (name) VALUES (%s) ON CONFLICT DO NOTHING",
                                     [(n,) for n in sorted({str(r[3]) for r in rows})])
-                    cur.execute("INSERT INTO fleet_robots (robot_id, shipped_obs_id, first_ns, last_ns) VALUES "
-                                "(%s,%s,%s,%s) ON CONFLICT (robot_id) DO UPDATE SET shipped_obs_id = "
-                                "GREATEST(fleet_robots.shipped_obs_id, EXCLUDED.shipped_obs_id), first_ns = "
-                                "LEAST(fleet_robots.first_ns, EXCLUDED.first_ns), last_ns = "
-                                "GREATEST(fleet_robots.last_ns, EXCLUDED.last_ns)",
-                                (robot_id, top, min(stamps), max(stamps)))
         return top
 
     # ---------------------------------------------------------------------------------- reading
@@ -236,6 +249,12 @@ class FleetServer:
                                                  (robot_id,))]
 
 
+def _identity_error(robot_id: str) -> FleetIdentityError:
+    return FleetIdentityError(f"fleet: robot id {robot_id!r} is already shipped by another store; give this "
+                              "robot its own id (or retire the old one: DELETE its fleet_robots and "
+                              "fleet_observations rows)")
+
+
 class Shipper:
     """One robot's outbox: ships its committed local observations to the fleet server, in id order.
 
@@ -251,6 +270,11 @@ class Shipper:
         self.batch = int(batch)
         self.backoff_s = backoff_s
         self._local = sqlite3.connect(f"file:{local_path}?mode=ro", uri=True, check_same_thread=False)
+        r = self._local.execute("SELECT value FROM meta WHERE key = 'store_uid'").fetchone()
+        if r is None:
+            self._local.close()
+            raise StoreError(f"{local_path}: no store_uid yet (open it for writing with MemoryCore.open first)")
+        self.store_uid = str(r[0])
         self.acked_through = -1            # unknown until the server said
         self.failures = 0
         self.batches = 0
@@ -280,18 +304,19 @@ class Shipper:
         """One attempt: rows past the server's watermark, one batch. Returns rows sent (0: caught up).
         Raises what the server raised (the caller backs off)."""
         if self.acked_through < 0:
-            self.acked_through = self.server.shipped_through(self.robot_id)
+            self.acked_through = self.server.shipped_through(self.robot_id, self.store_uid)
         rows = self.local_rows(self.acked_through, self.batch)
         if not rows:
             return 0
-        self.acked_through = self.server.ship(self.robot_id, rows)
+        self.acked_through = self.server.ship(self.robot_id, self.store_uid, rows)
         self.batches += 1
         return len(rows)
 
     def run(self, stop: threading.Event, idle_s: float = 0.05,
             on_error: Optional[Callable[[BaseException], None]] = None) -> None:
         """Ship until ``stop`` is set: at once while behind, every ``idle_s`` when caught up, after a failure
-        with a doubling backoff (the watermark is asked again: the last batch may or may not have landed)."""
+        with a doubling backoff (the watermark is asked again: the last batch may or may not have landed).
+        A FleetIdentityError ends it (``last_error``): retrying cannot help."""
         wait = self.backoff_s[0]
         while not stop.is_set():
             try:
@@ -299,6 +324,12 @@ class Shipper:
                 wait = self.backoff_s[0]
                 if n < self.batch:
                     stop.wait(idle_s)
+            except FleetIdentityError as e:
+                self.failures += 1
+                self.last_error = str(e)
+                if on_error is not None:
+                    on_error(e)
+                return
             except Exception as e:          # the server is down or restarting: back off, ask again
                 self.failures += 1
                 self.last_error = f"{type(e).__name__}: {e}"
