@@ -272,6 +272,13 @@ def test_robot_questions_parse_to_answerable_kinds(parser, text, kind, room, lab
     assert validate_query(q) is q
 
 
+@pytest.mark.parametrize("text,hour,minute", [("where were you at 10:30 this morning?", 10, 30),
+                                               ("where was the mug this afternoon at 1:30?", 13, 30)])
+def test_a_clock_time_within_a_day_part_is_that_instant(parser, text, hour, minute):
+    q = parser.parse(text, REF)
+    assert q.ok and q.window.start_ns == q.window.end_ns == at(2024, 5, 16, hour) + minute * 60 * 10**9
+
+
 def test_robot_questions_without_a_room_are_refused_as_such(parser):
     q = parser.parse("when did you last go there?", REF)
     assert q.kind == "cannot_parse" and q.intent == "robot_last_in" and q.reason_code == "no_target"

@@ -293,7 +293,7 @@ def _point_phrases(t: str, ref_ns: int, cal: CalendarConfig, info: TimeInfo) -> 
         return _with_clock(w, t2, day, cal, ref_ns)
     m = re.search(r"\b(this|earlier this) " + _PART + r"\b", t)
     if m:
-        return _day_window(today, cal, m.group(2), ref_ns, m.group(0).strip()), cut(m)
+        return _with_clock(_day_window(today, cal, m.group(2), ref_ns, m.group(0).strip()), cut(m), today, cal, ref_ns)
     m = re.search(r"\bearlier today\b", t)
     if m:
         return _day_window(today, cal, "", ref_ns, "earlier today"), cut(m)
@@ -342,6 +342,9 @@ def _with_clock(w: Optional[TimeWindow], t: str, day_ns: int, cal: CalendarConfi
     at = _midnight(day_ns, cal) + int(h * NS_PER_H)
     if at < day_ns:
         at += NS_PER_DAY
+    if w is not None and ampm is None and h < 12 and w.start_ns is not None and w.end_ns is not None and \
+            not w.start_ns <= at <= w.end_ns and w.start_ns <= at + 12 * NS_PER_H <= w.end_ns:
+        at += 12 * NS_PER_H       # "at 7:30 this evening" is 19:30
     if at > ref_ns and w is None:
         at -= NS_PER_DAY          # "at 3 pm" asked at 10 am: yesterday's 3 pm
     label = ((w.label + " ") if w else "") + m.group(0).strip()
