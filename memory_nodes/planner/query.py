@@ -40,7 +40,7 @@ ROBOT_KINDS = (ROBOT_WHERE_AT, ROBOT_LAST_IN, ROBOT_TIME_IN)
 # Reason codes of a refusal (Query.reason_code; the reply's reason text says it in words).
 REASON_CODES = ("device_state", "object_state", "material", "attribute", "affordance", "function",
                 "recommendation", "hypothetical", "opinion", "cause_agent", "world_knowledge", "identify",
-                "spatial", "unknown_object", "event_time", "robot_pose_history", "no_target", "no_kind",
+                "spatial", "unknown_object", "event_time", "no_target", "no_kind",
                 "empty", "low_confidence")
 
 KINDS = (WHERE_NOW, WHERE_AT, LAST_SEEN, SINCE_WHEN, EXISTS, COUNT, WHAT_ON, DID_MOVE, WHAT_CHANGED,
