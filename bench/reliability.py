@@ -35,11 +35,14 @@ Probes (each can fail; the figures count failures, never "passed" flags):
                perception nodes' callbacks in-process) with RELIABILITY_FUZZ_EXAMPLES per target (10,000 full;
                quick only with --fuzz-examples: the test suite runs 200): fuzz_failures counts failing targets
                (an exception escaping a callback, an UNKNOWN service reply, an invalid row stored).
-  node_kills   the memory node process (ROS_DOMAIN_ID 106) SIGKILLed mid-ingest (frames published every 10 ms,
-               killed 0.3-1.2 s in), restarted, configured, activated and fed again from its store's watermark,
-               ``trials`` times (2 quick, 1000 full): node_kill_watermark_behind counts restarts whose store
+  node_kills   the memory node process (ROS_DOMAIN_ID 106) SIGKILLed mid-ingest (frames published every 10 ms
+               through the perception node's publish_frame, killed 0.3-1.2 s in, 0.1 s more of frames while it
+               is down), restarted, configured and activated, ``trials`` times (2 quick, 1000 full); perception
+               resends what memory did not acknowledge: node_kill_watermark_behind counts restarts whose store
                watermark is behind the last memory/ingested_through heard; node_kill_acked_lost the observations
-               and views acknowledged (stamped at or before that) missing against an uninterrupted reference.
+               and views acknowledged (stamped at or before that) missing against an uninterrupted reference;
+               node_kill_sent_lost / node_kill_sent_duplicated those of every frame sent missing / stored twice
+               (node_kill_resent, node_kill_dropped_unacknowledged: perception's resend ring).
 """
 from __future__ import annotations
 
@@ -924,21 +927,29 @@ def _store_watermark(path: str) -> int:
 
 
 def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, Any]:
-    """SIGKILL the memory node under ROS mid-ingest, restart it, check nothing acknowledged is lost."""
-    from memory_interfaces.msg import FrameObservations, IngestProgress
+    """SIGKILL the memory node under ROS mid-ingest, restart it, check nothing acknowledged, nor anything
+    perception sent, is lost or stored twice. The frames go out through the perception node's own publishing
+    and resend code (an in-process PerceptionNode: ``publish_frame`` and its memory/ingested_through
+    subscription), so frames in flight at the kill and frames sent while memory is down are resent to the
+    restarted memory by perception, not by the probe."""
+    from memory_interfaces.msg import IngestProgress
+    from rclpy.parameter import Parameter
 
     from memory_nodes.ros.conversions.basic import time_to_ns
     from memory_nodes.ros.conversions.perception import frame_to_msg
-    from memory_nodes.ros.qos import EVENTS, STREAM
+    from memory_nodes.ros.perception_node import PerceptionNode
+    from memory_nodes.ros.qos import EVENTS
     path = str(work / "node_kill.db")
     frames = _frames(130 * trials + 50, seed=17)
     msgs = [frame_to_msg(f, "map") for f in frames]
     ros = _RosProbe(NODE_KILL_DOMAIN, "reliability_node_kills")
     node, ex, spin_until = ros.node, ros.ex, ros.spin_until
+    perception = PerceptionNode(context=ros.ctx, parameter_overrides=[
+        Parameter("detector.kind", value="oracle"), Parameter("node.input_timeout_s", value=0.0)])
+    ex.add_node(perception)
     acks: List[int] = []
     node.create_subscription(IngestProgress, "memory/ingested_through",
                              lambda m: acks.append(time_to_ns(m.ingested_through)), EVENTS)
-    pub = node.create_publisher(FrameObservations, "perception/frames", STREAM)
     log = open(work / "node_kills.log", "w")
     max_ack, behind, done, restart_s, detail = -1, 0, 0, [], {}
 
@@ -948,6 +959,18 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, A
         return ros.start(["memory_nodes.ros.memory_node", "--ros-args", "-r", f"__node:={name}",
                           "-p", f"store.path:={path}", "-p", "node.flush_period_s:=0.1", "-p", "node.max_future_s:=0.0",
                           "-p", "node.min_free_mb:=0.0", "-p", "vocab.allow_model:=false"], log)
+
+    def feed(until: float, i: int) -> int:
+        """Publish frames every 10 ms through perception until ``until`` (monotonic s); returns the next index."""
+        next_pub = 0.0
+        while time.monotonic() < until and i < len(msgs):
+            now = time.monotonic()
+            if now >= next_pub:
+                perception.publish_frame(msgs[i])
+                i += 1
+                next_pub = now + 0.01
+            ex.spin_once(timeout_sec=0.002)
+        return i
     proc = None
     i = 0
     try:
@@ -956,24 +979,8 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, A
             name = f"memory_life{trial}"
             proc = start(name)
             ros.activate(f"{name}/change_state")
-            # frames go out only once this life's reader matched: one sent to the killed node's stale reader
-            # would be a gap behind a later watermark (memory cannot see a frame it never got)
-            spin_until(lambda name=name: any(i.node_name == name for i in node.get_subscriptions_info_by_topic(
-                "perception/frames")), 30, f"{name} subscribed")
-            spin_until(lambda: pub.get_subscription_count() >= 1, 30, f"{name} matched")
             restart_s.append(time.monotonic() - t0)
-            w = _store_watermark(path) if os.path.exists(path) else -1
-            # resend what was not stored: every frame after the store's watermark
-            i = next((k for k, f in enumerate(frames) if f.stamp_ns > w), len(frames))
-            kill_at = time.monotonic() + rng.uniform(0.3, 1.2)
-            next_pub = 0.0
-            while time.monotonic() < kill_at and i < len(msgs):
-                now = time.monotonic()
-                if now >= next_pub:
-                    pub.publish(msgs[i])
-                    i += 1
-                    next_pub = now + 0.01
-                ex.spin_once(timeout_sec=0.002)
+            i = feed(time.monotonic() + rng.uniform(0.3, 1.2), i)
             for _ in range(5):                                       # acks already on their way
                 ex.spin_once(timeout_sec=0.002)
             proc.kill()
@@ -987,22 +994,47 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, A
                 behind += 1
                 detail[f"trial {trial}"] = f"store watermark {w} < acknowledged {max_ack}"
             done += 1
+            i = feed(time.monotonic() + 0.1, i)                      # sent while memory is down
             if i >= len(msgs):
                 break
+        # a last life: perception resends what it holds; wait until it holds nothing unacknowledged
+        name = f"memory_life{trials}"
+        proc = start(name)
+        ros.activate(f"{name}/change_state")
+        spin_until(lambda: len(perception._resend) == 0, 30, "perception's resends acknowledged")
     except TimeoutError as e:
         detail["stopped"] = str(e)
     finally:
         if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+            _stop([proc])
+        sent = {"resent": perception._resend.resent, "dropped": perception._resend.dropped}
+        ex.remove_node(perception)
+        perception.destroy_node()
         ros.close()
         log.close()
     lost = 0
     if max_ack >= 0:
         lost, _ = _acked_lost(frames, max_ack, path, str(work / "node_kill_ref.db"))
+    sent_lost, sent_dup = _sent_lost(frames[:i], path, str(work / "node_kill_sent_ref.db"))
     return {"node_kill_trials": done, "node_kill_watermark_behind": behind, "node_kill_acked_lost": lost,
+            "node_kill_sent_frames": i, "node_kill_sent_lost": sent_lost, "node_kill_sent_duplicated": sent_dup,
+            "node_kill_resent": sent["resent"], "node_kill_dropped_unacknowledged": sent["dropped"],
             "node_kill_restart_s_max": round(max(restart_s), 2) if restart_s else None,
             "node_kill_detail": detail}
+
+
+def _sent_lost(frames, path: str, ref_path: str) -> Tuple[int, int]:
+    """Rows (observations, views) of every frame sent that an uninterrupted reference stored and ``path``
+    lacks, and rows ``path`` holds beyond the reference's at a stamp (stored twice)."""
+    ref = MemoryCore.open(ref_path, _cfg(ref_path), default_vocabulary())
+    for f in frames:
+        ref.ingest(f)
+    ref.close()
+    ro, rv = _counts(ref_path)
+    go, gv = _counts(path)
+    lost = sum(max(0, n - go.get(t, 0)) for t, n in ro.items()) + sum(max(0, n - gv.get(t, 0)) for t, n in rv.items())
+    dup = sum(max(0, n - ro.get(t, 0)) for t, n in go.items()) + sum(max(0, n - rv.get(t, 0)) for t, n in gv.items())
+    return lost, dup
 
 
 # ------------------------------------------------------------------------------------------- fuzz
@@ -1067,7 +1099,9 @@ def main(argv: List[str] | None = None) -> int:
             "malformed_silent", "bad_rows_stored", "watermark_pinned", "services_probed", "services_unanswered",
             "services_wrong_code", "ask_concurrent_calls", "ask_busy", "ask_concurrent_p95_ms",
             "recall_concurrent_calls", "recall_concurrent_p95_ms", "fuzz_examples_per_target", "fuzz_failures",
-            "node_kill_trials", "node_kill_watermark_behind", "node_kill_acked_lost", "node_kill_restart_s_max",
+            "node_kill_trials", "node_kill_watermark_behind", "node_kill_acked_lost", "node_kill_sent_frames",
+            "node_kill_sent_lost", "node_kill_sent_duplicated", "node_kill_resent", "node_kill_dropped_unacknowledged",
+            "node_kill_restart_s_max",
             "fuzz_summary")
     for k in keys:
         v = fig.get(k)

@@ -35,6 +35,7 @@ max time per frame).
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import time
 from dataclasses import dataclass
@@ -433,17 +434,7 @@ class PerceptionNode(Node):
         except (ValueError, TypeError, IndexError, OverflowError, FloatingPointError) as e:
             self._reject("malformed_input", f"{type(e).__name__}: {e}", stamp)
             return True
-        frame_msg = frame_to_msg(out, self.map_frame)
-        self.pub_frames.publish(frame_msg)
-        dropped = self._resend.sent(frame.stamp_ns, frame_msg, _frame_bytes(frame_msg))
-        if dropped:
-            for _ in range(dropped):
-                self._unacked_drops.tick(time.monotonic())
-            self._log_resend.warning("dropped_unacknowledged", (
-                f"{self._resend.dropped} frame(s) dropped unacknowledged so far: memory has not acknowledged "
-                f"the last {len(self._resend)} frames ({self._resend.nbytes / 1e6:.0f} MB; resend.max_frames = "
-                f"{self.config.resend.max_frames}, resend.max_mb = {self.config.resend.max_mb:g}); is memory up "
-                f"and acknowledging on {PROGRESS}?"))
+        self.publish_frame(frame_to_msg(out, self.map_frame))
         if out.places is not None:
             self.pub_places.publish(place_graph_to_msg(out.places, self.map_frame))
         if out.rooms is not None:
@@ -457,6 +448,20 @@ class PerceptionNode(Node):
         return True
 
     # ------------------------------------------------------------------ acknowledgements and resends
+    def publish_frame(self, frame_msg: FrameObservations) -> None:
+        """Publish one frame on perception/frames and keep it until memory acknowledges it (overflow: the
+        oldest kept are dropped, logged once and counted)."""
+        self.pub_frames.publish(frame_msg)
+        dropped = self._resend.sent(time_to_ns(frame_msg.header.stamp), frame_msg, _frame_bytes(frame_msg))
+        if dropped:
+            for _ in range(dropped):
+                self._unacked_drops.tick(time.monotonic())
+            self._log_resend.warning("dropped_unacknowledged", (
+                f"{self._resend.dropped} frame(s) dropped unacknowledged so far: memory has not acknowledged "
+                f"the last {len(self._resend)} frames ({self._resend.nbytes / 1e6:.0f} MB; resend.max_frames = "
+                f"{self.config.resend.max_frames}, resend.max_mb = {self.config.resend.max_mb:g}); is memory up "
+                f"and acknowledging on {PROGRESS}?"))
+
     @_guarded
     def _on_progress(self, msg: IngestProgress, info: Optional[Dict[str, Any]]) -> None:
         """memory/ingested_through from one memory process: drop what it stored; a memory not heard from
@@ -464,8 +469,9 @@ class PerceptionNode(Node):
         reader = self._memory_id(info)
         due = self._resend.acked(reader, time_to_ns(msg.ingested_through))
         if due:
-            self.get_logger().info(f"memory {reader.hex()[-8:]} heard from (a restart, or it started after "
-                                   f"perception): resending {len(due)} frame(s) it did not acknowledge")
+            who = hashlib.blake2s(reader, digest_size=4).hexdigest()
+            self.get_logger().info(f"memory {who} heard from (a restart, or it started after perception): "
+                                   f"resending {len(due)} frame(s) it did not acknowledge")
             for m in due:
                 self.pub_frames.publish(m)
 
