@@ -3,7 +3,9 @@
 - ``memory_only``: the planner with budget 0 (answers from memory, never moves).
 - ``latest_map``: the planner with budget 0 and the last observation taken at face value: no staleness
   model, no absence records, no habit prior (``belief.use_staleness/use_absences/use_habits = false``).
-- ``voi``: the planner (ours), answering by value of information within ``agents.budget_m``.
+- ``voi``: the planner (ours), answering by value of information within ``agents.budget_m``. It keeps what
+  its looks verified (its online P(still there) and answer-confidence maps) from one question to the next
+  within a home, as a robot at work would, and starts afresh in each home.
 - ``explore_only``: ignores memory (knows the floor plan and room types only); parses with the planner's
   parser, then searches viewpoints nearest first until it finds what the question needs or runs out of
   budget; questions about the past it cannot answer (NOT_SURE).
@@ -21,6 +23,7 @@ import numpy as np
 
 from memory_nodes.planner import query as Q
 from memory_nodes.planner.answer import Answer
+from memory_nodes.planner.calibration import OnlinePlatt
 from memory_nodes.planner.config import PlannerConfig
 from memory_nodes.planner.context import color_name
 from memory_nodes.planner.planner import Planner
@@ -54,8 +57,12 @@ class PlannerAgent:
         self.name = name
         self.budget_m = budget_m
         self.planner = Planner(config, None, None, vocab, calibrator)
+        self._home = None
 
     def answer(self, q: Question, hc: HomeContext, seed: int) -> Reply:
+        if hc.home.seed != self._home:       # another home is another robot: what its looks taught is its own
+            self._home = hc.home.seed
+            self.planner.stay_map, self.planner.answer_map = OnlinePlatt(), OnlinePlatt()
         overlay = hc.memory.fork()
         nav = hc.navigator(q.ask_ns, overlay, seed) if self.budget_m > 0 else None
         t0 = time.perf_counter()

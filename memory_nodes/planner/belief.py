@@ -43,6 +43,8 @@ class Hyp:
     last_seen_ns: int = 0
     evidence: Evidence = field(default_factory=Evidence)
     receptacle: str = ""                 # the furniture memory saw it on ("" unknown; answers without rooms)
+    p_stay_model: float = -1.0           # "seen": the staleness model's P(still there) before the planner's
+                                         # online map (what a look verifies); -1 = not a remembered sighting
 
 
 def best_eu(p_correct_best: float, c_wrong: float) -> float:

@@ -187,3 +187,83 @@ def load_calibrator(path: str) -> "Calibrator":
     if not isinstance(d, dict):
         raise ValueError(f"{path}: not a JSON object")
     return Calibrator.from_dict(d.get("calibrator", d))
+
+
+class OnlinePlatt:
+    """A probability map the planner refits while it works, from predictions its own looks verified.
+
+    ``q = sigmoid(a * logit(p) + b)``. Each verification is (p, seen, d, f): the planner predicted the
+    thing at a spot with probability p, a look had that spot in view, and the thing was seen there or
+    not; d = P(detected | there) and f = P(detected | not there) of that look (visibility x the
+    detector's miss / false-positive rates), so a miss is not read as "gone". (a, b) is the MAP over a
+    fixed grid under a Gaussian prior centred on the prior map (the identity, or a map fitted on dev
+    homes) worth ``prior_strength`` pseudo-verifications: with few verifications the map stays near the
+    prior, with many it follows what the looks showed. Deterministic (a grid, no random start); refits
+    lazily on ``apply`` after new verifications. ``min_p`` / ``max_p`` bound what it learns from and
+    maps: 0 and 1 (certain by construction, e.g. a later stay began) pass through unchanged.
+    """
+
+    _A = np.linspace(0.1, 3.0, 59)
+    _B = np.linspace(-4.0, 4.0, 81)
+
+    def __init__(self, prior_a: float = 1.0, prior_b: float = 0.0, prior_strength: float = 20.0,
+                 max_samples: int = 2000):
+        if prior_strength <= 0 or max_samples < 1:
+            raise ValueError("OnlinePlatt: prior_strength must be > 0 and max_samples >= 1")
+        self.prior = (float(prior_a), float(prior_b))
+        self.prior_strength = float(prior_strength)
+        self.max_samples = int(max_samples)
+        self._rows: List[Tuple[float, bool, float, float]] = []
+        self._ab = self.prior
+        self._dirty = False
+
+    @property
+    def n(self) -> int:
+        return len(self._rows)
+
+    @property
+    def params(self) -> Tuple[float, float]:
+        self._refit()
+        return self._ab
+
+    def observe(self, p: float, seen: bool, p_detect_if_there: float = 1.0, p_detect_if_not: float = 0.0) -> None:
+        """One verified prediction (see the class docstring); uninformative looks (d <= f) are ignored."""
+        p = float(p)
+        d, f = float(np.clip(p_detect_if_there, 0.0, 1.0)), float(np.clip(p_detect_if_not, 0.0, 1.0))
+        if not (_EPS < p < 1.0 - _EPS) or d <= f:
+            return
+        self._rows.append((p, bool(seen), d, f))
+        if len(self._rows) > self.max_samples:
+            self._rows = self._rows[-self.max_samples:]
+        self._dirty = True
+
+    def _refit(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        rows = np.asarray([(r[0], float(r[1]), r[2], r[3]) for r in self._rows], dtype=float)
+        z = _logit(rows[:, 0])
+        y, d, f = rows[:, 1], rows[:, 2], rows[:, 3]
+        A, B = np.meshgrid(self._A, self._B, indexing="ij")             # (na, nb)
+        q = _sigmoid(A[..., None] * z + B[..., None])                   # (na, nb, n) P(there)
+        p_det = np.clip(d * q + f * (1.0 - q), 1e-9, 1.0 - 1e-9)
+        ll = np.sum(y * np.log(p_det) + (1.0 - y) * np.log(1.0 - p_det), axis=-1)
+        a0, b0 = self.prior
+        # the prior: prior_strength pseudo-samples x the logistic's curvature at 1/2 (as Calibrator's Platt)
+        ll -= 0.5 * self.prior_strength * 0.25 * ((A - a0) ** 2 + (B - b0) ** 2)
+        i, j = np.unravel_index(int(np.argmax(ll)), ll.shape)
+        self._ab = (float(self._A[i]), float(self._B[j]))
+
+    def apply(self, p: float) -> float:
+        p = float(p)
+        if not (_EPS < p < 1.0 - _EPS):
+            return float(min(1.0, max(0.0, p)))
+        if not self._rows and self.prior == (1.0, 0.0):
+            return p
+        a, b = self.params
+        return float(_sigmoid(np.asarray(a * float(_logit(np.asarray(p))) + b)))
+
+    def to_dict(self) -> dict:
+        a, b = self.params
+        return {"version": FORMAT_VERSION, "method": "online_platt", "params": [a, b], "prior": list(self.prior),
+                "prior_strength": self.prior_strength, "verifications": self.n}

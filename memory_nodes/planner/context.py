@@ -100,12 +100,14 @@ class Decision:
 
 
 class Ctx:
-    def __init__(self, memory: CountingMemory, query: Query, now_ns: int, config: PlannerConfig, vocab=None):
+    def __init__(self, memory: CountingMemory, query: Query, now_ns: int, config: PlannerConfig, vocab=None,
+                 stay_map=None):
         self.memory = memory
         self.query = query
         self.now_ns = now_ns
         self.cfg = config
         self.vocab = vocab
+        self.stay_map = stay_map         # calibration.OnlinePlatt over P(still there), or None (the model's own)
         self._rooms: Optional[Dict[int, str]] = None
         self._places: Optional[Dict[int, PlaceInfo]] = None
         # recall.receptacle_positions' cache: (position, room id) of each sighting of the query's receptacle

@@ -45,7 +45,7 @@ from .answer import (
     Candidate,
 )
 from .belief import Hyp, LocationBelief
-from .calibration import Calibrator
+from .calibration import Calibrator, OnlinePlatt
 from .config import PlannerConfig
 from .context import CountingMemory, Ctx, Decision, Option
 from .parse import QuestionParser
@@ -93,6 +93,12 @@ class Planner:
         self.navigator = navigator
         self.vocab = vocab
         self.calibrator = calibrator or Calibrator()
+        # P(still there) as the looks verify it: every look that had a remembered sighting's spot in view
+        # tests the staleness model's prediction; the map is refitted from those (the identity until then)
+        self.stay_map = OnlinePlatt()
+        # the stated confidence of an answer memory alone gives, refitted from the answers the planner's
+        # own looks later confirmed or overturned (on top of ``calibrator``, the dev-home fit: its prior)
+        self.answer_map = OnlinePlatt()
         self.parser = QuestionParser(self.config.parser, vocab)
         self.chat = chat
         if chat is None and self.config.chat.enabled:
@@ -126,7 +132,7 @@ class Planner:
             return Answer(status=CANNOT_PARSE, query_kind=Q.CANNOT_PARSE, reason=q.reason, query=q,
                           stop_reason=STOP_MEMORY_ONLY)
         mem = CountingMemory(memory)
-        ctx = Ctx(mem, q, now_ns, self.config, self.vocab)
+        ctx = Ctx(mem, q, now_ns, self.config, self.vocab, self.stay_map)
         run = _Run(self, ctx, navigator, budget_m, should_stop or (lambda: False), on_feedback)
         return run.go()
 
@@ -185,7 +191,10 @@ class _Run:
         if self.budget_m <= 0 or self.nav is None:
             stop = STOP_MEMORY_ONLY
         else:
+            before = self.options(belief)
             stop = self.explore(belief)
+            if self.looks:
+                self.verify_answer(before, self.options(belief))
         if isinstance(belief, LocationBelief):
             why = location_reason(self.ctx, belief, why)
         decision = Decision(self.options(belief), why)
@@ -443,6 +452,7 @@ class _Run:
         det = self.cfg.detector
         hyps = self.hyps_of(belief)
         vis = self.actual_visibility(hyps, look, pose)
+        vis_before = vis.copy()
         detected = np.zeros(len(hyps), dtype=bool)
         relevant = self.relevant_observations(look)
         for obs in relevant:
@@ -457,11 +467,31 @@ class _Run:
                 hyps[i].position_m, hyps[i].source, hyps[i].last_seen_ns = pos, "found", obs.stamp_ns
             detected[i] = True
             vis[i] = max(vis[i], det.visibility_max)
+        self.verify_stays(hyps, vis_before, detected)
         belief.update(vis, detected, det.miss_rate, det.false_positive_rate)
         evs = [Evidence(stamps_ns=[o.stamp_ns], keyframe_refs=[f"view:{o.view_id}"] if o.view_id else [])
                for o in relevant]
         evs += [Evidence(stamps_ns=[v.stamp_ns], keyframe_refs=[f"view:{v.view_id}"]) for v in look.views[:1]]
         self.look_evidence = self.look_evidence.merged(stack_evidence(evs))
+
+    def verify_answer(self, before: List[Option], after: List[Option], settled: float = 0.9) -> None:
+        """The answer memory alone gave (before looking) is a prediction the looks tested: when they settled
+        the question (the best answer after them has P >= ``settled`` and rests on evidence), it was right
+        iff they agree. Its stated confidence (calibrated) and that outcome refit ``Planner.answer_map``."""
+        if not before or not after or not after[0].grounded or not before[0].grounded or \
+                after[0].prob < settled:
+            return
+        p0 = self.p.calibrator.apply(float(min(1.0, max(0.0, before[0].prob))), self.q.kind)
+        self.p.answer_map.observe(p0, before[0].label == after[0].label)
+
+    def verify_stays(self, hyps: Sequence[Hyp], vis: np.ndarray, detected: np.ndarray) -> None:
+        """Each remembered sighting whose spot this look had in view tests the staleness model's P(still
+        there): seen there or not, with this look's detection odds (a miss is not read as gone)."""
+        det = self.cfg.detector
+        for i, h in enumerate(hyps[: len(vis)]):
+            if h.source == "seen" and 0.0 < h.p_stay_model < 1.0 and vis[i] >= det.min_visibility:
+                self.p.stay_map.observe(h.p_stay_model, bool(detected[i]), vis[i] * (1.0 - det.miss_rate),
+                                        vis[i] * det.false_positive_rate)
 
     def relevant_observations(self, look: LookResult):
         q = self.q
@@ -561,6 +591,8 @@ class _Run:
         reason = decision.reason
         if best.grounded:
             p = self.p.calibrator.apply(raw, q.kind)
+            if q.kind in EXPLORABLE and not self.looks:     # a memory-only prediction: as looks verified them
+                p = self.p.answer_map.apply(p)
             status = ANSWERED if p - c * (1.0 - p) > 0 else NOT_SURE
         else:
             # no observation behind it: the calibrator maps evidence-backed probabilities and would lift a

@@ -20,8 +20,8 @@ from .recall import _near_receptacle, fmt_time, receptacle_positions
 _NOWHERE = np.array([np.nan, np.nan, np.nan])
 
 
-def still_there(ctx: Ctx, s: Sighting) -> float:
-    """P(the track is still where it was last seen), with the staleness model and absence records."""
+def stay_model(ctx: Ctx, s: Sighting) -> float:
+    """The staleness model's P(the track is still where it was last seen), with absence records."""
     bel = ctx.cfg.belief
     p = float(ctx.memory.p_still_there(s.object_id, ctx.now_ns)) if bel.use_staleness else 1.0
     if bel.use_absences and (not bel.absences_in_staleness or not bel.use_staleness):
@@ -29,6 +29,24 @@ def still_there(ctx: Ctx, s: Sighting) -> float:
         for _ in ctx.memory.absences(s.object_id, since_ns=s.last_seen_ns + 1):
             p = p * miss / (p * miss + (1.0 - p)) if p > 0 else 0.0
     return float(min(1.0, max(0.0, p)))
+
+
+def stay_probs(ctx: Ctx, s: Sighting) -> Tuple[float, float]:
+    """(the staleness model's P(still there), that through the planner's online map): the map is refitted
+    from what the planner's looks verified (``Ctx.stay_map``); without one both are the model's."""
+    p = stay_model(ctx, s)
+    m = ctx.stay_map
+    return p, (p if m is None or not ctx.cfg.belief.use_staleness else float(m.apply(p)))
+
+
+def still_there(ctx: Ctx, s: Sighting) -> float:
+    """P(the track is still where it was last seen), as the belief uses it (``stay_probs``)."""
+    return stay_probs(ctx, s)[1]
+
+
+def _seen_hyp(ctx: Ctx, s: Sighting, prob: float, p_model: float, label: str = "") -> Hyp:
+    return Hyp(np.asarray(s.position_m, dtype=float), s.place_id, s.room_id, prob, label, s.class_name,
+               s.object_id, "seen", s.last_seen_ns, s.evidence, s.receptacle, p_stay_model=p_model)
 
 
 def place_prior(ctx: Ctx, exclude: List[np.ndarray]) -> Dict[int, Tuple[float, np.ndarray]]:
@@ -78,15 +96,14 @@ def location_belief(ctx: Ctx) -> Tuple[LocationBelief, str]:
     """Belief over where the target is now, and a sentence on what it rests on."""
     bel = ctx.cfg.belief
     tracks = ctx.sightings()
-    seen: List[Tuple[float, Sighting]] = [(still_there(ctx, s), s) for s in tracks]
+    probs = [stay_probs(ctx, s) for s in tracks]
+    seen: List[Tuple[float, Sighting]] = [(p, s) for (_, p), s in zip(probs, tracks)]
     hyps: List[Hyp] = []
     if seen:
         stay = 1.0 - float(np.prod([1.0 - p for p, _ in seen]))
         psum = sum(p for p, _ in seen) or 1.0
-        for p, s in seen:
-            hyps.append(Hyp(np.asarray(s.position_m, dtype=float), s.place_id, s.room_id, stay * p / psum,
-                            where_label(ctx, s.room_id, s.place_id), s.class_name, s.object_id, "seen",
-                            s.last_seen_ns, s.evidence, s.receptacle))
+        for (pm, p), s in zip(probs, tracks):
+            hyps.append(_seen_hyp(ctx, s, stay * p / psum, pm, where_label(ctx, s.room_id, s.place_id)))
         moved = 1.0 - stay
         p_gone = moved * bel.p_gone_if_moved
         s0 = seen[0][1]
@@ -203,14 +220,12 @@ def presence_slots(ctx: Ctx) -> Tuple[List[Hyp], str]:
     slots: List[Hyp] = []
     moved_mass: List[float] = []
     for s in ctx.sightings():
-        p = still_there(ctx, s)
+        pm, p = stay_probs(ctx, s)
         pos = np.asarray(s.position_m, dtype=float)
         if whole_home:
-            slots.append(Hyp(pos, s.place_id, s.room_id, 1.0 - (1.0 - p) * bel.p_gone_if_moved, "",
-                             s.class_name, s.object_id, "seen", s.last_seen_ns, s.evidence))
+            slots.append(_seen_hyp(ctx, s, 1.0 - (1.0 - p) * bel.p_gone_if_moved, pm))
         elif _in_region(ctx, pos, s.room_id, rooms):
-            slots.append(Hyp(pos, s.place_id, s.room_id, p, "", s.class_name, s.object_id, "seen",
-                             s.last_seen_ns, s.evidence))
+            slots.append(_seen_hyp(ctx, s, p, pm))
         else:
             moved_mass.append((1.0 - p) * (1.0 - bel.p_gone_if_moved))
     # where a moved instance or an unseen one could be: places (or receptacles) of the region
@@ -232,6 +247,12 @@ def presence_slots(ctx: Ctx) -> Tuple[List[Hyp], str]:
                 q_unseen = bel.unseen_instance_rate / len(spots)
                 qq = 1.0 - (1.0 - q_moved) * (1.0 - q_unseen)
                 slots.append(Hyp(pos, pid, room, qq, "", q.target, "", "prior"))
+        elif not any(h.source == "seen" for h in slots):
+            # memory has no place of the asked room (a room it never segmented or labelled so) and no
+            # sighting there: that is ignorance, not evidence of absence (a certain "no" / "0" was wrong
+            # whenever the room was merely unknown by that name)
+            slots.append(Hyp(_NOWHERE.copy(), -1, -1, 1.0 - bel.p_absent_if_never_seen, "", q.target, "",
+                             "prior"))
     n_seen = sum(1 for s in slots if s.source == "seen")
     where = f" in the {q.room}" if q.room else ""
     where += f" {q.relation or 'on'} the {q.receptacle}" if q.receptacle else ""
@@ -274,8 +295,7 @@ def what_on_slots(ctx: Ctx) -> Tuple[List[Hyp], str]:
     rooms = _region_rooms(ctx)
     from .recall import _on_receptacle
     items = _on_receptacle(ctx, ctx.memory.objects_in(t_ns=ctx.now_ns), rooms)
-    slots = [Hyp(np.asarray(s.position_m, dtype=float), s.place_id, s.room_id, still_there(ctx, s), "",
-                 s.class_name, s.object_id, "seen", s.last_seen_ns, s.evidence) for s in items]
+    slots = [_seen_hyp(ctx, s, p, pm) for s in items for pm, p in [stay_probs(ctx, s)]]
     where = f"{q.relation or 'on'} the {q.receptacle}" if q.receptacle else f"in the {q.room}"
     return slots, f"{len(slots)} remembered object(s) {where}"
 
