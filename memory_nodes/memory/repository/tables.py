@@ -329,21 +329,17 @@ class Repository:
             return []
         where: List[str] = ["1=1"]
         args: List[object] = []
-        if start_ns is not None:
-            where.append("v.stamp_ns >= ?")
-            args.append(int(start_ns))
-        if end_ns is not None:
-            where.append("v.stamp_ns <= ?")
-            args.append(int(end_ns))
+        add_stamp_window(where, args, start_ns, end_ns)
         if below is not None:
-            where.append("(v.stamp_ns < ? OR (v.stamp_ns = ? AND v.view_id < ?))")
+            where.append("(stamp_ns < ? OR (stamp_ns = ? AND view_id < ?))")
             args += [int(below[0]), int(below[0]), str(below[1])]
         order = "DESC" if newest_first else "ASC"
-        sql = ("SELECT v.stamp_ns, v.view_id, v.place_id, v.room_id, v.pose, coalesce(k.ref, '') FROM views v "
+        views = (f"SELECT stamp_ns, view_id, place_id, room_id, pose, keyframe_ref FROM views "
+                 f"WHERE {' AND '.join(where)} ORDER BY stamp_ns {order}, view_id {order}"
+                 + (f" LIMIT {int(limit)}" if limit > 0 else ""))
+        sql = (f"SELECT v.stamp_ns, v.view_id, v.place_id, v.room_id, v.pose, coalesce(k.ref, '') FROM ({views}) v "
                "LEFT JOIN keyframes k ON k.ref = v.keyframe_ref AND k.thinned = 0 "
-               f"WHERE {' AND '.join(where)} ORDER BY v.stamp_ns {order}, v.view_id {order}")
-        if limit > 0:
-            sql += f" LIMIT {int(limit)}"
+               f"ORDER BY v.stamp_ns {order}, v.view_id {order}")
         out = []
         for stamp, view, place, room, pose, ref in self._st.query(sql, args):
             T = np.frombuffer(bytes(pose), np.float64)
