@@ -380,6 +380,7 @@ def test_perception_timer_callbacks_are_guarded(perception):
     counted and dropped from the tf queue; the timer callbacks let nothing escape, the next tick is clean."""
     node = perception
     before = node._log_rejected.counts().get("callback_retry_tf", 0)
+    node._tf_pending.clear()                 # sets the fuzz test left waiting for their tf (the node is shared)
     node._tf_pending.append(([object()], 0.0))
     _no_escape(node._retry_tf)
     assert node._tf_pending == []
