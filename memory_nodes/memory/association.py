@@ -16,6 +16,7 @@ the first box's volume inside the second (sides under 2 cm count as 2 cm, so fla
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -25,6 +26,7 @@ from .config import AssociationConfig
 
 _INFEASIBLE = 1e6
 _MIN_SIDE_M = 0.02
+_SQRT3 = math.sqrt(3.0)
 
 
 def _padded(lo: np.ndarray, hi: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -49,8 +51,9 @@ def box_volume(lo: np.ndarray, hi: np.ndarray) -> float:
 
 
 def color_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Euclidean RGB distance scaled to [0, 1]."""
-    return float(np.linalg.norm(np.asarray(a, float) - np.asarray(b, float)) / np.sqrt(3.0))
+    """Euclidean RGB distance scaled to [0, 1] (sqrt of the dot, as np.linalg.norm computes it)."""
+    v = np.asarray(a, float) - np.asarray(b, float)
+    return math.sqrt(v.dot(v)) / _SQRT3
 
 
 def appearance_cost(a: Optional[np.ndarray], b: Optional[np.ndarray]) -> float:
@@ -89,32 +92,51 @@ def associate(cfg: AssociationConfig,
         return []
     rows = [int(i) for i in np.flatnonzero(in_gate.any(axis=1))]
     cols = [int(j) for j in np.flatnonzero(in_gate.any(axis=0))]
+    # every term as a (rows, cols) array, each element computed as the pair's scalar cost would be
     sub_d = d[np.ix_(rows, cols)]
     sub_gate = trk_gate[cols][None, :]
+    ov = np.zeros(sub_d.shape) if inside is None else inside[np.ix_(rows, cols)]
+    gated = ~((sub_d > sub_gate) & (ov < cfg.extent_gate_overlap))
+    o_cls = [obs_cls[i] for i in rows]
+    t_cls = [trk_cls[j] for j in cols]
+    sim = np.zeros(sub_d.shape)
+    memo: dict = {}
+    pairs = np.argwhere(gated).tolist()
+    for a, b in pairs:
+        oc, tc = o_cls[a], t_cls[b]
+        key = (oc, tc)
+        v = memo.get(key)
+        if v is None:
+            v = memo[key] = 1.0 if oc == tc else class_sim(oc, tc)
+        sim[a, b] = v
+    ok = gated & (sim >= cfg.min_class_similarity)
+    if near is not None:
+        for a, b in np.argwhere(gated & ~ok & (ov >= cfg.near_class_overlap)).tolist():
+            if near(o_cls[a], t_cls[b]):
+                ok[a, b] = True
+    # colour distance as color_distance() has it (stacked matmul: the same dot as np.linalg.norm)
+    diff = np.ascontiguousarray(np.asarray(obs_color, float)[rows][:, None, :]
+                                - np.asarray(trk_color, float)[cols][None, :, :])
+    cd = np.sqrt((diff[..., None, :] @ diff[..., :, None])[..., 0, 0]) / np.sqrt(3.0)
+    ok &= ~(cd > cfg.max_color_distance)
+    app = np.zeros(sub_d.shape)
+    if any(x is not None for x in obs_app):
+        for a, b in np.argwhere(ok).tolist():
+            app[a, b] = appearance_cost(obs_app[rows[a]], trk_app[cols[b]])
+    c = (cfg.weight_distance * np.minimum(sub_d / sub_gate, 1.0) + cfg.weight_class * (1.0 - sim)
+         + cfg.weight_color * cd + cfg.weight_appearance * app)
+    if obs_raw is not None and trk_raw_votes is not None and cfg.weight_label > 0.0:
+        totals: dict = {}
+        for a, b in np.argwhere(ok).tolist():
+            votes = trk_raw_votes[cols[b]]
+            total = totals.get(b)
+            if total is None:
+                total = totals[b] = sum(votes.values())
+            if total > 0:
+                c[a, b] += cfg.weight_label * (1.0 - votes.get(obs_raw[rows[a]], 0.0) / total)
     cost = np.full(sub_d.shape, _INFEASIBLE)
-    for a, i in enumerate(rows):
-        for b, j in enumerate(cols):
-            dij = sub_d[a, b]
-            g = sub_gate[0, b]
-            ov = 0.0 if inside is None else float(inside[i, j])
-            if dij > g and ov < cfg.extent_gate_overlap:
-                continue
-            s = 1.0 if obs_cls[i] == trk_cls[j] else class_sim(obs_cls[i], trk_cls[j])
-            if s < cfg.min_class_similarity and not (
-                    near is not None and ov >= cfg.near_class_overlap and near(obs_cls[i], trk_cls[j])):
-                continue
-            cd = color_distance(obs_color[i], trk_color[j])
-            if cd > cfg.max_color_distance:
-                continue
-            c = (cfg.weight_distance * min(dij / g, 1.0) + cfg.weight_class * (1.0 - s) + cfg.weight_color * cd
-                 + cfg.weight_appearance * appearance_cost(obs_app[i], trk_app[j]))
-            if obs_raw is not None and trk_raw_votes is not None and cfg.weight_label > 0.0:
-                votes = trk_raw_votes[j]
-                total = sum(votes.values())
-                if total > 0:
-                    c += cfg.weight_label * (1.0 - votes.get(obs_raw[i], 0.0) / total)
-            if c <= cfg.max_cost:
-                cost[a, b] = c
+    keep = ok & (c <= cfg.max_cost)
+    cost[keep] = c[keep]
     r, c = linear_sum_assignment(cost)
     out = []
     for a, b in zip(r, c):

@@ -36,6 +36,7 @@ from .records import MERGED, PRESENT, Track
 from .reid import ReIdentifier
 from .repository import Repository
 from .state import MemoryState
+from .track_table import TrackTable
 
 
 class ConsolidationHost(Protocol):
@@ -53,6 +54,9 @@ class ConsolidationHost(Protocol):
     def pool_evidence(self, keep: Track, drop: Track) -> None: ...
 
     def pool_extent(self, host: Track, other: Track) -> None: ...
+
+    @property
+    def table(self) -> TrackTable: ...
 
 
 def box_iou(a_min: np.ndarray, a_max: np.ndarray, b_min: np.ndarray, b_max: np.ndarray) -> float:
@@ -210,13 +214,16 @@ class Consolidator:
     def _extent_neighbours(self, tr: Track, boxes: Dict[bool, tuple]) -> Set[int]:
         """Confirmed live tracks whose merged extent overlaps tr's: any of them if tr is large, else the
         large ones (only a large object's parts are found by extent alone). ``boxes`` caches, per
-        "large only", the (ids, lo, hi) arrays of this consolidation pass."""
+        "large only", the (ids, lo, hi) arrays of this consolidation pass (from the Tracker's TrackTable:
+        the live tracks, in act order, as the caller has just rebuilt it)."""
         ms = self.s
         only_large = not self.tracker.large(tr)
         if only_large not in boxes:
-            ids = [x.id for x in ms.tracks.values() if x.confirmed and (not only_large or self.tracker.large(x))]
-            boxes[only_large] = (ids, np.array([ms.tracks[i].extent_min for i in ids]).reshape(-1, 3),
-                                 np.array([ms.tracks[i].extent_max for i in ids]).reshape(-1, 3))
+            tab = self.tracker.table
+            tab.refresh(ms.act_ids, [ms.tracks[i] for i in ms.act_ids])
+            keep = tab.confirmed & tab.large if only_large else tab.confirmed
+            idx = np.flatnonzero(keep)
+            boxes[only_large] = ([ms.act_ids[k] for k in idx.tolist()], tab.lo[idx], tab.hi[idx])
         ids, lo, hi = boxes[only_large]
         if not ids:
             return set()

@@ -95,8 +95,7 @@ def pool_extent(host: Track, other: Track, trim_frac: float) -> None:
 
 def is_large(tr: Track, min_extent_m: float) -> bool:
     """An object seen in parts: its merged extent's diagonal at least ``min_extent_m``."""
-    d = (tr.extent_max - tr.extent_min).tolist()
-    return d[0] * d[0] + d[1] * d[1] + d[2] * d[2] >= min_extent_m ** 2
+    return tr.extent_diag2() >= min_extent_m ** 2
 
 
 def outside_extent(tr: Track, pos: np.ndarray, margin_m: float) -> bool:

@@ -48,6 +48,7 @@ from .reid import ReIdentifier
 from .repository import Repository
 from .staleness import MoveStats
 from .state import MemoryState
+from .track_table import TrackAttr, TrackTable
 from .validate import observation_problem
 
 _MAX_VIEW_POSES = 4096       # view id -> camera pose, for the viewpoints of sightings
@@ -67,6 +68,7 @@ class Tracker:
         self.events = events
         self.consolidator = Consolidator(config, state, self)
         self.reid = ReIdentifier(config, state, self)
+        self.table = TrackTable(config.association)     # the live tracks' gates, extents, colours
         # the frame being ingested: its view (or None) and its detections' classes and boxes
         self._view: Optional[View] = None
         self._frame_cls: List[str] = []
@@ -131,15 +133,14 @@ class Tracker:
         trk: List[Track] = []
         if primary and ms.act_ids:
             trk = [ms.tracks[i] for i in ms.act_ids]
-            gates = np.array([max(cfg.gate_m, cfg.gate_extent_factor * tr.extent_m) for tr in trk])
+            tab = self.table
+            tab.refresh(ms.act_ids, trk)
             el = np.array(primary)
-            inside = inside_fraction(bmin[el], bmax[el], np.array([tr.extent_min for tr in trk]),
-                                     np.array([tr.extent_max for tr in trk]))
+            inside = inside_fraction(bmin[el], bmax[el], tab.lo, tab.hi)
             raw = associate(cfg, pos[el], [canon[i] for i in primary], colors[el], [apps[i] for i in primary],
-                            ms.act_pos, gates, [tr.class_name for tr in trk],
-                            np.array([tr.color for tr in trk]).reshape(-1, 3), [tr.appearance for tr in trk],
-                            self.class_sim, [str(obs[i].class_name) for i in primary],
-                            [tr.raw_votes for tr in trk], inside=inside, near=self.near)
+                            ms.act_pos, tab.gate, TrackAttr(trk, "class_name"), tab.color,
+                            TrackAttr(trk, "appearance"), self.class_sim, [str(obs[i].class_name) for i in primary],
+                            TrackAttr(trk, "raw_votes"), inside=inside, near=self.near)
             matches = [(primary[a], b, c) for a, b, c in raw]
         obs_track = [-1] * n
         matched: Set[int] = set()
@@ -213,7 +214,8 @@ class Tracker:
             return None
         cfg = self.config.association
         best, best_f = None, cfg.extent_gate_overlap
-        for f, tr in zip(inside_row, trk):
+        for k in np.flatnonzero(inside_row >= best_f).tolist():     # in order, as a scan of every track
+            f, tr = inside_row[k], trk[k]
             if f < best_f or tr.id not in self.s.tracks or not self.large(tr):
                 continue
             if tr.class_name == cls or self.near(cls, tr.class_name):
@@ -361,9 +363,10 @@ class Tracker:
         k = min(tr.hits, cfg.position_window)
         b0, b1 = np.asarray(o.bbox_min_m, float).reshape(3), np.asarray(o.bbox_max_m, float).reshape(3)
         b0, b1 = np.minimum(b0, b1), np.maximum(b0, b1)
-        tr.color += (color - tr.color) / k
-        tr.bbox_min += (b0 - tr.bbox_min) / k
-        tr.bbox_max += (b1 - tr.bbox_max) / k
+        # new arrays, never changed in place: Track caches what it derives from them by identity
+        tr.color = tr.color + (color - tr.color) / k
+        tr.bbox_min = tr.bbox_min + (b0 - tr.bbox_min) / k
+        tr.bbox_max = tr.bbox_max + (b1 - tr.bbox_max) / k
         if app is not None:
             if tr.appearance is None or tr.appearance.shape != app.shape:
                 tr.appearance = app.copy()

@@ -121,8 +121,26 @@ class Track:
 
     @property
     def extent_m(self) -> float:
+        """Diagonal of the typical box (m); cached while bbox_min / bbox_max are the same arrays (they are
+        replaced, never changed in place)."""
+        c = self.__dict__.get("_extent_m")
+        if c is not None and c[0] is self.bbox_min and c[1] is self.bbox_max:
+            return c[2]
         d = (self.bbox_max - self.bbox_min).tolist()
-        return math.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
+        e = math.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
+        self.__dict__["_extent_m"] = (self.bbox_min, self.bbox_max, e)
+        return e
+
+    def extent_diag2(self) -> float:
+        """Squared diagonal of the merged extent (m^2); cached while ext_min / ext_max are the same arrays
+        (set_extent replaces them, nothing changes them in place)."""
+        c = self.__dict__.get("_ext_diag2")
+        if c is not None and c[0] is self.ext_min and c[1] is self.ext_max:
+            return c[2]
+        d = (self.extent_max - self.extent_min).tolist()
+        e = d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
+        self.__dict__["_ext_diag2"] = (self.ext_min, self.ext_max, e)
+        return e
 
     @property
     def stay(self) -> Stay:
@@ -155,6 +173,23 @@ class Track:
         t.owner = owner
         return t
 
+    def _rounded(self, key: str, rows: List[List[float]], digits: int) -> List[List[float]]:
+        """``[[round(x, digits) for x in v] for v in rows]``, each row's rounding kept while the row is
+        the same list (rows are replaced, never changed in place): most rows are unchanged between two
+        commits of a track."""
+        cache = self.__dict__.get(key)
+        out = []
+        fresh = []
+        for i, v in enumerate(rows):
+            if cache is not None and i < len(cache) and cache[i][0] is v:
+                r = cache[i]
+            else:
+                r = (v, [round(float(x), digits) for x in v])
+            fresh.append(r)
+            out.append(r[1])
+        self.__dict__[key] = fresh
+        return [list(r) for r in out]
+
     def to_json(self) -> dict:
         return {"pos": self.pos.tolist(), "bmin": self.bbox_min.tolist(), "bmax": self.bbox_max.tolist(),
                 "color": self.color.tolist(),
@@ -165,11 +200,11 @@ class Track:
                 "dh": self.drift_hits, "ds": None if self.drift_sum is None else self.drift_sum.tolist(),
                 "dis": self.disappeared_event, "app_ev": self.appeared_event, "into": self.merged_into,
                 "co": sorted(self.cooccur), "emin": self.extent_min.tolist(), "emax": self.extent_max.tolist(),
-                "vp": [[round(float(x), 4) for x in v] for v in self.viewpoints], "vs": self.views_seen,
+                "vp": self._rounded("_vp_r", self.viewpoints, 4), "vs": self.views_seen,
                 "pm": self.proven_misses, "de": self.drift_empty,
-                "es": [[round(float(x), 3) for x in v] for v in self.ext_samples], "eo": self.ext_offered,
-                "avp": [[round(float(x), 4) for x in v] for v in self.absence_vps], "ath": self.absences_through,
-                "dvp": [[round(float(x), 4) for x in v] for v in self.drift_vps]}
+                "es": self._rounded("_es_r", self.ext_samples, 3), "eo": self.ext_offered,
+                "avp": self._rounded("_avp_r", self.absence_vps, 4), "ath": self.absences_through,
+                "dvp": self._rounded("_dvp_r", self.drift_vps, 4)}
 
     @staticmethod
     def from_row(tid: int, status: str, class_name: str, first: int, last: int, d: dict) -> "Track":

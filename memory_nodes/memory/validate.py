@@ -14,6 +14,7 @@ call the same checks, so a message and an in-process frame are judged alike.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -82,7 +83,58 @@ def id_problem(i: Any, what: str, lo: int = -1) -> Problem:
     return None
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")      # what name_problem calls control characters
+
+
+def _plain_name_ok(name: Any, max_chars: int, empty_ok: bool) -> bool:
+    """name_problem(name, ...) is None (the common case, without building a message)."""
+    return (isinstance(name, str) and len(name) <= max_chars and (empty_ok or bool(name.strip()))
+            and _CONTROL.search(name) is None)
+
+
+def _plain_floats(x: Any) -> Optional[list]:
+    """x as 3 Python numbers when it plainly is 3 numbers (a (3,) numeric array, a tuple or list of 3
+    floats / ints), else None (then the general checks decide)."""
+    if type(x) is np.ndarray:
+        if x.shape != (3,) or x.dtype.kind not in "fiub":
+            return None
+        return x.tolist()
+    if type(x) in (tuple, list) and len(x) == 3 and all(isinstance(v, (float, int)) for v in x):
+        return [float(v) for v in x]
+    return None
+
+
+def _plainly_valid(o: ObjectObservation) -> bool:
+    """True only if observation_problem(o) is None, decided with plain floats for the usual input types
+    (every frame's every detection is checked); False: let the general checks decide and say why."""
+    c, b0, b1, rgb = (_plain_floats(o.centroid_m), _plain_floats(o.bbox_min_m), _plain_floats(o.bbox_max_m),
+                      _plain_floats(o.color_rgb))
+    if c is None or b0 is None or b1 is None or rgb is None or o.appearance is not None:
+        return False
+    for v in c + b0 + b1:
+        if not (math.isfinite(v) and -MAX_COORD_M <= v <= MAX_COORD_M):
+            return False
+    if b0[0] > b1[0] or b0[1] > b1[1] or b0[2] > b1[2]:
+        return False
+    for v in rgb:
+        if not (math.isfinite(v) and 0.0 <= v <= 1.0):
+            return False
+    if not (_plain_name_ok(o.class_name, MAX_NAME_CHARS, False)
+            and _plain_name_ok(o.view_id, MAX_VIEW_ID_CHARS, True)):
+        return False
+    p = o.place_id
+    if type(p) is not int or not -1 <= p <= MAX_ID:
+        return False
+    try:
+        score, dist, n = float(o.score), float(o.distance_m), int(o.num_points)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return _finite_in(score, 0.0, 1.0) and _finite_in(dist, 0.0, MAX_DISTANCE_M) and 0 <= n <= MAX_POINTS
+
+
 def observation_problem(o: ObjectObservation) -> Problem:
+    if _plainly_valid(o):
+        return None
     c, b0, b1 = _vec(o.centroid_m, 3), _vec(o.bbox_min_m, 3), _vec(o.bbox_max_m, 3)
     if c is None or b0 is None or b1 is None:
         return "bad_observation", "centroid/bbox must be 3-vectors"

@@ -1,0 +1,90 @@
+"""The live tracks' geometry as arrays, for the per-frame association (identity.py) and the search for
+overlapping extents (consolidation.py), kept up to date row by row instead of rebuilt every frame.
+
+Per live track, in the order of ``MemoryState.act_ids``:
+    gate (m,)         association gate radius: max(gate_m, gate_extent_factor * extent_m) (m)
+    lo, hi (m, 3)     merged extent (map frame, m)
+    color (m, 3)      running mean colour [0, 1]
+    large (m,)        merged extent's diagonal >= part_min_extent_m
+    confirmed (m,)    present or missing
+
+A row is recomputed only when its track changed what the row is made of: records.Track's arrays are
+replaced, never changed in place, so the same array objects (and the same status string) mean the same
+values. ``refresh`` walks the rows once (identity checks only) and recomputes the stale ones.
+"""
+from __future__ import annotations
+
+from typing import List, Sequence
+
+import numpy as np
+
+from .config import AssociationConfig
+from .records import Track
+
+
+class TrackTable:
+    def __init__(self, cfg: AssociationConfig):
+        self.cfg = cfg
+        self._ids_src: object = None            # the act_ids list the rows follow
+        self._src: List[tuple] = []             # per row: (track, bbox_min, bbox_max, ext_min, ext_max, color, status)
+        self.gate = np.zeros(0)
+        self.lo = np.zeros((0, 3))
+        self.hi = np.zeros((0, 3))
+        self.color = np.zeros((0, 3))
+        self.large = np.zeros(0, bool)
+        self.confirmed = np.zeros(0, bool)
+
+    def refresh(self, act_ids: List[int], tracks: Sequence[Track]) -> None:
+        """Rows for ``tracks`` (the live tracks of ``act_ids``, in that order)."""
+        if act_ids is not self._ids_src or len(self._src) != len(tracks):
+            self._reorder(act_ids, tracks)
+        src = self._src
+        for k, tr in enumerate(tracks):
+            s = src[k]
+            if (s and s[0] is tr and s[1] is tr.bbox_min and s[2] is tr.bbox_max and s[3] is tr.ext_min
+                    and s[4] is tr.ext_max and s[5] is tr.color and s[6] is tr.status):
+                continue
+            self._compute(k, tr)
+
+    def _compute(self, k: int, tr: Track) -> None:
+        cfg = self.cfg
+        self._src[k] = (tr, tr.bbox_min, tr.bbox_max, tr.ext_min, tr.ext_max, tr.color, tr.status)
+        self.gate[k] = max(cfg.gate_m, cfg.gate_extent_factor * tr.extent_m)
+        self.lo[k] = tr.extent_min
+        self.hi[k] = tr.extent_max
+        self.color[k] = tr.color
+        self.large[k] = tr.extent_diag2() >= cfg.part_min_extent_m ** 2
+        self.confirmed[k] = tr.confirmed
+
+    def _reorder(self, act_ids: List[int], tracks: Sequence[Track]) -> None:
+        """New row order (tracks came or went): rows of tracks already here move along (``refresh``
+        then checks them as any other)."""
+        m = len(tracks)
+        was = {s[0].id: j for j, s in enumerate(self._src) if s}
+        take = np.array([was.get(tr.id, -1) for tr in tracks], int)
+        have = take >= 0
+        src: List[tuple] = [()] * m
+        for k in np.flatnonzero(have).tolist():
+            src[k] = self._src[take[k]]
+        gate, lo, hi = np.zeros(m), np.zeros((m, 3)), np.zeros((m, 3))
+        color, large, confirmed = np.zeros((m, 3)), np.zeros(m, bool), np.zeros(m, bool)
+        if have.any():
+            t = take[have]
+            gate[have], lo[have], hi[have] = self.gate[t], self.lo[t], self.hi[t]
+            color[have], large[have], confirmed[have] = self.color[t], self.large[t], self.confirmed[t]
+        self._ids_src, self._src = act_ids, src
+        self.gate, self.lo, self.hi, self.color, self.large, self.confirmed = gate, lo, hi, color, large, confirmed
+
+
+class TrackAttr(Sequence):
+    """``[getattr(t, name) for t in tracks]`` without building it (association reads a few)."""
+
+    def __init__(self, tracks: Sequence[Track], name: str):
+        self._tracks = tracks
+        self._name = name
+
+    def __len__(self) -> int:
+        return len(self._tracks)
+
+    def __getitem__(self, j):
+        return getattr(self._tracks[j], self._name)
