@@ -74,17 +74,17 @@ def _refused(mem) -> int:
 
 def test_ring_acknowledges_only_what_a_memory_received():
     ring = ResendRing(max_frames=100, max_bytes=10 ** 6)
-    assert ring.acked("m1", 0) == []                     # memory 1 heard from, nothing held
+    assert ring.acked("m1", 0, 0.0) == []                     # memory 1 heard from, nothing held
     for t in range(1, 11):
         ring.sent(t, f"f{t}", 10)
-    assert ring.acked("m1", 6) == [] and len(ring) == 4  # 1..6 stored by the memory that got them
+    assert ring.acked("m1", 6, 0.5) == [] and len(ring) == 4  # 1..6 stored by the memory that got them
     # memory 1 dies (kill -9) with 7..10 in flight; 11..13 are sent while it is down
     for t in range(11, 14):
         ring.sent(t, f"f{t}", 10)
     # memory 2 (the restart) stored 12 and 13 (it came up in time for them) and says so first
-    assert ring.acked("m2", 13) == [f"f{t}" for t in range(7, 14)]   # ... it gets all 7, in order
+    assert ring.acked("m2", 13, 5.0) == [f"f{t}" for t in range(7, 14)]   # ... it gets all 7, in order
     assert len(ring) == 7 and ring.resent == 7
-    assert ring.acked("m2", 13) == [] and len(ring) == 0
+    assert ring.acked("m2", 13, 5.5) == [] and len(ring) == 0
     assert ring.nbytes == 0 and ring.dropped == 0
 
 
@@ -93,8 +93,20 @@ def test_ring_bounds_drop_the_oldest_and_count_them():
     assert [ring.sent(t, t, 10) for t in range(1, 5)] == [0, 0, 0, 1]     # 40 bytes > 35: one dropped
     assert ring.sent(5, 5, 1) == 0 and ring.sent(6, 6, 1) == 0
     assert ring.sent(7, 7, 1) == 1 and len(ring) == 5 and ring.dropped == 2   # 6 frames > 5
-    assert ring.acked("m", 10) == [3, 4, 5, 6, 7]
+    assert ring.acked("m", 10, 0.0) == [3, 4, 5, 6, 7]
     off = ResendRing(max_frames=0, max_bytes=1)
-    assert off.sent(1, 1, 1) == 0 and len(off) == 0 and off.acked("m", 0) == []
+    assert off.sent(1, 1, 1) == 0 and len(off) == 0 and off.acked("m", 0, 0.0) == []
     with pytest.raises(ValueError):
         ResendRing(-1, 1)
+
+
+def test_ring_resends_everything_to_a_memory_that_was_silent():
+    """Memory deactivated and activated again (the same process, the same id): frames sent meanwhile were sent
+    "to" it but never received; silent more than silence_s, it gets every kept frame when heard again."""
+    ring = ResendRing(max_frames=100, max_bytes=10 ** 6, silence_s=3.0)
+    assert ring.acked("m", 0, 0.0) == []
+    for t in (1, 2, 3):
+        ring.sent(t, t, 1)
+    assert ring.acked("m", 1, 1.0) == [] and len(ring) == 2         # heard within 3 s: nothing resent
+    assert ring.acked("m", 1, 9.0) == [2, 3]                         # 8 s of silence: 2 and 3 again
+    assert ring.acked("m", 3, 9.5) == [] and len(ring) == 0

@@ -431,10 +431,12 @@ class ResendConfig:
     max_frames: int = 600                # frames kept at most (0 = resend nothing); <= 1000, the depth of
     #                                      perception/frames' queue, so one resend burst fits in it
     max_mb: float = 200.0                # MB kept at most (keyframes carry depth and JPEG)
+    silence_s: float = 10.0              # wall s: a memory not heard from this long (it publishes at least
+    #                                      every second) may have been away: heard again, it gets all kept frames
 
     def validate(self) -> None:
         _check(0 <= self.max_frames <= 1000, "resend.max_frames must be in [0, 1000]")
-        _check(self.max_mb > 0.0, "resend.max_mb must be > 0")
+        _check(self.max_mb > 0.0 and self.silence_s > 0.0, "resend.max_mb and resend.silence_s must be > 0")
 
 
 @dataclass

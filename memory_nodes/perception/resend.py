@@ -2,7 +2,7 @@
 
     sent(stamp_ns, item, nbytes)        after each frame is published: kept until a memory that received it
                                         acknowledges it; returns how many older frames overflowed the bounds
-    acked(reader, through_ns)           a watermark (memory/ingested_through) from memory ``reader``; returns
+    acked(reader, through_ns, now_s)    a watermark (memory/ingested_through) from memory ``reader``; returns
                                         the frames to resend to it, in the order they were first sent
 
 Memory's watermark says "every frame I received stamped at or before this is stored"; it says nothing of
@@ -11,9 +11,11 @@ frame records the memories (``reader``: the id of a memory/ingested_through publ
 memory process) perception had heard from when it sent the frame. A watermark from memory R drops the
 frames at or before it that R had; the first watermark from a memory not heard before (memory came back
 after a crash, or started after perception) makes every kept frame it may not have due for a resend to
-it, oldest first. Resends are idempotent: memory refuses a frame it already stored (``duplicate_frame``).
-So a memory crash loses nothing perception still holds, whether it was in flight, sent while memory was
-down, or stored and not yet acknowledged.
+it, oldest first. A memory silent for more than ``silence_s`` (it publishes at least every second) may have
+been away without dying (deactivated and activated again, stalled): when heard again it gets every kept
+frame it has not acknowledged, whatever it was sent before. Resends are idempotent: memory refuses a frame
+it already stored (``duplicate_frame``). So a memory crash loses nothing perception still holds, whether it
+was in flight, sent while memory was down, or stored and not yet acknowledged.
 
 Bounded by count and bytes (``max_frames``, ``max_bytes``): beyond either the oldest kept frame is dropped
 unacknowledged and counted (``dropped``) for the node to report; nothing is dropped silently.
@@ -34,13 +36,14 @@ class _Kept:
 
 
 class ResendRing:
-    def __init__(self, max_frames: int, max_bytes: int, max_readers: int = 8):
-        if max_frames < 0 or max_bytes <= 0 or max_readers < 1:
-            raise ValueError("max_frames >= 0, max_bytes > 0, max_readers >= 1")
+    def __init__(self, max_frames: int, max_bytes: int, silence_s: float = 10.0, max_readers: int = 8):
+        if max_frames < 0 or max_bytes <= 0 or not silence_s > 0 or max_readers < 1:
+            raise ValueError("max_frames >= 0, max_bytes > 0, silence_s > 0, max_readers >= 1")
+        self.silence_s = float(silence_s)
         self.max_frames = int(max_frames)
         self.max_bytes = int(max_bytes)
         self._kept: Deque[_Kept] = deque()
-        self._known: "OrderedDict[Hashable, None]" = OrderedDict()   # memories heard from, oldest first
+        self._known: "OrderedDict[Hashable, float]" = OrderedDict()  # memory -> when last heard (s), oldest first
         self._max_readers = int(max_readers)
         self.nbytes = 0
         self.dropped = 0           # frames dropped unacknowledged (overflow)
@@ -67,17 +70,17 @@ class ResendRing:
         self.dropped += dropped
         return dropped
 
-    def acked(self, reader: Hashable, through_ns: int) -> List[Any]:
+    def acked(self, reader: Hashable, through_ns: int, now_s: float) -> List[Any]:
         """Memory ``reader`` stored every frame it received stamped <= ``through_ns``: drop those; if it was
-        not heard from before, return (in order) the kept frames it may not have, now counted as sent to it."""
+        not heard from before, return (in order) the kept frames it may not have, now counted as sent to it;
+        if it was silent more than ``silence_s`` before ``now_s`` (monotonic s), every kept frame."""
         through_ns = int(through_ns)
         new = reader not in self._known
-        if new:
-            self._known[reader] = None
-            while len(self._known) > self._max_readers:
-                self._known.popitem(last=False)
-        else:
-            self._known.move_to_end(reader)
+        back = not new and now_s - self._known[reader] > self.silence_s
+        self._known[reader] = float(now_s)
+        self._known.move_to_end(reader)
+        while len(self._known) > self._max_readers:
+            self._known.popitem(last=False)
         kept: Deque[_Kept] = deque()
         for k in self._kept:
             if reader in k.readers and k.stamp_ns <= through_ns:
@@ -86,9 +89,9 @@ class ResendRing:
             else:
                 kept.append(k)
         self._kept = kept
-        if not new:
+        if not (new or back):
             return []
-        due = [k for k in self._kept if reader not in k.readers]
+        due = [k for k in self._kept if back or reader not in k.readers]
         for k in due:
             k.readers.add(reader)
         self.resent += len(due)

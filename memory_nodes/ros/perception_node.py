@@ -256,7 +256,7 @@ class PerceptionNode(Node):
         self.pub_rooms = self.create_publisher(RoomSegmentation, "perception/rooms", LATCHED)
         self.pub_ack = self.create_publisher(Time, "perception/frame_ack", EVENTS)
         # what memory has not acknowledged is kept and resent when memory comes back (resend.py)
-        self._resend = ResendRing(cfg.resend.max_frames, int(cfg.resend.max_mb * 1e6))
+        self._resend = ResendRing(cfg.resend.max_frames, int(cfg.resend.max_mb * 1e6), cfg.resend.silence_s)
         self._log_resend = LogOnce(self.get_logger(), "resend")
         self._memory_gids: List[bytes] = []      # memory/ingested_through publishers seen, in order (Humble)
         if compat.message_info_gid():
@@ -465,13 +465,15 @@ class PerceptionNode(Node):
     @_guarded
     def _on_progress(self, msg: IngestProgress, info: Optional[Dict[str, Any]]) -> None:
         """memory/ingested_through from one memory process: drop what it stored; a memory not heard from
-        before (a restart) gets every kept frame it may not have, oldest first."""
+        before (a restart) gets every kept frame it may not have, oldest first; one silent for more than
+        resend.silence_s (deactivated and activated again) every kept frame."""
         reader = self._memory_id(info)
-        due = self._resend.acked(reader, time_to_ns(msg.ingested_through))
+        due = self._resend.acked(reader, time_to_ns(msg.ingested_through), time.monotonic())
         if due:
             who = hashlib.blake2s(reader, digest_size=4).hexdigest()
-            self.get_logger().info(f"memory {who} heard from (a restart, or it started after perception): "
-                                   f"resending {len(due)} frame(s) it did not acknowledge")
+            self.get_logger().info(f"memory {who} heard from (a restart, it started after perception, or it was "
+                                   f"silent for more than resend.silence_s): resending {len(due)} frame(s) it did "
+                                   "not acknowledge")
             for m in due:
                 self.pub_frames.publish(m)
 
