@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -16,23 +15,13 @@ import numpy as np
 import pytest
 from conftest import REPO_ROOT, ros_env
 
+from bench.reliability import _counts as _stored  # (observations, views) per stamp in a store
 from memory_nodes.common.geometry import invert_T, pose2d_T
 from memory_nodes.perception.synthetic import demo_scene, intrinsics_for, look_at, render
 
 pytestmark = pytest.mark.ros
 DOMAIN = 116
 SEC = 1_000_000_000
-
-
-def _stored(path: str):
-    """(observations per stamp, views per stamp) in the store (read-only; the writer may be running)."""
-    c = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    try:
-        obs = dict(c.execute("SELECT stamp_ns, count(*) FROM observations GROUP BY stamp_ns").fetchall())
-        views = dict(c.execute("SELECT stamp_ns, count(*) FROM views GROUP BY stamp_ns").fetchall())
-    finally:
-        c.close()
-    return obs, views
 
 
 def test_memory_killed_mid_stream_loses_nothing_perception_sent(tmp_path, ros_context_factory):
