@@ -484,7 +484,7 @@ class PerceptionNode(Node):
         if gid:
             data = gid.get("data", gid) if isinstance(gid, dict) else gid
             return bytes(bytearray(data))
-        for e in self.get_publishers_info_by_topic(self.resolve_topic_name(PROGRESS)):
+        for e in self.get_publishers_info_by_topic(PROGRESS):
             g = bytes(bytearray(e.endpoint_gid))
             if g not in self._memory_gids:
                 self._memory_gids.append(g)
