@@ -1,6 +1,6 @@
 """Fleet benchmark: robots sharing one PostgreSQL server, with a server crash (kill -9) mid-ingest.
 
-    python -m bench.fleet --quick [--json out/fleet.json]    # 10 robots x 4 patrol days, ~30-40 s here
+    python -m bench.fleet --quick [--json out/fleet.json]    # 10 robots x 3 patrol days, ~25-40 s here
     python -m bench.fleet                                    # 100 robots x 30 days of bench.scale's dense
                                                              #   household (5 Hz all day): see below
     python -m bench.fleet --robots N --days D [--household synthetic|scale] [--keep DIR]
@@ -75,6 +75,21 @@ def _progress(label: str, frac: float, extra: str = "") -> None:
     sys.stderr.flush()
 
 
+def _obs_ids_direct(server: FleetServer, robot_id: str, through: int) -> List[int]:
+    import psycopg
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            with psycopg.connect(server.conninfo, autocommit=True, connect_timeout=5) as c:
+                c.execute(f"SET search_path TO {server.schema}")
+                return [int(i) for (i,) in c.execute("SELECT obs_id FROM fleet_observations WHERE robot_id = %s "
+                                                     "AND obs_id <= %s", (robot_id, through))]
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def _frames(seed: int, days: int, household: str) -> list:
     if household == "scale":
         from bench.scale import ScaleConfig, ScaleHousehold
@@ -85,7 +100,7 @@ def _frames(seed: int, days: int, household: str) -> list:
 
 
 def run(robots: int, days: int, household: str, kill_at: float, down_s: float, queries: int,
-        keep: Optional[str] = None) -> Dict:
+        keep: Optional[str] = None, capacity_rows: int = 0, capacity_robots: int = 100) -> Dict:
     logging.getLogger("psycopg").setLevel(logging.CRITICAL)   # pool reconnect noise while the server is down
     vocab = Vocabulary(VocabConfig(allow_model=False))
     t_all = time.monotonic()
@@ -148,11 +163,12 @@ def run(robots: int, days: int, household: str, kill_at: float, down_s: float, q
                 t_r = time.monotonic()
                 pg.start()
                 restart_s = time.monotonic() - t_r
-                # durability: everything the server confirmed before the kill is there after recovery
+                # durability: everything the server confirmed before the kill is there after recovery (read on a
+                # connection of its own: the pool is busy reconnecting the shippers)
                 for r in fleet:
                     a = acked_at_kill[r.robot_id]
                     if a > 0:
-                        have = {i for i in server.obs_ids(r.robot_id) if i <= a}
+                        have = set(_obs_ids_direct(server, r.robot_id, a))
                         want = {i for (i,) in r.shipper._local.execute(
                             "SELECT id FROM observations WHERE id <= ?", (a,))}
                         server_missing_acked += len(want - have)
@@ -231,10 +247,12 @@ def run(robots: int, days: int, household: str, kill_at: float, down_s: float, q
             "fleet_robot_errors": [r.error for r in fleet if r.error],
             "fleet_server_killed": killed,
         })
-        server.close()
         for r in fleet:
             r.shipper.close()
             r.memory.close()
+        if capacity_rows > 0:
+            fig.update(_capacity(server, capacity_rows, capacity_robots, robots))
+        server.close()
     finally:
         pg.cleanup()
         if keep is None:
@@ -243,9 +261,74 @@ def run(robots: int, days: int, household: str, kill_at: float, down_s: float, q
     return fig
 
 
+def _capacity(server: FleetServer, n_rows: int, n_robots: int, askers: int) -> Dict:
+    """Where one server's limit lies: ``n_rows`` more sightings of ``n_robots`` synthetic robots loaded
+    server-side (generate_series: a 5 Hz stream, 5 detections a frame), then the cross-robot questions
+    timed over that history from ``askers`` threads, then the write rate of 16 shippers at once (batches of
+    1000, as the outbox ships them)."""
+    classes = list(SMALL)
+    t0 = time.monotonic()
+    sys.stderr.write(f"[fleet] capacity: loading {n_rows} sightings of {n_robots} robots server-side\n")
+    with server.pool.connection() as c:
+        c.execute("INSERT INTO fleet_classes SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", (classes,))
+        c.execute("INSERT INTO fleet_observations SELECT 'load' || lpad((g %% %s)::text, 3, '0'), g, "
+                  "(g / %s / 5)::bigint * 200000000, (g / %s) %% 500, (%s::text[])[1 + (g %% %s)], 'load', 0.8, "
+                  "g %% 40, g %% 8, 'v', 1, 2, 3 FROM generate_series(1, %s) g",
+                  (n_robots, n_robots, n_robots, classes, len(classes), n_rows))
+        c.execute("INSERT INTO fleet_last_seen SELECT DISTINCT ON (robot_id, class) robot_id, class, obs_id, "
+                  "stamp_ns FROM fleet_observations WHERE robot_id LIKE 'load%%' ORDER BY robot_id, class, "
+                  "stamp_ns DESC, obs_id DESC ON CONFLICT DO NOTHING")
+        c.execute("ANALYZE")
+    load_s = time.monotonic() - t0
+    last = (n_rows // n_robots // 5) * 200_000_000
+    lat: List[float] = []
+    lock = threading.Lock()
+
+    def ask(seed: int) -> None:
+        rng = random.Random(seed)
+        for k in range(40):
+            c, t = rng.choice(classes), time.perf_counter()
+            if k % 4 == 0:                     # a window in the past: the (class, stamp) index of the history
+                server.last_seen_by_any([c], before_ns=rng.randrange(last + 1))
+            elif k % 2:
+                server.last_seen_by_any([c])
+            else:
+                server.seen_since([c], max(0, last - NS_PER_DAY))
+            with lock:
+                lat.append((time.perf_counter() - t) * 1e3)
+
+    ths = [threading.Thread(target=ask, args=(i,)) for i in range(askers)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    sent = [0]
+    stop_at = time.monotonic() + 1.5
+
+    def ship(i: int) -> None:
+        k = 0
+        while time.monotonic() < stop_at:
+            rows = [(k + j + 1, (k + j) * 40_000_000, 1, classes[j % len(classes)], "cap", 0.7, 1, 1, "v", 1.0, 2.0,
+                     3.0) for j in range(1000)]
+            server.ship(f"cap{i:03d}", f"cap-store-{i}", rows)
+            k += 1000
+            with lock:
+                sent[0] += 1000
+
+    t1 = time.monotonic()
+    ths = [threading.Thread(target=ship, args=(i,)) for i in range(16)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    return {"fleet_capacity_rows": int(server.counts()[0]), "fleet_capacity_load_s": round(load_s, 1),
+            "fleet_capacity_recall_p95_ms": round(float(np.percentile(lat, 95)), 2),
+            "fleet_capacity_write_obs_per_s": round(sent[0] / (time.monotonic() - t1), 1)}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="10 robots x 4 patrol days of the synthetic household")
+    ap.add_argument("--quick", action="store_true", help="10 robots x 3 patrol days of the synthetic household")
     ap.add_argument("--json", default=None, help="write the figures here")
     ap.add_argument("--robots", type=int, default=None)
     ap.add_argument("--days", type=int, default=None)
@@ -254,16 +337,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--down-s", type=float, default=1.0, help="seconds the server stays down")
     ap.add_argument("--queries", type=int, default=None, help="cross-robot questions in all")
     ap.add_argument("--keep", default=None, help="keep the robots' stores under this folder")
+    ap.add_argument("--capacity-rows", type=int, default=None,
+                    help="server-side history loaded for the capacity probe (0: none)")
     a = ap.parse_args(argv)
     why = unavailable_reason()
     if why:
         print(f"bench.fleet: {why}", file=sys.stderr)
         return 2
     robots = a.robots or (10 if a.quick else 100)
-    days = a.days or (4 if a.quick else 30)
+    days = a.days or (3 if a.quick else 30)
     household = a.household or ("synthetic" if a.quick else "scale")
     queries = a.queries or (400 if a.quick else 5000)
-    fig = run(robots, days, household, a.kill_at, a.down_s, queries, a.keep)
+    cap = a.capacity_rows if a.capacity_rows is not None else (200_000 if a.quick else 20_000_000)
+    fig = run(robots, days, household, a.kill_at, a.down_s, queries, a.keep, cap)
     rows = [("robots", fig["fleet_robots"]), ("observations offered", fig["fleet_observations_offered"]),
             ("committed locally", fig["fleet_observations_local"]),
             ("on the server", fig["fleet_observations_server"]),
@@ -277,9 +363,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             ("recall p50 / p95 ms", f"{fig['fleet_recall_p50_ms']} / {fig['fleet_recall_p95_ms']} "
                                     f"({fig['fleet_recall_queries']} questions)"),
             ("total s", fig["fleet_total_s"])]
+    if "fleet_capacity_rows" in fig:
+        rows[-1:-1] = [("capacity: rows on the server", fig["fleet_capacity_rows"]),
+                       ("capacity: recall p95 ms", fig["fleet_capacity_recall_p95_ms"]),
+                       ("capacity: write obs/s (16 shippers)", fig["fleet_capacity_write_obs_per_s"])]
     print()
     for k, v in rows:
-        print(f"  {k:<28} {v}")
+        print(f"  {k:<36} {v}")
     if fig["fleet_robot_errors"]:
         print(f"  robot errors: {fig['fleet_robot_errors'][:3]}")
     if a.json:

@@ -62,6 +62,12 @@ def test_shipping_is_idempotent_and_answers_name_the_robot(tmp_path, vocab, new_
     assert s.robot_id == "robot_b" and s.class_name == "mug" and s.stamp_ns >= own["robot_b"] - 600 * 10 ** 9
     row = (b if s.robot_id == "robot_b" else a).observations(object_id=f"obj_{s.object_id}")
     assert s.observation_id in {o.id for o in row}                 # the evidence is that robot's observation
+    # the per-robot summary (fleet_last_seen) and the full table's (class, stamp) index agree
+    deep = server.last_seen_by_any(["mug"], before_ns=2 ** 61)
+    assert deep is not None and (deep.robot_id, deep.observation_id) == (s.robot_id, s.observation_id)
+    for cls in ("mug", "keys", "book"):
+        assert [(x.robot_id, x.observation_id) for x in server.seen_since([cls], 0)] == \
+            [(x.robot_id, x.observation_id) for x in server.seen_since([cls], 0, until_ns=2 ** 61)]
     # has any robot seen keys today: each robot that did, once, most recent first
     seen = view.seen_since("keys", 0)
     assert seen.source == "fleet" and len({x.robot_id for x in seen.sightings}) == len(seen.sightings) >= 1

@@ -5,8 +5,11 @@ and ships what it committed to shared fleet tables, where any robot can ask abou
                     |  the local observations table is the outbox: committed rows, ids increasing
              Shipper.ship_once: rows with id > the server's watermark for this robot, in id order, one
                     |  server transaction (INSERT ... ON CONFLICT (robot_id, obs_id) DO NOTHING + watermark)
-    server:  fleet.fleet_observations (robot_id on every row), fleet.fleet_robots (watermarks)
+    server:  fleet.fleet_observations (robot_id on every row), fleet.fleet_robots (watermarks, store ids),
+             fleet.fleet_last_seen (each robot's latest sighting per class, kept in the same transaction)
              FleetServer.last_seen_by_any / seen_since: which robot saw X last, has any robot seen X since t
+             (from fleet_last_seen: robots x classes rows, however long the history; a window in the past
+             or a score floor reads fleet_observations through its (class, stamp) index)
 
 Idempotence: a row's key on the server is (robot_id, obs_id), the id the robot's own store gave it; a batch
 whose commit reply was lost (server killed, network cut) is shipped again and the conflicting rows are
@@ -61,6 +64,14 @@ CREATE TABLE fleet_observations (
 );
 CREATE INDEX fleet_observations_class ON fleet_observations (class, stamp_ns DESC);
 CREATE TABLE fleet_classes (name TEXT PRIMARY KEY);
+CREATE TABLE fleet_last_seen (             -- each robot's latest associated sighting of each class
+    robot_id TEXT NOT NULL,
+    class TEXT NOT NULL,
+    obs_id BIGINT NOT NULL,
+    stamp_ns BIGINT NOT NULL,
+    PRIMARY KEY (robot_id, class)
+);
+CREATE INDEX fleet_last_seen_class ON fleet_last_seen (class, stamp_ns DESC);
 """}
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -194,6 +205,15 @@ class FleetServer:
                     cur.executemany(_INSERT, [(robot_id, *r) for r in rows])
                     cur.executemany("INSERT INTO fleet_classes (name) VALUES (%s) ON CONFLICT DO NOTHING",
                                     [(n,) for n in sorted({str(r[3]) for r in rows})])
+                    latest: dict = {}
+                    for r in rows:                    # (obs id, stamp, track, class, ...): associated ones
+                        if r[2] is not None and (r[3] not in latest or int(r[1]) >= latest[r[3]][1]):
+                            latest[r[3]] = (int(r[0]), int(r[1]))
+                    cur.executemany("INSERT INTO fleet_last_seen (robot_id, class, obs_id, stamp_ns) VALUES "
+                                    "(%s,%s,%s,%s) ON CONFLICT (robot_id, class) DO UPDATE SET obs_id = "
+                                    "EXCLUDED.obs_id, stamp_ns = EXCLUDED.stamp_ns WHERE (EXCLUDED.stamp_ns, "
+                                    "EXCLUDED.obs_id) > (fleet_last_seen.stamp_ns, fleet_last_seen.obs_id)",
+                                    [(robot_id, c, o, t) for c, (o, t) in sorted(latest.items())])
         return top
 
     # ---------------------------------------------------------------------------------- reading
@@ -211,11 +231,14 @@ class FleetServer:
                          min_score: float = 0.0) -> Optional[FleetSighting]:
         """The most recent associated sighting of any of ``classes`` by any robot (at or before
         ``before_ns``): which robot saw it last, when, where, with its evidence."""
+        if before_ns is None and min_score <= 0.0:
+            hits = self._latest(classes, None, 1)
+            return hits[0] if hits else None
         best: Optional[FleetSighting] = None
         with self.pool.connection() as c:
             for cls in classes:                       # one index descent per class (class, stamp DESC)
                 r = c.execute(f"SELECT {_COLS} FROM fleet_observations WHERE class = %s AND stamp_ns <= %s AND "
-                              "object_id IS NOT NULL AND score >= %s ORDER BY stamp_ns DESC LIMIT 1",
+                              "object_id IS NOT NULL AND score >= %s ORDER BY stamp_ns DESC, obs_id DESC LIMIT 1",
                               (cls, 2 ** 62 if before_ns is None else int(before_ns), float(min_score))).fetchone()
                 if r is not None and (best is None or int(r[2]) > best.stamp_ns):
                     best = FleetSighting.from_row(r)
@@ -227,13 +250,34 @@ class FleetServer:
         ("has any robot seen X today": since the day's start)."""
         if not classes:
             return []
+        if until_ns is None and min_score <= 0.0:
+            return self._latest(classes, since_ns, None)
         with self.pool.connection() as c:
             rows = c.execute(f"SELECT DISTINCT ON (robot_id) {_COLS} FROM fleet_observations WHERE class = ANY(%s) "
                              "AND stamp_ns >= %s AND stamp_ns <= %s AND object_id IS NOT NULL AND score >= %s "
-                             "ORDER BY robot_id, stamp_ns DESC",
+                             "ORDER BY robot_id, stamp_ns DESC, obs_id DESC",
                              (list(classes), int(since_ns), 2 ** 62 if until_ns is None else int(until_ns),
                               float(min_score))).fetchall()
         return sorted((FleetSighting.from_row(r) for r in rows), key=lambda s: -s.stamp_ns)
+
+    def _latest(self, classes: Sequence[str], since_ns: Optional[int], limit: Optional[int]) -> List[FleetSighting]:
+        """From fleet_last_seen (one row per robot and class, kept by ship): each robot's latest sighting of
+        ``classes`` (stamped at or after ``since_ns``), most recent first, one per robot."""
+        if not classes:
+            return []
+        with self.pool.connection() as c:
+            rows = c.execute(
+                "SELECT " + ", ".join(f"o.{x.strip()}" for x in _COLS.split(",")) + " FROM fleet_last_seen s JOIN "
+                "fleet_observations o ON o.robot_id = s.robot_id AND o.obs_id = s.obs_id WHERE s.class = ANY(%s) "
+                "AND s.stamp_ns >= %s ORDER BY s.stamp_ns DESC, s.obs_id DESC, s.robot_id",
+                (list(classes), -1 if since_ns is None else int(since_ns))).fetchall()
+        out: List[FleetSighting] = []
+        seen = set()
+        for r in rows:
+            if r[0] not in seen:
+                seen.add(r[0])
+                out.append(FleetSighting.from_row(r))
+        return out[:limit] if limit else out
 
     def counts(self) -> Tuple[int, int]:
         """(rows, distinct (robot, stamp, view, class, centroid) contents): the second counts a row shipped
