@@ -1,8 +1,10 @@
 """What the benchmark fits, on dev seeds only: the planner's cost of driving (lambda) and its calibration.
 
 1. lambda: for each candidate, the voi agent (and the oracle, for path efficiency) answers the dev
-   questions; the chosen lambda has the highest accuracy among those whose path efficiency is at least
-   ``min_path_efficiency`` (ties: the larger lambda, i.e. the shorter paths).
+   questions; the chosen lambda has the highest accuracy among those whose path efficiency over the
+   questions where it drives is at least ``min_path_efficiency`` (0.7; the overall figure counts every
+   question it stays put as 1.0 and would pass an agent that drives badly but rarely; ties: the larger
+   lambda, i.e. the shorter paths).
 2. calibration: with that lambda, the planner's Calibrator is fitted on the voi agent's raw
    probabilities of its best guesses against whether they were right.
 
@@ -31,7 +33,7 @@ def load_fitted(path: Path = FITTED_FILE) -> Optional[Dict[str, Any]]:
 
 
 def fit(cfg: LaeqaConfig, seeds: Sequence[int], days: int, n_questions: int, vocab, lambdas: Sequence[float],
-        cache_dir: Optional[Path], min_path_efficiency: float = 0.8, log=print) -> Dict[str, Any]:
+        cache_dir: Optional[Path], min_path_efficiency: float = 0.7, log=print) -> Dict[str, Any]:
     from memory_nodes.planner.calibration import Calibrator
 
     from .run import run_benchmark, summarize_run
@@ -43,11 +45,16 @@ def fit(cfg: LaeqaConfig, seeds: Sequence[int], days: int, n_questions: int, voc
         res = run_benchmark(cfg, seeds, days, n_questions, vocab, ("voi", "oracle"), None, cache_dir=cache_dir)
         s = summarize_run(res, cfg)["agents"]["voi"]
         row = {"lambda_per_m": float(lam), "accuracy": s["accuracy"], "path_m": s["path_m"],
-               "path_efficiency": s["path_efficiency"]}
+               "path_efficiency": s["path_efficiency"], "path_efficiency_driven": s["path_efficiency_driven"],
+               "driven_share": s["driven_share"], "raw_brier": s["raw_brier"],
+               "base_rate_brier": s["base_rate_brier"]}
         search.append(row)
-        log(f"  lambda {lam:g}/m: accuracy {s['accuracy']:.3f}, path {s['path_m']:.1f} m, "
-            f"efficiency {s['path_efficiency']:.2f}")
-        ok = (s["path_efficiency"] or 0.0) >= min_path_efficiency
+        driven = s["path_efficiency_driven"]
+        log(f"  lambda {lam:g}/m: accuracy {s['accuracy']:.3f}, path {s['path_m']:.1f} m, efficiency "
+            f"{s['path_efficiency']:.2f} ({'-' if driven is None else f'{driven:.2f}'} over the "
+            f"{100 * (s['driven_share'] or 0):.0f}% driven), raw Brier {s['raw_brier']} vs base rate "
+            f"{s['base_rate_brier']}")
+        ok = driven is None or driven >= min_path_efficiency
         key = (ok, s["accuracy"] or 0.0, lam)
         if best is None or key > best[0]:
             best = (key, lam, res)
@@ -56,12 +63,19 @@ def fit(cfg: LaeqaConfig, seeds: Sequence[int], days: int, n_questions: int, voc
     res = best[2]
     rows = [(r.question.seed, r.reply.raw_probability, bool(r.guess_correct), r.reply.query_kind)
             for r in res.records if r.agent == "voi" and r.reply.raw_probability is not None]
+    from .metrics import base_rate_brier, brier
+    raw_b = brier([r[1] for r in rows], [r[2] for r in rows])
+    base_b = base_rate_brier([r[2] for r in rows])
+    log(f"  raw Brier of the chosen lambda's {len(rows)} voi answers {raw_b:.3f} vs always the base rate "
+        f"{base_b:.3f}")
     variant, cv = choose_calibration(rows, cfg.scoring.ece_bins, log)
     cal = Calibrator(**variant).fit([p for _, p, _, _ in rows], [c for _, _, c, _ in rows],
                                     [k for _, _, _, k in rows])
     return {"version": FITTED_VERSION, "fitted_on_seeds": list(seeds), "days": days, "questions": n_questions,
             "planner_overrides": {"utility.lambda_per_m": float(lam)}, "lambda_search": search,
             "calibration_samples": len(rows), "calibration_variant": variant, "calibration_cv": cv,
+            "raw_brier": round(raw_b, 4), "base_rate_brier": round(base_b, 4), "min_path_efficiency_driven":
+            min_path_efficiency,
             "calibrator": cal.to_dict()}
 
 

@@ -49,6 +49,11 @@ def markdown_table(s: Dict[str, Any], wall_s: Optional[float] = None) -> str:
                  f"test pool {_f(p.get('test'), pct=True)} (n={p.get('test_n')}); "
                  f"{s['unsupported_kind_questions']} question(s) of kinds no planner kind covers (scored as asked). "
                  f"Memory-only latency p95: {_f(s['memory_only_latency_p95_ms'], 1)} ms.")
+    rm = s.get("rooms") or {}
+    if rm:
+        lines.append(f"Rooms memory was given ({s['rooms_source']}): coverage {_f(rm.get('room_coverage'))} of the "
+                     f"true floor, agreement {_f(rm.get('room_agreement'))} on the covered cells, labels "
+                     f"{_f(rm.get('room_label_accuracy'), pct=True)} right.")
     if s.get("fitted"):
         lines.append(f"Fitted values applied: {s['fitted']}.")
     if wall_s is not None:

@@ -134,7 +134,7 @@ def run_benchmark(cfg: LaeqaConfig, seeds: Sequence[int], days: int, n_questions
         timings["generate_s"] += time.perf_counter() - t2
         homes_info.append({"seed": seed, "days": days, "frames_used": home.frames_used,
                            "observations": home.observations, "perception_cached": cached,
-                           "memory": mem.stats(), "questions": len(qs)})
+                           "memory": mem.stats(), "questions": len(qs), "rooms": room_figures(home)})
         for qi, q in enumerate(qs):
             oracle_path = None
             for name in order:
@@ -152,6 +152,18 @@ def run_benchmark(cfg: LaeqaConfig, seeds: Sequence[int], days: int, n_questions
             if progress:
                 progress(q, records[-len(order):])
     return RunResult(list(seeds), days, questions, records, parse_ok, dict(timings), homes_info)
+
+
+def room_figures(home) -> Dict[str, Optional[float]]:
+    """The rooms memory was given (the last segmentation of the patrols) against the true layout, as
+    bench.perception scores them: coverage (share of the true floor that has a room) beside agreement
+    (on the covered cells only) and label accuracy. Empty when no segmentation was fed."""
+    seg = next((o.rooms for o in reversed(home.outputs) if o.rooms is not None), None)
+    if seg is None:
+        return {}
+    from bench.perception import room_scores
+    sc = room_scores(home.sim, seg)
+    return {k: finite_or_none(sc.get(k)) for k in ("room_coverage", "room_agreement", "room_label_accuracy")}
 
 
 def _vm(home, cfg: LaeqaConfig):
@@ -227,8 +239,11 @@ def summarize_run(res: RunResult, cfg: LaeqaConfig) -> Dict[str, Any]:
     unsupported = [q for q in res.questions if not q.expected.get("kinds")]
     mo = [r for r in by_agent.get("memory_only", [])]
     lat = [r.reply.wall_s * 1000.0 for r in mo if r.reply.status != CANNOT_PARSE]
+    rooms = [h["rooms"] for h in res.homes if h.get("rooms")]
     out = {
         "agents": agents,
+        "rooms": {k: finite_or_none(mean([r[k] for r in rooms if r.get(k) is not None]))
+                  for k in ("room_coverage", "room_agreement", "room_label_accuracy")} if rooms else {},
         "parse": parse,
         "memory_only_latency_p95_ms": finite_or_none(percentile(lat, 95), 2),
         "questions": len(res.questions),
