@@ -61,3 +61,36 @@ def test_config_refuses_dev_seeds_among_test_seeds_or_the_quick_home():
 def test_config_refuses_a_fit_recorded_on_non_dev_seeds():
     with pytest.raises(ConfigError, match="not dev seeds"):
         laeqa_config_from_params({"run": {"dev_seeds": [101]}, "fitted": {"fitted_on_seeds": [1]}})
+
+
+def test_fit_picks_lambda_by_efficiency_where_it_drives(monkeypatch):
+    """The most accurate lambda is refused when voi drives inefficiently, however often it stays put."""
+    import bench.laeqa.run as run_mod
+    from bench.laeqa import fit as fit_mod
+    from bench.laeqa.questions import Question, Truth
+    from bench.laeqa.run import Record, RunResult
+    from bench.laeqa.score import ANSWERED, Reply
+
+    # lambda -> (accuracy, overall efficiency, efficiency where it drives)
+    figures = {0.001: (0.80, 0.90, 0.40), 0.01: (0.75, 0.85, 0.75), 0.03: (0.70, 0.95, 0.90)}
+
+    def fake_run(cfg, seeds, *a, **k):
+        q = Question("q", seeds[0], 0, 0, "present", "where_now", "where is the mug?", "dev", "",
+                     Truth("room", 0, "kitchen"), {"kinds": ["where_now"]})
+        recs = [Record("voi", Question(**{**q.__dict__, "qid": f"q{i}", "seed": s}),
+                       Reply(ANSWERED, query_kind="where_now", probability=p, raw_probability=p), c, c)
+                for i, (s, p, c) in enumerate([(101, 0.9, True), (101, 0.6, False), (102, 0.8, True),
+                                               (102, 0.7, True), (103, 0.55, False), (103, 0.95, True)])]
+        return RunResult(list(seeds), 1, [], recs, {})
+
+    def fake_summary(res, cfg):
+        lam = cfg.fitted.planner_overrides["utility.lambda_per_m"]
+        acc, eff, driven = figures[lam]
+        return {"agents": {"voi": {"accuracy": acc, "path_m": 1.0, "path_efficiency": eff,
+                                   "path_efficiency_driven": driven, "driven_share": 0.3, "raw_brier": 0.2,
+                                   "base_rate_brier": 0.22}}}
+    monkeypatch.setattr(run_mod, "run_benchmark", fake_run)
+    monkeypatch.setattr(run_mod, "summarize_run", fake_summary)
+    out = fit_mod.fit(LaeqaConfig(), [101, 102, 103], 1, 6, None, sorted(figures), None, log=lambda *_: None)
+    assert out["planner_overrides"]["utility.lambda_per_m"] == 0.01
+    assert out["raw_brier"] is not None and out["base_rate_brier"] == pytest.approx(4 / 6 * 2 / 6, abs=1e-4)
