@@ -1,6 +1,6 @@
 """Fleet benchmark: robots sharing one PostgreSQL server, with a server crash (kill -9) mid-ingest.
 
-    python -m bench.fleet --quick [--json out/fleet.json]    # 10 robots x 3 patrol days, ~25-40 s here
+    python -m bench.fleet --quick [--json out/fleet.json]    # 10 robots x 2 patrol days, ~25-40 s here
     python -m bench.fleet                                    # 100 robots x 30 days of bench.scale's dense
                                                              #   household (5 Hz all day): see below
     python -m bench.fleet --robots N --days D [--household synthetic|scale] [--keep DIR]
@@ -27,10 +27,11 @@ shipper drains, and:
     fleet_ingest_obs_per_s           observations reaching the server per second of the ingest phase
                                      (kill and downtime included); fleet_local_obs_per_s: ingested locally
 
-Full mode (100 robots x 30 days of bench.scale's household: ~29 k observations per robot-day, ~87 M in all)
-is ingest-bound: the robots' MemoryCore ingest runs in threads of one process, ~1-2.5 k observations/s per
-core, so ~10-20 h here. A real fleet ingests on 100 robots' own CPUs; the server's side (shipping) is
-what this measures at scale: see fleet_ingest_obs_per_s against fleet_local_obs_per_s.
+Full mode (100 robots x 30 days of bench.scale's household, 5 Hz frames on its ten passes a day: ~1.3 k
+observations per robot-day, ~3.9 M in all, plus a 20 M-row capacity probe) is ingest-bound: the robots'
+MemoryCore ingest runs as threads of one process (~670 observations/s on this loaded 2-core machine: 30
+robots x 4 days took 4.6 min), so ~2 h here; frames are then generated while ingesting (they do not fit in
+memory). A real fleet ingests on 100 robots' own CPUs: the server's side is what the capacity probe shows.
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class Robot:
     path: str
     memory: MemoryCore
     shipper: Shipper
-    frames: list
+    frames: Iterable            # PerceptionOutput frames: a list (generated before the clock) or a generator
     done: bool = False
     ingest_s: float = 0.0
     error: str = ""
@@ -90,13 +91,19 @@ def _obs_ids_direct(server: FleetServer, robot_id: str, through: int) -> List[in
             time.sleep(0.1)
 
 
-def _frames(seed: int, days: int, household: str) -> list:
+def _world(seed: int, household: str):
     if household == "scale":
         from bench.scale import ScaleConfig, ScaleHousehold
-        world = ScaleHousehold(ScaleConfig(seed=seed))
-    else:
-        world = SyntheticHousehold(SynthConfig(seed=seed, jpeg_bytes=200, objects_per_room=8))
-    return [f.out for d in range(days) for f in world.day(d)]
+        return ScaleHousehold(ScaleConfig(seed=seed))
+    return SyntheticHousehold(SynthConfig(seed=seed, jpeg_bytes=200, objects_per_room=8))
+
+
+def _frames(seed: int, days: int, household: str, lazy: bool) -> Iterable:
+    """A robot's frames: generated now (quick: not timed) or day by day while it ingests (a long run: 100
+    robots x 30 days of frames do not fit in memory; generation then counts in the local ingest rate)."""
+    world = _world(seed, household)
+    gen = (f.out for d in range(days) for f in world.day(d))
+    return gen if lazy else list(gen)
 
 
 def run(robots: int, days: int, household: str, kill_at: float, down_s: float, queries: int,
@@ -105,8 +112,9 @@ def run(robots: int, days: int, household: str, kill_at: float, down_s: float, q
     vocab = Vocabulary(VocabConfig(allow_model=False))
     t_all = time.monotonic()
     work = tempfile.mkdtemp(prefix="fleet", dir=keep)
-    pg = ThrowawayServer()
-    fig: Dict = {"fleet_robots": robots, "fleet_days": days, "fleet_household": household}
+    pg = ThrowawayServer()                 # initdb
+    fig: Dict = {"fleet_initdb_s": round(time.monotonic() - t_all, 2), "fleet_robots": robots, "fleet_days": days,
+                 "fleet_household": household}
     try:
         t0 = time.monotonic()
         pg.start()
@@ -118,15 +126,22 @@ def run(robots: int, days: int, household: str, kill_at: float, down_s: float, q
         cfg = MemoryConfig()
         cfg.store = StoreConfig(synchronous="NORMAL", fsync_keyframes=False)
         fleet: List[Robot] = []
+        lazy = robots * days > 100
         for i in range(robots):
             rid = f"robot{i:03d}"
             path = os.path.join(work, f"{rid}.db")
             mem = MemoryCore.open(path, cfg, vocab)
-            fleet.append(Robot(rid, path, mem, Shipper(rid, path, server), _frames(1000 + i, days, household)))
+            fleet.append(Robot(rid, path, mem, Shipper(rid, path, server), _frames(1000 + i, days, household, lazy)))
             _progress("frames", (i + 1) / robots)
-        total_frames = sum(len(r.frames) for r in fleet)
-        expected = sum(sum(len(f.observations) for f in r.frames) for r in fleet)
-        sys.stderr.write(f"\n[fleet] {robots} robots, {total_frames} frames, {expected} observations offered\n")
+        if lazy:      # estimated from one robot-day (households differ by seed only)
+            one_day = [f.out for f in _world(1000, household).day(0)]
+            total_frames = len(one_day) * robots * days
+            expected = sum(len(f.observations) for f in one_day) * robots * days
+        else:
+            total_frames = sum(len(list(r.frames)) for r in fleet)
+            expected = sum(sum(len(f.observations) for f in r.frames) for r in fleet)
+        sys.stderr.write(f"\n[fleet] {robots} robots, {total_frames} frames, {expected} observations offered"
+                         f"{' (estimated)' if lazy else ''}\n")
 
         stop = threading.Event()
         shippers = [threading.Thread(target=r.shipper.run, args=(stop,), daemon=True) for r in fleet]
@@ -203,7 +218,7 @@ def run(robots: int, days: int, household: str, kill_at: float, down_s: float, q
         lat: List[float] = []
         lat_lock = threading.Lock()
         classes = list(SMALL)
-        day_start = (max(r.frames[-1].stamp_ns for r in fleet) // NS_PER_DAY) * NS_PER_DAY
+        day_start = (max(r.memory.now_ns() for r in fleet) // NS_PER_DAY) * NS_PER_DAY
         answered = [0, 0]
 
         def ask(r: Robot, n: int, seed: int) -> None:
@@ -227,7 +242,7 @@ def run(robots: int, days: int, household: str, kill_at: float, down_s: float, q
             th.join()
 
         fig.update({
-            "fleet_observations_offered": expected,
+            "fleet_observations_offered": local_total if lazy else expected,     # lazy: ingest skips none
             "fleet_observations_local": local_total,
             "fleet_observations_server": rows,
             "fleet_ingest_obs_per_s": round(rows / ingest_s, 1),
@@ -279,6 +294,7 @@ def _capacity(server: FleetServer, n_rows: int, n_robots: int, askers: int) -> D
                   "stamp_ns FROM fleet_observations WHERE robot_id LIKE 'load%%' ORDER BY robot_id, class, "
                   "stamp_ns DESC, obs_id DESC ON CONFLICT DO NOTHING")
         c.execute("ANALYZE")
+        n = int(c.execute("SELECT count(*) FROM fleet_observations").fetchone()[0])   # what recall is asked over
     load_s = time.monotonic() - t0
     last = (n_rows // n_robots // 5) * 200_000_000
     lat: List[float] = []
@@ -321,14 +337,18 @@ def _capacity(server: FleetServer, n_rows: int, n_robots: int, askers: int) -> D
         th.start()
     for th in ths:
         th.join()
-    return {"fleet_capacity_rows": int(server.counts()[0]), "fleet_capacity_load_s": round(load_s, 1),
+    with server.pool.connection() as c:
+        size = int(c.execute("SELECT pg_total_relation_size('fleet_observations')").fetchone()[0])
+        total = int(c.execute("SELECT count(*) FROM fleet_observations").fetchone()[0])
+    return {"fleet_capacity_rows": n, "fleet_capacity_load_s": round(load_s, 1),
+            "fleet_capacity_bytes_per_row": round(size / max(1, total), 1),
             "fleet_capacity_recall_p95_ms": round(float(np.percentile(lat, 95)), 2),
             "fleet_capacity_write_obs_per_s": round(sent[0] / (time.monotonic() - t1), 1)}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="10 robots x 3 patrol days of the synthetic household")
+    ap.add_argument("--quick", action="store_true", help="10 robots x 2 patrol days of the synthetic household")
     ap.add_argument("--json", default=None, help="write the figures here")
     ap.add_argument("--robots", type=int, default=None)
     ap.add_argument("--days", type=int, default=None)
@@ -345,10 +365,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"bench.fleet: {why}", file=sys.stderr)
         return 2
     robots = a.robots or (10 if a.quick else 100)
-    days = a.days or (3 if a.quick else 30)
+    days = a.days or (2 if a.quick else 30)
     household = a.household or ("synthetic" if a.quick else "scale")
     queries = a.queries or (400 if a.quick else 5000)
-    cap = a.capacity_rows if a.capacity_rows is not None else (200_000 if a.quick else 20_000_000)
+    cap = a.capacity_rows if a.capacity_rows is not None else (150_000 if a.quick else 20_000_000)
     fig = run(robots, days, household, a.kill_at, a.down_s, queries, a.keep, cap)
     rows = [("robots", fig["fleet_robots"]), ("observations offered", fig["fleet_observations_offered"]),
             ("committed locally", fig["fleet_observations_local"]),
@@ -366,7 +386,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if "fleet_capacity_rows" in fig:
         rows[-1:-1] = [("capacity: rows on the server", fig["fleet_capacity_rows"]),
                        ("capacity: recall p95 ms", fig["fleet_capacity_recall_p95_ms"]),
-                       ("capacity: write obs/s (16 shippers)", fig["fleet_capacity_write_obs_per_s"])]
+                       ("capacity: write obs/s (16 shippers)", fig["fleet_capacity_write_obs_per_s"]),
+                       ("capacity: bytes per row (with indexes)", fig["fleet_capacity_bytes_per_row"])]
     print()
     for k, v in rows:
         print(f"  {k:<36} {v}")
