@@ -112,3 +112,41 @@ def test_outbox_catches_up_after_a_server_kill_without_duplicates_or_losses(tmp_
     mem.close()
     sh.close()
     server.close()
+
+
+def test_the_relay_process_ships_beside_a_writing_memory_and_stops_on_sigterm(tmp_path, vocab, new_pg_url):
+    """The outbox relay as its own process next to the memory (as beside the memory node): rows the memory
+    commits while it runs reach the server; SIGTERM ends it cleanly; `ask` names the robot."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    url = new_pg_url()
+    path, mem = _robot(tmp_path, vocab, "side", 6)
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    relay = subprocess.Popen([sys.executable, "-m", "memory_nodes.memory.repository.fleet", "ship", "--store", path,
+                              "--robot-id", "robot_side", "--url", url], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        run_days(mem, SyntheticHousehold(SynthConfig(seed=6, n_rooms=2)), 1, first_day=1)   # written meanwhile
+        local = {o.id for o in mem.observations()}
+        server = FleetServer(url)
+        for _ in range(600):
+            if set(server.obs_ids("robot_side")) == local:
+                break
+            time.sleep(0.05)
+        assert set(server.obs_ids("robot_side")) == local
+        relay.send_signal(signal.SIGTERM)
+        out, err = relay.communicate(timeout=20)
+        assert relay.returncode == 0, err
+        assert f"shipped through observation {max(local)}" in out
+        ask = subprocess.run([sys.executable, "-m", "memory_nodes.memory.repository.fleet", "ask", "--url", url,
+                              "mug"], capture_output=True, text=True, env=env, timeout=60)
+        assert ask.returncode == 0 and ask.stdout.startswith("robot_side: mug"), ask.stdout + ask.stderr
+        server.close()
+    finally:
+        if relay.poll() is None:
+            relay.kill()
+        mem.close()

@@ -435,3 +435,77 @@ class FleetView:
             return FleetAnswer(self.server.seen_since(self._classes_for(query), since_ns, None, self.min_score))
         except Exception as e:
             return self._local(query, since_ns, e)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m memory_nodes.memory.repository.fleet ship|ask``: the outbox relay beside a robot's memory
+    node (its own process: the node's store is read through a read-only connection), and the cross-robot
+    questions from a shell."""
+    import argparse
+    import signal
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m memory_nodes.memory.repository.fleet",
+                                 description="ship a robot's memory to the fleet server, or ask the fleet")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("ship", help="ship the store's committed observations until SIGINT/SIGTERM")
+    s.add_argument("--store", required=True, help="the robot's SQLite store (the memory node's store.path)")
+    s.add_argument("--robot-id", required=True)
+    s.add_argument("--url", required=True, help="postgresql://... of the fleet server")
+    s.add_argument("--once", action="store_true", help="catch up once, then exit")
+    q = sub.add_parser("ask", help="which robot saw X last; with --since-ns, every robot that saw X since then")
+    q.add_argument("--url", required=True)
+    q.add_argument("what")
+    q.add_argument("--since-ns", type=int, default=None)
+    a = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
+    import logging
+    logging.getLogger("psycopg").setLevel(logging.CRITICAL)
+    try:
+        server = FleetServer(a.url)
+    except Exception as e:
+        print(f"fleet server {a.url}: {e}", file=sys.stderr)
+        return 1
+    try:
+        if a.cmd == "ask":
+            from ...vocab import VocabConfig, Vocabulary
+            vocab = Vocabulary(VocabConfig(allow_model=False))
+            res = vocab.resolve_class(a.what, allow_model=False)
+            general = res[0] if res else vocab.canonical(a.what)
+            classes = [c for c in server.classes() if c == general or vocab.is_a(c, general)] or [general]
+            hits = server.seen_since(classes, a.since_ns) if a.since_ns is not None else \
+                [h for h in [server.last_seen_by_any(classes)] if h is not None]
+            for h in hits:
+                print(f"{h.robot_id}: {h.class_name} (detected as {h.label}) at {h.stamp_ns} ns, place {h.place_id}, "
+                      f"room {h.room_id}, ({h.position_m[0]:.2f}, {h.position_m[1]:.2f}, {h.position_m[2]:.2f}) m; "
+                      f"evidence: obj_{h.object_id} observation {h.observation_id} view {h.view_id or '-'}")
+            if not hits:
+                print(f"no robot has seen {a.what!r}" + ("" if a.since_ns is None else f" since {a.since_ns} ns"))
+            return 0
+        shipper = Shipper(a.robot_id, a.store, server)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        if a.once:
+            while shipper.ship_once():
+                pass
+        else:
+            t = threading.Thread(target=shipper.run, args=(stop,), daemon=True)
+            t.start()
+            while t.is_alive() and not stop.is_set():
+                stop.wait(0.5)
+            stop.set()
+            t.join(timeout=10)
+        print(f"{a.robot_id}: shipped through observation {shipper.acked_through} ({shipper.batches} batches, "
+              f"{shipper.failures} failed attempts{'; ' + shipper.last_error if shipper.last_error else ''})")
+        shipper.close()
+        return 1 if "another store" in shipper.last_error else 0
+    except StoreError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    import sys as _sys
+    _sys.exit(main())
