@@ -30,7 +30,7 @@ from ..common.types import View
 from ..common.visibility import NOT_VISIBLE, VISIBLE, visibility
 from .config import NS_PER_S, MemoryConfig
 from .events import EventLog
-from .extents import add_distinct, spot_seen_through
+from .extents import add_distinct, norm3, spot_seen_through
 from .identity import Tracker
 from .records import MISSING, PRESENT, TENTATIVE, Track, object_id_str
 from .repository import Repository
@@ -102,11 +102,11 @@ class Absences:
         """Enough of the merged extent's corners in the view's frustum and range."""
         ab = self.config.absence
         lo, hi = tr.extent_min, tr.extent_max
-        if float(np.linalg.norm(hi - lo)) <= 2.0 * ab.occlusion_tolerance_m or ab.min_extent_in_view_frac <= 0.0:
+        if norm3(hi - lo) <= 2.0 * ab.occlusion_tolerance_m or ab.min_extent_in_view_frac <= 0.0:
             return True                              # small: its centre says it all
         corners = np.array([[(lo, hi)[i][0], (lo, hi)[j][1], (lo, hi)[k][2]]
                             for i in (0, 1) for j in (0, 1) for k in (0, 1)])
-        st = visibility(ab, v, corners, np.full(8, 0.5 * float(np.linalg.norm(hi - lo))))
+        st = visibility(ab, v, corners, np.full(8, 0.5 * norm3(hi - lo)))
         return float(np.mean(st != NOT_VISIBLE)) >= ab.min_extent_in_view_frac
 
     def absences_needed(self, tr: Track) -> int:

@@ -32,6 +32,7 @@ import numpy as np
 from .association import box_volume, color_distance, inside_fraction
 from .config import NS_PER_S, MemoryConfig
 from .events import EventLog
+from .extents import norm3
 from .records import MERGED, PRESENT, Track
 from .reid import ReIdentifier
 from .repository import Repository
@@ -96,7 +97,7 @@ class Consolidator:
                 same = classes[i] == classes[j]
                 if not (same or self.tracker.near(classes[i], classes[j])):
                     continue
-                centred = (max(diag[k], diag[q]) >= cfg.part_min_extent_m and float(np.linalg.norm(pos[i] - pos[j]))
+                centred = (max(diag[k], diag[q]) >= cfg.part_min_extent_m and norm3(pos[i] - pos[j])
                            <= cfg.duplicate_centroid_frac * min(diag[k], diag[q]))
                 if centred or (frac[small, big] >= cfg.duplicate_overlap and (
                         same or box_iou(bmin[i], bmax[i], bmin[j], bmax[j]) >= cfg.duplicate_min_iou)) \
@@ -113,7 +114,7 @@ class Consolidator:
         part_min_extent_m): parts of one large object (a table seen as two boxes)."""
         cfg = self.config.association
         gap_m = cfg.part_gap_m if gap_m is None else gap_m
-        if max(float(np.linalg.norm(a_max - a_min)), float(np.linalg.norm(b_max - b_min))) < cfg.part_min_extent_m:
+        if max(norm3(a_max - a_min), norm3(b_max - b_min)) < cfg.part_min_extent_m:
             return False
         gap = np.maximum(np.maximum(a_min - b_max, b_min - a_max), 0.0)
         return bool(np.all(gap <= gap_m))
@@ -132,7 +133,7 @@ class Consolidator:
                 continue
             if x.hits < cfg.absorb_hits_ratio * tr.hits or x.last_seen_ns < recent:
                 continue          # the host must be in view in this very pass, and well established
-            d = float(np.linalg.norm(x.pos - tr.pos))
+            d = norm3(x.pos - tr.pos)
             if d <= best_d and self.comparable(tr, x):
                 best, best_d = x, d
         return best
@@ -179,7 +180,7 @@ class Consolidator:
                     continue          # detected apart in one frame: two objects
                 if same and self.parts_of_one(tr.extent_min, tr.extent_max, other.extent_min, other.extent_max, 0.0):
                     self.absorb(younger, older)        # one large object seen in parts
-                elif float(np.linalg.norm(tr.pos - other.pos)) > cfg.absorb_radius_m:
+                elif norm3(tr.pos - other.pos) > cfg.absorb_radius_m:
                     continue
                 elif same:
                     if color_distance(tr.color, other.color) > cfg.reid_max_color_distance:

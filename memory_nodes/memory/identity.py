@@ -42,7 +42,7 @@ from .association import associate, inside_fraction
 from .config import NS_PER_DAY, NS_PER_S, MemoryConfig
 from .consolidation import Consolidator
 from .events import EventLog
-from .extents import add_distinct, grow_extent, is_large, outside_extent, pool_extent, spot_seen_through
+from .extents import add_distinct, grow_extent, is_large, norm3, outside_extent, pool_extent, spot_seen_through
 from .records import MISSING, PRESENT, REJECTED, TENTATIVE, Stay, Track, object_id_str
 from .reid import ReIdentifier
 from .repository import Repository
@@ -168,7 +168,7 @@ class Tracker:
         near = cfg.cooccur_radius_m
         for a_i, i in enumerate(primary):
             for j in primary[a_i + 1:]:
-                if float(np.linalg.norm(pos[i] - pos[j])) <= near:
+                if norm3(pos[i] - pos[j]) <= near:
                     ms.frame_cooc.setdefault(obs_track[i], set()).add(obs_track[j])
                     ms.frame_cooc.setdefault(obs_track[j], set()).add(obs_track[i])
         # rows first (ids are fixed), then track updates
@@ -375,7 +375,7 @@ class Tracker:
                 nrm = float(np.linalg.norm(a))
                 tr.appearance = a / nrm if nrm > 0 else app.copy()
         st = tr.stay
-        d = float(np.linalg.norm(pos - st.pos))
+        d = norm3(pos - st.pos)
         split = max(cfg.stay_split_m, 0.25 * tr.extent_m)
         if (tr.confirmed and d > split and tr.n_window >= cfg.stay_split_hits
                 and outside_extent(tr, pos, cfg.move_margin_m)):

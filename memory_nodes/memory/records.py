@@ -7,9 +7,11 @@ it in place; a fork clones a record before its first mutation (see MemoryState.o
 from __future__ import annotations
 
 import copy
+import itertools
 import math
+import operator
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set
 
 import numpy as np
 
@@ -51,6 +53,13 @@ class Stay:
     first_kf: str = ""
     last_kf: str = ""
     n_obs: int = 1
+
+
+_REV = itertools.count(1)
+# assigning one of these gives a Track a new ``rev`` (unique over the process; a clone keeps its
+# original's until it changes): the arrays are replaced, never changed in place, so an unchanged rev
+# means unchanged values (track_table.py)
+_REV_FIELDS = frozenset({"bbox_min", "bbox_max", "ext_min", "ext_max", "color", "status"})
 
 
 @dataclass
@@ -99,8 +108,15 @@ class Track:
     absence_vps: List[List[float]] = field(default_factory=list)  # distinct viewpoints of the absences
     #                                      since the last sighting that showed a surface there, capped
     absences_through: int = 0            # absences since the last sighting whose depth showed the spot empty
+    rev: int = field(default=0, init=False, repr=False, compare=False)   # see _REV_FIELDS (not stored)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _REV_FIELDS:            # a new revision: what a TrackTable row is made of changed
+            self.__dict__["rev"] = next(_REV)
 
     def __post_init__(self) -> None:
+        self.__dict__["rev"] = next(_REV)
         if self.ext_min is None or self.ext_max is None:
             self.ext_min = np.minimum(self.bbox_min, self.bbox_max).astype(float).copy()
             self.ext_max = np.maximum(self.bbox_min, self.bbox_max).astype(float).copy()
@@ -174,21 +190,19 @@ class Track:
         return t
 
     def _rounded(self, key: str, rows: List[List[float]], digits: int) -> List[List[float]]:
-        """``[[round(x, digits) for x in v] for v in rows]``, each row's rounding kept while the row is
-        the same list (rows are replaced, never changed in place): most rows are unchanged between two
-        commits of a track."""
+        """``[[round(x, digits) for x in v] for v in rows]``, kept while the rows are the same lists
+        (rows are replaced, never changed in place): most are unchanged between two commits of a track.
+        The inner lists are shared with the cache: read them only (the store serialises them)."""
         cache = self.__dict__.get(key)
+        if cache is not None and len(cache[0]) == len(rows) and all(map(operator.is_, cache[0], rows)):
+            return list(cache[1])
+        old = {} if cache is None else {id(v): r for v, r in zip(cache[0], cache[1])}
         out = []
-        fresh = []
-        for i, v in enumerate(rows):
-            if cache is not None and i < len(cache) and cache[i][0] is v:
-                r = cache[i]
-            else:
-                r = (v, [round(float(x), digits) for x in v])
-            fresh.append(r)
-            out.append(r[1])
-        self.__dict__[key] = fresh
-        return [list(r) for r in out]
+        for v in rows:
+            r = old.get(id(v))        # the old rows are alive (in the cache): an id found is the same row
+            out.append([round(float(x), digits) for x in v] if r is None else r)
+        self.__dict__[key] = (list(rows), out)
+        return list(out)
 
     def to_json(self) -> dict:
         return {"pos": self.pos.tolist(), "bmin": self.bbox_min.tolist(), "bmax": self.bbox_max.tolist(),

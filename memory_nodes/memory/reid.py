@@ -18,6 +18,7 @@ from ..common.protocols import Evidence
 from .association import appearance_cost, color_distance
 from .config import NS_PER_S, MemoryConfig
 from .events import EventLog
+from .extents import norm3
 from .records import MERGED, MISSING, PRESENT, Track, object_id_str
 from .repository import Repository
 from .staleness import MoveStats
@@ -96,7 +97,7 @@ class ReIdentifier:
         from_drop = {s.id for s in drop.stays}
         # a hand-over is a move only beyond both objects' extents (half their larger diagonal + margin)
         reach = max(self.config.association.stay_split_m,
-                    0.5 * max(float(np.linalg.norm(x.extent_max - x.extent_min)) for x in (keep, drop))
+                    0.5 * max(norm3(x.extent_max - x.extent_min) for x in (keep, drop))
                     + self.config.association.move_margin_m)
         for s in drop.stays:
             s.object_id = keep.id
@@ -135,7 +136,7 @@ class ReIdentifier:
         # a move at every hand-over between the two former tracks
         stats = ms.class_stats.setdefault(keep.class_name, MoveStats())
         for a, b in zip(keep.stays, keep.stays[1:]):
-            if (a.id in from_drop) == (b.id in from_drop) or float(np.linalg.norm(a.pos - b.pos)) <= reach:
+            if (a.id in from_drop) == (b.id in from_drop) or norm3(a.pos - b.pos) <= reach:
                 continue
             kfs = [a.last_kf, b.first_kf]
             stamps = [a.end_ns, b.start_ns]

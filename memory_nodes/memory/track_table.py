@@ -9,8 +9,8 @@ Per live track, in the order of ``MemoryState.act_ids``:
     confirmed (m,)    present or missing
 
 A row is recomputed only when its track changed what the row is made of: records.Track's arrays are
-replaced, never changed in place, so the same array objects (and the same status string) mean the same
-values. ``refresh`` walks the rows once (identity checks only) and recomputes the stale ones.
+replaced, never changed in place, and assigning one (or the status) gives the track a new ``rev``, so
+``refresh`` walks the rows once comparing revs and recomputes the stale ones.
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ class TrackTable:
     def __init__(self, cfg: AssociationConfig):
         self.cfg = cfg
         self._ids_src: object = None            # the act_ids list the rows follow
-        self._src: List[tuple] = []             # per row: (track, bbox_min, bbox_max, ext_min, ext_max, color, status)
+        self._row_ids: List[int] = []
+        self._src: List[int] = []               # per row: the Track.rev it was computed from (-1: none)
         self.gate = np.zeros(0)
         self.lo = np.zeros((0, 3))
         self.hi = np.zeros((0, 3))
@@ -40,15 +41,12 @@ class TrackTable:
             self._reorder(act_ids, tracks)
         src = self._src
         for k, tr in enumerate(tracks):
-            s = src[k]
-            if (s and s[0] is tr and s[1] is tr.bbox_min and s[2] is tr.bbox_max and s[3] is tr.ext_min
-                    and s[4] is tr.ext_max and s[5] is tr.color and s[6] is tr.status):
-                continue
-            self._compute(k, tr)
+            if src[k] != tr.rev:
+                self._compute(k, tr)
 
     def _compute(self, k: int, tr: Track) -> None:
         cfg = self.cfg
-        self._src[k] = (tr, tr.bbox_min, tr.bbox_max, tr.ext_min, tr.ext_max, tr.color, tr.status)
+        self._src[k] = tr.rev
         self.gate[k] = max(cfg.gate_m, cfg.gate_extent_factor * tr.extent_m)
         self.lo[k] = tr.extent_min
         self.hi[k] = tr.extent_max
@@ -60,10 +58,10 @@ class TrackTable:
         """New row order (tracks came or went): rows of tracks already here move along (``refresh``
         then checks them as any other)."""
         m = len(tracks)
-        was = {s[0].id: j for j, s in enumerate(self._src) if s}
+        was = {tid: j for j, tid in enumerate(self._row_ids) if self._src[j] >= 0}
         take = np.array([was.get(tr.id, -1) for tr in tracks], int)
         have = take >= 0
-        src: List[tuple] = [()] * m
+        src: List[int] = [-1] * m
         for k in np.flatnonzero(have).tolist():
             src[k] = self._src[take[k]]
         gate, lo, hi = np.zeros(m), np.zeros((m, 3)), np.zeros((m, 3))
@@ -72,7 +70,7 @@ class TrackTable:
             t = take[have]
             gate[have], lo[have], hi[have] = self.gate[t], self.lo[t], self.hi[t]
             color[have], large[have], confirmed[have] = self.color[t], self.large[t], self.confirmed[t]
-        self._ids_src, self._src = act_ids, src
+        self._ids_src, self._src, self._row_ids = act_ids, src, [tr.id for tr in tracks]
         self.gate, self.lo, self.hi, self.color, self.large, self.confirmed = gate, lo, hi, color, large, confirmed
 
 
