@@ -21,7 +21,7 @@ from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
-from ..common.errors import ConfigError
+from ..common.errors import ConfigError, InputError
 from ..vocab.embedding import MODEL_NAME
 from ..vocab.wordlist import is_english_word
 from . import query as Q
@@ -214,7 +214,10 @@ class QuestionParser:
         if info.window is None and info.part_window is not None and not info.habitual and \
                 kind not in (Q.WHERE_USUALLY, Q.DAYS_SEEN, Q.WHEN_NEXT, Q.WILL_BE):
             info.window = info.part_window
-        q = self._fill(kind, core, info, text, reference_ns, context)
+        try:
+            q = self._fill(kind, core, info, text, reference_ns, context)
+        except InputError as e:      # a kind without what it needs ("days_seen needs a room"): refuse, never raise
+            return cannot_parse(text, e.detail or str(e), reference_ns, "no_target", kind)
         if q.ok:
             q.source = source
             q.intent = q.kind
