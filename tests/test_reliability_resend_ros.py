@@ -26,8 +26,8 @@ SEC = 1_000_000_000
 
 def test_memory_killed_mid_stream_loses_nothing_perception_sent(tmp_path, ros_context_factory):
     from builtin_interfaces.msg import Time
-    from lifecycle_msgs.msg import Transition
-    from lifecycle_msgs.srv import ChangeState
+    from lifecycle_msgs.msg import State, Transition
+    from lifecycle_msgs.srv import ChangeState, GetState
     from memory_interfaces.msg import FrameObservations, IngestProgress, InstanceClassTable
     from sensor_msgs.msg import CameraInfo, Image
     from tf2_msgs.msg import TFMessage
@@ -80,11 +80,25 @@ def test_memory_killed_mid_stream_loses_nothing_perception_sent(tmp_path, ros_co
                          "-p", "node.max_future_s:=0.0", "-p", "node.min_free_mb:=0.0",
                          "-p", "vocab.allow_model:=false"])
             change = node.create_client(ChangeState, f"{name}/change_state")
-            ros.spin_until(change.service_is_ready, 60, f"{name}/change_state")
-            for tid in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
-                res = ros.wait_future(change.call_async(ChangeState.Request(transition=Transition(id=tid))), 30)
-                assert res.success, f"{name} transition {tid}\n{log_of(name)}"
+            get_state = node.create_client(GetState, f"{name}/get_state")
+            ros.spin_until(lambda: change.service_is_ready() and get_state.service_is_ready(), 60,
+                           f"{name}/change_state")
+            for tid, goal in ((Transition.TRANSITION_CONFIGURE, State.PRIMARY_STATE_INACTIVE),
+                              (Transition.TRANSITION_ACTIVATE, State.PRIMARY_STATE_ACTIVE)):
+                for _ in range(3):        # a reply can be lost while the service's response path matches:
+                    fut = change.call_async(ChangeState.Request(transition=Transition(id=tid)))
+                    try:                  # then the node's state says whether the transition happened
+                        ros.spin_until(fut.done, 20, f"{name} transition {tid}")
+                        assert fut.result().success, f"{name} transition {tid}\n{log_of(name)}"
+                        break
+                    except AssertionError:
+                        state = ros.wait_future(get_state.call_async(GetState.Request()), 20).current_state.id
+                        if state == goal:
+                            break
+                else:
+                    raise AssertionError(f"{name} transition {tid}: no reply\n{log_of(name)}")
             node.destroy_client(change)
+            node.destroy_client(get_state)
             return name
 
         pubs = {t: node.create_publisher(Image, t, RELIABLE_SENSOR)
