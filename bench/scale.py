@@ -306,29 +306,43 @@ class Progress:
             sys.stderr.write("\n")
 
 
+CHUNK_FRAMES = 240         # frames per message from the generator: ingest starts after the first chunk,
+#                            not after a whole generated day
+
+
+def _chunks(world: "ScaleHousehold", days: int) -> Iterator[Tuple[List[PerceptionOutput], bool]]:
+    """The days' frames in time order, CHUNK_FRAMES at a time, each with "last of its day"."""
+    for d in range(days):
+        buf: List[PerceptionOutput] = []
+        for out in world.day_frames(d):
+            buf.append(out)
+            if len(buf) >= CHUNK_FRAMES:
+                yield buf, False
+                buf = []
+        yield buf, True
+
+
 def _generate(sc: ScaleConfig, days: int, q, cpus: List[int]) -> None:
-    """Child process: the household's frames, a day per message, on the CPUs ingest does not use."""
+    """Child process: the household's frames, a chunk per message, on the CPUs ingest does not use."""
     if cpus and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(cpus))
-    world = ScaleHousehold(sc)
-    for d in range(days):
-        q.put(list(world.day_frames(d)))
+    for item in _chunks(ScaleHousehold(sc), days):
+        q.put(item)
     q.put(None)
 
 
-def day_source(sc: ScaleConfig, days: int) -> Iterator[List[PerceptionOutput]]:
-    """The days' frames, generated in a child process on the other CPUs (as perception runs beside memory),
-    or here when there is only one CPU."""
+def day_source(sc: ScaleConfig, days: int) -> Iterator[Tuple[List[PerceptionOutput], bool]]:
+    """The days' frames in chunks (with "last of its day"), generated in a child process on the other
+    CPUs (as perception runs beside memory), or here when there is only one CPU."""
     import multiprocessing as mp
     mine = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
     others = [c for c in _CPUS if c not in mine]
     if not others:
-        world = ScaleHousehold(sc)
-        for d in range(days):
-            yield list(world.day_frames(d))
+        yield from _chunks(ScaleHousehold(sc), days)
         return
     ctx = mp.get_context("fork")
-    q = ctx.Queue(maxsize=2)
+    per_day = max(1, ScaleHousehold(sc).frames_per_day() // CHUNK_FRAMES + 1)
+    q = ctx.Queue(maxsize=2 * per_day)          # up to two days ahead, as before
     proc = ctx.Process(target=_generate, args=(sc, days, q, others), daemon=True)
     proc.start()
     try:
@@ -355,19 +369,21 @@ def ingest_stream(path: str, days: int, sc: ScaleConfig, overrides, checkpoints:
     cps: List[Dict[str, object]] = []
     bar = Progress(days, "days")
     for d in range(days):
-        t = time.perf_counter()
-        outs = next(source)
-        gen_s += time.perf_counter() - t
-        t, c = time.perf_counter(), time.process_time()
-        for out in outs:
-            mem.ingest(out)
-        ingest_s += time.perf_counter() - t
-        day_cpu_s = time.process_time() - c
+        len_day, day_cpu_s, last = 0, 0.0, False
+        while not last:
+            t = time.perf_counter()
+            outs, last = next(source)
+            gen_s += time.perf_counter() - t
+            t, c = time.perf_counter(), time.process_time()
+            for out in outs:
+                mem.ingest(out)
+            ingest_s += time.perf_counter() - t
+            day_cpu_s += time.process_time() - c
+            len_day += len(outs)
+            offered += sum(len(o.observations) for o in outs)
+            del outs
         ingest_cpu_s += day_cpu_s
-        len_day = len(outs)
-        frames += len(outs)
-        offered += sum(len(o.observations) for o in outs)
-        del outs
+        frames += len_day
         if d + 1 in cp_days:
             mem.commit()
             kept = mem.count_observations()

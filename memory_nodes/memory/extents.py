@@ -65,7 +65,7 @@ def spot_seen_through(limits: AbsenceConfig, view: View, pos: np.ndarray, extent
 
 def grow_extent(tr: Track, b0: np.ndarray, b1: np.ndarray, trim_frac: float) -> None:
     """Offer a sighting's box to the stay's uniform sample (reservoir) and recompute the extent."""
-    box = [float(x) for x in np.concatenate([b0, b1])]
+    box = [float(x) for x in b0.tolist()] + [float(x) for x in b1.tolist()]
     tr.ext_offered += 1
     if len(tr.ext_samples) < EXT_SAMPLES:
         tr.ext_samples.append(box)
@@ -79,6 +79,19 @@ def grow_extent(tr: Track, b0: np.ndarray, b1: np.ndarray, trim_frac: float) -> 
 
 def set_extent(tr: Track, trim_frac: float) -> None:
     """Each face of the extent: the ``trim_frac`` quantile of the sample's boxes (linear interpolation)."""
+    rows = tr.ext_samples
+    cols = list(zip(*rows)) if rows and all(len(r) == 6 for r in rows) else []
+    if len(cols) == 6 and all(math.isfinite(sum(c)) for c in cols):
+        # the same order statistics and the same float operations as the array version below
+        n = len(rows)
+        q = trim_frac * (n - 1)
+        i, f = int(q), q - int(q)
+        j = min(i + 1, n - 1)
+        srt = [sorted(c) for c in cols]
+        lo = [s[i] + f * (s[j] - s[i]) for s in srt[:3]]
+        hi = [s[n - 1 - i] - f * (s[n - 1 - i] - s[n - 1 - j]) for s in srt[3:]]
+        tr.ext_min, tr.ext_max = np.array(lo, float), np.array(hi, float)
+        return
     a = np.sort(np.asarray(tr.ext_samples, float).reshape(-1, 6), axis=0)
     n = a.shape[0]
     if not n:
