@@ -299,6 +299,27 @@ def _identity_error(robot_id: str) -> FleetIdentityError:
                               "fleet_observations rows)")
 
 
+def _store_uid(local_path: str) -> str:
+    """The local store's identity (meta ``store_uid``), made on its first shipment: the one write a shipper
+    makes to the robot's store, a single INSERT OR IGNORE that SQLite serialises with the memory's own
+    commits (WAL; the memory's connection waits out the busy lock). Stores that never ship stay as they are
+    (a replayed bag gives the same store twice)."""
+    import uuid
+    try:
+        w = sqlite3.connect(local_path, timeout=10.0)
+    except sqlite3.Error as e:
+        raise StoreError(f"{local_path}: cannot open the robot's store: {e}") from e
+    try:
+        tables = {n for (n,) in w.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "meta" not in tables or "observations" not in tables:
+            raise StoreError(f"{local_path}: not a memory store (open it with MemoryCore.open first)")
+        w.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_uid', ?)", (uuid.uuid4().hex,))
+        w.commit()
+        return str(w.execute("SELECT value FROM meta WHERE key = 'store_uid'").fetchone()[0])
+    finally:
+        w.close()
+
+
 class Shipper:
     """One robot's outbox: ships its committed local observations to the fleet server, in id order.
 
@@ -313,12 +334,8 @@ class Shipper:
         self.server = server
         self.batch = int(batch)
         self.backoff_s = backoff_s
+        self.store_uid = _store_uid(local_path)
         self._local = sqlite3.connect(f"file:{local_path}?mode=ro", uri=True, check_same_thread=False)
-        r = self._local.execute("SELECT value FROM meta WHERE key = 'store_uid'").fetchone()
-        if r is None:
-            self._local.close()
-            raise StoreError(f"{local_path}: no store_uid yet (open it for writing with MemoryCore.open first)")
-        self.store_uid = str(r[0])
         self.acked_through = -1            # unknown until the server said
         self.failures = 0
         self.batches = 0

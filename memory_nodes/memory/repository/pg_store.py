@@ -33,7 +33,7 @@ from ...common.errors import StoreError
 from ..config import StoreConfig
 from .dialect import postgres_ddl, to_postgres
 from .schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
-from .store import _NUMERIC_META, _is_int, keyframe_ref, new_store_uid, store_error
+from .store import _NUMERIC_META, _is_int, keyframe_ref, store_error
 
 _PG_ONLY = ("CREATE TABLE IF NOT EXISTS store_info (application_id BIGINT NOT NULL, schema_version INTEGER NOT NULL)",
             "CREATE TABLE IF NOT EXISTS keyframe_files (ref TEXT PRIMARY KEY, data BYTEA NOT NULL)")
@@ -227,9 +227,6 @@ class PgStore:
                 except BaseException:
                     raw.execute("ROLLBACK")
                     raise
-            if "store_uid" not in self._meta:
-                raw.execute("INSERT INTO meta (key, value) VALUES ('store_uid', %s) ON CONFLICT DO NOTHING",
-                            (new_store_uid(),))
             self._read_meta(raw)
             self._writing = True
             self.finish_file_deletes()

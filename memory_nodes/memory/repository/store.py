@@ -37,12 +37,6 @@ from ..config import StoreConfig
 from .schema import APPLICATION_ID, SCHEMA_VERSION, apply_migrations
 
 
-def new_store_uid() -> str:
-    """A store's identity, made once when it is first opened for writing (meta ``store_uid``)."""
-    import uuid
-    return uuid.uuid4().hex
-
-
 def keyframe_ref(data: bytes) -> str:
     """Content address of a keyframe: the first 32 hex digits of its SHA-256."""
     return hashlib.sha256(data).hexdigest()[:32]
@@ -180,8 +174,6 @@ class Store:
                 raise store_error(f"{self.path}: cannot switch to WAL mode (got {mode})", "io")
             conn.execute(f"PRAGMA synchronous={self.config.synchronous}")
             self._migrate()
-            if "store_uid" not in self._meta:      # this store's identity (the fleet tells robots' stores apart)
-                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_uid', ?)", (new_store_uid(),))
             self._read_meta(conn)
             self._writing = True
             self.finish_file_deletes()
