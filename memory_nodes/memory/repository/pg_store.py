@@ -33,7 +33,7 @@ from ...common.errors import StoreError
 from ..config import StoreConfig
 from .dialect import postgres_ddl, to_postgres
 from .schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
-from .store import _NUMERIC_META, _is_int, keyframe_ref, store_error
+from .store import _NUMERIC_META, StoreBatch, _is_int, keyframe_ref, store_error
 
 _PG_ONLY = ("CREATE TABLE IF NOT EXISTS store_info (application_id BIGINT NOT NULL, schema_version INTEGER NOT NULL)",
             "CREATE TABLE IF NOT EXISTS keyframe_files (ref TEXT PRIMARY KEY, data BYTEA NOT NULL)")
@@ -91,7 +91,7 @@ class _Conn:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
 
-class PgStore:
+class PgStore(StoreBatch):
     """The memory's store in one PostgreSQL schema (see the module docstring)."""
 
     backend = "postgresql"
@@ -285,45 +285,8 @@ class PgStore:
                 self.conn = None
 
     # ----------------------------------------------------------------------------------- metadata
-    def meta(self, key: str, default: str) -> str:
-        return self._meta.get(key, default)
-
-    def set_meta(self, key: str, value: Any) -> None:
-        self._meta[key] = str(value)
-        self.queue("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(value)))
-
-    def class_id(self, name: str) -> int:
-        i = self._class_ids.get(name)
-        if i is None:
-            i = max(self._class_ids.values(), default=0) + 1
-            self._class_ids[name] = i
-            self.queue("INSERT INTO classes (id, name) VALUES (?, ?)", (i, name))
-        return i
-
     def reload_classes(self) -> None:
         self._class_ids = {n: i for i, n in self.query("SELECT id, name FROM classes")}
-
-    def class_names(self) -> Dict[int, str]:
-        return {i: n for n, i in self._class_ids.items()}
-
-    # -------------------------------------------------------------------------------- batched writes
-    def queue(self, sql: str, row: Sequence[Any]) -> None:
-        if self._ops and self._ops[-1][0] == sql:
-            self._ops[-1][1].append(row)
-        else:
-            self._ops.append((sql, [row]))
-
-    def queue_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        rows = list(rows)
-        if rows:
-            if self._ops and self._ops[-1][0] == sql:
-                self._ops[-1][1].extend(rows)
-            else:
-                self._ops.append((sql, rows))
-
-    @property
-    def has_pending(self) -> bool:
-        return bool(self._ops)
 
     @property
     def unwritten_keyframes(self) -> int:

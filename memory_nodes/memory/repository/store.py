@@ -77,7 +77,55 @@ def _header_ok(path: Path) -> Tuple[bool, str]:
     return True, "sqlite"
 
 
-class Store:
+class StoreBatch:
+    """What both backends share: the queue of statements for the next commit (consecutive equal statements
+    batch), the meta values and the class-name ids, all held in RAM between commits."""
+
+    _ops: List[Tuple[str, List[Sequence[Any]]]]
+    _class_ids: Dict[str, int]
+    _meta: Dict[str, str]
+
+    # ----------------------------------------------------------------------------------- metadata
+    def meta(self, key: str, default: str) -> str:
+        return self._meta.get(key, default)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._meta[key] = str(value)
+        self.queue("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(value)))
+
+    def class_id(self, name: str) -> int:
+        i = self._class_ids.get(name)
+        if i is None:
+            i = max(self._class_ids.values(), default=0) + 1
+            self._class_ids[name] = i
+            self.queue("INSERT INTO classes (id, name) VALUES (?, ?)", (i, name))
+        return i
+
+    def class_names(self) -> Dict[int, str]:
+        return {i: n for n, i in self._class_ids.items()}
+
+    # -------------------------------------------------------------------------------- batched writes
+    def queue(self, sql: str, row: Sequence[Any]) -> None:
+        """Queue one statement execution for the next commit (consecutive equal statements batch)."""
+        if self._ops and self._ops[-1][0] == sql:
+            self._ops[-1][1].append(row)
+        else:
+            self._ops.append((sql, [row]))
+
+    def queue_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            if self._ops and self._ops[-1][0] == sql:
+                self._ops[-1][1].extend(rows)
+            else:
+                self._ops.append((sql, rows))
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._ops)
+
+
+class Store(StoreBatch):
     """One store = ``<path>`` (SQLite) + ``<path>.keyframes/`` + ``<path>.lock``. Single writer per store
     (an flock on the lock file; a second writer gets StoreError)."""
 
@@ -331,48 +379,9 @@ class Store:
                 self.conn = None
         self._release_lock()
 
-    # ----------------------------------------------------------------------------------- metadata
-    def meta(self, key: str, default: str) -> str:
-        return self._meta.get(key, default)
-
-    def set_meta(self, key: str, value: Any) -> None:
-        self._meta[key] = str(value)
-        self.queue("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(value)))
-
-    def class_id(self, name: str) -> int:
-        i = self._class_ids.get(name)
-        if i is None:
-            i = max(self._class_ids.values(), default=0) + 1
-            self._class_ids[name] = i
-            self.queue("INSERT INTO classes (id, name) VALUES (?, ?)", (i, name))
-        return i
-
     def reload_classes(self) -> None:
         """Re-read the class table (after rows were deleted outside the batch, e.g. by forget)."""
         self._class_ids = {n: i for i, n in self.connection.execute("SELECT id, name FROM classes")}
-
-    def class_names(self) -> Dict[int, str]:
-        return {i: n for n, i in self._class_ids.items()}
-
-    # -------------------------------------------------------------------------------- batched writes
-    def queue(self, sql: str, row: Sequence[Any]) -> None:
-        """Queue one statement execution for the next commit (consecutive equal statements batch)."""
-        if self._ops and self._ops[-1][0] == sql:
-            self._ops[-1][1].append(row)
-        else:
-            self._ops.append((sql, [row]))
-
-    def queue_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        rows = list(rows)
-        if rows:
-            if self._ops and self._ops[-1][0] == sql:
-                self._ops[-1][1].extend(rows)
-            else:
-                self._ops.append((sql, rows))
-
-    @property
-    def has_pending(self) -> bool:
-        return bool(self._ops)
 
     def commit(self) -> None:
         """Write everything queued in one transaction. On failure nothing is written, the batch stays
