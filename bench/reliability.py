@@ -42,7 +42,8 @@ Probes (each can fail; the figures count failures, never "passed" flags):
                watermark is behind the last memory/ingested_through heard; node_kill_acked_lost the observations
                and views acknowledged (stamped at or before that) missing against an uninterrupted reference;
                node_kill_sent_lost / node_kill_sent_duplicated those of every frame sent missing / stored twice
-               (node_kill_resent, node_kill_dropped_unacknowledged: perception's resend ring).
+               (node_kill_resent, node_kill_dropped_unacknowledged: perception's resend ring). Each next memory
+               process boots while the previous one ingests: node_kill_restart_s_max is configure + activate.
 """
 from __future__ import annotations
 
@@ -972,14 +973,15 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, A
             ex.spin_once(timeout_sec=0.002)
         return i
     proc = None
+    nxt = start("memory_life0")
     i = 0
     try:
         for trial in range(trials):
             t0 = time.monotonic()
-            name = f"memory_life{trial}"
-            proc = start(name)
+            proc, name = nxt, f"memory_life{trial}"
             ros.activate(f"{name}/change_state")
             restart_s.append(time.monotonic() - t0)
+            nxt = start(f"memory_life{trial + 1}")       # the next life boots meanwhile (not configured yet)
             i = feed(time.monotonic() + rng.uniform(0.3, 1.2), i)
             for _ in range(5):                                       # acks already on their way
                 ex.spin_once(timeout_sec=0.002)
@@ -998,24 +1000,19 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, A
             if i >= len(msgs):
                 break
         # a last life: perception resends what it holds; wait until it holds nothing unacknowledged
-        name = f"memory_life{trials}"
-        proc = start(name)
-        ros.activate(f"{name}/change_state")
+        proc = nxt
+        ros.activate(f"memory_life{done}/change_state")
         spin_until(lambda: len(perception._resend) == 0, 30, "perception's resends acknowledged")
     except TimeoutError as e:
         detail["stopped"] = str(e)
     finally:
-        if proc is not None and proc.poll() is None:
-            _stop([proc])
+        _stop([p for p in (proc, nxt) if p is not None])
         sent = {"resent": perception._resend.resent, "dropped": perception._resend.dropped}
         ex.remove_node(perception)
         perception.destroy_node()
         ros.close()
         log.close()
-    lost = 0
-    if max_ack >= 0:
-        lost, _ = _acked_lost(frames, max_ack, path, str(work / "node_kill_ref.db"))
-    sent_lost, sent_dup = _sent_lost(frames[:i], path, str(work / "node_kill_sent_ref.db"))
+    lost, sent_lost, sent_dup = _sent_lost(frames[:i], max_ack, path, str(work / "node_kill_ref.db"))
     return {"node_kill_trials": done, "node_kill_watermark_behind": behind, "node_kill_acked_lost": lost,
             "node_kill_sent_frames": i, "node_kill_sent_lost": sent_lost, "node_kill_sent_duplicated": sent_dup,
             "node_kill_resent": sent["resent"], "node_kill_dropped_unacknowledged": sent["dropped"],
@@ -1023,18 +1020,18 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, A
             "node_kill_detail": detail}
 
 
-def _sent_lost(frames, path: str, ref_path: str) -> Tuple[int, int]:
-    """Rows (observations, views) of every frame sent that an uninterrupted reference stored and ``path``
-    lacks, and rows ``path`` holds beyond the reference's at a stamp (stored twice)."""
+def _sent_lost(frames, max_ack: int, path: str, ref_path: str) -> Tuple[int, int, int]:
+    """Against an uninterrupted reference run over every frame sent: the rows (observations, views) ``path``
+    lacks at stamps acknowledged (<= max_ack) and at any stamp, and the rows it holds beyond the reference's
+    at a stamp (stored twice)."""
     ref = MemoryCore.open(ref_path, _cfg(ref_path), default_vocabulary())
     for f in frames:
         ref.ingest(f)
     ref.close()
-    ro, rv = _counts(ref_path)
-    go, gv = _counts(path)
-    lost = sum(max(0, n - go.get(t, 0)) for t, n in ro.items()) + sum(max(0, n - gv.get(t, 0)) for t, n in rv.items())
-    dup = sum(max(0, n - ro.get(t, 0)) for t, n in go.items()) + sum(max(0, n - rv.get(t, 0)) for t, n in gv.items())
-    return lost, dup
+    (ro, rv), (go, gv) = _counts(ref_path), _counts(path)
+    missing = [(t, max(0, n - got.get(t, 0))) for want, got in ((ro, go), (rv, gv)) for t, n in want.items()]
+    extra = sum(max(0, n - want.get(t, 0)) for want, got in ((ro, go), (rv, gv)) for t, n in got.items())
+    return sum(n for t, n in missing if t <= max_ack), sum(n for _, n in missing), extra
 
 
 # ------------------------------------------------------------------------------------------- fuzz
