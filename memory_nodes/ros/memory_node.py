@@ -320,6 +320,8 @@ class MemoryNode(LifecycleNode):
     # ------------------------------------------------------------------------------ logging
     def _bad(self, cause: str, detail: str) -> None:
         self._log_bad.warning(cause, detail)
+        if cause == "duplicate_frame":      # perception resends what it did not see acknowledged (a start, a
+            return                          # restart): logged once and counted, no WARN on /diagnostics
         (self._store_errors if cause == "store_error" else self._bad_recent).tick(time.monotonic())
 
     # ------------------------------------------------------------------------------ ingest
