@@ -426,3 +426,31 @@ def test_perception_reports_frames_dropped_unacknowledged(rclpy_context):
         assert isinstance(node._memory_id(None), bytes) and node._memory_id(None) == node._memory_id({})
     finally:
         node.destroy_node()
+
+
+def test_memory_refuses_a_resend_and_a_conflicting_frame(memory):
+    """Over the node's callback: the same FrameObservations twice is stored once (duplicate_frame); a second
+    frame at that stamp with one score changed is refused as conflicting_frame; each counted by cause."""
+    import copy
+
+    from memory_nodes.ros.conversions.perception import frame_to_msg
+    f = copy.deepcopy(next(fr for fr in memory.fuzz_frames if fr.observations and fr.view is None))
+    t = memory.get_clock().now().nanoseconds - 1800 * 10 ** 9
+    f.stamp_ns = t
+    for o in f.observations:
+        o.stamp_ns = t
+    msg = frame_to_msg(f, "map")
+    before = dict(memory._log_bad.counts())
+    memory._on_frame(msg)
+    memory._commit_and_publish(force=True)
+    stored = memory.memory.count_observations(t, t)
+    assert stored > 0
+    memory._on_frame(msg)
+    near = copy.deepcopy(msg)
+    near.observations[0].score = 0.5 if abs(near.observations[0].score - 0.5) > 0.01 else 0.7
+    memory._on_frame(near)
+    memory._commit_and_publish(force=True)
+    after = memory._log_bad.counts()
+    for cause in ("duplicate_frame", "conflicting_frame"):
+        assert after.get(cause, 0) == before.get(cause, 0) + 1, (cause, after)
+    assert memory.memory.count_observations(t, t) == stored
