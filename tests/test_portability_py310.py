@@ -14,7 +14,7 @@ PY310 = REPO / ".venv310" / "bin" / "python"
 FILES = ["tests/test_perception_lifting.py", "tests/test_foundation_config.py", "tests/test_memory_identity.py",
          "tests/test_perception_onnx_providers.py", "tests/test_edge_lifting_torch.py", "tests/test_memory_store.py",
          "tests/test_perception_sync_tf.py", "tests/test_planner_recall.py", "tests/test_ros_compat.py",
-         "tests/test_robot_poses.py", "tests/test_planner_robot.py"]
+         "tests/test_robot_poses.py", "tests/test_planner_robot.py", "tests/test_robot_route.py"]
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """The robot's own day over ROS 2 (ROS_DOMAIN_ID 111): the memory node stores the views perception sends,
-serves their poses as Recall kind robot_poses (window, room, latest N), and the planner node answers "where
-were you then / when were you last in / how long in" from them through its Ask service."""
+serves their poses as Recall kind robot_poses (window, room, latest N) and the objects seen in a window as
+Recall kind seen, and the planner node answers "where were you then / when were you last in / how long in /
+what did you pass on your way to" from them through its Ask service."""
 from __future__ import annotations
 
 import time
@@ -15,14 +16,18 @@ DOMAIN = 111
 S = 10**9
 
 
-def _frame_msg(stamp_ns: int, k: int, x: float, place: int):
+def _frame_msg(stamp_ns: int, k: int, x: float, place: int, seen=()):
+    """One keyframe at x; ``seen``: (class, (x, y, z)) objects detected in it."""
     from memory_nodes.common.geometry import base_R_optical, make_T, yaw_to_R
-    from memory_nodes.common.types import CameraIntrinsics, PerceptionOutput, View
+    from memory_nodes.common.types import CameraIntrinsics, ObjectObservation, PerceptionOutput, View
     from memory_nodes.ros.conversions.perception import frame_to_msg
     intr = CameraIntrinsics(8, 6, 6.0, 6.0, 3.5, 2.5)
     view = View(f"v{k}", stamp_ns, make_T(yaw_to_R(0.5) @ base_R_optical, (x, 2.0, 1.0)), intr,
                 np.full((6, 8), 3.0, np.float32), b"\xff\xd8fake-jpeg-" + str(k).encode(), place, [])
-    return frame_to_msg(PerceptionOutput(stamp_ns, [], view, place), "map")
+    obs = [ObjectObservation(stamp_ns, cls, 0.9, np.asarray(p, float), np.asarray(p, float) - 0.1,
+                             np.asarray(p, float) + 0.1, 100, (0.2, 0.3, 0.8), None, 2.0, f"v{k}", place)
+           for cls, p in seen]
+    return frame_to_msg(PerceptionOutput(stamp_ns, obs, view, place), "map")
 
 
 def _static_msgs(stamp_ns: int):
@@ -81,7 +86,9 @@ def test_robot_poses_over_recall_and_ask(tmp_path, ros_context_factory, process_
     for k, s in enumerate(stamps):
         kitchen = k < 20
         x = 1.0 + 0.1 * k if kitchen else 5.0 + 0.1 * (k - 20)
-        pub_frames.publish(_frame_msg(s, k, x, 0 if kitchen else 1))
+        # a mug seen in the kitchen early on; a chair by the door while the robot drives through it
+        seen = [("mug", (1.5, 1.0, 0.9))] if k < 6 else [("chair", (4.2, 1.0, 0.5))] if 16 <= k < 24 else []
+        pub_frames.publish(_frame_msg(s, k, x, 0 if kitchen else 1, seen))
         ctx.spin_once(0.01)
     ctx.spin_until(lambda: progress and time_to_ns(progress[-1].ingested_through) >= stamps[-1], 60,
                    "ingested_through to pass the last frame")
@@ -102,6 +109,16 @@ def test_robot_poses_over_recall_and_ask(tmp_path, ros_context_factory, process_
     assert [i.object_id for i in poses(room_id=0, max_results=2)] == ["v18", "v19"]
     assert [i.object_id for i in poses(window_start=ns_to_time(stamps[5]), window_end=ns_to_time(stamps[7]))] == \
         ["v5", "v6", "v7"]
+
+    # the objects seen while leaving the kitchen (its last pose) and entering the living room (its first)
+    req = Recall.Request(kind=Recall.Request.KIND_SEEN, room_id=-1, place_id=-1,
+                         window_start=ns_to_time(stamps[19]), window_end=ns_to_time(stamps[20]))
+    r = ctx.wait_future(recall.call_async(req), 20)
+    assert r.error_code == 0, r.error_msg
+    assert [i.class_name for i in r.items] == ["chair"] and time_to_ns(r.items[0].stamp) == stamps[19]
+    assert time_to_ns(r.items[0].until) == stamps[20] and len(r.items[0].evidence.observation_ids) == 2
+    r = ctx.wait_future(recall.call_async(Recall.Request(kind=Recall.Request.KIND_SEEN, room_id=-1, place_id=-1)), 20)
+    assert r.error_code == Recall.Response.BAD_REQUEST and "window" in r.error_msg
 
     ctx.spin_until(lambda: ask_cli.service_is_ready(), 60, "ask service")
 
@@ -124,3 +141,7 @@ def test_robot_poses_over_recall_and_ask(tmp_path, ros_context_factory, process_
     assert "about 3 min" in r.answer          # 19 intervals of 10 s + half the 10 s door crossing
     r = ask("Where were you?", at_ns=t0 - 3600 * S)
     assert r.status == Ask.Response.STATUS_NOT_SURE and "no pose record" in r.reason
+    r = ask("What did you pass on your way to the living room?")
+    assert r.status == Ask.Response.STATUS_ANSWERED and r.query_kind == "robot_passed", r.reason
+    assert "chair" in r.answer and "mug" not in r.answer and "kitchen" in r.answer and r.room_label == "living room"
+    assert stamps[19] in [time_to_ns(t) for t in r.evidence.stamps] and r.evidence.observation_ids

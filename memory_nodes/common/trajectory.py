@@ -16,6 +16,12 @@ are seconds apart while the robot runs. The rules, one place for memory and plan
   interval clipped to the window counts in full when both are in the room, half when exactly one is (the
   robot crossed the door somewhere in between), not at all otherwise. ``covered_ns`` is the window time
   the trail speaks for (the clipped intervals of all such pairs); the rest of the window is unknown.
+- **Trips.** A trip to a set of rooms ends at an *arrival*: a sample in them whose predecessor is outside
+  them or more than ``max_gap_ns`` before it. It starts at the last sample of the room the robot left: the
+  asked origin if one is given (no sample of the destination between), otherwise the latest room it
+  *stayed* in, a run of samples in one room lasting at least ``min_stay_ns``; rooms of shorter runs (a
+  hallway driven through) are passed through. A gap walking back ends the search: the trip's start is
+  then unknown (``complete`` False) and, with an origin asked, that arrival is no trip from it.
 
 Times are int ns; rooms are memory's room ids. Pure: no clock, no ROS.
 """
@@ -150,3 +156,80 @@ def room_times(trail: Sequence[PoseSample], start_ns: int, end_ns: int, max_gap_
             per[a.room_id] = per.get(a.room_id, 0.0) + span / 2.0
             per[b.room_id] = per.get(b.room_id, 0.0) + span / 2.0
     return RoomTimes(start_ns, end_ns, per, covered, inside[0] if inside else -1, inside[-1] if inside else -1)
+
+
+@dataclass
+class Trip:
+    """The robot's way to a room (module docstring, Trips): its samples from leaving the origin to arriving."""
+    samples: List[PoseSample]            # oldest first: the origin's last sample .. the destination's first
+    origin_room_id: int                  # the room left (-1: the start is not known, a gap before it)
+    complete: bool                       # False: the record starts (a gap) before the robot left any room
+
+    @property
+    def start_ns(self) -> int:
+        return self.samples[0].stamp_ns
+
+    @property
+    def end_ns(self) -> int:
+        return self.samples[-1].stamp_ns
+
+    @property
+    def dest_room_id(self) -> int:
+        return self.samples[-1].room_id
+
+    def rooms_passed(self) -> List[int]:
+        """Rooms between origin and destination, in the order driven through (outside every room: -1)."""
+        inner = self.samples[1:-1] if self.complete else self.samples[:-1]
+        out: List[int] = []
+        for p in inner:
+            if p.room_id not in (self.origin_room_id, self.dest_room_id) and (not out or out[-1] != p.room_id):
+                out.append(p.room_id)
+        return out
+
+
+def trip_to(trail: Sequence[PoseSample], dest_rooms: Collection[int], max_gap_ns: int, min_stay_ns: int,
+            origin_rooms: Optional[Collection[int]] = None, arrive_after_ns: Optional[int] = None,
+            arrive_by_ns: Optional[int] = None) -> Optional[Trip]:
+    """The latest trip to ``dest_rooms`` arriving within [arrive_after_ns, arrive_by_ns] (None = open), from
+    ``origin_rooms`` if given (module docstring, Trips); None when the trail holds no such trip."""
+    if not trail or not dest_rooms:
+        return None
+    n = len(trail)
+    run_start = [0] * n                  # index of the first sample of the one-room run each sample is in
+    for j in range(1, n):
+        same = trail[j].room_id == trail[j - 1].room_id and trail[j].stamp_ns - trail[j - 1].stamp_ns <= max_gap_ns
+        run_start[j] = run_start[j - 1] if same else j
+    for i in range(n - 1, -1, -1):
+        p = trail[i]
+        if arrive_by_ns is not None and p.stamp_ns > arrive_by_ns:
+            continue
+        if arrive_after_ns is not None and p.stamp_ns < arrive_after_ns:
+            break
+        if p.room_id not in dest_rooms:
+            continue
+        if i > 0 and trail[i - 1].room_id in dest_rooms and p.stamp_ns - trail[i - 1].stamp_ns <= max_gap_ns:
+            continue                     # inside a visit, not its arrival
+        trip = _walk_back(trail, run_start, i, dest_rooms, max_gap_ns, min_stay_ns, origin_rooms)
+        if trip is not None:
+            return trip
+    return None
+
+
+def _walk_back(trail: Sequence[PoseSample], run_start: List[int], i: int, dest_rooms: Collection[int],
+               max_gap_ns: int, min_stay_ns: int, origin_rooms: Optional[Collection[int]]) -> Optional[Trip]:
+    j = i - 1
+    while j >= 0:
+        if trail[j + 1].stamp_ns - trail[j].stamp_ns > max_gap_ns:
+            break                        # a gap: how the robot got here before it is unknown
+        r = trail[j].room_id
+        if origin_rooms is not None:
+            if r in origin_rooms:
+                return Trip(list(trail[j:i + 1]), r, True)
+            if r in dest_rooms:
+                return None              # it was in the destination after leaving the origin: not this trip
+        elif r >= 0 and trail[j].stamp_ns - trail[run_start[j]].stamp_ns >= min_stay_ns:
+            return Trip(list(trail[j:i + 1]), r, True)
+        j -= 1
+    if origin_rooms is not None:
+        return None
+    return Trip(list(trail[j + 1:i + 1]), -1, False)

@@ -241,6 +241,11 @@ class MemoryCore:
         with self._lock:
             return self._queries.history(query, start_ns, end_ns)
 
+    def seen_between(self, start_ns: int, end_ns: int, limit: int = 0) -> List[HistorySpan]:
+        """The objects observed within [start_ns, end_ns], one span each (first to last observation there)."""
+        with self._lock:
+            return self._queries.seen_between(start_ns, end_ns, limit)
+
     def objects_in(self, room_id: Optional[int] = None, place_id: Optional[int] = None,
                    t_ns: Optional[int] = None) -> List[Sighting]:
         """Objects believed in a room and/or at a place at ``t_ns`` (now if None), most certain first."""

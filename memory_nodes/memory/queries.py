@@ -266,6 +266,50 @@ class Queries:
         out.sort(key=lambda h: (h.start_ns, h.object_id))
         return out
 
+    def seen_between(self, start_ns: int, end_ns: int, limit: int = 0) -> List[HistorySpan]:
+        """The objects observed within [start_ns, end_ns], one span each (first to last observation in the
+        window; position, place and room of the last one; evidence: every observation id and stamp), in the
+        order first seen. Committed observations come from the store, the rest from RAM (their position:
+        the object's stay then). Unassociated detections and unconfirmed tracks are left out; ``limit`` > 0
+        reads at most that many observations."""
+        if limit < 0:
+            raise InputError("bad_request", f"limit must be >= 0, got {limit}")
+        if start_ns > end_ns:
+            raise InputError("bad_request", f"window starts ({start_ns}) after it ends ({end_ns})")
+        ms = self.s
+        rows: List[Tuple[int, int, int, Optional[np.ndarray], int, int]] = []   # stamp, obs id, track, pos, place, room
+        if self.repo.readable:
+            for oid, stamp, obj, _cls, _raw, _score, centroid, place, room, _view in self.repo.observation_rows(
+                    None, start_ns, end_ns, limit):
+                if obj is not None:
+                    rows.append((int(stamp), int(oid), int(obj), centroid, int(place), int(room)))
+        stored = {r[1] for r in rows}
+        for stamp, obj, obs_id in ms.recent_obs:
+            if start_ns <= stamp <= end_ns and obs_id not in stored:
+                rows.append((int(stamp), int(obs_id), int(obj), None, -1, -1))
+        rows.sort()
+        spans: Dict[int, HistorySpan] = {}
+        for stamp, obs_id, obj, pos, place, room in rows:
+            t = ms.tracks.get(obj)
+            if t is None or not t.confirmed:
+                continue
+            if pos is None:
+                s = self.stay_at(t, stamp)
+                if s is None:
+                    continue
+                pos, place, room = s.pos, s.place_id, s.room_id
+            h = spans.get(obj)
+            if h is None:
+                h = spans[obj] = HistorySpan(object_id_str(obj), t.class_name, np.asarray(pos, float).copy(), place,
+                                             self.room_of(pos, room), stamp, stamp, Evidence([object_id_str(obj)]))
+            h.end_ns, h.position_m, h.place_id = stamp, np.asarray(pos, float).copy(), place
+            h.room_id = self.room_of(pos, room)
+            h.evidence.observation_ids.append(obs_id)
+            h.evidence.stamps_ns.append(stamp)
+            if place >= 0 and place not in h.evidence.place_ids:
+                h.evidence.place_ids.append(place)
+        return list(spans.values())
+
     def objects_in(self, room_id: Optional[int] = None, place_id: Optional[int] = None,
                    t_ns: Optional[int] = None) -> List[Sighting]:
         """Objects believed in a room and/or at a place at ``t_ns`` (now if None), most certain first."""

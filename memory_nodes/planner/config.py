@@ -116,10 +116,15 @@ class PoseHistoryConfig:
                                          # above perception's views.max_interval_s, a keyframe every 10 s at least)
     max_poses: int = 50000               # poses one question reads at most (a window holding more: its latest)
     confidence: float = 0.95             # P(right room) of a pose inside a room (the room cut's own error)
+    min_stay_s: float = 60.0             # "on your way to X": a room it spent at least this long in is where the
+                                         # trip began; rooms of shorter runs were passed through
+    trip_horizon_s: float = 21600.0      # a trip is looked for within this long before its last pose in X (6 h)
 
     def validate(self) -> None:
         if self.tolerance_s <= 0 or self.max_gap_s <= 0:
             raise ConfigError("pose_history: tolerance_s and max_gap_s must be > 0")
+        if self.min_stay_s <= 0 or self.trip_horizon_s <= self.min_stay_s:
+            raise ConfigError("pose_history: min_stay_s must be > 0 and trip_horizon_s > min_stay_s")
         if self.max_poses < 1:
             raise ConfigError("pose_history.max_poses must be >= 1")
         if not 0.0 < self.confidence <= 1.0:

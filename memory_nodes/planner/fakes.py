@@ -44,6 +44,8 @@ class FakeMemory:
         self.change_events: List[ChangeEvent] = []
         self.move_rate: Dict[str, float] = {}
         self.poses: List[PoseSample] = []            # the robot's pose trail, oldest first
+        # detections seen_between reads: (stamp, obs id, object, class, xyz, place)
+        self.observed: List[Tuple[int, int, str, str, np.ndarray, int]] = []
         self._obs_id = 0
 
     def add_object(self, object_id: str, class_name: str, xyz, place_id: int, first_ns: int, last_ns: int,
@@ -64,6 +66,12 @@ class FakeMemory:
         self.spans.append(HistorySpan(object_id, class_name, np.asarray(xyz, float), place_id, room, start_ns, end_ns,
                                       Evidence(object_ids=[object_id], observation_ids=[self._obs_id],
                                                place_ids=[place_id], stamps_ns=[start_ns, end_ns])))
+
+    def add_observation(self, object_id: str, class_name: str, xyz, place_id: int, stamp_ns: int) -> int:
+        """One detection of an object (what seen_between reads); returns its observation id."""
+        self._obs_id += 1
+        self.observed.append((int(stamp_ns), self._obs_id, object_id, class_name, np.asarray(xyz, float), place_id))
+        return self._obs_id
 
     # ---------------------------------------------------------------------------------- MemoryView
     def now_ns(self) -> int:
@@ -127,6 +135,19 @@ class FakeMemory:
 
     def class_move_rate_per_day(self, class_name: str) -> float:
         return self.move_rate.get(class_name, 0.5)
+
+    def seen_between(self, start_ns: int, end_ns: int, limit: int = 0) -> List[HistorySpan]:
+        rows = sorted(o for o in self.observed if start_ns <= o[0] <= end_ns)
+        spans: Dict[str, HistorySpan] = {}
+        for stamp, obs_id, oid, cls, xyz, place in rows[:limit] if limit > 0 else rows:
+            room = next(p.room_id for p in self._places if p.place_id == place)
+            h = spans.setdefault(oid, HistorySpan(oid, cls, xyz, place, room, stamp, stamp, Evidence([oid])))
+            h.end_ns, h.position_m, h.place_id, h.room_id = stamp, xyz, place, room
+            h.evidence.observation_ids.append(obs_id)
+            h.evidence.stamps_ns.append(stamp)
+            if place not in h.evidence.place_ids:
+                h.evidence.place_ids.append(place)
+        return list(spans.values())
 
     def places(self) -> List[PlaceInfo]:
         return list(self._places)

@@ -184,7 +184,7 @@ class QuestionParser:
         core = prune_clauses(self._strip_wrappers(rest))
         if not core:
             return cannot_parse(text, "no question found", reference_ns, "no_kind")
-        robot = self._robot_centric(core, text, info, reference_ns)
+        robot = self._robot_route(norm, text, info, reference_ns) or self._robot_centric(core, text, info, reference_ns)
         if robot is not None:
             if robot.ok:
                 robot.confidence = round(max(0.5, 0.95 - 0.1 * fixes), 3)
@@ -259,6 +259,44 @@ class QuestionParser:
         tense = Q.PRESENT if intent == Q.ROBOT_WHERE_AT and window is None else Q.PAST
         return Query(kind=intent, text=text, room=room, window=window, reference_ns=ref_ns, intent=intent,
                      day_part=info.day_part, windows=list(info.windows), tense=tense, source="rules")
+
+    def _robot_route(self, t: str, text: str, info: TimeInfo, ref_ns: int) -> Optional[Query]:
+        """ "What did you pass / see on your way (from the kitchen) to the bedroom?": a question about the
+        robot's own trip, asked with "you" and a route phrase (on the way, on your way, along your route,
+        going / driving to, your trip to); the room after "to" is the destination, the one after "from"
+        the origin. ``t`` is the whole normalised question: "when you went to the kitchen" is the trip here,
+        not an event time."""
+        if not re.search(r"\byou\b|\byour\b", t):
+            return None
+        route = re.search(r"\b(on|along) (the|your) (way|route|path|trip|drive)\b|"
+                          r"\byour (way|route|path|trip|drive)\b|"
+                          r"\b(when|while|as) you (went|drove|were going|were driving|were heading|headed|came|"
+                          r"moved|travell?ed)\b|"
+                          r"\b(going|driving|heading|coming|travell?ing) (from|to) (the|my|our)\b", t)
+        asks = re.search(r"^(what|which|tell me what|list what)\b|\bwhat (did|do) you\b|"
+                         r"\b(what|which) (things|objects|furniture|items|stuff)\b", t)
+        if route is None or asks is None:
+            return None
+        dest = self._room_after(t, r"\bto\b")
+        origin = self._room_after(t, r"\bfrom\b")
+        if not dest:
+            return cannot_parse(text, "I understood a question about what I passed on a trip, but not which room "
+                                "the trip went to (I know the rooms memory has labelled: kitchen, bedroom, ...)",
+                                ref_ns, "no_target", Q.ROBOT_PASSED)
+        window = info.window
+        if window is None and info.part_window is not None and not info.habitual:
+            window = info.part_window
+        return Query(kind=Q.ROBOT_PASSED, text=text, room=dest, origin_room=origin, window=window, reference_ns=ref_ns,
+                     intent=Q.ROBOT_PASSED, day_part=info.day_part, windows=list(info.windows), tense=Q.PAST,
+                     source="rules")
+
+    def _room_after(self, t: str, marker: str) -> str:
+        """The room named first after the last ``marker`` in ``t`` that is followed by one ("" if none)."""
+        for m in reversed(list(re.finditer(marker, t))):
+            _, rooms = self._mentions(t[m.end():])
+            if rooms and rooms[0][1] <= 2:       # "to the kitchen", "to my bedroom": the room follows at once
+                return rooms[0][0]
+        return ""
 
     # ------------------------------------------------------------------------------------ normalise
     def _build_lexicon(self) -> List[str]:

@@ -208,7 +208,8 @@ class _Run:
               Q.DAYS_SEEN: recall.days_seen,
               Q.EXISTS: recall.past_presence, Q.COUNT: recall.past_presence,
               Q.WHAT_ON: recall.past_presence, Q.WHERE_NOW: recall.where_at,
-              Q.ROBOT_WHERE_AT: robot.where_at, Q.ROBOT_LAST_IN: robot.last_in, Q.ROBOT_TIME_IN: robot.time_in}.get(k)
+              Q.ROBOT_WHERE_AT: robot.where_at, Q.ROBOT_LAST_IN: robot.last_in, Q.ROBOT_TIME_IN: robot.time_in,
+              Q.ROBOT_PASSED: robot.passed}.get(k)
         if fn is None:
             return Decision([], f"no recall for {k}")
         return fn(self.ctx)

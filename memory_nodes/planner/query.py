@@ -35,7 +35,8 @@ CANNOT_PARSE = "cannot_parse"
 ROBOT_WHERE_AT = "robot_where_at"  # where were you at T / during T / which room are you in   past / present
 ROBOT_LAST_IN = "robot_last_in"    # when were you last in room R                              past
 ROBOT_TIME_IN = "robot_time_in"    # how long were you in room R (during T; today if no T)     past
-ROBOT_KINDS = (ROBOT_WHERE_AT, ROBOT_LAST_IN, ROBOT_TIME_IN)
+ROBOT_PASSED = "robot_passed"      # what did you pass on your way (from room O) to room R     past
+ROBOT_KINDS = (ROBOT_WHERE_AT, ROBOT_LAST_IN, ROBOT_TIME_IN, ROBOT_PASSED)
 
 # Reason codes of a refusal (Query.reason_code; the reply's reason text says it in words).
 REASON_CODES = ("device_state", "object_state", "material", "attribute", "affordance", "function",
@@ -75,7 +76,8 @@ class Query:
     target: str = ""                     # canonical class, or a memory object id when object_id is True
     object_id: bool = False
     targets: List[str] = field(default_factory=list)   # alternatives (which_first)
-    room: str = ""                       # canonical room label ("" = anywhere)
+    room: str = ""                       # canonical room label ("" = anywhere); a route's destination
+    origin_room: str = ""                # a route's start ("from the kitchen to ..."; "" = wherever it was)
     receptacle: str = ""                 # canonical furniture class (what_on / exists "on the table")
     color: str = ""                      # colour word qualifying the target ("the red mug")
     relation: str = ""                   # "on" | "in" | ""
@@ -107,7 +109,9 @@ class Query:
         """The parse in words ("where_now: mug, room kitchen, yesterday"), for replies that say what was
         understood."""
         parts = [self.target or self.target_phrase, f"on {self.receptacle}" if self.receptacle else "",
-                 f"in {self.room}" if self.room else "", self.window.label if self.window else "", self.day_part]
+                 f"from {self.origin_room}" if self.origin_room else "",
+                 (f"to {self.room}" if ROBOT_PASSED in (self.kind, self.intent) else f"in {self.room}")
+                 if self.room else "", self.window.label if self.window else "", self.day_part]
         parts += [t for t in self.targets[1:]]
         body = ", ".join(p for p in parts if p)
         return f"{(self.intent or self.kind).replace('_', ' ')}" + (f" ({body})" if body else "")
@@ -128,7 +132,7 @@ def tense_of(kind: str, window: Optional[TimeWindow], reference_ns: int, last_ti
         return HABIT
     if kind in (WHEN_NEXT, WHICH_FIRST, WILL_BE):
         return FUTURE
-    if kind in (WHERE_AT, LAST_SEEN, SINCE_WHEN, ROBOT_LAST_IN, ROBOT_TIME_IN):
+    if kind in (WHERE_AT, LAST_SEEN, SINCE_WHEN, ROBOT_LAST_IN, ROBOT_TIME_IN, ROBOT_PASSED):
         return PAST
     if kind in (DID_MOVE, WHAT_CHANGED):
         return PAST_PRESENT
@@ -157,7 +161,7 @@ def validate_query(q: Any) -> Query:
         raise InputError("bad_query", "which_first needs at least two targets")
     if q.kind in (WILL_BE, DAYS_SEEN) and not (q.receptacle or q.room):
         raise InputError("bad_query", f"{q.kind} needs a room or a receptacle")
-    if q.kind in (ROBOT_LAST_IN, ROBOT_TIME_IN) and not q.room:
+    if q.kind in (ROBOT_LAST_IN, ROBOT_TIME_IN, ROBOT_PASSED) and not q.room:
         raise InputError("bad_query", f"{q.kind} needs a room")
     if q.kind == WHAT_ON and not (q.receptacle or q.room):
         raise InputError("bad_query", "what_on needs a receptacle or a room")
@@ -188,7 +192,8 @@ def _from_mapping(d: Mapping[str, Any]) -> Query:
     if "kind" not in d or not isinstance(d["kind"], str):
         raise InputError("bad_query", "missing kind")
     kw: Dict[str, Any] = {}
-    str_fields = ("kind", "text", "target", "room", "receptacle", "color", "relation", "attribute", "tense",
+    str_fields = ("kind", "text", "target", "room", "origin_room", "receptacle", "color", "relation", "attribute",
+                  "tense",
                   "reason", "source", "reason_code", "intent", "target_phrase", "day_part")
     for k, v in d.items():
         if k in str_fields:

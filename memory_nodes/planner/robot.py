@@ -5,6 +5,9 @@
                     "where are you?"            its latest pose
     robot_last_in   "when were you last in the kitchen?"   its latest visit there (start, end)
     robot_time_in   "how long were you in the kitchen (today)?"   time there by the gap rule; today if no time
+    robot_passed    "what did you pass on your way (from the hallway) to the kitchen?"   the latest trip there
+                    (common/trajectory.py's trip rule) and the objects memory observed during it
+                    (MemoryView.seen_between), in the order seen, with the rooms driven through
 
 The rules (gap rule, bracketed fixes, visits, half-counted door crossings) are common/trajectory.py's.
 Confidence: ``pose_history.confidence`` (the room cut's own error) for a pose between two poses of one room;
@@ -20,11 +23,11 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..common.protocols import Evidence, PoseSample
-from ..common.trajectory import pose_at, room_times, visits
+from ..common.protocols import Evidence, HistorySpan, PoseSample, stack_evidence
+from ..common.trajectory import Trip, pose_at, room_times, trip_to, visits
 from .context import Ctx, Decision, Option
 from .recall import fmt_time
-from .timephrase import NS_PER_S, day_start_ns
+from .timephrase import NS_PER_S, day_start_ns, to_datetime
 
 NS_PER_MIN = 60 * NS_PER_S
 _EVIDENCE_POSES = 8                  # poses cited per answer at most
@@ -252,3 +255,93 @@ def time_in(ctx: Ctx) -> Decision:
                  time_ns=0 if last is None else vs[-1].end_ns, count=-1, evidence=ev)
     return Decision([opt], f"time by the gap rule (poses at most {fmt_duration(gap)} apart count; "
                            f"{coverage:.0%} of the active time has a record)", ev)
+
+
+# ------------------------------------------------------------------------------------- passed on the way
+_LISTED_OBJECTS = 15                 # objects named in a route answer at most (the rest counted)
+
+
+def passed(ctx: Ctx) -> Decision:
+    """What the robot passed on its latest trip to a room (from an origin room if asked): the trip by the
+    trip rule, the objects observed between leaving and arriving, in the order first seen."""
+    q, cfg = ctx.query, ctx.cfg.pose_history
+    gap, stay, horizon = _ns(cfg.max_gap_s), _ns(cfg.min_stay_s), _ns(cfg.trip_horizon_s)
+    dest = ctx.room_ids(q.room)
+    if not dest:
+        return Decision([], f"memory has no room labelled {q.room}, so I cannot tell what I passed on the way there")
+    origin = ctx.room_ids(q.origin_room) if q.origin_room else None
+    if origin is not None and not origin:
+        return Decision([], f"memory has no room labelled {q.origin_room}")
+    w = q.window
+    lo = w.start_ns if w is not None else None
+    hi = min(w.end_ns if w is not None and w.end_ns is not None else ctx.now_ns, ctx.now_ns)
+    span = f" {w.label}" if w is not None and w.label else ""
+    to_text = ctx.room_text(dest[0]) + (f" from {ctx.room_text(origin[0])}" if origin else "")
+    trip = _latest_trip(ctx, set(dest), None if origin is None else set(origin), lo, hi, gap, stay, horizon)
+    if trip is None:
+        return Decision([], f"I have no record of a trip to {to_text}{span}")
+    if len(trip.samples) < 2:            # the record starts in the destination: nothing of the way there
+        return Decision([], f"I have no pose record of my way to {ctx.room_text(trip.dest_room_id)}: my record "
+                            f"starts there, {fmt_time(trip.end_ns)}, after a gap", _evidence(trip.samples))
+    seen = ctx.memory.seen_between(trip.start_ns, trip.end_ns)
+    seen = sorted(seen, key=lambda h: (h.start_ns, h.object_id))
+    via = [ctx.room_text(r) if r >= 0 else "outside every room" for r in trip.rooms_passed()]
+    left = (f"I left {ctx.room_text(trip.origin_room_id)} at {fmt_time(trip.start_ns)}" if trip.complete else
+            f"my pose record starts at {fmt_time(trip.start_ns)}, before that I have no record of where I came from")
+    route = (f"On my way to {ctx.room_text(trip.dest_room_id)} ({left}, arrived at {_clock(trip.end_ns)}, "
+             f"{fmt_duration(trip.end_ns - trip.start_ns)}" + (f", through {', '.join(via)}" if via else "") + ")")
+    if seen:
+        named = [_seen_text(ctx, h) for h in seen[:_LISTED_OBJECTS]]
+        more = f" and {len(seen) - _LISTED_OBJECTS} more" if len(seen) > _LISTED_OBJECTS else ""
+        text = f"{route} I saw {', '.join(named)}{more}."
+    else:
+        text = f"{route} I saw nothing I recognise."
+    ev = _evidence(trip.samples).merged(stack_evidence([h.evidence for h in seen]))
+    # the route is as sure as the room cut (less when its start is not on record); the objects are what
+    # memory observed in that time, each with its observations
+    prob = cfg.confidence * (1.0 if trip.complete else 0.6)
+    opt = Option(label=f"trip:{trip.start_ns}", text=text, prob=prob, room_id=trip.dest_room_id,
+                 place_id=trip.samples[-1].place_id, position_m=np.asarray(trip.samples[-1].position_m),
+                 time_ns=trip.end_ns, items=[h.object_id for h in seen], evidence=ev)
+    why = (f"latest trip by the pose trail: {len(trip.samples)} pose(s), no gap over {fmt_duration(gap)}; "
+           f"{len(seen)} object(s) observed on the way")
+    return Decision([opt], why, ev)
+
+
+def _seen_text(ctx: Ctx, h: HistorySpan) -> str:
+    where = ctx.room_text(h.room_id) if h.room_id >= 0 else "outside every room"
+    name = h.class_name.replace("_", " ")
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name} ({where}, {_clock(h.start_ns)})"
+
+
+def _clock(t_ns: int) -> str:
+    return to_datetime(t_ns).strftime("%H:%M:%S")
+
+
+def _latest_trip(ctx: Ctx, dest: set, origin: Optional[set], lo: Optional[int], hi: int, gap: int, stay: int,
+                 horizon: int) -> Optional[Trip]:
+    """The latest trip arriving in [lo, hi]: the trail over ``horizon`` before the last pose in the
+    destination, read further back while the trip's start is the read's edge; no trip there, the same from
+    the last pose in the destination before it (a few reads at most)."""
+    end, h = hi, horizon
+    for _ in range(6):
+        last = [p for r in dest for p in _read(ctx, lo, end, room_id=r, limit=1)]
+        if not last:
+            return None
+        t = max(p.stamp_ns for p in last)
+        trail = _read(ctx, t - h, t)
+        trip = trip_to(trail, dest, gap, stay, origin, lo, t)
+        at_edge = (trip is None and all(p.room_id in dest for p in trail)) or (
+            trip is not None and not trip.complete and trip.samples[0] is trail[0])
+        if at_edge:
+            before = _read(ctx, None, trail[0].stamp_ns - 1, limit=1)
+            joined = bool(before) and trail[0].stamp_ns - before[-1].stamp_ns <= gap
+            if joined and len(trail) < ctx.cfg.pose_history.max_poses:
+                h *= 4                    # the trail goes on before the read: read further back
+                continue
+        if trip is not None:
+            return trip
+        end = t - h
+        if lo is not None and end < lo:
+            return None
+    return None

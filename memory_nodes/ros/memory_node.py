@@ -587,7 +587,7 @@ class MemoryNode(LifecycleNode):
                 R.KIND_COUNT: self._recall_count, R.KIND_CHANGES: self._recall_changes,
                 R.KIND_STALENESS: self._recall_staleness, R.KIND_ABSENCES: self._recall_absences,
                 R.KIND_PLACES: self._recall_places, R.KIND_ROBOT_POSES: self._recall_robot_poses,
-                R.KIND_OBJECT: self._recall_object}
+                R.KIND_SEEN: self._recall_seen, R.KIND_OBJECT: self._recall_object}
 
     def _recall(self, req: Recall.Request) -> list:
         q = _RecallQuery(req)
@@ -647,6 +647,11 @@ class MemoryNode(LifecycleNode):
 
     def _recall_robot_poses(self, q: "_RecallQuery") -> list:
         return [pose_to_item(p) for p in self.memory.robot_poses(q.ws, q.we, q.room, q.max_results)]
+
+    def _recall_seen(self, q: "_RecallQuery") -> list:
+        if q.ws is None or q.we is None:
+            raise InputError("bad_request", "recall seen needs window_start and window_end")
+        return [span_to_item(h) for h in self.memory.seen_between(q.ws, q.we)]
 
     @memory_service("forget_failed", bad_request=(InputError,))
     def _on_forget(self, req: Forget.Request, resp: Forget.Response) -> Forget.Response:

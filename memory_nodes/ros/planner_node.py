@@ -287,6 +287,10 @@ class RosMemoryView:
         items = self._recall(_KIND.KIND_ROBOT_POSES, room_id=room_id, start_ns=start_ns, end_ns=end_ns, limit=limit)
         return [pose_from_item(i) for i in items]
 
+    def seen_between(self, start_ns: int, end_ns: int, limit: int = 0) -> List[HistorySpan]:
+        items = self._recall(_KIND.KIND_SEEN, start_ns=start_ns, end_ns=end_ns, limit=limit)
+        return [span_from_item(i) for i in items]
+
     def rooms(self) -> Dict[int, str]:
         rooms = dict(self._scene_graph()[0])
         if not rooms and self._places:
