@@ -95,7 +95,7 @@ def _world(seed: int, household: str):
     if household == "scale":
         from bench.scale import ScaleConfig, ScaleHousehold
         return ScaleHousehold(ScaleConfig(seed=seed))
-    return SyntheticHousehold(SynthConfig(seed=seed, jpeg_bytes=200, objects_per_room=8))
+    return SyntheticHousehold(SynthConfig(seed=seed, jpeg_bytes=200, objects_per_room=8, view_every=5))  # 1 Hz views
 
 
 def _frames(seed: int, days: int, household: str, lazy: bool) -> Iterable:
@@ -123,6 +123,7 @@ def run(robots: int, days: int, household: str, kill_at: float, down_s: float, q
         fig["fleet_server_start_s"] = round(time.monotonic() - t0, 2)
         sys.stderr.write(f"[fleet] server up in {fig['fleet_server_start_s']} s ({pg.root}); generating frames\n")
 
+        t_setup = time.monotonic()
         cfg = MemoryConfig()
         cfg.store = StoreConfig(synchronous="NORMAL", fsync_keyframes=False)
         fleet: List[Robot] = []
@@ -143,6 +144,7 @@ def run(robots: int, days: int, household: str, kill_at: float, down_s: float, q
         sys.stderr.write(f"\n[fleet] {robots} robots, {total_frames} frames, {expected} observations offered"
                          f"{' (estimated)' if lazy else ''}\n")
 
+        fig["fleet_setup_s"] = round(time.monotonic() - t_setup, 2)        # frames generated, stores opened
         stop = threading.Event()
         shippers = [threading.Thread(target=r.shipper.run, args=(stop,), daemon=True) for r in fleet]
 
@@ -201,9 +203,11 @@ def run(robots: int, days: int, household: str, kill_at: float, down_s: float, q
                 break
             time.sleep(0.05)
         ingest_s = time.monotonic() - t_ingest
+        fig["fleet_ingest_s"] = round(ingest_s, 2)
         stop.set()
         for th in shippers:
             th.join(timeout=5)
+        t_count = time.monotonic()
         sys.stderr.write(f"\n[fleet] ingest + drain {ingest_s:.1f} s; counting\n")
 
         rows, distinct = server.counts()
@@ -214,6 +218,7 @@ def run(robots: int, days: int, household: str, kill_at: float, down_s: float, q
             local_total += len(mine)
             local_lost += len(mine - set(server.obs_ids(r.robot_id)))
 
+        fig["fleet_count_s"] = round(time.monotonic() - t_count, 2)
         # cross-robot recall: every robot asks at once
         lat: List[float] = []
         lat_lock = threading.Lock()
@@ -234,6 +239,7 @@ def run(robots: int, days: int, household: str, kill_at: float, down_s: float, q
                     answered[0] += 1
                     answered[1] += int(bool(a.sightings) and a.source == "fleet")
 
+        t_recall = time.monotonic()
         per = max(1, queries // robots)
         askers = [threading.Thread(target=ask, args=(r, per, i)) for i, r in enumerate(fleet)]
         for th in askers:
@@ -265,8 +271,11 @@ def run(robots: int, days: int, household: str, kill_at: float, down_s: float, q
         for r in fleet:
             r.shipper.close()
             r.memory.close()
+        fig["fleet_recall_s"] = round(time.monotonic() - t_recall, 2)
         if capacity_rows > 0:
+            t_cap = time.monotonic()
             fig.update(_capacity(server, capacity_rows, capacity_robots, robots))
+            fig["fleet_capacity_s"] = round(time.monotonic() - t_cap, 2)
         server.close()
     finally:
         pg.cleanup()
@@ -302,7 +311,7 @@ def _capacity(server: FleetServer, n_rows: int, n_robots: int, askers: int) -> D
 
     def ask(seed: int) -> None:
         rng = random.Random(seed)
-        for k in range(40):
+        for k in range(30):
             c, t = rng.choice(classes), time.perf_counter()
             if k % 4 == 0:                     # a window in the past: the (class, stamp) index of the history
                 server.last_seen_by_any([c], before_ns=rng.randrange(last + 1))
@@ -319,7 +328,7 @@ def _capacity(server: FleetServer, n_rows: int, n_robots: int, askers: int) -> D
     for th in ths:
         th.join()
     sent = [0]
-    stop_at = time.monotonic() + 1.5
+    stop_at = time.monotonic() + 1.0
 
     def ship(i: int) -> None:
         k = 0
@@ -368,7 +377,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     days = a.days or (2 if a.quick else 30)
     household = a.household or ("synthetic" if a.quick else "scale")
     queries = a.queries or (400 if a.quick else 5000)
-    cap = a.capacity_rows if a.capacity_rows is not None else (150_000 if a.quick else 20_000_000)
+    cap = a.capacity_rows if a.capacity_rows is not None else (100_000 if a.quick else 20_000_000)
     fig = run(robots, days, household, a.kill_at, a.down_s, queries, a.keep, cap)
     rows = [("robots", fig["fleet_robots"]), ("observations offered", fig["fleet_observations_offered"]),
             ("committed locally", fig["fleet_observations_local"]),

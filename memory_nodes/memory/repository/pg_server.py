@@ -142,10 +142,12 @@ class ThrowawayServer:
                 raise RuntimeError(f"pg_ctl start failed: {last[-300:]}\n{tail}")
             time.sleep(0.2)
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast", wait: bool = True) -> None:
+        """pg_ctl stop: ``fast`` (a clean shutdown, with its checkpoint) or ``immediate`` (no checkpoint:
+        recovery on the next start)."""
         if self.postmaster_pid() is None:
             return
-        subprocess.run(self._cmd("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"),
+        subprocess.run(self._cmd("pg_ctl", "-D", str(self.data), "-m", mode, "-w" if wait else "-W", "stop"),
                        capture_output=True, text=True, timeout=60)
 
     def postmaster_pid(self) -> Optional[int]:
@@ -184,12 +186,11 @@ class ThrowawayServer:
         return self.url(name)
 
     def cleanup(self) -> None:
-        try:
-            self.stop()
-        finally:
-            if self.postmaster_pid() is not None:
-                self.kill9()
-            shutil.rmtree(self.root, ignore_errors=True)
+        """Stop the server without a checkpoint (``immediate``, not waited for: a backend blocked in an fsync
+        of data about to be removed would hold it for seconds; the postmaster still removes its shared
+        memory when its children are gone) and remove its folder."""
+        self.stop("immediate", wait=False)
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> "ThrowawayServer":
         self.start()
