@@ -203,3 +203,12 @@ def test_commit_across_a_server_kill_keeps_the_batch_and_retries(pg_server, new_
     mem2 = MemoryCore.open(url, vocab=vocab)
     assert mem2.ingested_through_ns == last
     mem2.close()
+
+
+def test_without_server_binaries_the_reason_says_how_to_get_them(monkeypatch):
+    from memory_nodes.memory.repository import pg_server
+    monkeypatch.setattr(pg_server, "find_bin_dir", lambda: None)
+    why = pg_server.unavailable_reason()
+    assert "initdb" in why and "apt-get install postgresql" in why
+    with pytest.raises(RuntimeError, match="apt-get install postgresql"):
+        pg_server.ThrowawayServer()
