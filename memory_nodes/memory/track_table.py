@@ -14,6 +14,7 @@ replaced, never changed in place, and assigning one (or the status) gives the tr
 """
 from __future__ import annotations
 
+from collections import abc
 from typing import List, Sequence
 
 import numpy as np
@@ -74,7 +75,7 @@ class TrackTable:
         self.gate, self.lo, self.hi, self.color, self.large, self.confirmed = gate, lo, hi, color, large, confirmed
 
 
-class TrackAttr(Sequence):
+class TrackAttr(abc.Sequence):
     """``[getattr(t, name) for t in tracks]`` without building it (association reads a few)."""
 
     def __init__(self, tracks: Sequence[Track], name: str):
