@@ -719,6 +719,16 @@ def probe_malformed(work: Path) -> Dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- ROS probes' plumbing
+def _die_with_parent() -> None:
+    """In a node process the probes start: SIGKILL it when the bench dies (a bench killed by a timeout left
+    memory nodes behind on its domain, acknowledging into the next run's probes)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)          # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
 class _RosProbe:
     """The probes' side of a ROS test: node processes on ``domain`` and an in-process client node to spin."""
 
@@ -739,7 +749,7 @@ class _RosProbe:
     def start(self, args: List[str], log: Any) -> Any:
         import subprocess
         return subprocess.Popen([sys.executable, "-m", *args], env=self.env, cwd=str(self.root), stdout=log,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
 
     def spin_until(self, pred: Callable[[], bool], timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s
