@@ -586,13 +586,26 @@ class QuestionParser:
         a class / room phrase or an allowed modifier (colour, size, material, number); otherwise the whole
         run is an unknown thing ("paper shredder"): a class word inside it is only a modifier."""
         covered = {i for _, a, b in classes for i in range(a, b)} | {i for _, a, b in rooms for i in range(a, b)}
+        class_words = {i for _, a, b in classes for i in range(a, b)}
+
+        def plain(j: int) -> bool:
+            w = words[j]
+            return j in covered or (w.isalpha() and w not in _BOUNDARY and not w.endswith(("ing", "ed", "ly")))
 
         def np_word(j: int) -> bool:
             w = words[j]
             if j in covered:
                 return True
-            if not w.isalpha() or w in _BOUNDARY or w.endswith(("ing", "ed", "ly")) and w not in _MODIFIERS:
+            if not w.isalpha():
                 return False
+            if w in _BOUNDARY:     # "the towel hook": a word the lists take for a verb, but a noun after a noun
+                return (j - 1) in class_words and (j + 1 == len(words) or not plain(j + 1)) and \
+                    self._resolve_class(w) is not None
+            if w.endswith(("ing", "ed", "ly")) and w not in _MODIFIERS:
+                # a gerund naming a kind ("the ironing board", "a cutting mat"): introduced like a noun phrase
+                # and followed by a noun
+                return (j > 0 and words[j - 1] in _DETERMINERS | _ADJECTIVES and j + 1 < len(words)
+                        and w.endswith("ing") and plain(j + 1))
             return True
 
         out: List[Tuple[int, int, bool, str]] = []
@@ -645,7 +658,9 @@ class QuestionParser:
         if needs_target and not classes and context and re.search(r"\b(it|them|one|they)\b", t):
             ctx_classes, _ = self._mentions(self._normalise(context))
             classes = ctx_classes[:1]
-        if needs_target and classes:
+        if needs_target and classes and role and role[0][2] and role[0][0] <= classes[0][1] < role[0][1]:
+            target_phrase = " ".join(w for k, w in enumerate(role[0][3].split()) if k or w not in _DETERMINERS)
+        elif needs_target and classes:       # the noun phrase as asked ("shower curtain"), not only the class words
             target_phrase = " ".join(words[classes[0][1]:classes[0][2]])
         else:
             target_phrase = ""
