@@ -37,13 +37,14 @@ Probes (each can fail; the figures count failures, never "passed" flags):
                (an exception escaping a callback, an UNKNOWN service reply, an invalid row stored).
   node_kills   the memory node process (ROS_DOMAIN_ID 106) SIGKILLed mid-ingest (frames published every 10 ms
                through the perception node's publish_frame, killed 0.3-1.2 s in, 0.1 s more of frames while it
-               is down), restarted, configured and activated, ``trials`` times (2 quick, 1000 full); perception
+               is down), restarted, configured and activated, ``trials`` times (1 quick, 1000 full); perception
                resends what memory did not acknowledge: node_kill_watermark_behind counts restarts whose store
                watermark is behind the last memory/ingested_through heard; node_kill_acked_lost the observations
                and views acknowledged (stamped at or before that) missing against an uninterrupted reference;
                node_kill_sent_lost / node_kill_sent_duplicated those of every frame sent missing / stored twice
                (node_kill_resent, node_kill_dropped_unacknowledged: perception's resend ring). Each next memory
-               process boots while the previous one ingests: node_kill_restart_s_max is configure + activate.
+               process boots ahead (up to 3 at once) while the previous one ingests: node_kill_restart_s_max is
+               configure + activate, and what is left of the boot.
 """
 from __future__ import annotations
 
@@ -729,16 +730,23 @@ def _die_with_parent() -> None:
         pass
 
 
+def _start_node(domain: int, args: List[str], log: Any) -> Any:
+    """``python -m <args>`` on ROS domain ``domain``, output to ``log``; it dies with the bench."""
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)}
+    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    return subprocess.Popen([sys.executable, "-m", *args], env=env, cwd=str(root), stdout=log,
+                            stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+
+
 class _RosProbe:
     """The probes' side of a ROS test: node processes on ``domain`` and an in-process client node to spin."""
 
     def __init__(self, domain: int, name: str):
         import rclpy
-        self.root = Path(__file__).resolve().parents[1]
-        self.env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "PYTHONUNBUFFERED": "1",
-                    "PYTHONPATH": os.pathsep.join(p for p in (str(self.root), os.environ.get("PYTHONPATH", ""))
-                                                  if p)}
-        self.env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+        self.domain = domain
         self.rclpy = rclpy
         self.ctx = rclpy.context.Context()
         rclpy.init(context=self.ctx, domain_id=domain)
@@ -747,9 +755,7 @@ class _RosProbe:
         self.ex.add_node(self.node)
 
     def start(self, args: List[str], log: Any) -> Any:
-        import subprocess
-        return subprocess.Popen([sys.executable, "-m", *args], env=self.env, cwd=str(self.root), stdout=log,
-                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        return _start_node(self.domain, args, log)
 
     def spin_until(self, pred: Callable[[], bool], timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s
@@ -823,7 +829,7 @@ def probe_services(work: Path, bursts: int) -> Dict[str, Any]:
     node, ex, spin_until = ros.node, ros.ex, ros.spin_until
     logs = [open(work / f"{n}.log", "w") for n in ("memory", "planner")]
     procs = [ros.start(["memory_nodes.ros.memory_node", "--ros-args", "--params-file",
-                        str(ros.root / "config" / "memory.yaml"), "-p", f"data_dir:={work}",
+                        str(Path(__file__).resolve().parents[1] / "config" / "memory.yaml"), "-p", f"data_dir:={work}",
                         "-p", "node.flush_period_s:=0.1", "-p", "vocab.allow_model:=false"], logs[0]),
              ros.start(["memory_nodes.ros.planner_node", "--ros-args", "-p", "parser.use_embeddings:=false",
                         "-p", "node.server_wait_s:=10.0", "-p", "node.service_timeout_s:=20.0"], logs[1])]
@@ -937,7 +943,45 @@ def _store_watermark(path: str) -> int:
     return int(row[0]) if row else -1
 
 
-def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, Any]:
+class NodeKillLives:
+    """The memory processes probe_node_kills kills, started ahead (unconfigured: no store, no topics), up to 3
+    booting at once, while the probe makes its frames and the previous life ingests. (Started before the other
+    probes, their boot slowed those as much: on 2 cores the boot's CPU is what costs.)"""
+
+    def __init__(self, work: Path, trials: int):
+        self.path = str(work / "node_kill.db")
+        self.log = open(work / "node_kills.log", "w")
+        self.lives = trials + 1           # the last one only receives perception's resends
+        self.booting = [self._start(k) for k in range(min(self.lives, 3))]
+        self.first = 0                    # the life booting[0] is
+
+    def _start(self, k: int) -> Any:
+        """A fresh memory node ``memory_life<k>``: discovery may still list the killed one's services for a
+        while, so each life has its own lifecycle service (its topics are the same: relative to the namespace)."""
+        return _start_node(NODE_KILL_DOMAIN, [
+            "memory_nodes.ros.memory_node", "--ros-args", "-r", f"__node:=memory_life{k}",
+            "-p", f"store.path:={self.path}", "-p", "node.flush_period_s:=0.1", "-p", "node.max_future_s:=0.0",
+            "-p", "node.min_free_mb:=0.0", "-p", "vocab.allow_model:=false"], self.log)
+
+    def next(self) -> Any:
+        """The next life (``memory_life<first>`` before the call); one more starts booting behind it."""
+        if self.first + len(self.booting) < self.lives:
+            self.booting.append(self._start(self.first + len(self.booting)))
+        self.first += 1
+        return self.booting.pop(0)
+
+    def close(self, also: Any = None) -> None:
+        """SIGKILL what is left: what the last life acknowledged is in the store already (no shutdown wait)."""
+        for p in [also, *self.booting]:
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+        self.booting = []
+        self.log.close()
+
+
+def probe_node_kills(work: Path, trials: int, rng: random.Random,
+                     lives: "NodeKillLives | None" = None) -> Dict[str, Any]:
     """SIGKILL the memory node under ROS mid-ingest, restart it, check nothing acknowledged, nor anything
     perception sent, is lost or stored twice. The frames go out through the perception node's own publishing
     and resend code (an in-process PerceptionNode: ``publish_frame`` and its memory/ingested_through
@@ -950,26 +994,19 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, A
     from memory_nodes.ros.conversions.perception import frame_to_msg
     from memory_nodes.ros.perception_node import PerceptionNode
     from memory_nodes.ros.qos import EVENTS
-    path = str(work / "node_kill.db")
-    frames = _frames(130 * trials + 50, seed=17)
-    msgs = [frame_to_msg(f, "map") for f in frames]
+    lives = lives or NodeKillLives(work, trials)
+    path = lives.path
     ros = _RosProbe(NODE_KILL_DOMAIN, "reliability_node_kills")
     node, ex, spin_until = ros.node, ros.ex, ros.spin_until
+    frames = _frames(130 * trials + 50, seed=17)
+    msgs = [frame_to_msg(f, "map") for f in frames]
     perception = PerceptionNode(context=ros.ctx, parameter_overrides=[
         Parameter("detector.kind", value="oracle"), Parameter("node.input_timeout_s", value=0.0)])
     ex.add_node(perception)
     acks: List[int] = []
     node.create_subscription(IngestProgress, "memory/ingested_through",
                              lambda m: acks.append(time_to_ns(m.ingested_through)), EVENTS)
-    log = open(work / "node_kills.log", "w")
     max_ack, behind, done, restart_s, detail = -1, 0, 0, [], {}
-
-    def start(name: str) -> Any:
-        """A fresh memory node named ``name``: discovery may still list the killed one's services for a while,
-        so each life has its own lifecycle service (its topics are the same: relative to the namespace)."""
-        return ros.start(["memory_nodes.ros.memory_node", "--ros-args", "-r", f"__node:={name}",
-                          "-p", f"store.path:={path}", "-p", "node.flush_period_s:=0.1", "-p", "node.max_future_s:=0.0",
-                          "-p", "node.min_free_mb:=0.0", "-p", "vocab.allow_model:=false"], log)
 
     def feed(until: float, i: int) -> int:
         """Publish frames every 10 ms through perception until ``until`` (monotonic s); returns the next index."""
@@ -983,15 +1020,13 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, A
             ex.spin_once(timeout_sec=0.002)
         return i
     proc = None
-    nxt = start("memory_life0")
     i = 0
     try:
         for trial in range(trials):
             t0 = time.monotonic()
-            proc, name = nxt, f"memory_life{trial}"
-            ros.activate(f"{name}/change_state")
+            proc = lives.next()
+            ros.activate(f"memory_life{trial}/change_state")
             restart_s.append(time.monotonic() - t0)
-            nxt = start(f"memory_life{trial + 1}")       # the next life boots meanwhile (not configured yet)
             i = feed(time.monotonic() + rng.uniform(0.3, 1.2), i)
             for _ in range(5):                                       # acks already on their way
                 ex.spin_once(timeout_sec=0.002)
@@ -1010,18 +1045,17 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random) -> Dict[str, A
             if i >= len(msgs):
                 break
         # a last life: perception resends what it holds; wait until it holds nothing unacknowledged
-        proc = nxt
+        proc = lives.next()
         ros.activate(f"memory_life{done}/change_state")
         spin_until(lambda: len(perception._resend) == 0, 30, "perception's resends acknowledged")
     except TimeoutError as e:
         detail["stopped"] = str(e)
     finally:
-        _stop([p for p in (proc, nxt) if p is not None])
+        lives.close(proc)
         sent = {"resent": perception._resend.resent, "dropped": perception._resend.dropped}
         ex.remove_node(perception)
         perception.destroy_node()
         ros.close()
-        log.close()
     lost, sent_lost, sent_dup = _sent_lost(frames[:i], max_ack, path, str(work / "node_kill_ref.db"))
     return {"node_kill_trials": done, "node_kill_watermark_behind": behind, "node_kill_acked_lost": lost,
             "node_kill_sent_frames": i, "node_kill_sent_lost": sent_lost, "node_kill_sent_duplicated": sent_dup,
@@ -1070,7 +1104,7 @@ def main(argv: List[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="50 kills (under a minute)")
     ap.add_argument("--kills", type=int, default=None, help="SIGKILL trials (default 50 quick, 1000 full)")
     ap.add_argument("--node-kills", type=int, default=None,
-                    help="SIGKILLs of the memory node under ROS (default 2 quick, 1000 full)")
+                    help="SIGKILLs of the memory node under ROS (default 1 quick, 1000 full)")
     ap.add_argument("--fuzz-examples", type=int, default=None,
                     help="hypothesis examples per fuzz target (default: full 10000; quick only when given)")
     ap.add_argument("--json", default=None)
@@ -1080,14 +1114,14 @@ def main(argv: List[str] | None = None) -> int:
     rng = random.Random(a.seed)
     t0 = time.perf_counter()
     fig: Dict[str, Any] = {"mode": "quick" if a.quick else "full"}
+    node_kills = a.node_kills or (1 if a.quick else 1000)
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
         work = Path(tmp)
         for name, probe in (("kills", lambda: probe_kills(work, kills, rng)), ("corrupt", lambda: probe_corrupt(work)),
                             ("disk_full", lambda: probe_disk_full(work)), ("clock_jump", probe_clock_jump),
                             ("malformed", lambda: probe_malformed(work)),
                             ("services", lambda: probe_services(work, 1 if a.quick else 10)),
-                            ("node_kills", lambda: probe_node_kills(work, a.node_kills or (2 if a.quick else 1000),
-                                                                    rng)),
+                            ("node_kills", lambda: probe_node_kills(work, node_kills, rng)),
                             ("fuzz", lambda: probe_fuzz(a.fuzz_examples or 10_000))):
             if name == "fuzz" and a.quick and not a.fuzz_examples:
                 continue              # the suite runs it (200 per target); quick stays well under a minute
