@@ -37,7 +37,7 @@ Probes (each can fail; the figures count failures, never "passed" flags):
                (an exception escaping a callback, an UNKNOWN service reply, an invalid row stored).
   node_kills   the memory node process (ROS_DOMAIN_ID 106) SIGKILLed mid-ingest (frames published every 10 ms
                through the perception node's publish_frame, killed 0.3-1.2 s in, 0.1 s more of frames while it
-               is down), restarted, configured and activated, ``trials`` times (1 quick, 1000 full); perception
+               is down), restarted, configured and activated, ``trials`` times (2 quick, 1000 full); perception
                resends what memory did not acknowledge: node_kill_watermark_behind counts restarts whose store
                watermark is behind the last memory/ingested_through heard; node_kill_acked_lost the observations
                and views acknowledged (stamped at or before that) missing against an uninterrupted reference;
@@ -1104,7 +1104,7 @@ def main(argv: List[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="50 kills (under a minute)")
     ap.add_argument("--kills", type=int, default=None, help="SIGKILL trials (default 50 quick, 1000 full)")
     ap.add_argument("--node-kills", type=int, default=None,
-                    help="SIGKILLs of the memory node under ROS (default 1 quick, 1000 full)")
+                    help="SIGKILLs of the memory node under ROS (default 2 quick, 1000 full)")
     ap.add_argument("--fuzz-examples", type=int, default=None,
                     help="hypothesis examples per fuzz target (default: full 10000; quick only when given)")
     ap.add_argument("--json", default=None)
@@ -1114,7 +1114,7 @@ def main(argv: List[str] | None = None) -> int:
     rng = random.Random(a.seed)
     t0 = time.perf_counter()
     fig: Dict[str, Any] = {"mode": "quick" if a.quick else "full"}
-    node_kills = a.node_kills or (1 if a.quick else 1000)
+    node_kills = a.node_kills or (2 if a.quick else 1000)
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
         work = Path(tmp)
         for name, probe in (("kills", lambda: probe_kills(work, kills, rng)), ("corrupt", lambda: probe_corrupt(work)),
