@@ -281,3 +281,26 @@ def test_core_imports_neither_rclpy_nor_torch():
             "print(','.join(bad)); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_two_tracks_gone_from_one_view_one_merged_into_the_other(vocab):
+    """One view sees two empty spots: the first track to go missing is re-identified with the second (a
+    newcomer of its class) and merges it away; the loop must not then treat the merged track as live
+    (a KeyError in reid.merge killed ingest on LA-EQA dev home 104)."""
+    mem = MemoryCore.in_memory(vocab=vocab)
+    spot_a, spot_b = np.array([2.0, 0.0, 1.0]), np.array([3.0, 1.0, 1.0])
+    for k in range(3):
+        mem.ingest(PerceptionOutput(k * NS_PER_S, [_obs(k * NS_PER_S, "book", spot_a)]))
+    t1 = 100 * NS_PER_S
+    for k in range(3):
+        mem.ingest(PerceptionOutput(t1 + k * NS_PER_S, [_obs(t1 + k * NS_PER_S, "book", spot_b)]))
+    depth = np.full((30, 40), 5.0)
+    t2 = 200 * NS_PER_S
+    for k in range(5):
+        tk = t2 + k * 60 * NS_PER_S
+        mem.ingest(PerceptionOutput(tk, [], view=_view(tk, depth)))
+    # one object: it moved from A to B (the merge), then was gone from B too; the merged-away track gets no
+    # "disappeared" of its own (before: a second, bogus event for obj 2, or a KeyError when it found a match)
+    assert mem.objects() == ["obj_000001"]
+    assert [(e.kind, e.object_id) for e in mem.changes()] == [("moved", "obj_000001"),
+                                                             ("disappeared", "obj_000001")]

@@ -68,7 +68,12 @@ class Absences:
         vis = visibility(ab, v, pts, half)
         stamp = int(v.stamp_ns)
         rows = []
-        for tr, s in zip(trs, vis):
+        for tr0, s in zip(trs, vis):
+            # an earlier track of this view that went missing may have merged this one (gone from tracks) or
+            # changed it (a clone installed in its place): read it afresh
+            tr = ms.tracks.get(tr0.id)
+            if tr is None or tr.status not in (PRESENT, TENTATIVE):
+                continue
             if s != VISIBLE or stamp <= tr.last_seen_ns or not self.extent_in_view(v, tr):
                 continue
             if tr.status == TENTATIVE:
