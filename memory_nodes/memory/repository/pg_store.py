@@ -306,26 +306,7 @@ class PgStore(StoreBatch):
                 self._reconnect()
         except StoreError as e:
             raise store_error(f"{e}; the batch is kept for a retry", getattr(e, "fault", "io")) from e
-        conn = self.connection
-        try:
-            self._write(conn, self._ops, per_row=False)
-        except (psycopg.Error, OverflowError, ValueError, TypeError) as e:
-            self._rollback(conn)
-            fault = _fault(e)
-            if fault != "bad_row":
-                raise store_error(f"{self.path}: commit failed ({fault}): {str(e).strip()}; the batch is kept "
-                                  "for a retry", fault) from e
-            try:
-                self.rejected_rows += self._write(conn, self._ops, per_row=True)
-            except (psycopg.Error, OverflowError, ValueError, TypeError) as e2:
-                self._rollback(conn)
-                raise store_error(f"{self.path}: commit failed ({_fault(e2)}): {e2}; the batch is kept for a "
-                                  "retry", _fault(e2)) from e2
-        self._ops = []
-        try:
-            self.finish_file_deletes()
-        except psycopg.Error:
-            pass
+        self._write_batch(self.connection, (psycopg.Error,), _fault, (psycopg.Error,))
 
     @staticmethod
     def _rollback(conn: _Conn) -> None:

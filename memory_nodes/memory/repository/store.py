@@ -30,7 +30,7 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type
 
 from ...common.errors import StoreError
 from ..config import StoreConfig
@@ -84,6 +84,41 @@ class StoreBatch:
     _ops: List[Tuple[str, List[Sequence[Any]]]]
     _class_ids: Dict[str, int]
     _meta: Dict[str, str]
+    path: Any                   # Path (SQLite) or the URL without its password (PostgreSQL)
+    rejected_rows: int
+    # each backend's: one transaction of ops (per_row: row by row, returning how many were refused), a
+    # rollback, and the keyframe files whose rows a commit deleted
+    _write: Callable[[Any, List[Tuple[str, List[Sequence[Any]]]], bool], int]
+    _rollback: Callable[[Any], None]
+    finish_file_deletes: Callable[[], None]
+
+    # ----------------------------------------------------------------------------------- the commit
+    def _write_batch(self, conn: Any, errors: Tuple[Type[BaseException], ...],
+                     fault: Callable[[BaseException], str], cleanup_errors: Tuple[Type[BaseException], ...]) -> None:
+        """Both backends' commit of the queued batch: one transaction; on failure it is rolled back, the
+        batch stays queued and StoreError says why; rows the database refuses (``bad_row``) are dropped one
+        by one, the rest written, and counted. ``errors``: the driver's errors (plus the conversions');
+        ``fault``: its classifier; a failure finishing file deletes (``cleanup_errors``) is retried later."""
+        errors = errors + (OverflowError, ValueError, TypeError)
+        try:
+            self._write(conn, self._ops, False)       # the whole batch at once
+        except errors as e:
+            self._rollback(conn)
+            f = fault(e)
+            if f != "bad_row":
+                raise store_error(f"{self.path}: commit failed ({f}): {str(e).strip()}; the batch is kept for a "
+                                  "retry", f) from e
+            try:
+                self.rejected_rows += self._write(conn, self._ops, True)   # row by row
+            except errors as e2:
+                self._rollback(conn)
+                raise store_error(f"{self.path}: commit failed ({fault(e2)}): {e2}; the batch is kept for a "
+                                  "retry", fault(e2)) from e2
+        self._ops = []
+        try:
+            self.finish_file_deletes()
+        except cleanup_errors:
+            pass                      # the rows stay in pending_file_deletes: finished at a later commit
 
     # ----------------------------------------------------------------------------------- metadata
     def meta(self, key: str, default: str) -> str:
@@ -396,26 +431,7 @@ class Store(StoreBatch):
         self._write_unwritten()
         if not self._ops:
             return
-        conn = self.connection
-        try:
-            self._write(conn, self._ops, per_row=False)
-        except (sqlite3.Error, OverflowError, ValueError, TypeError) as e:
-            self._rollback(conn)
-            fault = fault_of(e)
-            if fault != "bad_row":
-                raise store_error(f"{self.path}: commit failed ({fault}): {e}; the batch is kept for a retry",
-                                  fault) from e
-            try:
-                self.rejected_rows += self._write(conn, self._ops, per_row=True)
-            except (sqlite3.Error, OverflowError, ValueError, TypeError) as e2:
-                self._rollback(conn)
-                raise store_error(f"{self.path}: commit failed ({fault_of(e2)}): {e2}; the batch is kept for a "
-                                  "retry", fault_of(e2)) from e2
-        self._ops = []
-        try:
-            self.finish_file_deletes()
-        except (sqlite3.Error, OSError):
-            pass                      # the rows stay in pending_file_deletes: finished at a later commit
+        self._write_batch(self.connection, (sqlite3.Error,), fault_of, (sqlite3.Error, OSError))
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
