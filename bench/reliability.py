@@ -42,7 +42,9 @@ Probes (each can fail; the figures count failures, never "passed" flags):
                watermark is behind the last memory/ingested_through heard; node_kill_acked_lost the observations
                and views acknowledged (stamped at or before that) missing against an uninterrupted reference;
                node_kill_sent_lost / node_kill_sent_duplicated those of every frame sent missing / stored twice
-               (node_kill_resent, node_kill_dropped_unacknowledged: perception's resend ring). Each next memory
+               (node_kill_resent, node_kill_dropped_unacknowledged: perception's resend ring; frames offered
+               while the ring is full are refused, not sent: node_kill_refused_memory_behind, out of
+               node_kill_offered_frames, and the sender sees them rejected by frame_ack). Each next memory
                process boots ahead (up to 3 at once) while the previous one ingests: node_kill_restart_s_max is
                configure + activate, and what is left of the boot.
 """
@@ -1008,13 +1010,16 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random,
                              lambda m: acks.append(time_to_ns(m.ingested_through)), EVENTS)
     max_ack, behind, done, restart_s, detail = -1, 0, 0, [], {}
 
+    published: List[int] = []           # frames perception sent (a full resend ring refuses: not sent)
+
     def feed(until: float, i: int) -> int:
-        """Publish frames every 10 ms through perception until ``until`` (monotonic s); returns the next index."""
+        """Offer frames every 10 ms to perception until ``until`` (monotonic s); returns the next index."""
         next_pub = 0.0
         while time.monotonic() < until and i < len(msgs):
             now = time.monotonic()
             if now >= next_pub:
-                perception.publish_frame(msgs[i])
+                if perception.publish_frame(msgs[i]):
+                    published.append(i)
                 i += 1
                 next_pub = now + 0.01
             ex.spin_once(timeout_sec=0.002)
@@ -1052,13 +1057,17 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random,
         detail["stopped"] = str(e)
     finally:
         lives.close(proc)
-        sent = {"resent": perception._resend.resent, "dropped": perception._resend.dropped}
+        sent = {"resent": perception._resend.resent, "dropped": perception._resend.dropped,
+                "refused": perception._resend.refused}
         ex.remove_node(perception)
         perception.destroy_node()
         ros.close()
-    lost, sent_lost, sent_dup = _sent_lost(frames[:i], max_ack, path, str(work / "node_kill_ref.db"))
+    lost, sent_lost, sent_dup = _sent_lost([frames[j] for j in published], max_ack, path,
+                                           str(work / "node_kill_ref.db"))
     return {"node_kill_trials": done, "node_kill_watermark_behind": behind, "node_kill_acked_lost": lost,
-            "node_kill_sent_frames": i, "node_kill_sent_lost": sent_lost, "node_kill_sent_duplicated": sent_dup,
+            "node_kill_offered_frames": i, "node_kill_sent_frames": len(published),
+            "node_kill_refused_memory_behind": sent["refused"],
+            "node_kill_sent_lost": sent_lost, "node_kill_sent_duplicated": sent_dup,
             "node_kill_resent": sent["resent"], "node_kill_dropped_unacknowledged": sent["dropped"],
             "node_kill_restart_s_max": round(max(restart_s), 2) if restart_s else None,
             "node_kill_detail": detail}
@@ -1099,6 +1108,8 @@ def probe_fuzz(examples: int) -> Dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ main
+_PROBES = ("kills", "corrupt", "disk_full", "clock_jump", "malformed", "services", "node_kills", "fuzz")
+
 def main(argv: List[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.reliability", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="50 kills (under a minute)")
@@ -1107,9 +1118,14 @@ def main(argv: List[str] | None = None) -> int:
                     help="SIGKILLs of the memory node under ROS (default 2 quick, 1000 full)")
     ap.add_argument("--fuzz-examples", type=int, default=None,
                     help="hypothesis examples per fuzz target (default: full 10000; quick only when given)")
+    ap.add_argument("--probes", default=None,
+                    help="comma-separated probes to run (default all): " + ", ".join(_PROBES))
     ap.add_argument("--json", default=None)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args(argv)
+    only = set(a.probes.split(",")) if a.probes else set(_PROBES)
+    if not only <= set(_PROBES):
+        ap.error(f"--probes: unknown {', '.join(sorted(only - set(_PROBES)))} (known: {', '.join(_PROBES)})")
     kills = a.kills or (50 if a.quick else 1000)
     rng = random.Random(a.seed)
     t0 = time.perf_counter()
@@ -1123,6 +1139,8 @@ def main(argv: List[str] | None = None) -> int:
                             ("services", lambda: probe_services(work, 1 if a.quick else 10)),
                             ("node_kills", lambda: probe_node_kills(work, node_kills, rng)),
                             ("fuzz", lambda: probe_fuzz(a.fuzz_examples or 10_000))):
+            if name not in only:
+                continue
             if name == "fuzz" and a.quick and not a.fuzz_examples:
                 continue              # the suite runs it (200 per target); quick stays well under a minute
             t = time.perf_counter()
@@ -1140,7 +1158,8 @@ def main(argv: List[str] | None = None) -> int:
             "malformed_silent", "bad_rows_stored", "watermark_pinned", "services_probed", "services_unanswered",
             "services_wrong_code", "ask_concurrent_calls", "ask_busy", "ask_concurrent_p95_ms",
             "recall_concurrent_calls", "recall_concurrent_p95_ms", "fuzz_examples_per_target", "fuzz_failures",
-            "node_kill_trials", "node_kill_watermark_behind", "node_kill_acked_lost", "node_kill_sent_frames",
+            "node_kill_trials", "node_kill_watermark_behind", "node_kill_acked_lost", "node_kill_offered_frames",
+            "node_kill_sent_frames", "node_kill_refused_memory_behind",
             "node_kill_sent_lost", "node_kill_sent_duplicated", "node_kill_resent", "node_kill_dropped_unacknowledged",
             "node_kill_restart_s_max",
             "fuzz_summary")

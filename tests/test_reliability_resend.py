@@ -110,3 +110,31 @@ def test_ring_resends_everything_to_a_memory_that_was_silent():
     assert ring.acked("m", 1, 1.0) == [] and len(ring) == 2         # heard within 3 s: nothing resent
     assert ring.acked("m", 1, 9.0) == [2, 3]                         # 8 s of silence: 2 and 3 again
     assert ring.acked("m", 3, 9.5) == [] and len(ring) == 0
+
+
+def test_ring_says_when_a_frame_would_not_fit_so_the_node_can_refuse_it():
+    """resend.when_full = refuse: the node asks room_for before sending; a full ring keeps every frame it holds
+    (nothing dropped), and room comes back as soon as a memory acknowledges."""
+    ring = ResendRing(max_frames=3, max_bytes=25)
+    assert ring.acked("m", 0, 0.0) == []
+    sent = []
+    for t in range(1, 6):
+        if ring.room_for(10):
+            ring.sent(t, t, 10)
+            sent.append(t)
+    assert sent == [1, 2] and ring.dropped == 0          # a third 10-byte frame would pass 25 bytes
+    assert ring.room_for(5) and not ring.room_for(6)
+    ring.sent(3, 3, 5)
+    assert not ring.room_for(0) and ring.dropped == 0    # 3 frames: full by count
+    assert ring.acked("m", 2, 0.5) == [] and len(ring) == 1 and ring.room_for(10)
+    big = ResendRing(max_frames=3, max_bytes=5)
+    assert big.room_for(100)                             # an empty ring takes any one frame (sent keeps one)
+    assert ResendRing(max_frames=0, max_bytes=1).room_for(10 ** 9)   # ring off: nothing held, nothing refused
+
+
+def test_perception_config_checks_the_full_ring_policy():
+    from memory_nodes.common.errors import ConfigError
+    from memory_nodes.perception.config import ResendConfig
+    ResendConfig(when_full="drop_oldest").validate()
+    with pytest.raises(ConfigError):
+        ResendConfig(when_full="block").validate()

@@ -433,9 +433,14 @@ class ResendConfig:
     max_mb: float = 200.0                # MB kept at most (keyframes carry depth and JPEG)
     silence_s: float = 10.0              # wall s: a memory not heard from this long (it publishes at least
     #                                      every second) may have been away: heard again, it gets all kept frames
+    when_full: str = "refuse"            # refuse: a new frame is rejected (frame_ack, no frames message) while
+    #                                      the ring is full, so memory's watermark never passes a frame sent and
+    #                                      not stored; drop_oldest: it is sent and the oldest kept is dropped
+    #                                      unacknowledged (fresher data, but that frame may be missing)
 
     def validate(self) -> None:
         _check(0 <= self.max_frames <= 1000, "resend.max_frames must be in [0, 1000]")
+        _check(self.when_full in ("refuse", "drop_oldest"), "resend.when_full must be refuse or drop_oldest")
         _check(self.max_mb > 0.0 and self.silence_s > 0.0, "resend.max_mb and resend.silence_s must be > 0")
 
 

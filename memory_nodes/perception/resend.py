@@ -17,8 +17,17 @@ frame it has not acknowledged, whatever it was sent before. Resends are idempote
 it already stored (``duplicate_frame``). So a memory crash loses nothing perception still holds, whether it
 was in flight, sent while memory was down, or stored and not yet acknowledged.
 
-Bounded by count and bytes (``max_frames``, ``max_bytes``): beyond either the oldest kept frame is dropped
-unacknowledged and counted (``dropped``) for the node to report; nothing is dropped silently.
+Bounded by count and bytes (``max_frames``, ``max_bytes``). What happens when a frame would not fit is the
+node's policy (``resend.when_full``):
+  refuse       (default) the new frame is not sent: ``room_for`` says no, the node rejects the frame
+               (perception/frame_ack without a perception/frames message: the sender sees it refused) and
+               counts it (``refused``). Every frame perception did send stays kept until a memory that
+               received it acknowledges it, so memory's time watermark can never pass a frame perception
+               sent and memory does not hold: the ring's bound becomes back-pressure, not loss.
+  drop_oldest  the new frame is sent and the oldest kept one is dropped unacknowledged (``sent`` returns
+               and ``dropped`` counts them). Fresher data survives a long outage, but memory's watermark
+               later passes the dropped frames' stamps: a frame the sender saw accepted may be missing.
+Either way nothing is dropped silently.
 """
 from __future__ import annotations
 
@@ -49,6 +58,7 @@ class ResendRing:
         self.dropped = 0           # frames dropped unacknowledged (overflow)
         self.resent = 0            # frames resent
         self.n_acked = 0           # frames acknowledged
+        self.refused = 0           # frames not sent because the ring was full (policy refuse: the node counts)
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -56,6 +66,14 @@ class ResendRing:
     @property
     def readers(self) -> List[Hashable]:
         return list(self._known)
+
+    def room_for(self, nbytes: int) -> bool:
+        """Would one more frame of ``nbytes`` fit without dropping a kept one? (Always with the ring off; a
+        frame larger than ``max_bytes`` fits an empty ring, as ``sent`` keeps at least one.)"""
+        if self.max_frames == 0:
+            return True
+        return len(self._kept) < self.max_frames and (
+            not self._kept or self.nbytes + max(0, int(nbytes)) <= self.max_bytes)
 
     def sent(self, stamp_ns: int, item: Any, nbytes: int) -> int:
         """Keep one published frame; returns how many frames overflowed (dropped unacknowledged) now."""

@@ -10,7 +10,9 @@ it finished or rejected, for the simulator's lockstep). It also subscribes memor
 frame it publishes is kept (``resend.max_frames`` / ``resend.max_mb``, resend.py) until a memory that received
 it acknowledges it; a memory heard from for the first time (a restart after a crash) is sent again, in order,
 what it did not acknowledge, and memory refuses what it already stored (``duplicate_frame``), so a memory crash
-loses nothing perception still holds. What overflows the ring is logged (once) and counted.
+loses nothing perception still holds. While the ring is full a new frame is refused (``memory_behind``:
+rejected, so its frame_ack comes without a frames message; resend.when_full = refuse, the default) or the
+oldest kept frame is dropped (drop_oldest); either is logged once and counted.
 
 Frames are approximately time-synchronized by message_filters' ApproximateTimeSynchronizer where it is
 installed, else by the core's ApproxTimeSync. A rejected frame (bad encoding, step, size, no valid depth,
@@ -27,8 +29,8 @@ synchronization, tf) and how to fix it.
 
 Diagnostics (``/diagnostics``, see diagnostics.py): ``perception: inputs`` (each input topic's rate over a
 5 s steady window and count; WARN when a camera topic is silent), ``perception: frames`` (processed,
-rejected by cause, waiting for tf, unacknowledged frames held / resent / dropped unacknowledged; WARN when
-frames were rejected or dropped unacknowledged in the last 5 s, ERROR when camera images
+rejected by cause, waiting for tf, unacknowledged frames held / resent / dropped unacknowledged / refused
+(memory behind); WARN when frames were rejected or dropped unacknowledged in the last 5 s, ERROR when camera images
 arrive and no frame is processed, with InputWatch's reason) and ``perception: detector`` (kind, mean and
 max time per frame).
 """
@@ -434,7 +436,19 @@ class PerceptionNode(Node):
         except (ValueError, TypeError, IndexError, OverflowError, FloatingPointError) as e:
             self._reject("malformed_input", f"{type(e).__name__}: {e}", stamp)
             return True
-        self.publish_frame(frame_to_msg(out, self.map_frame))
+        if not self.publish_frame(frame_to_msg(out, self.map_frame)):
+            # refused (resend.when_full = refuse): rejected, so the sender's frame_ack says so; the place graph
+            # and rooms perception built from it are its own state and still go out
+            self._reject("memory_behind", (
+                f"memory has not acknowledged the last {len(self._resend)} frames perception sent "
+                f"({self._resend.nbytes / 1e6:.0f} MB; resend.max_frames = {self.config.resend.max_frames}, "
+                f"resend.max_mb = {self.config.resend.max_mb:g}): new frames are refused until it does "
+                f"({self._resend.refused} so far); is memory up and acknowledging on {PROGRESS}?"), stamp)
+            if out.places is not None:
+                self.pub_places.publish(place_graph_to_msg(out.places, self.map_frame))
+            if out.rooms is not None:
+                self.pub_rooms.publish(rooms_to_msg(out.rooms, self.map_frame))
+            return True
         if out.places is not None:
             self.pub_places.publish(place_graph_to_msg(out.places, self.map_frame))
         if out.rooms is not None:
@@ -448,11 +462,16 @@ class PerceptionNode(Node):
         return True
 
     # ------------------------------------------------------------------ acknowledgements and resends
-    def publish_frame(self, frame_msg: FrameObservations) -> None:
-        """Publish one frame on perception/frames and keep it until memory acknowledges it (overflow: the
-        oldest kept are dropped, logged once and counted)."""
+    def publish_frame(self, frame_msg: FrameObservations) -> bool:
+        """Publish one frame on perception/frames and keep it until memory acknowledges it. The ring full:
+        with resend.when_full = refuse the frame is not sent (False; counted, the caller rejects it), with
+        drop_oldest it is sent and the oldest kept are dropped unacknowledged (logged once and counted)."""
+        nbytes = _frame_bytes(frame_msg)
+        if self.config.resend.when_full == "refuse" and not self._resend.room_for(nbytes):
+            self._resend.refused += 1
+            return False
         self.pub_frames.publish(frame_msg)
-        dropped = self._resend.sent(time_to_ns(frame_msg.header.stamp), frame_msg, _frame_bytes(frame_msg))
+        dropped = self._resend.sent(time_to_ns(frame_msg.header.stamp), frame_msg, nbytes)
         if dropped:
             for _ in range(dropped):
                 self._unacked_drops.tick(time.monotonic())
@@ -460,7 +479,8 @@ class PerceptionNode(Node):
                 f"{self._resend.dropped} frame(s) dropped unacknowledged so far: memory has not acknowledged "
                 f"the last {len(self._resend)} frames ({self._resend.nbytes / 1e6:.0f} MB; resend.max_frames = "
                 f"{self.config.resend.max_frames}, resend.max_mb = {self.config.resend.max_mb:g}); is memory up "
-                f"and acknowledging on {PROGRESS}?"))
+                f"and acknowledging on {PROGRESS}? (resend.when_full = refuse would refuse new frames instead)"))
+        return True
 
     @_guarded
     def _on_progress(self, msg: IngestProgress, info: Optional[Dict[str, Any]]) -> None:
@@ -569,7 +589,8 @@ class PerceptionNode(Node):
                     "frames subscribers": self.pub_frames.get_subscription_count(),
                     # sent, not yet acknowledged by memory (kept for a resend), resent, dropped unacknowledged
                     "unacknowledged held": len(self._resend), "unacknowledged held (MB)": self._resend.nbytes / 1e6,
-                    "frames resent": self._resend.resent, "frames dropped unacknowledged": self._resend.dropped})
+                    "frames resent": self._resend.resent, "frames dropped unacknowledged": self._resend.dropped,
+                    "frames refused (memory behind)": self._resend.refused})
         s.counts("rejected", rejected)
         drops = self._unacked_drops.count(now)
         if drops:
