@@ -114,6 +114,7 @@ class Ctx:
         self._receptacles: Optional[List[Tuple[np.ndarray, int]]] = None
         # furniture_near's cache: (class, position) of every remembered piece of furniture (receptacle)
         self._furniture: Optional[List[Tuple[str, np.ndarray]]] = None
+        self._color_tol: Optional[float] = None      # color_ok's tolerance (from the remembered sightings)
 
     @property
     def rooms(self) -> Dict[int, str]:
@@ -208,3 +209,21 @@ class Ctx:
             out = [s for s, d in zip(out, dist) if d <= best + 0.15 or color_name(s.color_rgb)[0] == want]
         out.sort(key=lambda s: -s.last_seen_ns)
         return out
+
+    def color_ok(self, rgb) -> bool:
+        """Whether a detection's colour fits the asked one (always, when none was asked): its palette name
+        is the asked colour, or it is no farther from it than the remembered target's colour (+ 0.15, the
+        same tolerance ``sightings`` uses). A look that finds a black shoe does not answer "where are my
+        white shoes"."""
+        q = self.query
+        if not q.color:
+            return True
+        want = canonical_color(q.color)
+        name, _ = color_name(rgb)
+        if name == want:
+            return True
+        ref = np.asarray(_PALETTE.get(want, (0.5, 0.5, 0.5)))
+        if self._color_tol is None:
+            dist = [float(np.linalg.norm(np.asarray(s.color_rgb, dtype=float) - ref)) for s in self.sightings()]
+            self._color_tol = (min(dist) if dist else 0.2) + 0.15
+        return float(np.linalg.norm(np.asarray(rgb, dtype=float) - ref)) <= self._color_tol

@@ -513,7 +513,8 @@ class _Run:
                     continue
                 out.append(o)
             return out
-        out = [o for o in look.observations if self.ctx.canonical(o.class_name) == q.target]
+        out = [o for o in look.observations if self.ctx.canonical(o.class_name) == q.target
+               and self.ctx.color_ok(o.color_rgb)]
         if q.kind in (Q.EXISTS, Q.COUNT) and (q.room or q.receptacle):
             # only detections inside the asked region (room / on the receptacle) are evidence
             from .present import _in_region, _region_rooms

@@ -193,22 +193,41 @@ def past_presence(ctx: Ctx) -> Decision:
         return Decision([Option(label="set:" + ",".join(names), text=", ".join(names) or "nothing",
                                 prob=conf ** max(1, len(names)), items=names, evidence=ev)],
                         "stored sightings at that time", ev)
-    spans = [s for s in ctx.memory.history(q.target, start_ns=start, end_ns=end)
-             if (rooms is None or s.room_id in rooms)]
-    if q.receptacle:
-        spans = [s for s in spans if _near_receptacle(ctx, np.asarray(s.position_m), s.room_id)]
-    ids = sorted({s.object_id for s in spans})
-    ev = stack_evidence([s.evidence for s in spans])
+    def inside(pos, room_id: int) -> bool:
+        if rooms is not None and room_id not in rooms:
+            return False
+        return not q.receptacle or _near_receptacle(ctx, np.asarray(pos, dtype=float), room_id)
+
+    spans = [s for s in ctx.memory.history(q.target, start_ns=start, end_ns=end) if inside(s.position_m, s.room_id)]
+    # P(each instance was there then): seen there during the window (conf: the detector may have been
+    # wrong); else where memory last saw it before the window's end, with the staleness model's P(still
+    # there) at that time (memory's hindsight: 1 within a stay, 0 once a later stay began). The robot rarely
+    # looks at the asked hour, so counting only what it saw then says 0 for a room full of things.
+    q_of: Dict[str, float] = {s.object_id: conf for s in spans}
+    t_at = min(end if end is not None else ctx.now_ns, ctx.now_ns)
+    ev_parts = [s.evidence for s in spans]
+    for s in ctx.memory.last_seen(q.target, before_ns=t_at):
+        if s.object_id in q_of or not inside(s.position_m, s.room_id):
+            continue
+        pq = conf * float(min(1.0, max(0.0, s.p_still_there)))
+        if pq > 0.0:
+            q_of[s.object_id] = pq
+            ev_parts.append(s.evidence)
+    ev = stack_evidence(ev_parts)
+    from .belief import poisson_binomial
+    # and an instance memory never saw there (as the present-tense belief's unseen_instance_rate)
+    pmf = poisson_binomial(list(q_of.values()) + [ctx.cfg.belief.unseen_instance_rate])
     if q.kind == Q.COUNT:
-        n = len(ids)
-        return Decision([Option(label=f"count:{n}", text=str(n), prob=conf, count=n, evidence=ev)],
-                        "instances seen during that time", ev)
-    yes = bool(ids)
-    p = conf if yes else conf * 0.9
+        order = [int(k) for k in np.argsort(-pmf, kind="stable")[:3]]
+        opts = [Option(label=f"count:{k}", text=str(k), prob=float(pmf[k]), count=k, evidence=ev) for k in order]
+        return Decision(opts, f"instances seen then or last seen there before ({len(spans)} sighting(s) then)", ev)
+    p_yes = 1.0 - float(pmf[0])
+    yes = p_yes >= 0.5
+    p = p_yes if yes else 1.0 - p_yes
     return Decision([Option(label="yes" if yes else "no", text="yes" if yes else "no", prob=p, yes_no=yes,
                             evidence=ev),
                      Option(label="no" if yes else "yes", text="no" if yes else "yes", prob=1 - p, yes_no=not yes)],
-                    "stored sightings during that time", ev)
+                    "stored sightings during that time, or last seen there before", ev)
 
 
 def receptacle_positions(ctx: Ctx) -> List[Tuple[np.ndarray, int]]:
@@ -276,10 +295,20 @@ def where_usually(ctx: Ctx) -> Decision:
         wins[max(day.items(), key=lambda kv: kv[1])[0]] += 1
     n_days = len(per_day)
     for o in opts:
-        o.prob = (wins.get(o.label, 0) + 0.5) / (n_days + 0.5 * len(opts))
+        # P(this place holds it more often than not): the days it won out of the days seen, as a
+        # Beta(wins + 1, losses + 1) posterior of its daily share, P(share > 1/2)
+        k = wins.get(o.label, 0)
+        o.prob = _beta_tail_half(k + 1, n_days - k + 1)
     opts.sort(key=lambda o: -o.prob)
     return Decision(opts, f"where it spent most of the day on {wins.get(opts[0].label, 0)} of {n_days} day(s)",
                     stack_evidence([o.evidence for o in opts[:3]]))
+
+
+def _beta_tail_half(a: int, b: int) -> float:
+    """P(X > 1/2) for X ~ Beta(a, b), integer a, b >= 1: the binomial identity
+    P(Beta(a, b) > 1/2) = P(Binomial(a + b - 1, 1/2) < a)."""
+    n = a + b - 1
+    return float(sum(math.comb(n, j) for j in range(a)) / 2.0 ** n)
 
 
 def _tod_h(t_ns: int, ctx: Ctx) -> float:
@@ -456,5 +485,15 @@ def days_seen(ctx: Ctx) -> Decision:
         ev = ev.merged(s.evidence)
     n = len(days)
     total = max(1, int(round((day_start_ns(end, cal) - day_start_ns(start, cal)) / NS_PER_DAY)) + 1)
-    return Decision([Option(label=f"count:{n}", text=f"{n} of {total} day(s)", prob=0.8, count=n, evidence=ev)],
-                    f"days with a stored sighting there in the last {total} day(s)", ev)
+    # how sure: a day settles when the robot saw the target that day (there or elsewhere); on a day it did
+    # not, the stored stay only bridges the gap between sightings (it may have left and come back), so the
+    # count is as sure as the days it rests on
+    seen_days = set()
+    for s in ctx.memory.history(q.target, start_ns=start, end_ns=end):
+        for t in (s.start_ns, s.end_ns):
+            if start <= t <= end:
+                seen_days.add(day_start_ns(t, cal))
+    settled = min(total, len(seen_days))
+    p = (0.95 ** settled) * (0.7 ** (total - settled))
+    return Decision([Option(label=f"count:{n}", text=f"{n} of {total} day(s)", prob=p, count=n, evidence=ev)],
+                    f"days with a stored sighting there in the last {total} day(s) ({settled} seen that day)", ev)
