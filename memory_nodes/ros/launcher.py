@@ -3,7 +3,9 @@
 It reads the same launch/*.launch.yaml that `ros2 launch` reads on a real install and starts the same
 executables with the same arguments launch_ros would give them: node name, namespace, parameter files,
 inline parameters, remappings, log level. Supported: `arg` (default, choice), `let`, `set_env`, `log`,
-`node` (pkg, exec, name, namespace, args, param [from | name/value], remap, env), `group` (scoped unless
+`node` (pkg, exec, name, namespace, args, param [from | name/value], remap, env), `executable` (cmd, name,
+cwd, env: a plain process, as launch's ExecuteProcess; a leading ``python3`` / ``python`` in cmd is this
+runner's own interpreter, the venv's, as ``python3`` on PATH is the ROS install's), `group` (scoped unless
 ``scoped: false``; ``namespace`` as a shorthand for a push), `push-ros-namespace`, `include` (file, arg),
 `set_remap` and `set_parameter`, each with if/unless, and the substitutions $(var), $(env), $(find-pkg-share),
 $(dirname), $(not), and $(eval) of a Python expression made of string/number literals, comparisons,
@@ -205,6 +207,8 @@ class NodeSpec:
     namespace: str = ""
     parameters: Dict[str, object] = field(default_factory=dict)   # set inline by the launch file (last wins)
     params_files: List[str] = field(default_factory=list)         # its `from` parameter files, in order
+    is_node: bool = True                        # False: an `executable` (a plain process, no ROS arguments)
+    cwd: Optional[str] = None                   # executable: its working directory (None: the runner's)
 
     @property
     def fqn(self) -> str:
@@ -313,6 +317,8 @@ def _walk(actions, ctx: Context, out: Description, tmpdir, declared: set, depth:
             _include(body, ctx, out, tmpdir, declared, depth)
         elif tag == "node":
             out.nodes.append(_node(body, ctx, tmpdir))
+        elif tag == "executable":
+            out.nodes.append(_executable(body, ctx))
         else:
             raise LaunchError(f"launch tag {tag!r} is not supported by the pip runner")
 
@@ -390,6 +396,20 @@ def _node(body, ctx: Context, tmpdir: Path) -> NodeSpec:
     return NodeSpec(name=name, command=cmd, env=env, namespace=ns, parameters=every_inline, params_files=files)
 
 
+def _executable(body, ctx: Context) -> NodeSpec:
+    """ExecuteProcess: ``cmd`` split as a command line (no shell); ``name`` (default: the program's name)."""
+    cmd = shlex.split(str(ctx.subst(body["cmd"])))
+    if not cmd:
+        raise LaunchError("executable: empty cmd")
+    if cmd[0] in ("python3", "python"):       # the interpreter this runner (and the venv's nodes) run on
+        cmd[0] = sys.executable
+    name = str(ctx.subst(body.get("name", Path(cmd[0]).name)))
+    env = dict(ctx.env)
+    env.update({ctx.subst(e["name"]): ctx.subst(e["value"]) for e in body.get("env", []) or []})
+    cwd = ctx.subst(body["cwd"]) if body.get("cwd") else None
+    return NodeSpec(name=name, command=cmd, env=env, is_node=False, cwd=cwd)
+
+
 def params_file_warnings(nodes: Sequence[NodeSpec]) -> List[str]:
     """One line per cause: a parameter file whose sections apply to no node of the launch; a file given to
     a node that has a section for the node's name (``planner``, ``/other_ns/planner``) none of whose
@@ -404,7 +424,7 @@ def params_file_warnings(nodes: Sequence[NodeSpec]) -> List[str]:
             continue
         if isinstance(data, dict):
             sections[f] = [k for k, v in data.items() if isinstance(v, dict)]
-    fqns = [n.fqn for n in nodes]
+    fqns = [n.fqn for n in nodes if n.is_node]
     dead = set()
     for f, keys in sections.items():
         if keys and not any(node_key_matches(k, q) for k in keys for q in fqns):
@@ -461,7 +481,8 @@ class Stack:
             env.setdefault("PYTHONUNBUFFERED", "1")
             env.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
             p = subprocess.Popen(s.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True, text=True, bufsize=1)
+                                 stdin=subprocess.DEVNULL, start_new_session=True, text=True, bufsize=1,
+                                 cwd=s.cwd)
             self.procs[s.name] = p
             t = threading.Thread(target=self._pump, args=(s.name, p), daemon=True)
             t.start()

@@ -24,6 +24,12 @@ beyond that is answered BUSY at once. A bad field is BAD_REQUEST naming it (``re
 over-long or control-character question, a NaN / infinite / negative budget_m or timeout_s, a reversed
 window or one starting more than ``services.max_window_ahead_s`` past the node clock.
 
+Fleet questions (section ``fleet``, config/fleet.yaml; memory_nodes/planner/fleet_questions.py): a question
+with a fleet scope ("has any robot seen my keys today?", "which robot saw the mug last?") is answered
+before the normal path from the fleet server (``fleet.url``) through FleetView, naming the robot and its
+evidence; with ``fleet.url`` empty, or the server unreachable, from this robot's own memory (over
+memory/recall), the answer saying it covers only this robot. Other questions are answered as before.
+
 Diagnostics (``/diagnostics``, see diagnostics.py): ``planner: answers`` (questions answered / not sure /
 cannot parse / failed, the last answer's latency; WARN when the last question failed) and ``planner:
 connections`` (memory/recall, memory/get_scene_graph and navigate_to_pose available; ERROR without memory,
@@ -51,7 +57,7 @@ from rclpy.node import Node
 from rclpy.task import Future
 
 from memory_nodes.common.config import ConfigError
-from memory_nodes.common.errors import InputError, MemoryStackError
+from memory_nodes.common.errors import InputError, MemoryStackError, StoreError
 from memory_nodes.common.geometry import R_to_quat
 from memory_nodes.common.place_graph import shortest_place_path
 from memory_nodes.common.protocols import (
@@ -64,8 +70,11 @@ from memory_nodes.common.protocols import (
     PoseSample,
     Sighting,
 )
+from memory_nodes.memory.repository.fleet import FleetConfig, fleet_robot_id
+from memory_nodes.planner import query as Q
 from memory_nodes.planner.answer import ANSWERED, CANNOT_PARSE, NOT_SURE, STOP_CANCELLED, Answer
 from memory_nodes.planner.config import PlannerConfig
+from memory_nodes.planner.fleet_questions import answer_fleet, detect_fleet_question
 from memory_nodes.planner.planner import Feedback, Planner
 
 from . import compat
@@ -154,6 +163,7 @@ PARAMETERS = (
     Section(ServicesConfig, "services.", ranges={
         "services.queue_depth": (1, None), "services.max_concurrent_asks": (1, None),
         "services.max_question_chars": (1, None), "services.max_window_ahead_s": (0.0, None)}),
+    Section(FleetConfig, "fleet.", ranges={"fleet.min_score": _UNIT, "fleet.batch": (1, None)}),
 )
 NONE, UNKNOWN, TIMEOUT, MEMORY_UNAVAILABLE, NAVIGATION_FAILED, CANCELED = 0, 1, 2, 3, 4, 5
 BAD_REQUEST, BUSY = Ask.Response.BAD_REQUEST, Ask.Response.BUSY
@@ -161,6 +171,14 @@ BAD_REQUEST, BUSY = Ask.Response.BAD_REQUEST, Ask.Response.BUSY
 
 class WaitTimeout(MemoryStackError):
     """A service, action or topic did not answer in time."""
+
+
+class _UnreachableFleet:
+    """Stands for a configured fleet server that could not be opened: every call fails, so FleetView answers
+    from this robot's own memory and says the server was unreachable (not that none is configured)."""
+
+    def __getattr__(self, name: str):
+        raise StoreError(f"the fleet server could not be reached ({name})")
 
 
 def wait_future(fut, timeout_s: float, what: str):
@@ -408,6 +426,9 @@ class PlannerNode(Node):
         self._params.declare_sections(PARAMETERS)
         self.config = self._params.read(PlannerConfig)
         self.admission = self._params.read(ServicesConfig, "services.")
+        self.fleet_config = self._params.read(FleetConfig, "fleet.")
+        self.robot_id = fleet_robot_id(self.fleet_config.robot_id, self.get_namespace())
+        self._fleet_server: Any = None       # FleetServer, opened at the first fleet question (fleet.url set)
         cfg = self.config
         from memory_nodes.vocab.vocabulary import default_vocabulary
         self.vocab = default_vocabulary()
@@ -466,6 +487,9 @@ class PlannerNode(Node):
         self.diagnostics.add("connections", self._diagnose_connections)
         self.get_logger().info(f"planner up: selection={cfg.explore.selection}, lambda={cfg.utility.lambda_per_m}/m, "
                                f"c_wrong={cfg.utility.c_wrong}, granularity={cfg.explore.answer_granularity}")
+        if self.fleet_config.url:
+            from memory_nodes.memory.repository.fleet import redact_url
+            self.get_logger().info(f"fleet questions: robot {self.robot_id!r} on {redact_url(self.fleet_config.url)}")
 
     def log_once(self, key: str, text: str) -> None:
         """A warning per key, repeated at most every 30 s (debug in between)."""
@@ -565,8 +589,18 @@ class PlannerNode(Node):
                 return True
             return is_cancelled()
         memory = RosMemoryView(self)
-        nav = RosNavigator(self, memory, should_stop) if req.budget_m > 0 else None
         now_ns = self.get_clock().now().nanoseconds
+        try:
+            fleet = self._answer_fleet(req, memory, now_ns)
+        except MemoryStackError as e:
+            self.log_once(f"fleet:{type(e).__name__}", f"fleet question failed: {e}")
+            return None, MEMORY_UNAVAILABLE, str(e)
+        except Exception as e:  # nothing escapes into the executor
+            self.get_logger().error(f"fleet question failed unexpectedly: {type(e).__name__}: {e}")
+            return None, UNKNOWN, f"{type(e).__name__}: {e}"
+        if fleet is not None:
+            return fleet, NONE, ""
+        nav = RosNavigator(self, memory, should_stop) if req.budget_m > 0 else None
         try:
             a = self.planner.answer(req.question, now_ns, budget_m=float(req.budget_m), window=window_from_request(req),
                                     should_stop=should_stop, on_feedback=on_feedback, memory=memory, navigator=nav)
@@ -586,6 +620,47 @@ class PlannerNode(Node):
         elif a.error:
             code, msg = NAVIGATION_FAILED, a.error
         return a, code, msg
+
+    def _fleet(self):
+        """The fleet server, opened at the first fleet question (None: fleet.url empty, or not reachable now;
+        the next fleet question tries again)."""
+        if self._fleet_server is None and self.fleet_config.url:
+            from memory_nodes.memory.repository.fleet import FleetServer, redact_url
+            try:
+                self._fleet_server = FleetServer(self.fleet_config.url, pool_size=2,
+                                                 timeout_s=self.fleet_config.timeout_s)
+            except Exception as e:  # unreachable or refused: this robot's own memory answers, saying so
+                self.log_once("fleet-open", f"fleet server {redact_url(self.fleet_config.url)} not reachable "
+                                            f"({type(e).__name__}: {e}): fleet questions answered from this "
+                                            "robot's own memory")
+                return None
+        return self._fleet_server
+
+    def _answer_fleet(self, req, memory: RosMemoryView, now_ns: int) -> Optional[Answer]:
+        """A fleet question answered (None: the question has no fleet scope)."""
+        fq = detect_fleet_question(req.question, self.planner.parser, now_ns, window_from_request(req))
+        if fq is None:
+            return None
+        from memory_nodes.memory.repository.fleet import FleetView
+        server = self._fleet()
+        if server is None and self.fleet_config.url:     # configured, but could not be opened: say so
+            server = _UnreachableFleet()
+        view = FleetView(self.robot_id, memory, server, self.fleet_config.min_score, vocab=self.vocab)
+        rooms: Dict[str, Dict[int, str]] = {}
+
+        def room_label(room_id: int) -> str:
+            """This robot's room names, read once per question and only for its own sightings (at most a
+            second's wait for memory/get_scene_graph: without it the answer names room ids)."""
+            if "r" not in rooms:
+                rooms["r"] = {}
+                if self.graph_client.wait_for_service(timeout_sec=min(1.0, self.config.node.server_wait_s)):
+                    try:
+                        rooms["r"] = memory.rooms()
+                    except MemoryStackError:
+                        pass
+            return rooms["r"].get(room_id, "")
+        p = self.planner.calibrator.apply(self.config.belief.past_span_confidence, Q.LAST_SEEN)
+        return answer_fleet(fq, view, self.robot_id, now_ns, p, room_label=room_label)
 
     def _answer_counted(self, req, is_cancelled: Callable[[], bool], on_feedback=None,
                         admitted_s: Optional[float] = None) -> Tuple[Optional[Answer], int, str]:
@@ -673,6 +748,9 @@ class PlannerNode(Node):
         jobs = getattr(self, "_jobs", None)        # None when __init__ failed before the worker started
         if jobs is not None:
             jobs.put(None)
+        server = getattr(self, "_fleet_server", None)
+        if server is not None:
+            server.close()
         super().destroy_node()
 
     async def _on_ask(self, req: Ask.Request, resp: Ask.Response) -> Ask.Response:

@@ -86,6 +86,48 @@ class FleetIdentityError(StoreError):
 
 
 @dataclass
+class FleetConfig:
+    """Section ``fleet`` (config/fleet.yaml): the fleet server, this robot's id on it, and how the outbox
+    relay ships. Read by the planner node (fleet questions) and by the relay (``ship --params-file``)."""
+    url: str = ""                  # postgresql://... of the fleet server; "" = no fleet (own memory only)
+    robot_id: str = ""             # this robot's id on the server; "" = the ROS namespace, else the host name
+    timeout_s: float = 2.0         # s a fleet question waits for the server before answering from own memory
+    min_score: float = 0.0         # fleet answers ignore sightings with a lower detector score, in [0, 1]
+    batch: int = 2000              # observations per shipping transaction
+    backoff_min_s: float = 0.05    # s waited after a failed shipment, doubling each time ...
+    backoff_max_s: float = 2.0     # ... up to this many s
+    idle_s: float = 0.5            # s between looks for new rows once caught up
+
+    def validate(self) -> None:
+        from ...common.errors import ConfigError
+        if self.url and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"fleet.url must be postgresql://... or empty (no fleet), got {self.url!r}")
+        if any(ord(c) < 32 for c in self.robot_id) or len(self.robot_id) > 200:
+            raise ConfigError("fleet.robot_id: at most 200 characters, no control characters")
+        if not self.timeout_s > 0 or not self.backoff_min_s > 0 or not self.idle_s > 0:
+            raise ConfigError("fleet.timeout_s, fleet.backoff_min_s and fleet.idle_s must be > 0")
+        if not self.backoff_max_s >= self.backoff_min_s:
+            raise ConfigError("fleet.backoff_max_s must be >= fleet.backoff_min_s")
+        if self.batch < 1:
+            raise ConfigError("fleet.batch must be >= 1")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ConfigError("fleet.min_score must be in [0, 1]")
+
+
+def fleet_robot_id(configured: str, namespace: str = "") -> str:
+    """The robot's id on the fleet: ``fleet.robot_id``, else its ROS namespace ("/robot1" -> "robot1",
+    "/site/robot1" -> "site_robot1"), else the host name. The planner node and the relay beside it resolve it
+    the same way, so a robot's questions and its shipments name one robot."""
+    if configured:
+        return configured
+    ns = namespace.strip("/").replace("/", "_")
+    if ns:
+        return ns
+    import socket
+    return socket.gethostname() or "robot"
+
+
+@dataclass
 class FleetSighting:
     """One robot's sighting on the fleet server, with its evidence (ids in that robot's own store)."""
     robot_id: str
@@ -405,24 +447,27 @@ class FleetView:
     """Cross-robot questions for one robot: asked of the fleet server, answered from the robot's own memory
     when the server is unreachable (``FleetAnswer.source`` = "local", ``note`` why)."""
 
-    def __init__(self, robot_id: str, memory, server: Optional[FleetServer], min_score: float = 0.0):
+    def __init__(self, robot_id: str, memory, server: Optional[FleetServer], min_score: float = 0.0,
+                 vocab=None):
         self.robot_id = robot_id
         self.memory = memory               # this robot's MemoryCore (MemoryView)
         self.server = server
         self.min_score = min_score
+        self.vocab = vocab                 # None: the memory's (a MemoryView over ROS has none of its own)
         self._classes: List[str] = []
 
     def _classes_for(self, query: str) -> List[str]:
-        vocab = self.memory.vocab
+        vocab = self.vocab if self.vocab is not None else self.memory.vocab
         res = vocab.resolve_class(query, allow_model=False)
         general = res[0] if res else vocab.canonical(query)
         if self.server is not None and general not in self._classes:
             self._classes = self.server.classes()
         return [c for c in self._classes if c == general or vocab.is_a(c, general)] or [general]
 
-    def _local(self, query: str, since_ns: Optional[int], why: BaseException) -> FleetAnswer:
+    def _local(self, query: str, since_ns: Optional[int], why: BaseException,
+               before_ns: Optional[int] = None) -> FleetAnswer:
         out = []
-        for s in self.memory.last_seen(query):
+        for s in (self.memory.last_seen(query) if before_ns is None else self.memory.last_seen(query, before_ns)):
             if since_ns is not None and s.last_seen_ns < since_ns:
                 continue
             obs = s.evidence.observation_ids[-1] if s.evidence.observation_ids else -1
@@ -431,6 +476,9 @@ class FleetView:
                                      s.last_seen_ns, s.place_id, s.room_id, np.asarray(s.position_m, float),
                                      float(s.p_still_there), int(obs), ""))
         out.sort(key=lambda x: -x.stamp_ns)
+        if self.server is None:
+            return FleetAnswer(out, "local", "no fleet server configured (fleet.url is empty): this robot's own "
+                                             "memory only")
         return FleetAnswer(out, "local", f"fleet server unreachable ({type(why).__name__}): this robot's own "
                                          "memory only")
 
@@ -441,17 +489,56 @@ class FleetView:
             hit = self.server.last_seen_by_any(self._classes_for(query), before_ns, self.min_score)
             return FleetAnswer([hit] if hit else [])
         except Exception as e:
-            a = self._local(query, None, e)
+            a = self._local(query, None, e, before_ns)
             a.sightings = a.sightings[:1]
             return a
 
-    def seen_since(self, query: str, since_ns: int) -> FleetAnswer:
+    def seen_since(self, query: str, since_ns: int, until_ns: Optional[int] = None) -> FleetAnswer:
+        """Each robot's latest sighting of ``query`` in [since_ns, until_ns] (None: up to now)."""
         try:
             if self.server is None:
                 raise StoreError("no fleet server configured")
-            return FleetAnswer(self.server.seen_since(self._classes_for(query), since_ns, None, self.min_score))
+            return FleetAnswer(self.server.seen_since(self._classes_for(query), since_ns, until_ns, self.min_score))
         except Exception as e:
-            return self._local(query, since_ns, e)
+            return self._local(query, since_ns, e, until_ns)
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password (for logs)."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def relay_settings(params_files: Sequence[str], namespace: str = "", data_dir: str = "data", url: str = "",
+                   robot_id: str = "", store: str = "") -> Tuple[FleetConfig, str]:
+    """The relay's FleetConfig and the store it ships, from ROS parameter files read as rcl reads them
+    (``fleet.*`` for node ``fleet_shipper``, ``store.*`` for node ``memory``, both in ``namespace``; later
+    files win) and the command line's non-empty values, which win. The robot id is resolved
+    (fleet_robot_id). StoreError: a bad value, or a memory whose store is not a SQLite file."""
+    import os
+
+    from ...common.config import ConfigError, config_from_dict, load_node_params
+    fleet: dict = {}
+    mem_store: dict = {}
+    try:
+        for f in params_files:
+            fleet.update(load_node_params(f, "fleet_shipper", namespace or "").get("fleet", {}) or {})
+            mem_store.update(load_node_params(f, "memory", namespace or "").get("store", {}) or {})
+        if url:
+            fleet["url"] = url
+        if robot_id:
+            fleet["robot_id"] = robot_id
+        cfg = config_from_dict(FleetConfig, fleet, prefix="fleet.")
+    except ConfigError as e:
+        raise StoreError(str(e)) from e
+    cfg.robot_id = fleet_robot_id(cfg.robot_id, namespace)
+    if not store:
+        if str(mem_store.get("url", "") or ""):
+            raise StoreError("the memory's store.url is a server store: the relay ships a robot's SQLite store "
+                             "(store.url empty, store.path)")
+        store = str(mem_store.get("path", "memory.db") or "memory.db")
+        if not os.path.isabs(store):
+            store = os.path.join(data_dir, store)
+    return cfg, store
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -459,16 +546,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     node (its own process: the node's store is read through a read-only connection), and the cross-robot
     questions from a shell."""
     import argparse
-    import signal
     import sys
 
     ap = argparse.ArgumentParser(prog="python -m memory_nodes.memory.repository.fleet",
                                  description="ship a robot's memory to the fleet server, or ask the fleet")
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("ship", help="ship the store's committed observations until SIGINT/SIGTERM")
-    s.add_argument("--store", required=True, help="the robot's SQLite store (the memory node's store.path)")
-    s.add_argument("--robot-id", required=True)
-    s.add_argument("--url", required=True, help="postgresql://... of the fleet server")
+    s.add_argument("--store", default="", help="the robot's SQLite store (default: the memory node's store.path "
+                                               "from --params-file, under --data-dir)")
+    s.add_argument("--robot-id", default="", help="default: fleet.robot_id, else the namespace, else the host name")
+    s.add_argument("--url", default="", help="postgresql://... of the fleet server (default: fleet.url); empty: "
+                                             "no fleet, exit at once")
+    s.add_argument("--params-file", action="append", default=[],
+                   help="ROS parameter files (config/fleet.yaml, config/memory.yaml, site overrides), in order: "
+                        "fleet.* as the relay's (node fleet_shipper), store.path as the memory node's")
+    s.add_argument("--namespace", default="", help="the robot's ROS namespace (which params-file sections apply)")
+    s.add_argument("--data-dir", default="data", help="a relative store.path is under it (as the memory node's)")
     s.add_argument("--once", action="store_true", help="catch up once, then exit")
     q = sub.add_parser("ask", help="which robot saw X last; with --since-ns, every robot that saw X since then")
     q.add_argument("--url", required=True)
@@ -477,10 +570,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     a = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
     import logging
     logging.getLogger("psycopg").setLevel(logging.CRITICAL)
+    cfg = FleetConfig()
+    if a.cmd == "ship":
+        try:
+            cfg, store = relay_settings(a.params_file, a.namespace, a.data_dir, a.url, a.robot_id, a.store)
+        except StoreError as e:
+            print(f"fleet relay: {e}", file=sys.stderr)
+            return 1
+        if not cfg.url:
+            print("fleet relay: fleet.url is empty: no fleet, nothing shipped", flush=True)
+            return 0
+        a.url, a.robot_id, a.store = cfg.url, cfg.robot_id, store
+        if not a.once:
+            return _relay(a.url, a.robot_id, a.store, cfg)
     try:
         server = FleetServer(a.url)
     except Exception as e:
-        print(f"fleet server {a.url}: {e}", file=sys.stderr)
+        print(f"fleet server {redact_url(a.url)}: {e}", file=sys.stderr)
         return 1
     try:
         if a.cmd == "ask":
@@ -498,29 +604,82 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if not hits:
                 print(f"no robot has seen {a.what!r}" + ("" if a.since_ns is None else f" since {a.since_ns} ns"))
             return 0
-        shipper = Shipper(a.robot_id, a.store, server)
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        if a.once:
-            while shipper.ship_once():
-                pass
-        else:
-            t = threading.Thread(target=shipper.run, args=(stop,), daemon=True)
-            t.start()
-            while t.is_alive() and not stop.is_set():
-                stop.wait(0.5)
-            stop.set()
-            t.join(timeout=10)
+        shipper = Shipper(a.robot_id, a.store, server, batch=cfg.batch,
+                          backoff_s=(cfg.backoff_min_s, cfg.backoff_max_s))
+        while shipper.ship_once():
+            pass
         print(f"{a.robot_id}: shipped through observation {shipper.acked_through} ({shipper.batches} batches, "
-              f"{shipper.failures} failed attempts{'; ' + shipper.last_error if shipper.last_error else ''})")
+              f"{shipper.failures} failed attempts)")
         shipper.close()
-        return 1 if "another store" in shipper.last_error else 0
+        return 0
     except StoreError as e:
         print(str(e), file=sys.stderr)
         return 1
     finally:
         server.close()
+
+
+def _relay(url: str, robot_id: str, store: str, cfg: FleetConfig) -> int:
+    """The relay beside a running memory node, until SIGINT/SIGTERM: waits (backing off) for the server and
+    for the memory's store to exist, then ships (Shipper.run). Exit 1 only when retrying cannot help (the
+    robot id belongs to another store, the file is not a memory store)."""
+    import os
+    import signal
+    import sys
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    wait, said = cfg.backoff_min_s, set()
+
+    def pause(key: str, text: str) -> None:
+        nonlocal wait
+        if key not in said:                      # once per cause: the relay may wait a long time
+            said.add(key)
+            print(f"fleet relay: {text} (retrying)", flush=True)
+        stop.wait(wait)
+        wait = min(cfg.backoff_max_s, wait * 2.0)
+    server: Optional[FleetServer] = None
+    shipper: Optional[Shipper] = None
+    try:
+        while not stop.is_set() and shipper is None:
+            if not os.path.isfile(store):
+                pause("store", f"waiting for the memory store {store}")
+                continue
+            if server is None:
+                try:
+                    server = FleetServer(url, timeout_s=max(cfg.timeout_s, 1.0))
+                except StoreError as e:
+                    print(f"fleet relay: {e}", file=sys.stderr)
+                    return 1
+                except Exception as e:          # unreachable: the robot keeps its outbox meanwhile
+                    pause("server", f"fleet server {redact_url(url)} unreachable ({type(e).__name__})")
+                    continue
+            try:
+                shipper = Shipper(robot_id, store, server, batch=cfg.batch,
+                                  backoff_s=(cfg.backoff_min_s, cfg.backoff_max_s))
+            except StoreError as e:
+                if "not a memory store" in str(e):      # the memory node creates its tables at configure
+                    pause("tables", str(e))
+                    continue
+                print(f"fleet relay: {e}", file=sys.stderr)
+                return 1
+        if shipper is None:
+            return 0
+        print(f"fleet relay: shipping {store} as robot {robot_id!r} to {redact_url(url)}", flush=True)
+        t = threading.Thread(target=shipper.run, args=(stop, cfg.idle_s), daemon=True)
+        t.start()
+        while t.is_alive() and not stop.is_set():
+            stop.wait(0.5)
+        stop.set()
+        t.join(timeout=10)
+        print(f"{robot_id}: shipped through observation {shipper.acked_through} ({shipper.batches} batches, "
+              f"{shipper.failures} failed attempts{'; ' + shipper.last_error if shipper.last_error else ''})",
+              flush=True)
+        shipper.close()
+        return 1 if "another store" in shipper.last_error else 0
+    finally:
+        if server is not None:
+            server.close()
 
 
 if __name__ == "__main__":
