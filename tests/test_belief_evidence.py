@@ -111,3 +111,29 @@ def test_where_usually_confidence_grows_with_the_days_it_won():
     assert _beta_tail_half(3, 1) == pytest.approx(1 - 0.5 ** 3)
     assert _beta_tail_half(2, 2) == pytest.approx(0.5)
     assert _beta_tail_half(8, 1) > _beta_tail_half(4, 1) > _beta_tail_half(3, 2) > 0.5
+
+
+def test_absences_are_read_with_the_objects_own_learned_miss_rate(tmp_path, vocab):
+    """An absence of an object the detector often missed before (absences later contradicted by a sighting)
+    says less than one of an object it always finds; repeated absences from one viewpoint count once."""
+    mem = MemoryCore.open(str(tmp_path / "m.db"), MemoryConfig(store=StoreConfig(path="x")), vocab=vocab)
+    t0 = 100 * NS_PER_S
+    for k in range(10):
+        mem.ingest(PerceptionOutput(t0 + k * NS_PER_S, [_obs(t0 + k * NS_PER_S, "mug", (1.0, 0.0, 0.8))]))
+    q = mem._queries
+    tr = next(iter(q.s.tracks.values()))
+    stay = tr.stay
+    t_abs = stay.end_ns + 3600 * NS_PER_S
+    tr.absence_stamps, tr.absences_since_seen, tr.absence_vps, tr.absences_through = [t_abs], 1, [[2.0, 0.0, 0.0]], 0
+    at = t_abs + NS_PER_S
+    tr.proven_misses, tr.views_seen = 0, 30
+    reliable = q.p_stay_still_there(tr, stay, at)
+    tr.proven_misses, tr.views_seen = 20, 30
+    often_missed = q.p_stay_still_there(tr, stay, at)
+    assert q.miss_rate(tr) > 0.3 and often_missed > reliable + 0.2
+    # five absences, all from the one viewpoint: one piece of evidence, not five
+    tr.absence_stamps, tr.absences_since_seen = [t_abs] * 5, 5
+    assert q.p_stay_still_there(tr, stay, at) == pytest.approx(often_missed)
+    tr.absence_vps = [[2.0, 0.0, 0.0], [0.0, 2.0, 1.5], [-2.0, 0.0, 3.0]]
+    assert q.p_stay_still_there(tr, stay, at) < often_missed - 0.1
+    mem.close()

@@ -56,6 +56,8 @@ class Queries:
         self.vocab = vocab
         self.s = state
         self.repo = repo
+        self._gone: Dict[str, int] = {}                  # class_gone's cache, valid for _gone_key
+        self._gone_key: Tuple[int, int, int] = (-1, -1, -1)
 
     def now_ns(self) -> int:
         return self.s.now_ns
@@ -147,18 +149,47 @@ class Queries:
         alpha, beta = self.object_gamma(t)
         p = p_no_move(alpha, beta, t_ns - s.end_ns)
         if nxt is None and t.absence_stamps:
+            # the absences that are independent evidence (absences.py: each "spot seen empty", and one per
+            # distinct viewpoint of a surface where it was not detected), read with this object's own miss
+            # rate as memory learned it: absences later contradicted by a sighting are proven misses
+            independent = t.absences_through + len(t.absence_vps)
             if t_ns >= t.absence_stamps[-1]:
                 k = t.absences_since_seen
             else:
                 k = sum(1 for a in t.absence_stamps if a <= t_ns)
+            k = min(k, max(1, independent))
             ab = self.config.absence
-            p = with_absences(p, k, ab.detector_miss_prob, ab.unexplained_change_prob)
+            p = with_absences(p, k, self.miss_rate(t), ab.unexplained_change_prob)
         return p
+
+    def miss_rate(self, t: Track) -> float:
+        """P(not detected | there, in view) of this object, learned from its record: (proven misses +
+        w * detector_miss_prob) / (proven misses + views with a sighting + w), w = absence.miss_prior_views
+        (the rate absences.py uses to decide it is missing)."""
+        ab = self.config.absence
+        w = ab.miss_prior_views
+        m = (t.proven_misses + w * ab.detector_miss_prob) / (t.proven_misses + t.views_seen + w)
+        return float(min(max(m, 1e-3), 0.95))
+
+    def class_gone(self, class_name: str) -> int:
+        """Objects of a class memory saw leave their spot and never found again (missing now): moves the
+        identity layer could not link to a new spot, so class_stats' move count does not hold them."""
+        ms = self.s
+        key = (id(ms), len(ms.tracks), len(ms.events))
+        if self._gone_key != key:
+            gone: Dict[str, int] = {}
+            for tr in ms.tracks.values():
+                if tr.status == MISSING:
+                    gone[tr.class_name] = gone.get(tr.class_name, 0) + 1
+            self._gone, self._gone_key = gone, key
+        return self._gone.get(class_name, 0)
 
     def object_gamma(self, t: Track) -> Tuple[float, float]:
         ms = self.s
         cfg = self.config.staleness
-        stats = ms.class_stats.get(t.class_name, MoveStats())
+        st = ms.class_stats.get(t.class_name, MoveStats())
+        # the class's moves: the ones memory linked (moved here -> there) and the ones it saw only as gone
+        stats = MoveStats(st.moves + self.class_gone(t.class_name), st.exposure_days)
         a_c, b_c = class_posterior(cfg, self.vocab.category(t.class_name), stats)
         a0, b0 = object_prior(cfg, a_c, b_c)
         exposure = max(0, t.last_seen_ns - t.first_seen_ns) / NS_PER_DAY

@@ -270,9 +270,10 @@ def count_fn(q: np.ndarray) -> Tuple[Dict[str, float], float]:
     return {f"count:{int(k)}": float(pmf[k]) for k in order}, float(pmf[order[0]])
 
 
-def make_what_on_fn(classes: List[str]):
+def make_what_on_fn(classes: List[str], p_unseen: float = 0.0):
     """what is on Y: per class P(some instance there); the answer lists classes with P >= 0.5. Utility is
-    per item: P(correct) = mean over classes of P(that class is rightly in / out of the list)."""
+    per item: P(correct) = mean over classes of P(that class is rightly in / out of the list). Nothing
+    remembered there answers "nothing" with 1 - ``p_unseen`` (something memory never saw there may be)."""
     idx: Dict[str, List[int]] = defaultdict(list)
     for i, c in enumerate(classes):
         idx[c].append(i)
@@ -280,7 +281,7 @@ def make_what_on_fn(classes: List[str]):
 
     def fn(q: np.ndarray) -> Tuple[Dict[str, float], float]:
         if not names:
-            return {"set:": 1.0}, 1.0
+            return {"set:": 1.0 - p_unseen}, 1.0 - p_unseen
         pc = {c: 1.0 - float(np.prod(1.0 - q[idx[c]])) for c in names}
         chosen = sorted(c for c in names if pc[c] >= 0.5)
         score = float(np.mean([max(pc[c], 1.0 - pc[c]) for c in names]))
@@ -304,7 +305,8 @@ def slot_belief(ctx: Ctx) -> Tuple[SlotBelief, str]:
     kind = ctx.query.kind
     if kind == Q.WHAT_ON:
         slots, why = what_on_slots(ctx)
-        return SlotBelief(slots, make_what_on_fn([s.class_name for s in slots])), why
+        return SlotBelief(slots, make_what_on_fn([s.class_name for s in slots],
+                                                 ctx.cfg.belief.unseen_instance_rate)), why
     slots, why = presence_slots(ctx)
     return SlotBelief(slots, exists_fn if kind == Q.EXISTS else count_fn), why
 
