@@ -182,7 +182,11 @@ class FleetServer:
                                    configure=configure, open=False, timeout=timeout_s, name="fleet",
                                    check=ConnectionPool.check_connection)
         self.pool.open(wait=False)
-        self._ensure_schema()
+        try:
+            self._ensure_schema()
+        except BaseException:
+            self.pool.close()              # unreachable or refused: no pool left retrying in the background
+            raise
 
     def close(self) -> None:
         self.pool.close()
