@@ -137,3 +137,17 @@ def test_absences_are_read_with_the_objects_own_learned_miss_rate(tmp_path, voca
     tr.absence_vps = [[2.0, 0.0, 0.0], [0.0, 2.0, 1.5], [-2.0, 0.0, 3.0]]
     assert q.p_stay_still_there(tr, stay, at) < often_missed - 0.1
     mem.close()
+
+
+@pytest.mark.parametrize("question", ["Tomorrow morning, will I find my mug in the bedroom?",
+                                      "Out of the past six days, how many had the mug in the kitchen?"])
+def test_a_look_now_is_not_taken_for_a_time_ahead_or_a_span_of_days(vocab, question):
+    mem = FakeMemory(PLACES, ROOMS, NOW)
+    mem.add_object("mug_1", "mug", (3.3, 0.5, 0.8), 1, NOW - 30 * H, NOW - 28 * H, p_still=0.4)
+    nav = FakeNavigator((0.0, 0.0, 0.0), [TrueObject("mug", (16.2, 0.5, 0.8), 2)], room_of_xy=room_of)
+    planner = Planner(None, mem, nav, vocab)
+    q = planner.parse(question, NOW)
+    a = planner.answer(q, NOW, budget_m=60.0)
+    assert q.window is not None and nav.looks == 0 and a.path_m == 0.0, (q, a)
+    # the same memory, asked about now, is worth a look
+    assert planner.answer("where is my mug?", NOW, budget_m=60.0).path_m > 0.0

@@ -47,7 +47,7 @@ from .answer import (
 from .belief import Hyp, LocationBelief
 from .calibration import Calibrator, OnlinePlatt
 from .config import PlannerConfig
-from .context import CountingMemory, Ctx, Decision, Option
+from .context import NS_PER_DAY, CountingMemory, Ctx, Decision, Option
 from .parse import QuestionParser
 from .present import location_belief, location_options, location_reason, moved_belief, slot_belief, slot_options
 from .query import Query, TimeWindow
@@ -188,7 +188,7 @@ class _Run:
         belief, why = self.build_belief()
         if belief is None:
             return self.finish(Decision([], why), STOP_MEMORY_ONLY)
-        if self.budget_m <= 0 or self.nav is None:
+        if self.budget_m <= 0 or self.nav is None or not self.now_settles():
             stop = STOP_MEMORY_ONLY
         else:
             before = self.options(belief)
@@ -199,6 +199,20 @@ class _Run:
             why = location_reason(self.ctx, belief, why)
         decision = Decision(self.options(belief), why)
         return self.finish(decision, stop)
+
+    def now_settles(self) -> bool:
+        """Whether a look now can settle a present-tense question: not when its time lies ahead ("tomorrow
+        morning") or spans days ("over the past week"): what the camera shows now is one moment of it,
+        and a drive for it costs path without settling the answer."""
+        w = self.q.window
+        if self.q.tense != Q.PRESENT or w is None:
+            return True
+        now = self.ctx.now_ns
+        if w.start_ns is not None and w.start_ns > now:
+            return False
+        if w.start_ns is not None and (w.end_ns if w.end_ns is not None else now) - w.start_ns > NS_PER_DAY:
+            return False
+        return True
 
     def recall_decision(self) -> Decision:
         k = self.q.kind
