@@ -755,6 +755,7 @@ class _RosProbe:
         self.node = rclpy.create_node(name, context=self.ctx)
         self.ex = rclpy.executors.SingleThreadedExecutor(context=self.ctx)
         self.ex.add_node(self.node)
+        self.lost_replies = 0      # lifecycle requests or replies lost (answered by a retry or get_state)
 
     def start(self, args: List[str], log: Any) -> Any:
         return _start_node(self.domain, args, log)
@@ -767,17 +768,45 @@ class _RosProbe:
             self.ex.spin_once(timeout_sec=0.01)
 
     def activate(self, service: str) -> None:
-        """Configure and activate a lifecycle node through ``service`` (<node>/change_state)."""
-        from lifecycle_msgs.msg import Transition
-        from lifecycle_msgs.srv import ChangeState
+        """Configure and activate a lifecycle node through ``service`` (<node>/change_state). A request or its
+        reply can be lost right after discovery (the service looks ready before its reply path has matched):
+        a transition not answered within 20 s is checked with <node>/get_state and sent again if the node is
+        still where it was (three tries)."""
+        from lifecycle_msgs.msg import State, Transition
+        from lifecycle_msgs.srv import ChangeState, GetState
         change = self.node.create_client(ChangeState, service)
-        self.spin_until(change.service_is_ready, 60, service)
-        for tid in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
-            fut = change.call_async(ChangeState.Request(transition=Transition(id=tid)))
-            self.spin_until(fut.done, 30, f"{service} transition {tid}")
-            if not fut.result().success:
-                raise TimeoutError(f"{service}: transition {tid} failed")
-        self.node.destroy_client(change)
+        get = self.node.create_client(GetState, service.rsplit("/", 1)[0] + "/get_state")
+        try:
+            self.spin_until(lambda: change.service_is_ready() and get.service_is_ready(), 60, service)
+            for tid, goal in ((Transition.TRANSITION_CONFIGURE, State.PRIMARY_STATE_INACTIVE),
+                              (Transition.TRANSITION_ACTIVATE, State.PRIMARY_STATE_ACTIVE)):
+                for _attempt in range(3):
+                    fut = change.call_async(ChangeState.Request(transition=Transition(id=tid)))
+                    try:
+                        self.spin_until(fut.done, 20, f"{service} transition {tid}")
+                    except TimeoutError:
+                        g = get.call_async(GetState.Request())
+                        try:
+                            self.spin_until(g.done, 10, f"{service} get_state")
+                        except TimeoutError:
+                            continue
+                        state = g.result().current_state.id
+                        if state == goal:
+                            self.lost_replies += 1
+                            break
+                        if state >= 10:           # a transition still running (configuring, ...): wait for it
+                            self.spin_until(fut.done, 30, f"{service} transition {tid} (state {state})")
+                        else:
+                            self.lost_replies += 1
+                            continue
+                    if not fut.result().success:
+                        raise TimeoutError(f"{service}: transition {tid} failed")
+                    break
+                else:
+                    raise TimeoutError(f"{service} transition {tid}: not answered in 3 tries")
+        finally:
+            self.node.destroy_client(change)
+            self.node.destroy_client(get)
 
     def close(self) -> None:
         self.ex.shutdown()
@@ -953,7 +982,7 @@ class NodeKillLives:
     def __init__(self, work: Path, trials: int):
         self.path = str(work / "node_kill.db")
         self.log = open(work / "node_kills.log", "w")
-        self.lives = trials + 1           # the last one only receives perception's resends
+        self.lives = trials + 4           # the last only receives perception's resends; 3 spare (a failed start)
         self.booting = [self._start(k) for k in range(min(self.lives, 3))]
         self.first = 0                    # the life booting[0] is
 
@@ -967,7 +996,7 @@ class NodeKillLives:
 
     def next(self) -> Any:
         """The next life (``memory_life<first>`` before the call); one more starts booting behind it."""
-        if self.first + len(self.booting) < self.lives:
+        if self.first + len(self.booting) < self.lives or not self.booting:
             self.booting.append(self._start(self.first + len(self.booting)))
         self.first += 1
         return self.booting.pop(0)
@@ -980,6 +1009,16 @@ class NodeKillLives:
                 p.wait(timeout=10)
         self.booting = []
         self.log.close()
+
+
+def _log_tail(lives: "NodeKillLives", n: int = 6) -> str:
+    """The last lines the memory processes wrote (one log for all lives), for a failed start's detail."""
+    try:
+        lives.log.flush()
+        with open(lives.log.name) as f:
+            return " | ".join(ln.strip() for ln in f.readlines()[-n:])
+    except OSError as e:
+        return f"(log unreadable: {e})"
 
 
 def probe_node_kills(work: Path, trials: int, rng: random.Random,
@@ -1009,6 +1048,8 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random,
     node.create_subscription(IngestProgress, "memory/ingested_through",
                              lambda m: acks.append(time_to_ns(m.ingested_through)), EVENTS)
     max_ack, behind, done, restart_s, detail = -1, 0, 0, [], {}
+    failed_starts = 0
+    life = 0                             # memory_life<life> is the next to start
 
     published: List[int] = []           # frames perception sent (a full resend ring refuses: not sent)
 
@@ -1030,7 +1071,17 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random,
         for trial in range(trials):
             t0 = time.monotonic()
             proc = lives.next()
-            ros.activate(f"memory_life{trial}/change_state")
+            life += 1
+            try:
+                ros.activate(f"memory_life{life - 1}/change_state")
+            except TimeoutError as e:           # counted and said; the next life takes over (frames kept)
+                failed_starts += 1
+                detail[f"trial {trial}"] = f"memory_life{life - 1} did not start: {e}; log: {_log_tail(lives)}"
+                if failed_starts > 3:
+                    raise
+                proc.kill()
+                proc.wait(timeout=10)
+                continue
             restart_s.append(time.monotonic() - t0)
             i = feed(time.monotonic() + rng.uniform(0.3, 1.2), i)
             for _ in range(5):                                       # acks already on their way
@@ -1050,9 +1101,18 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random,
             if i >= len(msgs):
                 break
         # a last life: perception resends what it holds; wait until it holds nothing unacknowledged
-        proc = lives.next()
-        ros.activate(f"memory_life{done}/change_state")
-        spin_until(lambda: len(perception._resend) == 0, 30, "perception's resends acknowledged")
+        for attempt in range(3):
+            proc = lives.next()
+            life += 1
+            try:
+                ros.activate(f"memory_life{life - 1}/change_state")
+                break
+            except TimeoutError as e:
+                failed_starts += 1
+                detail[f"last life {attempt}"] = f"memory_life{life - 1} did not start: {e}; log: {_log_tail(lives)}"
+                proc.kill()
+                proc.wait(timeout=10)
+        spin_until(lambda: len(perception._resend) == 0, 60, "perception's resends acknowledged")
     except TimeoutError as e:
         detail["stopped"] = str(e)
     finally:
@@ -1070,6 +1130,7 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random,
             "node_kill_sent_lost": sent_lost, "node_kill_sent_duplicated": sent_dup,
             "node_kill_resent": sent["resent"], "node_kill_dropped_unacknowledged": sent["dropped"],
             "node_kill_restart_s_max": round(max(restart_s), 2) if restart_s else None,
+            "node_kill_failed_starts": failed_starts, "node_kill_lifecycle_replies_lost": ros.lost_replies,
             "node_kill_detail": detail}
 
 
@@ -1161,7 +1222,7 @@ def main(argv: List[str] | None = None) -> int:
             "node_kill_trials", "node_kill_watermark_behind", "node_kill_acked_lost", "node_kill_offered_frames",
             "node_kill_sent_frames", "node_kill_refused_memory_behind",
             "node_kill_sent_lost", "node_kill_sent_duplicated", "node_kill_resent", "node_kill_dropped_unacknowledged",
-            "node_kill_restart_s_max",
+            "node_kill_restart_s_max", "node_kill_failed_starts", "node_kill_lifecycle_replies_lost",
             "fuzz_summary")
     for k in keys:
         v = fig.get(k)
