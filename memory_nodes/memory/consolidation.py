@@ -221,7 +221,7 @@ class Consolidator:
         only_large = not self.tracker.large(tr)
         if only_large not in boxes:
             tab = self.tracker.table
-            tab.refresh(ms.act_ids, [ms.tracks[i] for i in ms.act_ids])
+            tab.refresh(ms.act_ids, list(map(ms.tracks.__getitem__, ms.act_ids)))
             keep = tab.confirmed & tab.large if only_large else tab.confirmed
             idx = np.flatnonzero(keep)
             boxes[only_large] = ([ms.act_ids[k] for k in idx.tolist()], tab.lo[idx], tab.hi[idx])

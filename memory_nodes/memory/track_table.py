@@ -10,11 +10,13 @@ Per live track, in the order of ``MemoryState.act_ids``:
 
 A row is recomputed only when its track changed what the row is made of: records.Track's arrays are
 replaced, never changed in place, and assigning one (or the status) gives the track a new ``rev``, so
-``refresh`` walks the rows once comparing revs and recomputes the stale ones.
+``refresh`` compares the rows' revs with the tracks' (one array comparison: the revs are read at C
+speed, not row by row in Python) and recomputes the stale ones.
 """
 from __future__ import annotations
 
 from collections import abc
+from operator import attrgetter
 from typing import List, Sequence
 
 import numpy as np
@@ -28,7 +30,7 @@ class TrackTable:
         self.cfg = cfg
         self._ids_src: object = None            # the act_ids list the rows follow
         self._row_ids: List[int] = []
-        self._src: List[int] = []               # per row: the Track.rev it was computed from (-1: none)
+        self._src = np.zeros(0, np.int64)       # per row: the Track.rev it was computed from (-1: none)
         self.gate = np.zeros(0)
         self.lo = np.zeros((0, 3))
         self.hi = np.zeros((0, 3))
@@ -40,10 +42,12 @@ class TrackTable:
         """Rows for ``tracks`` (the live tracks of ``act_ids``, in that order)."""
         if act_ids is not self._ids_src or len(self._src) != len(tracks):
             self._reorder(act_ids, tracks)
-        src = self._src
-        for k, tr in enumerate(tracks):
-            if src[k] != tr.rev:
-                self._compute(k, tr)
+        m = len(tracks)
+        if not m:
+            return
+        revs = np.fromiter(map(_rev, tracks), np.int64, m)
+        for k in np.flatnonzero(revs != self._src).tolist():
+            self._compute(k, tracks[k])
 
     def _compute(self, k: int, tr: Track) -> None:
         cfg = self.cfg
@@ -59,12 +63,12 @@ class TrackTable:
         """New row order (tracks came or went): rows of tracks already here move along (``refresh``
         then checks them as any other)."""
         m = len(tracks)
-        was = {tid: j for j, tid in enumerate(self._row_ids) if self._src[j] >= 0}
+        old = self._src.tolist()
+        was = {tid: j for j, tid in enumerate(self._row_ids) if old[j] >= 0}
         take = np.array([was.get(tr.id, -1) for tr in tracks], int)
         have = take >= 0
-        src: List[int] = [-1] * m
-        for k in np.flatnonzero(have).tolist():
-            src[k] = self._src[take[k]]
+        src = np.full(m, -1, np.int64)
+        src[have] = self._src[take[have]]
         gate, lo, hi = np.zeros(m), np.zeros((m, 3)), np.zeros((m, 3))
         color, large, confirmed = np.zeros((m, 3)), np.zeros(m, bool), np.zeros(m, bool)
         if have.any():
@@ -73,6 +77,9 @@ class TrackTable:
             color[have], large[have], confirmed[have] = self.color[t], self.large[t], self.confirmed[t]
         self._ids_src, self._src, self._row_ids = act_ids, src, [tr.id for tr in tracks]
         self.gate, self.lo, self.hi, self.color, self.large, self.confirmed = gate, lo, hi, color, large, confirmed
+
+
+_rev = attrgetter("rev")
 
 
 class TrackAttr(abc.Sequence):

@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type
 
@@ -175,6 +176,9 @@ class Store(StoreBatch):
         self._writing = False
         self._ops: List[Tuple[str, List[Sequence[Any]]]] = []
         self._unwritten: Dict[str, bytes] = {}  # keyframes a failed write left in RAM (written before the commit)
+        # keyframes the writer thread is writing (fsync_keyframes): ref -> (bytes, its job); commit waits
+        self._writing_files: Dict[str, Tuple[bytes, "Future[None]"]] = {}
+        self._file_writer: Optional[ThreadPoolExecutor] = None
         self._class_ids: Dict[str, int] = {}
         self._meta: Dict[str, str] = {}
         self.rejected_rows = 0                  # rows SQLite refused (bad_row), dropped from their batch
@@ -405,6 +409,10 @@ class Store(StoreBatch):
         return int(self.connection.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
+        if self._file_writer is not None:
+            self._drain_files()           # files of a batch never committed are orphans: removed at next open
+            self._file_writer.shutdown(wait=True)
+            self._file_writer = None
         if self.conn is not None:
             try:
                 if not self.read_only and self.conn.in_transaction:
@@ -424,6 +432,7 @@ class Store(StoreBatch):
         refuses (``bad_row``) are dropped one by one, the rest of the batch written, and counted."""
         if self.read_only:
             raise store_error("store opened read-only", "io")
+        self._drain_files()
         if not self._ops and not self._unwritten:
             return
         if not self._writing:
@@ -472,13 +481,44 @@ class Store(StoreBatch):
     def put_keyframe_file(self, data: bytes) -> str:
         """Write a keyframe (idempotent, atomic, fsync'd if configured); returns its content ref. A write
         that fails (full disk, I/O error) leaves no temp file and keeps the bytes in RAM: the next commit
-        writes them first and fails (the batch kept) while it cannot."""
+        writes them first and fails (the batch kept) while it cannot. With ``fsync_keyframes`` the write and
+        its fsyncs run on a writer thread while ingest goes on; ``commit`` waits for them before it writes
+        the rows that reference them (a keyframe is durable before its commit is acknowledged)."""
         ref = keyframe_ref(data)
+        if ref in self._unwritten or ref in self._writing_files:
+            return ref
+        if self.config.fsync_keyframes:
+            self._writing_files[ref] = (bytes(data), self._writer().submit(self._write_file_job, ref, bytes(data)))
+            return ref
         try:
             self._write_file(ref, data)
         except OSError:
             self._unwritten[ref] = bytes(data)
         return ref
+
+    def _write_file_job(self, ref: str, data: bytes) -> None:
+        self._write_file(ref, data)           # looked up when it runs (tests replace it to inject faults)
+
+    def _writer(self) -> "ThreadPoolExecutor":
+        if self._file_writer is None:
+            self._file_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyframe-writer")
+        return self._file_writer
+
+    def _drain_files(self, only: Optional[str] = None) -> None:
+        """Wait for the writer thread's keyframe files (all, or ``only`` that ref); a failed one is kept in
+        RAM (``_unwritten``) for the next commit to write first."""
+        refs = [only] if only is not None else list(self._writing_files)
+        for ref in refs:
+            job = self._writing_files.get(ref)
+            if job is None:
+                continue
+            data, fut = job
+            try:
+                fut.result()
+            except OSError:
+                self._unwritten[ref] = data
+            finally:
+                del self._writing_files[ref]
 
     def _write_unwritten(self) -> None:
         for ref in list(self._unwritten):
@@ -492,6 +532,7 @@ class Store(StoreBatch):
 
     @property
     def unwritten_keyframes(self) -> int:
+        self._drain_files()
         return len(self._unwritten)
 
     def _write_file(self, ref: str, data: bytes) -> None:
@@ -517,6 +558,7 @@ class Store(StoreBatch):
             _fsync_dir(path.parent)
 
     def read_keyframe(self, ref: str) -> Optional[bytes]:
+        self._drain_files(ref)
         p = self.keyframe_path(ref)
         try:
             return p.read_bytes()
@@ -571,6 +613,7 @@ class Store(StoreBatch):
         return out
 
     def keyframe_files(self) -> List[str]:
+        self._drain_files()
         if not self.keyframe_dir.is_dir():
             return []
         return sorted(p.stem for p in self.keyframe_dir.glob("*/*.jpg"))
@@ -587,6 +630,7 @@ class Store(StoreBatch):
 
     def disk_bytes(self) -> Dict[str, int]:
         """Bytes on disk: database (+ WAL) and keyframe files."""
+        self._drain_files()
         db = sum(os.path.getsize(p) for p in (str(self.path), str(self.path) + "-wal")
                  if os.path.exists(p))
         kf = 0

@@ -8,6 +8,7 @@ writes; reads of a repository without a store return nothing.
 from __future__ import annotations
 
 import json
+import operator
 from typing import List, Optional, Sequence, Set, Tuple
 
 import numpy as np
@@ -17,6 +18,34 @@ from ...common.trajectory import camera_heading_rad
 from ...common.types import RoomSegmentation
 from ..records import LIVE_STATUSES, MERGED, EventRec, PlaceRec, RoomRec, Stay, Track
 from .store import Store, add_stamp_window, dumps, keyframe_ref
+
+_ROW_LISTS = ("es", "vp", "avp", "dvp")      # Track.to_json's lists of rows (rows replaced, never changed)
+
+
+def track_json(t: Track) -> str:
+    """``dumps(t.to_json())`` (the tracks row's data), its large parts serialised once: a track's extent
+    sample, viewpoints and co-occurrences seldom change between two commits of it, but they are most of
+    the text. Each part's text is kept on the track with what it was made of (the same row lists, checked
+    by identity: rows are replaced, never changed in place; the same co-occurrence ids) and reused while
+    that holds."""
+    d = t.to_json()
+    cache = t.__dict__.get("_json_parts")
+    if cache is None:
+        cache = t.__dict__["_json_parts"] = {}
+    parts = []
+    for k in _ROW_LISTS:
+        rows = d.pop(k)
+        c = cache.get(k)
+        if c is None or len(c[0]) != len(rows) or not all(map(operator.is_, c[0], rows)):
+            c = cache[k] = (rows, dumps(rows))
+        parts.append(f'"{k}":{c[1]}')
+    co = d.pop("co")
+    c = cache.get("co")
+    if c is None or c[0] != co:
+        c = cache["co"] = (co, dumps(co))
+    parts.append(f'"co":{c[1]}')
+    return "{" + dumps(d)[1:-1] + "," + ",".join(parts) + "}"
+
 
 _TABLE_OF_ID = (("obs", "observations"), ("track", "tracks"), ("stay", "stays"), ("event", "events"),
                 ("absence", "absences"))
@@ -100,7 +129,7 @@ class Repository:
             st.queue("INSERT OR REPLACE INTO tracks (id, status, class_id, first_seen_ns, last_seen_ns, "
                      "data) VALUES (?,?,?,?,?,?)",
                      (t.id, t.status, st.class_id(t.class_name), t.first_seen_ns, t.last_seen_ns,
-                      dumps(t.to_json())))
+                      track_json(t)))
         for s in state.dirty_stays.values():
             st.queue("INSERT OR REPLACE INTO stays (id, object_id, start_ns, end_ns, x, y, z, place_id, "
                      "room_id, first_obs, last_obs, first_kf, last_kf, n_obs) "
