@@ -151,3 +151,26 @@ def test_a_look_now_is_not_taken_for_a_time_ahead_or_a_span_of_days(vocab, quest
     assert q.window is not None and nav.looks == 0 and a.path_m == 0.0, (q, a)
     # the same memory, asked about now, is worth a look
     assert planner.answer("where is my mug?", NOW, budget_m=60.0).path_m > 0.0
+
+
+def test_a_thing_that_keeps_coming_back_to_its_spot_is_not_written_off_by_one_absence(tmp_path, vocab):
+    """Seen at one spot on many days, then missed there once: likely put back after use, so P(there) stays
+    well above that of a thing seen there on one day only, with the same absence."""
+    def p_after_absence(days_seen: int) -> float:
+        mem = MemoryCore.open(str(tmp_path / f"m{days_seen}.db"), MemoryConfig(store=StoreConfig(path="x")),
+                              vocab=vocab)
+        for d in range(days_seen):
+            t0 = d * NS_PER_DAY + 36000 * NS_PER_S
+            for k in range(5):
+                mem.ingest(PerceptionOutput(t0 + k * NS_PER_S, [_obs(t0 + k * NS_PER_S, "mug", (1.0, 0.0, 0.8))]))
+        q = mem._queries
+        tr = next(iter(q.s.tracks.values()))
+        stay = tr.stay
+        t_abs = (days_seen * NS_PER_DAY) + 36000 * NS_PER_S
+        tr.absence_stamps, tr.absences_since_seen, tr.absence_vps, tr.absences_through = [t_abs], 1, [], 1
+        p = q.p_stay_still_there(tr, stay, t_abs + 3 * 3600 * NS_PER_S)
+        mem.close()
+        return p
+
+    once, habitual = p_after_absence(1), p_after_absence(6)
+    assert habitual > once + 0.3 and habitual < 0.95

@@ -160,7 +160,27 @@ class Queries:
             k = min(k, max(1, independent))
             ab = self.config.absence
             p = with_absences(p, k, self.miss_rate(t), ab.unexplained_change_prob)
+            # things that left their spot often come back to it (put back after use): P(back there) is the
+            # share of the days memory saw this spot with it there, out of those it saw the spot at all
+            # (days of sightings there, and days of absences since), Beta(0, 1)-smoothed
+            seen_days, gone_days = self.spot_days(t, s, t_ns)
+            if seen_days > 1:
+                r = seen_days / (seen_days + gone_days + 1.0)
+                p = p + (1.0 - p) * r
         return p
+
+    def spot_days(self, t: Track, s: Stay, t_ns: int) -> Tuple[int, int]:
+        """(days with a sighting of t at stay s's spot, days since its last sighting with an absence there)."""
+        r = self.config.association.gate_m
+        days = set()
+        for x in t.stays:
+            if x.start_ns > t_ns:
+                break
+            if float(np.linalg.norm(np.asarray(x.pos[:2]) - np.asarray(s.pos[:2]))) <= r:
+                days.add(x.start_ns // NS_PER_DAY)
+                days.add(min(x.end_ns, t_ns) // NS_PER_DAY)
+        gone = {a // NS_PER_DAY for a in t.absence_stamps if s.end_ns < a <= t_ns}
+        return len(days), len(gone - days) or (1 if gone else 0)
 
     def miss_rate(self, t: Track) -> float:
         """P(not detected | there, in view) of this object, learned from its record: (proven misses +
