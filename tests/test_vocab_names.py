@@ -149,3 +149,14 @@ def test_kind_of_generalizations(vocab):
     assert vocab.generalizations("pantry_shelf") == ["pantry shelf", "shelf"]
     assert vocab.is_a("kitchen wall cupboard", "cabinet")   # unknown class: head noun
     assert not vocab.is_a("mug", "table")
+
+
+def test_a_class_name_with_nothing_left_after_normalising_is_its_own_class():
+    """The 10,000-example fuzz run found a detector class "a" stored as class '' (normalising drops the
+    article): such a name is its own class as given, so no class is ever the empty string."""
+    from memory_nodes.vocab import default_vocabulary
+    v = default_vocabulary()
+    for name in ("a", "The", "-", "...", "( )"):
+        c = v.canonical(name)
+        assert c and c == " ".join(name.split()).lower(), (name, c)
+    assert v.canonical("Coffee Mugs") == v.canonical("mug")          # ordinary names are unchanged

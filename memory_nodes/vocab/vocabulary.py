@@ -229,7 +229,8 @@ class Vocabulary:
 
     def canonical(self, text: str) -> str:
         """Canonical class name of any class string, without the model. Unknown names are their own class
-        (normalised, with a plural last word made singular), so every detector/simulator class is accepted."""
+        (normalised, with a plural last word made singular), so every detector/simulator class is accepted;
+        a name with nothing left after normalising ("a", "-") is its own class as given (lower case)."""
         with self._lock:
             hit = self._canonical_cache.get(text)
             if hit is not None:
@@ -239,6 +240,8 @@ class Vocabulary:
             if c is None:
                 cands = _singular_phrase_candidates(norm)
                 c = cands[0] if cands else norm
+            if not c:                 # nothing left after normalising ("a", "-", "."): the name as given, so
+                c = " ".join(str(text).split()).lower()   # a class is never stored or matched as ""
             if len(self._canonical_cache) > 50_000:
                 self._canonical_cache.clear()
             self._canonical_cache[text] = c
