@@ -37,7 +37,11 @@ def track_json(t: Track) -> str:
         rows = d.pop(k)
         c = cache.get(k)
         if c is None or len(c[0]) != len(rows) or not all(map(operator.is_, c[0], rows)):
-            c = cache[k] = (rows, dumps(rows))
+            # a row added or replaced: the other rows' text is kept (the old rows are alive in the
+            # cache, so an id found is the same row)
+            old = {} if c is None else {id(r): t for r, t in zip(c[0], c[2])}
+            texts = [old.get(id(r)) or dumps(r) for r in rows]
+            c = cache[k] = (rows, "[" + ",".join(texts) + "]", texts)
         parts.append(f'"{k}":{c[1]}')
     co = d.pop("co")
     c = cache.get("co")
