@@ -1,7 +1,9 @@
 """Scale benchmark: memory at real scale on the embedded store (SQLite), through the real ingest path.
 
-    python -m bench.scale --quick            # 10 days, >= 200 k observations offered (~2.5 min on one
-                                             #   loaded core: ingest ~1.5 k observations/s is the floor)
+    python -m bench.scale --quick            # 10 days, >= 200 k observations offered (~2 min on an idle
+                                             #   core: ingest ~300 frames, ~2.2 k observations per CPU-s,
+                                             #   most of it association and track updates; 10 days is the
+                                             #   shortest run that offers 200 k at this household's density)
     python -m bench.scale                    # a year, ~10.6 M observations offered (~2 h at ~200 frames/s;
                                              #   a progress bar with an ETA on stderr)
     python -m bench.scale --json out/scale.json [--days D] [--checkpoints N] [--keep DIR]
@@ -525,7 +527,7 @@ def print_table(res: Dict[str, object]) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help=">= 200 k observations, about a minute")
+    ap.add_argument("--quick", action="store_true", help=">= 200 k observations, about two minutes")
     ap.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     ap.add_argument("--days", type=int, default=None, help="days to simulate (default: quick 10, full 365)")
     ap.add_argument("--keep", metavar="DIR", default=None, help="build the store in DIR and keep it")
