@@ -1169,6 +1169,22 @@ def probe_fuzz(examples: int) -> Dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ main
+_DOMAINS_LOCK = os.path.join(tempfile.gettempdir(), "memory-stack-bench-reliability.lock")
+
+
+def _hold_ros_domains() -> Any:
+    """An exclusive lock on this machine for the probes' fixed ROS domains, held until the process ends (the
+    open file); None when another run holds it. (Two runs at once mixed their memory nodes on domain 106:
+    one run's perception heard the other's watermarks, its memory stored the other's frames.)"""
+    import fcntl
+    f = open(_DOMAINS_LOCK, "a")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f
+
 _PROBES = ("kills", "corrupt", "disk_full", "clock_jump", "malformed", "services", "node_kills", "fuzz")
 
 def main(argv: List[str] | None = None) -> int:
@@ -1187,6 +1203,13 @@ def main(argv: List[str] | None = None) -> int:
     only = set(a.probes.split(",")) if a.probes else set(_PROBES)
     if not only <= set(_PROBES):
         ap.error(f"--probes: unknown {', '.join(sorted(only - set(_PROBES)))} (known: {', '.join(_PROBES)})")
+    if only & {"services", "node_kills"}:
+        held = _hold_ros_domains()
+        if held is None:
+            print(f"bench.reliability: another run holds {_DOMAINS_LOCK} (its ROS probes use domains "
+                  f"{SERVICES_DOMAIN} and {NODE_KILL_DOMAIN}: two runs at once would hear each other's nodes and "
+                  "count each other's frames); wait for it, or run without those probes (--probes)", file=sys.stderr)
+            return 2
     kills = a.kills or (50 if a.quick else 1000)
     rng = random.Random(a.seed)
     t0 = time.perf_counter()
