@@ -1048,7 +1048,7 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random,
     node.create_subscription(IngestProgress, "memory/ingested_through",
                              lambda m: acks.append(time_to_ns(m.ingested_through)), EVENTS)
     max_ack, behind, done, restart_s, detail = -1, 0, 0, [], {}
-    failed_starts = 0
+    failed_starts = failed_in_a_row = 0
     life = 0                             # memory_life<life> is the next to start
 
     published: List[int] = []           # frames perception sent (a full resend ring refuses: not sent)
@@ -1077,11 +1077,13 @@ def probe_node_kills(work: Path, trials: int, rng: random.Random,
             except TimeoutError as e:           # counted and said; the next life takes over (frames kept)
                 failed_starts += 1
                 detail[f"trial {trial}"] = f"memory_life{life - 1} did not start: {e}; log: {_log_tail(lives)}"
-                if failed_starts > 3:
+                failed_in_a_row += 1
+                if failed_in_a_row > 3:           # not a lost reply: memory does not start at all
                     raise
                 proc.kill()
                 proc.wait(timeout=10)
                 continue
+            failed_in_a_row = 0
             restart_s.append(time.monotonic() - t0)
             i = feed(time.monotonic() + rng.uniform(0.3, 1.2), i)
             for _ in range(5):                                       # acks already on their way
