@@ -87,3 +87,38 @@ def test_a_full_ring_refuses_new_frames_rather_than_drop_what_it_holds(ros_conte
     finally:
         ros.executor.remove_node(perception)
         perception.destroy_node()
+
+
+def test_a_memory_counts_as_a_reader_only_once_its_frames_subscription_is_seen(ros_context_factory):
+    """A restarted memory's first watermark can come before its perception/frames subscription is
+    discovered: frames resent then would be lost to it, and its later watermark would pass them. Perception
+    skips its watermarks until its node's frames subscription is in the graph (domain 118)."""
+    from memory_interfaces.msg import FrameObservations, IngestProgress
+    from rclpy.parameter import Parameter
+
+    from memory_nodes.ros.perception_node import PerceptionNode
+    from memory_nodes.ros.qos import EVENTS, STREAM
+
+    ros = ros_context_factory(118, "memory_stand_in")
+    perception = PerceptionNode(context=ros.context, parameter_overrides=[
+        Parameter("detector.kind", value="oracle"), Parameter("node.input_timeout_s", value=0.0)])
+    ros.executor.add_node(perception)
+    try:
+        progress = ros.node.create_publisher(IngestProgress, "memory/ingested_through", EVENTS)
+        ros.spin_until(lambda: perception.count_publishers("memory/ingested_through") >= 1, 10, "discovery")
+        for _ in range(3):
+            progress.publish(IngestProgress())
+            ros.spin_until(lambda: len(perception._pending_readers) == 1, 10, "the watermark heard")
+        assert perception._resend.readers == []             # heard, not counted: no frames subscription yet
+        ros.node.create_subscription(FrameObservations, "perception/frames", lambda m: None, STREAM)
+        ros.spin_until(lambda: perception.count_subscribers("perception/frames") >= 1, 10, "frames discovery")
+
+        def counted() -> bool:
+            progress.publish(IngestProgress())
+            ros.spin_once(0.1)
+            return len(perception._resend.readers) == 1
+        ros.spin_until(counted, 10, "the memory counted as a reader")
+        assert perception._pending_readers == {}
+    finally:
+        ros.executor.remove_node(perception)
+        perception.destroy_node()

@@ -75,6 +75,7 @@ COLOR, DEPTH, INFO, INSTANCES, CLASS_TABLE = ("camera/color/image_raw", "camera/
                                               "camera/color/camera_info", "camera/instances/image_raw",
                                               "camera/class_table")
 PROGRESS = "memory/ingested_through"
+_PENDING_READER_S = 5.0     # wall s: a memory heard this long with no frames subscription seen is counted anyway
 _DIAG_WINDOW_S = 5.0                   # steady s: the window of input rates and "recent" rejections
 _SHORT = {COLOR: "color", DEPTH: "depth", INFO: "camera_info", INSTANCES: "instances", CLASS_TABLE: "class_table"}
 
@@ -261,6 +262,7 @@ class PerceptionNode(Node):
         self._resend = ResendRing(cfg.resend.max_frames, int(cfg.resend.max_mb * 1e6), cfg.resend.silence_s)
         self._log_resend = LogOnce(self.get_logger(), "resend")
         self._memory_gids: List[bytes] = []      # memory/ingested_through publishers seen, in order (Humble)
+        self._pending_readers: Dict[bytes, float] = {}   # memories heard, frames subscription not yet seen
         if compat.message_info_gid():
             self.create_subscription(IngestProgress, PROGRESS, lambda m, info: self._on_progress(m, info), EVENTS)
         else:
@@ -488,6 +490,8 @@ class PerceptionNode(Node):
         before (a restart) gets every kept frame it may not have, oldest first; one silent for more than
         resend.silence_s (deactivated and activated again) every kept frame."""
         reader = self._memory_id(info)
+        if reader not in self._resend.readers and not self._receives_frames(reader):
+            return            # not counted as a reader yet: what it is sent now could be lost (next heartbeat)
         due = self._resend.acked(reader, time_to_ns(msg.ingested_through), time.monotonic())
         if due:
             who = hashlib.blake2s(reader, digest_size=4).hexdigest()
@@ -496,6 +500,42 @@ class PerceptionNode(Node):
                                    "not acknowledge")
             for m in due:
                 self.pub_frames.publish(m)
+
+    def _receives_frames(self, reader: bytes) -> bool:
+        """Is memory ``reader``'s perception/frames subscription discovered (so this node's reliable publisher
+        delivers to it)? A restarted memory's first watermark can arrive before that: frames resent (or sent)
+        then are lost to it, and the watermark it publishes after storing later frames would pass them. So a
+        memory first heard is counted as a reader only once its node has a perception/frames subscription in
+        the graph; until then its watermarks are skipped (it publishes one every second). Where the graph
+        does not name the publisher (no gid match) or after ``_PENDING_READER_S``, it is counted anyway."""
+        now = time.monotonic()
+        since = self._pending_readers.setdefault(reader, now)
+        if now - since > _PENDING_READER_S:
+            self._pending_readers.pop(reader, None)
+            self._log_resend.warning("reader_unmatched", (
+                f"memory/ingested_through publisher heard for {_PENDING_READER_S:.0f} s without a perception/frames "
+                "subscription of its node in the graph: counted as a reader anyway (are its topics remapped?)"))
+            return True
+        try:
+            node = None
+            for e in self.get_publishers_info_by_topic(PROGRESS):
+                g = bytes(bytearray(e.endpoint_gid))
+                n = min(len(g), len(reader))
+                if n and g[:n] == reader[:n]:
+                    node = (e.node_name, e.node_namespace)
+                    break
+            if node is None:
+                self._pending_readers.pop(reader, None)
+                return True
+            subs = self.get_subscriptions_info_by_topic(self.pub_frames.topic_name)
+            ok = any((e.node_name, e.node_namespace) == node for e in subs)
+        except Exception:          # graph queries failing must not stop acknowledgements
+            ok = True
+        if ok:
+            self._pending_readers.pop(reader, None)
+            if len(self._pending_readers) > 32:
+                self._pending_readers.clear()
+        return ok
 
     def _memory_id(self, info: Optional[Dict[str, Any]]) -> bytes:
         """The publisher's gid (one per memory process); on a Humble rclpy (no MessageInfo), the newest
