@@ -1166,7 +1166,10 @@ def probe_fuzz(examples: int) -> Dict[str, Any]:
     out: Dict[str, Any] = {"fuzz_examples_per_target": examples, "fuzz_failures": n_failed,
                            "fuzz_summary": summary.strip("= ")}
     if p.returncode != 0:
-        out["fuzz_detail"] = {"failed": failed, "tail": "\n".join(lines[-15:])}
+        # the failing example and the assertion (hypothesis prints them; the run is random, so keep them)
+        why = [ln for ln in lines if ln.startswith("E ") or "Falsifying" in ln or "data.draw" in ln
+               or ln.startswith("Draw ")][:60]
+        out["fuzz_detail"] = {"failed": failed, "why": "\n".join(why), "tail": "\n".join(lines[-15:])}
     return out
 
 
