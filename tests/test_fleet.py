@@ -126,8 +126,8 @@ def test_the_relay_process_ships_beside_a_writing_memory_and_stops_on_sigterm(tm
     url = new_pg_url()
     path, mem = _robot(tmp_path, vocab, "side", 6)
     env = dict(os.environ, PYTHONPATH=os.getcwd())
-    relay = subprocess.Popen([sys.executable, "-m", "memory_nodes.memory.repository.fleet", "ship", "--store", path,
-                              "--robot-id", "robot_side", "--url", url], stdout=subprocess.PIPE,
+    relay = subprocess.Popen([sys.executable, "-m", "memory_nodes.memory.repository.fleet_relay", "ship",
+                              "--store", path, "--robot-id", "robot_side", "--url", url], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=env)
     try:
         run_days(mem, SyntheticHousehold(SynthConfig(seed=6, n_rooms=2)), 1, first_day=1)   # written meanwhile
@@ -142,7 +142,7 @@ def test_the_relay_process_ships_beside_a_writing_memory_and_stops_on_sigterm(tm
         out, err = relay.communicate(timeout=20)
         assert relay.returncode == 0, err
         assert f"shipped through observation {max(local)}" in out
-        ask = subprocess.run([sys.executable, "-m", "memory_nodes.memory.repository.fleet", "ask", "--url", url,
+        ask = subprocess.run([sys.executable, "-m", "memory_nodes.memory.repository.fleet_relay", "ask", "--url", url,
                               "mug"], capture_output=True, text=True, env=env, timeout=60)
         assert ask.returncode == 0 and ask.stdout.startswith("robot_side: mug"), ask.stdout + ask.stderr
         server.close()

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from memory_nodes.memory import MemoryCore
-from memory_nodes.memory.repository.fleet import FleetConfig, FleetServer, FleetView, Shipper, relay_settings
+from memory_nodes.memory.repository.fleet import FleetConfig, FleetServer, FleetView, Shipper
+from memory_nodes.memory.repository.fleet_relay import relay_settings
 from memory_nodes.memory.synthetic import SynthConfig, SyntheticHousehold, run_days
 from memory_nodes.planner.config import PlannerConfig
 from memory_nodes.planner.fleet_questions import (

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import operator
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -41,6 +42,7 @@ from .repository import Repository
 from .staleness import MoveStats, class_posterior, object_prior, p_no_move, with_absences
 from .state import MemoryState
 
+_POSE_KEY = operator.itemgetter(0, 1)     # a pose row's (stamp, robot): newest first, ties by robot
 # an object's position takes the nearest room cell within this (ground distance): the centre of a double
 # bed or a deep counter is up to ~1 m from the free floor beside it
 OBJECT_ROOM_RADIUS_M = 1.0
@@ -500,9 +502,9 @@ class Queries:
             raise InputError("bad_request", f"window starts ({start_ns}) after it ends ({end_ns})")
         lo = -1 if start_ns is None else start_ns
         hi = 2 ** 62 if end_ns is None else end_ns
-        ram = sorted((r for r in self.s.recent_poses if lo <= r[0] <= hi), key=_pose_key, reverse=True)
+        ram = sorted((r for r in self.s.recent_poses if lo <= r[0] <= hi), key=_POSE_KEY, reverse=True)
         rows = heapq.merge(ram, self._stored_poses_newest_first(start_ns, end_ns, max(POSE_PAGE_ROWS, 2 * limit)),
-                           key=_pose_key, reverse=True)
+                           key=_POSE_KEY, reverse=True)
         out: List[PoseSample] = []
         seen = set()
         for r in rows:
@@ -605,10 +607,6 @@ class Queries:
 
 def _stay_start(s: Stay) -> int:
     return s.start_ns
-
-
-def _pose_key(r: tuple) -> Tuple[int, str]:
-    return r[0], r[1]
 
 
 def object_room(seg: Optional[RoomSegmentation], pos: Optional[np.ndarray], observed_room: int = -1) -> int:

@@ -280,7 +280,13 @@ class PgStore(StoreBatch):
                 self._pool = None
         if self.conn is not None:
             try:
-                self.conn.raw.close()        # ends the session: the advisory lock goes with it
+                if not self.read_only:       # unlocked now: the server ends a closed session's backend (and
+                    try:                     # its locks) a moment later, so a reopen right after could be refused
+                        self.conn.raw.rollback()
+                        self.conn.raw.execute("SELECT pg_advisory_unlock_all()")
+                    except Exception:
+                        pass
+                self.conn.raw.close()        # ends the session: the advisory lock goes with it in any case
             finally:
                 self.conn = None
 
