@@ -498,3 +498,15 @@ def test_memory_refuses_a_resend_and_a_conflicting_frame(memory):
     for cause in ("duplicate_frame", "conflicting_frame"):
         assert after.get(cause, 0) == before.get(cause, 0) + 1, (cause, after)
     assert memory.memory.count_observations(t, t) == stored
+
+
+def test_an_object_id_of_unicode_digits_is_a_bad_request_not_a_crash(memory):
+    """Found by the 10,000-example fuzz run: object_id '²' passed str.isdigit() and int() raised (UNKNOWN)."""
+    from memory_interfaces.srv import Recall
+
+    from memory_nodes.memory.records import parse_object_id
+    assert parse_object_id("²") is None and parse_object_id("obj_¹²") is None
+    assert parse_object_id("obj_000042") == 42 and parse_object_id("42") == 42
+    req = Recall.Request(kind="staleness", object_id="²", class_name="mug", room_id=-1, place_id=-1)
+    resp = _no_escape(memory._on_recall, req, Recall.Response())
+    assert resp.error_code != Recall.Response.UNKNOWN, resp.error_msg

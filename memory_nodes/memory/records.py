@@ -35,7 +35,7 @@ def parse_object_id(s: str) -> Optional[int]:
     s = s.strip()
     if s.startswith("obj_"):
         s = s[4:]
-    return int(s) if s.isdigit() else None
+    return int(s) if s.isdecimal() else None
 
 
 @dataclass

@@ -188,7 +188,7 @@ def load_class_names(path: str, model_path: str = "") -> List[str]:
             raise ConfigError(f"{where}: cannot parse: {e}") from e
         if isinstance(data, dict):
             key = next((k for k in ("names", "id2label") if k in data), None)
-            if key is None and not all(str(k).lstrip("-").isdigit() for k in data):
+            if key is None and not all(str(k).lstrip("-").isdecimal() for k in data):
                 raise ConfigError(f"{where}: no `names:` (or id2label) key")
             data = data[key] if key is not None else data
         return _names_from(data, where)

@@ -122,7 +122,7 @@ def _wd_index(word: str) -> int:
 
 
 def _num(word: str) -> int:
-    return int(word) if word.isdigit() else NUMBER_WORDS[word]
+    return int(word) if word.isdecimal() else NUMBER_WORDS[word]
 
 
 def _day_ref(token: str, ref_ns: int, cal: CalendarConfig, strictly_before: bool = False) -> Optional[int]:

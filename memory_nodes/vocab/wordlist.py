@@ -36,7 +36,7 @@ def english_words() -> Dict[str, int]:
                 with p.open(encoding="utf-8") as f:
                     for line in f:
                         parts = line.split()
-                        if len(parts) == 2 and parts[1].isdigit():
+                        if len(parts) == 2 and parts[1].isdecimal():
                             words[parts[0]] = int(parts[1])
             _WORDS = words
         return _WORDS

@@ -34,7 +34,7 @@ def find_bin_dir() -> Optional[str]:
     if env and os.path.exists(os.path.join(env, "initdb")):
         return env
     cands = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]) if
-                   p.split("/")[-2].isdigit() else 0, reverse=True)
+                   p.split("/")[-2].isdecimal() else 0, reverse=True)
     for c in cands:
         if os.path.exists(os.path.join(c, "initdb")) and os.path.exists(os.path.join(c, "pg_ctl")):
             return c
