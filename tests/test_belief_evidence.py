@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.belief_world import NOW, PLACES, ROOMS, H, room_of
 
 from memory_nodes.common.types import ObjectObservation, PerceptionOutput
 from memory_nodes.memory import MemoryConfig, MemoryCore, StoreConfig
@@ -15,15 +16,6 @@ from memory_nodes.planner.fakes import FakeMemory, FakeNavigator, TrueObject
 from memory_nodes.planner.planner import Planner
 from memory_nodes.planner.recall import _beta_tail_half
 from memory_nodes.vocab.vocabulary import VocabConfig, Vocabulary
-
-H = 3600 * 10**9
-NOW = 1715871600 * 10**9            # Thursday 2024-05-16 15:00 UTC
-ROOMS = {0: "kitchen", 1: "living room", 2: "bedroom", 3: "office"}
-PLACES = {0: (0, 0, 0), 1: (3, 0, 0), 2: (8, 0, 1), 3: (11, 0, 1), 4: (16, 0, 2), 5: (19, 0, 2), 6: (25, 0, 3)}
-
-
-def room_of(x, y):
-    return 0 if x < 5 else 1 if x < 13.5 else 2 if x < 22 else 3
 
 
 @pytest.fixture(scope="module")

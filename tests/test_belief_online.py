@@ -6,21 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.belief_world import NOW, PLACES, ROOMS, H, room_of
 
 from memory_nodes.planner.answer import NOT_SURE
 from memory_nodes.planner.calibration import OnlinePlatt
 from memory_nodes.planner.fakes import FakeMemory, FakeNavigator, TrueObject
 from memory_nodes.planner.planner import Planner
 from memory_nodes.vocab.vocabulary import VocabConfig, Vocabulary
-
-H = 3600 * 10**9
-NOW = 1715871600 * 10**9
-ROOMS = {0: "kitchen", 1: "living room", 2: "bedroom", 3: "office"}
-PLACES = {0: (0, 0, 0), 1: (3, 0, 0), 2: (8, 0, 1), 3: (11, 0, 1), 4: (16, 0, 2), 5: (19, 0, 2), 6: (25, 0, 3)}
-
-
-def room_of(x, y):
-    return 0 if x < 5 else 1 if x < 13.5 else 2 if x < 22 else 3
 
 
 @pytest.fixture(scope="module")

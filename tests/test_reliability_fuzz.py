@@ -390,30 +390,38 @@ def test_perception_timer_callbacks_are_guarded(perception):
     assert node._log_rejected.counts()["callback_retry_tf"] == before + 1
 
 
+def _ring_node(rclpy_context: Any, when_full: str) -> Tuple[Any, List[Any], int]:
+    """A perception node whose resend ring holds 3 frames (resend.when_full ``when_full``), its frames
+    captured instead of published, a class table and identity tf; and a stamp an hour ago to start from."""
+    import numpy as np
+    from rclpy.parameter import Parameter
+
+    from memory_nodes.ros.perception_node import PerceptionNode
+    node = PerceptionNode(context=rclpy_context, parameter_overrides=[
+        Parameter("resend.max_frames", value=3), Parameter("detector.kind", value="oracle"),
+        Parameter("resend.when_full", value=when_full)])
+    published: List[Any] = []
+    node.pub_frames.publish = published.append
+    node.perception.set_class_table({1: "mug"})
+    node.tf.buffer.set_transform("map", "camera_optical", np.eye(4), 0, static=True)
+    node.tf.buffer.set_transform("map", "base_link", np.eye(4), 0, static=True)
+    return node, published, node.get_clock().now().nanoseconds - 3600 * 10 ** 9
+
+
 def test_perception_refuses_frames_while_memory_is_behind(rclpy_context):
     """No memory acknowledges (resend.when_full = refuse, the default): the resend ring keeps resend.max_frames
     frames; beyond, new frames are refused (rejected as memory_behind: acknowledged on frame_ack, not sent),
     one log line and counted on /diagnostics (a WARN); nothing kept is dropped; a memory heard from first gets
     what is kept, in order, and once its watermark clears the ring frames are sent again."""
-    import numpy as np
     from builtin_interfaces.msg import Time
     from memory_interfaces.msg import IngestProgress
-    from rclpy.parameter import Parameter
 
     from memory_nodes.ros.conversions.basic import ns_to_time, time_to_ns
     from memory_nodes.ros.diagnostics import WARN
-    from memory_nodes.ros.perception_node import PerceptionNode
-    node = PerceptionNode(context=rclpy_context, parameter_overrides=[
-        Parameter("resend.max_frames", value=3), Parameter("detector.kind", value="oracle")])
+    node, published, base_ns = _ring_node(rclpy_context, "refuse")
     try:
-        published: List[Any] = []
         acks: List[Time] = []
-        node.pub_frames.publish = published.append
         node.pub_ack.publish = acks.append
-        node.perception.set_class_table({1: "mug"})
-        node.tf.buffer.set_transform("map", "camera_optical", np.eye(4), 0, static=True)
-        node.tf.buffer.set_transform("map", "base_link", np.eye(4), 0, static=True)
-        base_ns = node.get_clock().now().nanoseconds - 3600 * 10 ** 9
         for k in range(5):
             assert node._process_set(_camera_set(base_ns + k * 10 ** 8)) is True
         assert [time_to_ns(m.header.stamp) for m in published] == [base_ns + k * 10 ** 8 for k in (0, 1, 2)]
@@ -437,23 +445,12 @@ def test_perception_reports_frames_dropped_unacknowledged(rclpy_context):
     """resend.when_full = drop_oldest, no memory acknowledges: the resend ring keeps resend.max_frames frames;
     beyond, the oldest are dropped, said in one log line and counted on /diagnostics (a WARN); a memory heard
     from first gets what is kept, in order, and its watermark then clears the ring."""
-    import numpy as np
     from memory_interfaces.msg import IngestProgress
-    from rclpy.parameter import Parameter
 
     from memory_nodes.ros.conversions.basic import ns_to_time, time_to_ns
     from memory_nodes.ros.diagnostics import WARN
-    from memory_nodes.ros.perception_node import PerceptionNode
-    node = PerceptionNode(context=rclpy_context, parameter_overrides=[
-        Parameter("resend.max_frames", value=3), Parameter("detector.kind", value="oracle"),
-        Parameter("resend.when_full", value="drop_oldest")])
+    node, published, base_ns = _ring_node(rclpy_context, "drop_oldest")
     try:
-        published: List[Any] = []
-        node.pub_frames.publish = published.append
-        node.perception.set_class_table({1: "mug"})
-        node.tf.buffer.set_transform("map", "camera_optical", np.eye(4), 0, static=True)
-        node.tf.buffer.set_transform("map", "base_link", np.eye(4), 0, static=True)
-        base_ns = node.get_clock().now().nanoseconds - 3600 * 10 ** 9
         for k in range(5):
             assert node._process_set(_camera_set(base_ns + k * 10 ** 8)) is True
         assert len(published) == 5, node._log_rejected.counts()

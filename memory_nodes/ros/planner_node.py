@@ -591,17 +591,10 @@ class PlannerNode(Node):
         memory = RosMemoryView(self)
         now_ns = self.get_clock().now().nanoseconds
         try:
-            fleet = self._answer_fleet(req, memory, now_ns)
-        except MemoryStackError as e:
-            self.log_once(f"fleet:{type(e).__name__}", f"fleet question failed: {e}")
-            return None, MEMORY_UNAVAILABLE, str(e)
-        except Exception as e:  # nothing escapes into the executor
-            self.get_logger().error(f"fleet question failed unexpectedly: {type(e).__name__}: {e}")
-            return None, UNKNOWN, f"{type(e).__name__}: {e}"
-        if fleet is not None:
-            return fleet, NONE, ""
-        nav = RosNavigator(self, memory, should_stop) if req.budget_m > 0 else None
-        try:
+            fleet = self._answer_fleet(req, memory, now_ns)     # a fleet question, else None
+            if fleet is not None:
+                return fleet, NONE, ""
+            nav = RosNavigator(self, memory, should_stop) if req.budget_m > 0 else None
             a = self.planner.answer(req.question, now_ns, budget_m=float(req.budget_m), window=window_from_request(req),
                                     should_stop=should_stop, on_feedback=on_feedback, memory=memory, navigator=nav)
         except WaitTimeout as e:
