@@ -22,6 +22,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .class_pairs import ClassPairs
 from .config import AssociationConfig
 
 _INFEASIBLE = 1e6
@@ -33,6 +34,9 @@ def _padded(lo: np.ndarray, hi: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Boxes (..., 3) with every side at least _MIN_SIDE_M (grown about their centre)."""
     pad = np.maximum(_MIN_SIDE_M - (hi - lo), 0.0) / 2.0
     return lo - pad, hi + pad
+
+
+padded_boxes = _padded
 
 
 def inside_fraction(a_min: np.ndarray, a_max: np.ndarray, b_min: np.ndarray, b_max: np.ndarray) -> np.ndarray:
@@ -72,7 +76,8 @@ def associate(cfg: AssociationConfig,
               obs_raw: Optional[Sequence[str]] = None,
               trk_raw_votes: Optional[Sequence[dict]] = None,
               inside: Optional[np.ndarray] = None,
-              near: Optional[Callable[[str, str], bool]] = None) -> List[Tuple[int, int, float]]:
+              near: Optional[Callable[[str, str], bool]] = None,
+              pairs: Optional[ClassPairs] = None) -> List[Tuple[int, int, float]]:
     """Optimal one-to-one matches [(obs index, track index, cost)] within gates and ``max_cost``.
 
     obs_pos (n, 3), obs_color (n, 3); trk_pos (m, 3), trk_gate (m,) metres, trk_color (m, 3).
@@ -80,6 +85,7 @@ def associate(cfg: AssociationConfig,
     (canonical synonyms such as mug / cup are one class, but the detector's label still tells them apart).
     inside (n, m): share of each observation's box inside each track's extent (None: centroid gates only);
     near(a, b): classes a detector confuses (votes within one track when the box lies in the extent).
+    pairs: class_sim and near as blocks (the same functions, class_pairs.py), faster than pair by pair.
     """
     n, m = len(obs_pos), len(trk_pos)
     if n == 0 or m == 0:
@@ -99,18 +105,23 @@ def associate(cfg: AssociationConfig,
     gated = ~((sub_d > sub_gate) & (ov < cfg.extent_gate_overlap))
     o_cls = [obs_cls[i] for i in rows]
     t_cls = [trk_cls[j] for j in cols]
-    sim = np.zeros(sub_d.shape)
-    memo: dict = {}
-    pairs = np.argwhere(gated).tolist()
-    for a, b in pairs:
-        oc, tc = o_cls[a], t_cls[b]
-        key = (oc, tc)
-        v = memo.get(key)
-        if v is None:
-            v = memo[key] = 1.0 if oc == tc else class_sim(oc, tc)
-        sim[a, b] = v
+    if pairs is not None:           # the same values, a block at a time (class_pairs.py)
+        oc_codes, tc_codes = pairs.codes(o_cls), pairs.codes(t_cls)
+        sim = pairs.sim(oc_codes, tc_codes, gated)
+    else:
+        sim = np.zeros(sub_d.shape)
+        memo: dict = {}
+        for a, b in np.argwhere(gated).tolist():
+            oc, tc = o_cls[a], t_cls[b]
+            key = (oc, tc)
+            v = memo.get(key)
+            if v is None:
+                v = memo[key] = 1.0 if oc == tc else class_sim(oc, tc)
+            sim[a, b] = v
     ok = gated & (sim >= cfg.min_class_similarity)
-    if near is not None:
+    if pairs is not None and near is not None:
+        ok |= pairs.near(oc_codes, tc_codes, gated & ~ok & (ov >= cfg.near_class_overlap))
+    elif near is not None:
         for a, b in np.argwhere(gated & ~ok & (ov >= cfg.near_class_overlap)).tolist():
             if near(o_cls[a], t_cls[b]):
                 ok[a, b] = True

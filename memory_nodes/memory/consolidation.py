@@ -29,7 +29,8 @@ from typing import Dict, List, Optional, Protocol, Sequence, Set
 
 import numpy as np
 
-from .association import box_volume, color_distance, inside_fraction
+from .association import box_volume, color_distance, inside_fraction, padded_boxes
+from .class_pairs import ClassPairs
 from .config import NS_PER_S, MemoryConfig
 from .events import EventLog
 from .extents import norm3
@@ -59,6 +60,9 @@ class ConsolidationHost(Protocol):
     @property
     def table(self) -> TrackTable: ...
 
+    @property
+    def pairs(self) -> ClassPairs: ...
+
 
 def box_iou(a_min: np.ndarray, a_max: np.ndarray, b_min: np.ndarray, b_max: np.ndarray) -> float:
     """Intersection over union of two axis-aligned boxes (sides padded to 2 cm)."""
@@ -66,6 +70,14 @@ def box_iou(a_min: np.ndarray, a_max: np.ndarray, b_min: np.ndarray, b_max: np.n
     va, vb = box_volume(a_min, a_max), box_volume(b_min, b_max)
     inter = frac * va
     return inter / max(va + vb - inter, 1e-12)
+
+
+def _rows_true(mask: np.ndarray) -> List[List[int]]:
+    """Per row of a bool matrix, the columns that are True (in order)."""
+    rows: List[List[int]] = [[] for _ in range(mask.shape[0])]
+    for i, j in np.argwhere(mask).tolist():
+        rows[i].append(j)
+    return rows
 
 
 class Consolidator:
@@ -83,20 +95,24 @@ class Consolidator:
             return {}
         el = np.asarray(idx)
         frac = inside_fraction(bmin[el], bmax[el], bmin[el], bmax[el])        # share of a inside b
-        vol = np.array([box_volume(bmin[i], bmax[i]) for i in el])
+        lo, hi = padded_boxes(bmin[el], bmax[el])
+        vol = np.prod(hi - lo, axis=1).tolist()                              # box_volume of each
         diag = np.linalg.norm(bmax[el] - bmin[el], axis=1)
+        codes = self.tracker.pairs.codes([classes[i] for i in idx])
+        alike = self.tracker.pairs.near(codes, codes).tolist()               # same or near classes
         order = sorted(range(len(el)), key=lambda k: -float(scores[int(el[k])]))   # strongest first
         dup: Dict[int, int] = {}
         kept: List[int] = []
         for k in order:
             i = int(el[k])
+            row = alike[k]
             for q in kept:
+                if not row[q]:
+                    continue
                 j = int(el[q])
                 small = k if vol[k] <= vol[q] else q
                 big = q if small == k else k
                 same = classes[i] == classes[j]
-                if not (same or self.tracker.near(classes[i], classes[j])):
-                    continue
                 centred = (max(diag[k], diag[q]) >= cfg.part_min_extent_m and norm3(pos[i] - pos[j])
                            <= cfg.duplicate_centroid_frac * min(diag[k], diag[q]))
                 if centred or (frac[small, big] >= cfg.duplicate_overlap and (
@@ -153,28 +169,33 @@ class Consolidator:
         if not live:
             return
         boxes: Dict[bool, tuple] = {}
-        for tr in live:
+        near_sets: Optional[List[Set[int]]] = None     # for live[base:], until a fusion changes the state
+        base = 0
+        for n_i, tr in enumerate(live):
             if tr.id not in ms.tracks or not tr.confirmed:
                 continue
-            if ms.active_dirty:
-                ms.rebuild_active()
-            d = np.linalg.norm(ms.act_pos - tr.pos[None, :], axis=1)
-            near_ids = {ms.act_ids[k] for k in np.flatnonzero(d <= cfg.absorb_radius_m)}
-            near_ids |= self._extent_neighbours(tr, boxes)
+            if near_sets is None:
+                near_sets, base = self._neighbour_sets(live[n_i:], boxes), n_i
+            near_ids = near_sets[n_i - base]
+            tr_large = tk.large(tr)
             for oid in sorted(near_ids):
                 other = ms.tracks.get(oid)
                 if other is None or other.id == tr.id or not other.confirmed or tr.id not in ms.tracks:
                     continue
+                either_large = tr_large or tk.large(other)
+                if not either_large and self.seen_apart(tr, other):
+                    continue          # detected apart in one frame: two objects (checked below as well)
                 if not tk.reid.coexisted(tr, other):
                     continue          # seen at different times (one replaced the other)
                 older, younger = (tr, other) if (tr.first_seen_ns, tr.id) <= (other.first_seen_ns, other.id) \
                     else (other, tr)
                 small, big = (tr, other) if tr.hits <= other.hits else (other, tr)
                 same = tk.class_sim(tr.class_name, other.class_name) >= 0.99
-                if ((tk.large(tr) or tk.large(other)) and (same or tk.near(tr.class_name, other.class_name))
+                if (either_large and (same or tk.near(tr.class_name, other.class_name))
                         and self.one_extent(tr, other)):
                     self.absorb(younger, older)        # one space, one large object: its boxes were doubled
                     boxes.clear()
+                    near_sets = None
                     break
                 if self.seen_apart(tr, other):
                     continue          # detected apart in one frame: two objects
@@ -192,7 +213,49 @@ class Consolidator:
                 else:
                     continue
                 boxes.clear()
+                near_sets = None
                 break
+
+    def _neighbour_sets(self, tracks: List[Track], boxes: Dict[bool, tuple]) -> List[Set[int]]:
+        """Per track: the live tracks within absorb_radius_m of it (itself included) and those whose merged
+        extent overlaps its own (``_extent_neighbours``), for all of them at once (one array operation,
+        not one per track: nothing changes between them until a fusion, after which the caller asks
+        again for the rest)."""
+        ms = self.s
+        if ms.active_dirty:
+            ms.rebuild_active()
+        pos = np.array([tr.pos for tr in tracks], float).reshape(-1, 3)
+        d = np.linalg.norm(ms.act_pos[None, :, :] - pos[:, None, :], axis=2)
+        ids = ms.act_ids
+        out = [{ids[k] for k in row} for row in _rows_true(d <= self.config.association.absorb_radius_m)]
+        large = [self.tracker.large(tr) for tr in tracks]
+        for only_large in (True, False):
+            sel = [k for k, lg in enumerate(large) if lg != only_large]
+            if not sel:
+                continue
+            b_ids, lo, hi = self._extent_boxes(only_large, boxes)
+            if not b_ids:
+                continue
+            emin = np.array([tracks[k].extent_min for k in sel], float).reshape(-1, 3)
+            emax = np.array([tracks[k].extent_max for k in sel], float).reshape(-1, 3)
+            hit = (np.all(lo[None, :, :] <= emax[:, None, :], axis=2)
+                   & np.all(emin[:, None, :] <= hi[None, :, :], axis=2))
+            for k, row in zip(sel, _rows_true(hit)):
+                tid = tracks[k].id
+                out[k] |= {b_ids[j] for j in row if b_ids[j] != tid and b_ids[j] in ms.tracks}
+        return out
+
+    def _extent_boxes(self, only_large: bool, boxes: Dict[bool, tuple]) -> tuple:
+        """(ids, lo, hi) of the confirmed live tracks' merged extents (only the large ones if
+        ``only_large``), from the Tracker's TrackTable, cached in ``boxes`` for this consolidation pass."""
+        if only_large not in boxes:
+            ms = self.s
+            tab = self.tracker.table
+            tab.refresh(ms.act_ids, list(map(ms.tracks.__getitem__, ms.act_ids)))
+            keep = tab.confirmed & tab.large if only_large else tab.confirmed
+            idx = np.flatnonzero(keep)
+            boxes[only_large] = ([ms.act_ids[k] for k in idx.tolist()], tab.lo[idx], tab.hi[idx])
+        return boxes[only_large]
 
     def seen_apart(self, a: Track, b: Track) -> bool:
         """a and b were detected in one frame as two (merges followed; a record is never apart from itself)."""
@@ -211,25 +274,6 @@ class Consolidator:
         if len(merged) < len(x.cooccur):
             return any(ms.resolve_track_id(m) == target for m in merged if m in x.cooccur)
         return any(ms.resolve_track_id(c) == target for c in x.cooccur if c in merged)
-
-    def _extent_neighbours(self, tr: Track, boxes: Dict[bool, tuple]) -> Set[int]:
-        """Confirmed live tracks whose merged extent overlaps tr's: any of them if tr is large, else the
-        large ones (only a large object's parts are found by extent alone). ``boxes`` caches, per
-        "large only", the (ids, lo, hi) arrays of this consolidation pass (from the Tracker's TrackTable:
-        the live tracks, in act order, as the caller has just rebuilt it)."""
-        ms = self.s
-        only_large = not self.tracker.large(tr)
-        if only_large not in boxes:
-            tab = self.tracker.table
-            tab.refresh(ms.act_ids, list(map(ms.tracks.__getitem__, ms.act_ids)))
-            keep = tab.confirmed & tab.large if only_large else tab.confirmed
-            idx = np.flatnonzero(keep)
-            boxes[only_large] = ([ms.act_ids[k] for k in idx.tolist()], tab.lo[idx], tab.hi[idx])
-        ids, lo, hi = boxes[only_large]
-        if not ids:
-            return set()
-        hit = np.all(lo <= tr.extent_max, axis=1) & np.all(tr.extent_min <= hi, axis=1)
-        return {ids[k] for k in np.flatnonzero(hit) if ids[k] != tr.id and ids[k] in ms.tracks}
 
     def one_extent(self, a: Track, b: Track) -> bool:
         """The smaller merged extent lies mostly inside the larger: one object's parts."""

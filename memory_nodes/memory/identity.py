@@ -39,6 +39,7 @@ from ..common.protocols import Evidence
 from ..common.types import ObjectObservation, PerceptionOutput, View
 from ..vocab import Vocabulary
 from .association import associate, inside_fraction
+from .class_pairs import ClassPairs
 from .config import NS_PER_DAY, NS_PER_S, MemoryConfig
 from .consolidation import Consolidator
 from .events import EventLog
@@ -69,10 +70,19 @@ class Tracker:
         self.consolidator = Consolidator(config, state, self)
         self.reid = ReIdentifier(config, state, self)
         self.table = TrackTable(config.association)     # the live tracks' gates, extents, colours
+        self._pairs: Optional[ClassPairs] = None
+        self._pairs_of: object = None
         # the frame being ingested: its view (or None) and its detections' classes and boxes
         self._view: Optional[View] = None
         self._frame_cls: List[str] = []
         self._frame_box: Tuple[np.ndarray, np.ndarray] = (np.zeros((0, 3)), np.zeros((0, 3)))
+
+    @property
+    def pairs(self) -> ClassPairs:
+        """class_sim and near as blocks, for as long as the state's class_sim cache lives (class_pairs.py)."""
+        if self._pairs is None or self._pairs_of is not self.s.sim_cache:
+            self._pairs, self._pairs_of = ClassPairs(self.class_sim, self.near), self.s.sim_cache
+        return self._pairs
 
     def valid_obs(self, o: ObjectObservation) -> bool:
         """validate.py's checks; a bad observation is skipped with a warning naming the cause."""
@@ -140,7 +150,7 @@ class Tracker:
             raw = associate(cfg, pos[el], [canon[i] for i in primary], colors[el], [apps[i] for i in primary],
                             ms.act_pos, tab.gate, TrackAttr(trk, "class_name"), tab.color,
                             TrackAttr(trk, "appearance"), self.class_sim, [str(obs[i].class_name) for i in primary],
-                            TrackAttr(trk, "raw_votes"), inside=inside, near=self.near)
+                            TrackAttr(trk, "raw_votes"), inside=inside, near=self.near, pairs=self.pairs)
             matches = [(primary[a], b, c) for a, b, c in raw]
         obs_track = [-1] * n
         matched: Set[int] = set()
@@ -165,12 +175,15 @@ class Tracker:
         primary = [i for i in primary if i not in dup]
         # tracks detected in one frame near each other are distinct objects (never absorbed or fused)
         ms.frame_cooc = {}
-        near = cfg.cooccur_radius_m
-        for a_i, i in enumerate(primary):
-            for j in primary[a_i + 1:]:
-                if norm3(pos[i] - pos[j]) <= near:
-                    ms.frame_cooc.setdefault(obs_track[i], set()).add(obs_track[j])
-                    ms.frame_cooc.setdefault(obs_track[j], set()).add(obs_track[i])
+        if len(primary) > 1:
+            pp = pos[primary]
+            dd = pp[:, None, :] - pp[None, :, :]
+            close = np.sqrt(np.einsum("ijk,ijk->ij", dd, dd)) <= cfg.cooccur_radius_m
+            cooc = ms.frame_cooc
+            for a_i, b_i in np.argwhere(np.triu(close, 1)).tolist():
+                ti, tj = obs_track[primary[a_i]], obs_track[primary[b_i]]
+                cooc.setdefault(ti, set()).add(tj)
+                cooc.setdefault(tj, set()).add(ti)
         # rows first (ids are fixed), then track updates
         place_default = out.place_id
         rows = []
