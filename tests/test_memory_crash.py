@@ -59,7 +59,10 @@ def _run_and_kill(path: str, seed: int, rng: random.Random):
     finally:
         p.send_signal(signal.SIGKILL)
         out, _ = p.communicate(timeout=30)
-    acks += [ln for ln in out.splitlines() if ln.startswith("ACK")]
+    lines = out.splitlines()
+    if lines and not out.endswith("\n"):
+        lines = lines[:-1]           # the kill cut the last line short ("ACK 123" without its count)
+    acks += [ln for ln in lines if ln.startswith("ACK")]
     through, n = (int(x) for x in acks[-1].split()[1:3])
     return start, through, n
 
