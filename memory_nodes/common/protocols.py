@@ -146,6 +146,12 @@ class MemoryView(Protocol):
 
     def rooms(self) -> Dict[int, str]: ...   # room id -> label
 
+    def room_at(self, position_m: np.ndarray, observed_room_id: int = -1) -> int:
+        """The room that contains map position ``position_m`` (m, (3,) or (2,)) by memory's room map (its
+        latest room cut); ``observed_room_id`` (the room the robot saw it from) breaks a tie at the wall
+        between two rooms and is the answer where memory has no room map; -1 where no room holds it."""
+        ...
+
     def robot_poses(self, start_ns: Optional[int] = None, end_ns: Optional[int] = None,
                     room_id: Optional[int] = None, limit: int = 0) -> List[PoseSample]:
         """The robot's poses stamped in [start_ns, end_ns] (None = open), only those in ``room_id`` if

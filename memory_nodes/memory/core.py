@@ -26,6 +26,8 @@ import sqlite3
 import threading
 from typing import Dict, Iterable, List, Optional, Tuple
 
+import numpy as np
+
 from ..common.errors import InputError, NotFoundError, StoreError
 from ..common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, PlaceInfo, PoseSample, Sighting
 from ..common.types import PerceptionOutput
@@ -300,6 +302,12 @@ class MemoryCore:
     def rooms(self) -> Dict[int, str]:
         with self._lock:
             return self._queries.rooms()
+
+    def room_at(self, position_m: np.ndarray, observed_room_id: int = -1) -> int:
+        """The room holding a map position in the latest room cut (the room every read gives an object at
+        that position); ``observed_room_id`` without a cut or at a wall between two rooms; -1 none."""
+        with self._lock:
+            return self._queries.room_of(np.asarray(position_m, dtype=float), int(observed_room_id))
 
     def robot_poses(self, start_ns: Optional[int] = None, end_ns: Optional[int] = None,
                     room_id: Optional[int] = None, limit: int = 0) -> List[PoseSample]:

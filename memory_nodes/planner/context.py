@@ -1,7 +1,7 @@
 """What every answer step shares: the memory (with a read counter), the query, now, rooms and places."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -115,6 +115,7 @@ class Ctx:
         # furniture_near's cache: (class, position) of every remembered piece of furniture (receptacle)
         self._furniture: Optional[List[Tuple[str, np.ndarray]]] = None
         self._color_tol: Optional[float] = None      # color_ok's tolerance (from the remembered sightings)
+        self._room_at: Dict[Tuple[float, float, int], int] = {}   # room_at's cache: (x, y, stored room) -> room
 
     @property
     def rooms(self) -> Dict[int, str]:
@@ -130,6 +131,28 @@ class Ctx:
 
     def room_label(self, room_id: int) -> str:
         return self.rooms.get(room_id, "") if room_id >= 0 else ""
+
+    def room_at(self, position_m: Optional[np.ndarray], stored_room_id: int) -> int:
+        """The room an answer names for a thing at ``position_m`` (m, map frame): the room memory's room map
+        puts that position in (``MemoryView.room_at``), so the text names the room of the position it reports;
+        ``stored_room_id`` (the sighting's or the place's room) where memory's map holds no room there or there
+        is no position. One memory read per position and question."""
+        if position_m is None:
+            return stored_room_id
+        pos = np.asarray(position_m, dtype=float).reshape(-1)
+        if pos.size < 2 or not np.all(np.isfinite(pos[:2])):
+            return stored_room_id
+        key = (round(float(pos[0]), 3), round(float(pos[1]), 3), int(stored_room_id))
+        room = self._room_at.get(key)
+        if room is None:
+            room = int(self.memory.room_at(pos, int(stored_room_id)))
+            room = self._room_at[key] = room if room >= 0 else int(stored_room_id)
+        return room
+
+    def in_position_room(self, s: Sighting) -> Sighting:
+        """The sighting with the room of its position (``room_at``); its evidence is the same."""
+        room = self.room_at(s.position_m, s.room_id)
+        return s if room == s.room_id else replace(s, room_id=room)
 
     def room_ids(self, label: str) -> List[int]:
         return sorted(r for r, lab in self.rooms.items() if lab == label)
@@ -197,7 +220,8 @@ class Ctx:
         return r if r > 0 else self.cfg.belief.default_move_rate_per_day
 
     def sightings(self, before_ns: Optional[int] = None) -> List[Sighting]:
-        """Tracks of the query's target (matching its colour if one was asked), newest first."""
+        """Tracks of the query's target (matching its colour if one was asked), newest first, each in the room
+        of its position (``room_at``)."""
         q = self.query
         out = list(self.memory.last_seen(q.target, before_ns=before_ns if before_ns is not None else self.now_ns))
         if q.color and out:
@@ -207,6 +231,7 @@ class Ctx:
             best = min(dist)
             # the tracks whose colour is closest to the asked one (colour estimates are noisy)
             out = [s for s, d in zip(out, dist) if d <= best + 0.15 or color_name(s.color_rgb)[0] == want]
+        out = [self.in_position_room(s) for s in out]
         out.sort(key=lambda s: -s.last_seen_ns)
         return out
 

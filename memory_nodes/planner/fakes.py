@@ -1,15 +1,16 @@
 """Small in-process MemoryView and Navigator for tests, examples and the ROS test's fake backend.
 
 FakeMemory is a dictionary-backed MemoryView (no staleness model of its own: the test sets p_still_there
-per object; ``add_pose`` lays the robot's pose trail). FakeNavigator moves instantly along straight lines
-(path cost = Euclidean distance times a detour factor, or given per goal), and a look detects every true
-object within ``see_radius_m`` in the same room, deterministically.
+per object; ``add_pose`` lays the robot's pose trail; ``room_of_xy`` is its room map, what room_at reads).
+FakeNavigator moves instantly along straight lines (path cost = Euclidean distance times a detour factor, or
+given per goal), and a look detects every true object within ``see_radius_m`` in the same room,
+deterministically.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -33,8 +34,10 @@ def place_infos(places: Dict[int, Tuple[float, float, int]], rooms: Dict[int, st
 class FakeMemory:
     """A MemoryView over explicit sightings, spans, absences and changes."""
 
-    def __init__(self, places: Dict[int, Tuple[float, float, int]], rooms: Dict[int, str], now_ns: int = 0):
+    def __init__(self, places: Dict[int, Tuple[float, float, int]], rooms: Dict[int, str], now_ns: int = 0,
+                 room_of_xy: Optional[Callable[[float, float], int]] = None):
         self._rooms = dict(rooms)
+        self._room_of_xy = room_of_xy        # the room map (x, y) -> room id; None: memory has none
         self._places = place_infos(places, rooms)
         self._now = now_ns
         self.sightings: Dict[str, Sighting] = {}
@@ -160,6 +163,11 @@ class FakeMemory:
 
     def rooms(self) -> Dict[int, str]:
         return dict(self._rooms)
+
+    def room_at(self, position_m: np.ndarray, observed_room_id: int = -1) -> int:
+        if self._room_of_xy is None:
+            return observed_room_id
+        return int(self._room_of_xy(float(position_m[0]), float(position_m[1])))
 
     def add_pose(self, stamp_ns: int, xy, place_id: int, yaw_rad: float = 0.0, room_id: Optional[int] = None) -> None:
         """One sample of the robot's pose trail (room: the place's unless given). Add them in time order."""

@@ -444,11 +444,8 @@ class _Run:
         det = self.cfg.detector
         usable = [v for v in look.views if getattr(v, "depth_m", None) is not None and np.size(v.depth_m) > 0
                   and v.map_T_camera is not None]
-        room = -1
-        if self.ctx.places:
-            nearest = min(self.ctx.places.values(),
-                          key=lambda p: (p.position_m[0] - pose[0]) ** 2 + (p.position_m[1] - pose[1]) ** 2)
-            room = nearest.room_id
+        nearest = self.nearest_place(np.asarray(pose, dtype=float))
+        room = -1 if nearest is None else nearest.room_id
         if not usable:
             return self.visibility(hyps, pose, room)
         P = np.array([h.position_m for h in hyps], dtype=float).reshape(-1, 3)
@@ -479,7 +476,7 @@ class _Run:
                 vis = np.append(vis, 0.0) if len(vis) < len(hyps) else vis
                 detected = np.append(detected, False) if len(detected) < len(hyps) else detected
             elif hyps[i].source == "prior":     # a guess the camera just confirmed: now an observation
-                hyps[i].position_m, hyps[i].source, hyps[i].last_seen_ns = pos, "found", obs.stamp_ns
+                self.found_at(belief, hyps[i], pos, obs.stamp_ns)
             detected[i] = True
             vis[i] = max(vis[i], det.visibility_max)
         self.verify_stays(hyps, vis_before, detected)
@@ -544,10 +541,10 @@ class _Run:
         return min(places.values(), key=lambda p: (p.position_m[0] - pos[0]) ** 2 + (p.position_m[1] - pos[1]) ** 2)
 
     def room_of(self, pos: np.ndarray) -> int:
-        """Room of a point: the room of the place nearest to it (an observation's place_id is where the
-        robot stood, which may be another room than the object's)."""
+        """Room of a point: memory's room map's, else the room of the place nearest to it (an observation's
+        place_id is where the robot stood, which may be another room than the object's)."""
         p = self.nearest_place(pos)
-        return -1 if p is None else p.room_id
+        return self.ctx.room_at(pos, -1 if p is None else p.room_id)
 
     def match(self, hyps: Sequence[Hyp], pos: np.ndarray, cls: str) -> Optional[int]:
         """Nearest hypothesis within the match radius (remembered ones first), or None."""
@@ -570,24 +567,28 @@ class _Run:
         """A detection where no hypothesis was: it came from the diffuse prior nearest to it."""
         near = self.nearest_place(pos)
         place_id = near.place_id if near is not None else -1
-        room = near.room_id if near is not None else -1
+        room = self.room_of(pos)
         hyp = Hyp(pos, place_id, room, 0.0, "", self.ctx.canonical(obs.class_name), "", "found", obs.stamp_ns)
         if isinstance(belief, LocationBelief):
             from .present import where_label
             priors = [i for i, h in enumerate(belief.hyps) if h.source == "prior" and not np.isnan(h.position_m[0])]
             if priors:
                 i = min(priors, key=lambda j: float(np.linalg.norm(belief.hyps[j].position_m[:2] - pos[:2])))
-                h = belief.hyps[i]
-                h.position_m, h.source, h.last_seen_ns = pos, "found", obs.stamp_ns
-                if place_id >= 0:
-                    h.place_id, h.room_id = place_id, room if room >= 0 else h.room_id
-                if self.q.kind == Q.WHERE_NOW:
-                    h.label = where_label(self.ctx, h.room_id, h.place_id)
-                belief.relabel()
+                self.found_at(belief, belief.hyps[i], pos, obs.stamp_ns, place_id)
                 return i
             hyp.label = where_label(self.ctx, room, place_id) if self.q.kind == Q.WHERE_NOW else "yes"
             return belief.add(hyp, 0.05)
         return belief.add(hyp, 0.5)
+
+    def found_at(self, belief, h: Hyp, pos: np.ndarray, stamp_ns: int, place_id: int = -1) -> None:
+        """A prior hypothesis a detection at ``pos`` confirmed: found there, in the room of that position."""
+        room = self.room_of(pos)
+        h.position_m, h.source, h.last_seen_ns = pos, "found", stamp_ns
+        h.place_id, h.room_id = (place_id if place_id >= 0 else h.place_id), (room if room >= 0 else h.room_id)
+        if isinstance(belief, LocationBelief) and self.q.kind == Q.WHERE_NOW:
+            from .present import where_label
+            h.label = where_label(self.ctx, h.room_id, h.place_id)
+            belief.relabel()
 
     # --------------------------------------------------------------------------------------- finish
     def finish(self, decision: Decision, stop: str) -> Answer:

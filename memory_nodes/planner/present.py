@@ -119,7 +119,8 @@ def location_belief(ctx: Ctx) -> Tuple[LocationBelief, str]:
     if diffuse > 0:
         prior = place_prior(ctx, [np.asarray(s.position_m, dtype=float) for _, s in seen])
         for pid, (w, pos) in prior.items():
-            room = ctx.places[pid].room_id
+            place = ctx.places[pid]     # a habit's spot may lie in another room than its place: name the spot's
+            room = place.room_id if np.array_equal(pos[:2], place.position_m[:2]) else ctx.room_at(pos, place.room_id)
             hyps.append(Hyp(pos, pid, room, diffuse * w, where_label(ctx, room, pid), ctx.query.target, "",
                             "prior"))
     else:

@@ -34,11 +34,20 @@ def _normalise(options: List[Option]) -> List[Option]:
     return options
 
 
+def _position_rooms(ctx: Ctx,
+                    weights: Dict[Tuple[int, int], Tuple[float, np.ndarray, Evidence]]) -> Dict[Tuple[int, int], int]:
+    """(stored room, place) -> the room holding that key's position (``Ctx.room_at``: one read per key)."""
+    return {key: ctx.room_at(pos, key[0]) for key, (_, pos, _) in weights.items()}
+
+
 def _by_room(ctx: Ctx, weights: Dict[Tuple[int, int], Tuple[float, np.ndarray, Evidence]]) -> List[Option]:
-    """Aggregate (room, place) weights to options at the configured granularity."""
+    """Aggregate (room, place) weights to options at the configured granularity, each in the room of its
+    position."""
     gran = ctx.cfg.explore.answer_granularity
     agg: Dict[int, List] = {}
-    for (room, place), (w, pos, ev) in weights.items():
+    rooms = _position_rooms(ctx, weights)
+    for (stored, place), (w, pos, ev) in weights.items():
+        room = rooms[(stored, place)]
         key = room if gran == "room" else place
         cur = agg.get(key)
         if cur is None:
@@ -111,7 +120,8 @@ def last_seen(ctx: Ctx) -> Decision:
         if not spans:
             return Decision([], f"I have not seen a {q.target} in the {q.room}")
         s = max(spans, key=lambda s: s.end_ns)
-        t, room, place, pos, ev, oid = min(s.end_ns, end), s.room_id, s.place_id, s.position_m, s.evidence, s.object_id
+        t, room, place, pos, ev, oid = (min(s.end_ns, end), ctx.room_at(s.position_m, s.room_id), s.place_id,
+                                        s.position_m, s.evidence, s.object_id)
     else:
         if not tracks:
             return Decision([], f"I have never seen a {q.target}")
@@ -287,8 +297,9 @@ def where_usually(ctx: Ctx) -> Decision:
     cal = ctx.cfg.parser.calendar
     gran = ctx.cfg.explore.answer_granularity
     per_day: Dict[int, Dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    rooms = _position_rooms(ctx, weights)          # the rooms _by_room named (read once, cached)
     for s in spans:
-        label = f"{gran}:{s.room_id if gran == 'room' else s.place_id}"
+        label = f"{gran}:{rooms[(s.room_id, s.place_id)] if gran == 'room' else s.place_id}"
         per_day[day_start_ns(s.start_ns, cal)][label] += _span_weight(s, start, end)
     wins: Dict[str, int] = defaultdict(int)
     for day in per_day.values():

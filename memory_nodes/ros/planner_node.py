@@ -315,6 +315,10 @@ class RosMemoryView:
             rooms = {p.room_id: p.room_label for p in self._places if p.room_id >= 0 and p.room_label}
         return rooms
 
+    def room_at(self, position_m: np.ndarray, observed_room_id: int = -1) -> int:
+        # memory/recall serves no room map; what it returns already carries the room of its position
+        return observed_room_id
+
 
 def yaw_quat(yaw: float) -> Tuple[float, float, float, float]:
     c, s = math.cos(yaw), math.sin(yaw)
