@@ -20,8 +20,12 @@ the server is unreachable; the robot keeps ingesting and answering from its own 
 
 What is shipped: each observation's stamp, the robot's object (track) id, canonical and detector class,
 score, place, room, view id and centroid (m, the robot's map frame). Keyframes stay on the robot (the
-evidence names robot + view id + observation id). Not shipped (yet): forgets (a forget on the robot does
-not delete its shipped rows), merges after shipping (a row keeps the track id it was shipped with).
+evidence names robot + view id + observation id). Forgets follow: a forget on the robot records the ids it
+deleted (``forgotten_obs``, ids only, in order); the shipper deletes those rows on the server, recomputes
+that robot's fleet_last_seen of their classes and drops class names nothing refers to any more, with its
+forget watermark (fleet_robots.forgot_seq) in the same transaction (idempotent, like the rows). The
+server's deleted rows leave its files when (auto)vacuum reuses their space, not at once. Not shipped
+(yet): merges after shipping (a row keeps the track id it was shipped with).
 Consolidation deletes old raw rows locally: a robot cut off from the server for longer than
 ``retention.keep_raw_days`` loses the unshipped part of that window on the fleet (never locally).
 """
@@ -38,7 +42,7 @@ import numpy as np
 from ...common.errors import StoreError
 
 FLEET_APPLICATION_ID = 0x52464C54          # "RFLT"
-FLEET_SCHEMA_VERSION = 1
+FLEET_SCHEMA_VERSION = 2
 FLEET_MIGRATIONS = {1: """
 CREATE TABLE fleet_info (application_id BIGINT NOT NULL, schema_version INTEGER NOT NULL);
 CREATE TABLE fleet_robots (
@@ -72,6 +76,8 @@ CREATE TABLE fleet_last_seen (             -- each robot's latest associated sig
     PRIMARY KEY (robot_id, class)
 );
 CREATE INDEX fleet_last_seen_class ON fleet_last_seen (class, stamp_ns DESC);
+""", 2: """
+ALTER TABLE fleet_robots ADD COLUMN forgot_seq BIGINT NOT NULL DEFAULT 0;  -- robot's forgotten_obs applied
 """}
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -262,6 +268,46 @@ class FleetServer:
                                     [(robot_id, c, o, t) for c, (o, t) in sorted(latest.items())])
         return top
 
+    def forgot_through(self, robot_id: str, store_uid: str) -> int:
+        """The robot's forget watermark: its forgotten_obs rows with seq <= this are applied here (0: none)."""
+        with self.pool.connection() as c:
+            r = c.execute("SELECT forgot_seq, store_uid FROM fleet_robots WHERE robot_id = %s",
+                          (robot_id,)).fetchone()
+        if r is not None and str(r[1]) != store_uid:
+            raise _identity_error(robot_id)
+        return int(r[0]) if r else 0
+
+    def forget(self, robot_id: str, store_uid: str, seq: int, obs_ids: Sequence[int]) -> int:
+        """Delete this robot's rows ``obs_ids`` (what a forget on the robot deleted, up to its forgotten_obs
+        ``seq``) in one transaction with the watermark: its fleet_last_seen of their classes recomputed,
+        class names nothing refers to any more dropped. Returns rows deleted (0 for ids never shipped or
+        already gone: a retry changes nothing). A robot that never shipped has nothing here to delete."""
+        ids = sorted({int(i) for i in obs_ids})
+        with self.pool.connection() as c:
+            with c.transaction():
+                with c.cursor() as cur:
+                    cur.execute("UPDATE fleet_robots SET forgot_seq = GREATEST(forgot_seq, %s) WHERE robot_id = %s "
+                                "AND store_uid = %s", (int(seq), robot_id, store_uid))
+                    if cur.rowcount != 1:
+                        cur.execute("SELECT 1 FROM fleet_robots WHERE robot_id = %s", (robot_id,))
+                        if cur.fetchone() is not None:
+                            raise _identity_error(robot_id)
+                        return 0
+                    cur.execute("DELETE FROM fleet_observations WHERE robot_id = %s AND obs_id = ANY(%s) "
+                                "RETURNING class", (robot_id, ids))
+                    gone = cur.fetchall()
+                    classes = sorted({str(r[0]) for r in gone})
+                    if classes:
+                        cur.execute("DELETE FROM fleet_last_seen WHERE robot_id = %s AND class = ANY(%s)",
+                                    (robot_id, classes))
+                        cur.execute("INSERT INTO fleet_last_seen (robot_id, class, obs_id, stamp_ns) SELECT DISTINCT "
+                                    "ON (class) robot_id, class, obs_id, stamp_ns FROM fleet_observations WHERE "
+                                    "robot_id = %s AND class = ANY(%s) AND object_id IS NOT NULL ORDER BY class, "
+                                    "stamp_ns DESC, obs_id DESC", (robot_id, classes))
+                        cur.execute("DELETE FROM fleet_classes f WHERE f.name = ANY(%s) AND NOT EXISTS (SELECT 1 FROM "
+                                    "fleet_observations o WHERE o.class = f.name)", (classes,))
+        return len(gone)
+
     # ---------------------------------------------------------------------------------- reading
     def classes(self) -> List[str]:
         with self.pool.connection() as c:
@@ -383,6 +429,8 @@ class Shipper:
         self.store_uid = _store_uid(local_path)
         self._local = sqlite3.connect(f"file:{local_path}?mode=ro", uri=True, check_same_thread=False)
         self.acked_through = -1            # unknown until the server said
+        self.forgot_through = -1           # the same, for forgotten_obs (forgets on the robot)
+        self.forgotten_deleted = 0         # rows this shipper deleted on the server for forgets
         self.failures = 0
         self.batches = 0
         self.last_error = ""
@@ -403,21 +451,41 @@ class Shipper:
             out.append((*r[:9], float(g[0]), float(g[1]), float(g[2])))
         return out
 
+    def local_forgets(self, after_seq: int, limit: int) -> List[Tuple[int, int]]:
+        """(seq, obs id) of what forgets deleted locally, after ``after_seq`` (none in a store from before
+        forgets were recorded: it has no such table until the memory opens it once)."""
+        try:
+            rows = self._local.execute("SELECT seq, obs_id FROM forgotten_obs WHERE seq > ? ORDER BY seq LIMIT ?",
+                                       (int(after_seq), int(limit))).fetchall()
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return []
+            raise
+        return [(int(a), int(b)) for a, b in rows]
+
     def local_max_id(self) -> int:
         r = self._local.execute("SELECT coalesce(max(id), 0) FROM observations").fetchone()
         return int(r[0])
 
     def ship_once(self) -> int:
-        """One attempt: rows past the server's watermark, one batch. Returns rows sent (0: caught up).
-        Raises what the server raised (the caller backs off)."""
+        """One attempt: rows past the server's watermark, one batch, then forgotten ids past its forget
+        watermark, one batch. Returns rows and ids sent (0: caught up). Raises what the server raised (the
+        caller backs off)."""
         if self.acked_through < 0:
             self.acked_through = self.server.shipped_through(self.robot_id, self.store_uid)
         rows = self.local_rows(self.acked_through, self.batch)
-        if not rows:
-            return 0
-        self.acked_through = self.server.ship(self.robot_id, self.store_uid, rows)
-        self.batches += 1
-        return len(rows)
+        if rows:
+            self.acked_through = self.server.ship(self.robot_id, self.store_uid, rows)
+            self.batches += 1
+        # after the rows: a row read before a forget deleted it locally is deleted here in this very call
+        if self.forgot_through < 0:
+            self.forgot_through = self.server.forgot_through(self.robot_id, self.store_uid)
+        fr = self.local_forgets(self.forgot_through, self.batch)
+        if fr:
+            self.forgotten_deleted += self.server.forget(self.robot_id, self.store_uid, fr[-1][0],
+                                                         [o for _, o in fr])
+            self.forgot_through = fr[-1][0]
+        return len(rows) + len(fr)
 
     def run(self, stop: threading.Event, idle_s: float = 0.05,
             on_error: Optional[Callable[[BaseException], None]] = None) -> None:
@@ -440,7 +508,7 @@ class Shipper:
             except Exception as e:          # the server is down or restarting: back off, ask again
                 self.failures += 1
                 self.last_error = f"{type(e).__name__}: {e}"
-                self.acked_through = -1
+                self.acked_through = self.forgot_through = -1
                 if on_error is not None:
                     on_error(e)
                 stop.wait(wait)

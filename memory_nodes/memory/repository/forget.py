@@ -4,7 +4,8 @@ Deletes the selected observations, the keyframes that show them (files too), and
 from them (stays are recomputed from what remains, events citing them and absences are dropped, objects
 with nothing left disappear, the per-place snapshots consolidation kept of them go too). SQLite's
 secure_delete zeroes freed pages and the WAL is truncated, so the data is gone from the files as well.
-Only the fact that a deletion happened (when, how many) is kept.
+Only the fact that a deletion happened (when, how many) is kept, and the deleted ids (``forgotten_obs``)
+for a fleet shipper, which deletes the copies it shipped to the fleet server (repository/fleet.py).
 """
 from __future__ import annotations
 
@@ -115,6 +116,10 @@ def run_forget(st: Store, class_matches: Callable[[str], bool], object_id: str, 
                      "SELECT raw_class_id FROM observations UNION SELECT class_id FROM tracks)")
         conn.execute("INSERT INTO forgets (stamp_ns, observations, keyframes) VALUES (?,?,?)",
                      (int(stamp_ns), len(deleted_obs), n_kf))
+        # the ids (only) for a fleet shipper: the copies it shipped go from the server too (repository/fleet.py)
+        seq0 = int(conn.execute("SELECT coalesce(max(seq), 0) FROM forgotten_obs").fetchone()[0])
+        conn.executemany("INSERT INTO forgotten_obs (seq, obs_id) VALUES (?,?)",
+                         [(seq0 + k + 1, o) for k, o in enumerate(sorted(deleted_obs))])
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

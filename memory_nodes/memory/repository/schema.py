@@ -10,7 +10,7 @@ import sqlite3
 from typing import Dict
 
 APPLICATION_ID = 0x524D454D          # "RMEM" in the SQLite header: marks a file as this store
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -144,8 +144,16 @@ CREATE TABLE place_days (
 CREATE INDEX place_days_object ON place_days (object_id, day);
 """
 
+# v4: which observation ids forgets deleted (ids only), so a fleet shipper deletes the copies it shipped
+_SCHEMA_V4 = """
+CREATE TABLE forgotten_obs (
+    seq INTEGER PRIMARY KEY,           -- order of deletion: a shipper's watermark (repository/fleet.py)
+    obs_id INTEGER NOT NULL            -- an id a forget deleted (nothing about what it was)
+);
+"""
+
 # version -> SQL that brings a store from version-1 to version
-MIGRATIONS: Dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+MIGRATIONS: Dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
 
 
 def apply_migrations(conn: sqlite3.Connection, from_version: int, to_version: int) -> None:
