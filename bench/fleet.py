@@ -52,7 +52,8 @@ import numpy as np
 
 from memory_nodes.memory import MemoryConfig, MemoryCore
 from memory_nodes.memory.config import NS_PER_DAY, StoreConfig
-from memory_nodes.memory.repository.fleet import FleetServer, FleetView, Shipper
+from memory_nodes.memory.repository.fleet import FleetServer, Shipper
+from memory_nodes.memory.repository.fleet_view import FleetView
 from memory_nodes.memory.repository.pg_server import ThrowawayServer, unavailable_reason
 from memory_nodes.memory.synthetic import SMALL, SynthConfig, SyntheticHousehold
 from memory_nodes.vocab import VocabConfig, Vocabulary

@@ -10,7 +10,8 @@ import pytest
 
 from memory_nodes.memory import MemoryCore
 from memory_nodes.memory.config import NS_PER_DAY
-from memory_nodes.memory.repository.fleet import FleetIdentityError, FleetServer, FleetView, Shipper
+from memory_nodes.memory.repository.fleet import FleetIdentityError, FleetServer, Shipper
+from memory_nodes.memory.repository.fleet_view import FleetView
 from memory_nodes.memory.synthetic import SynthConfig, SyntheticHousehold, run_days
 from memory_nodes.vocab import VocabConfig, Vocabulary
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from memory_nodes.memory import MemoryCore
-from memory_nodes.memory.repository.fleet import FLEET_SCHEMA_VERSION, FleetServer, FleetView, Shipper
+from memory_nodes.memory.repository.fleet import FLEET_SCHEMA_VERSION, FleetServer, Shipper
+from memory_nodes.memory.repository.fleet_view import FleetView
 from memory_nodes.memory.synthetic import SynthConfig, SyntheticHousehold, run_days
 from memory_nodes.vocab import VocabConfig, Vocabulary
 
@@ -95,10 +96,12 @@ def test_a_version_1_fleet_schema_is_migrated(new_pg_url):
     server = FleetServer(url)
     with server.pool.connection() as c:            # as a server set up by the previous release left it
         c.execute("ALTER TABLE fleet_robots DROP COLUMN forgot_seq")
+        c.execute("DROP TABLE fleet_rooms")
         c.execute("UPDATE fleet_info SET schema_version = 1")
     server.close()
     server = FleetServer(url)
     with server.pool.connection() as c:
         assert c.execute("SELECT schema_version FROM fleet_info").fetchone()[0] == FLEET_SCHEMA_VERSION == 2
         c.execute("SELECT forgot_seq FROM fleet_robots")
+        c.execute("SELECT robot_id, room_id, label FROM fleet_rooms")
     server.close()

@@ -8,8 +8,9 @@ from __future__ import annotations
 import pytest
 
 from memory_nodes.memory import MemoryCore
-from memory_nodes.memory.repository.fleet import FleetConfig, FleetServer, FleetView, Shipper
+from memory_nodes.memory.repository.fleet import FleetConfig, FleetServer, Shipper
 from memory_nodes.memory.repository.fleet_relay import relay_settings
+from memory_nodes.memory.repository.fleet_view import FleetView
 from memory_nodes.memory.synthetic import SynthConfig, SyntheticHousehold, run_days
 from memory_nodes.planner.config import PlannerConfig
 from memory_nodes.planner.fleet_questions import (
@@ -113,7 +114,10 @@ def test_which_robot_saw_the_mug_last_names_robot_b_with_its_evidence(parser, fl
     assert ans.place_id == row.place_id == ans.evidence.place_ids[0] and ans.room_id == row.room_id
     assert f"observation {obs}" in ans.answer
     assert (f"view {row.view_id}" in ans.answer) if row.view_id else (" view " not in ans.answer)  # synthetic: none
-    assert ans.room_label == "" and "robot_b's map" in ans.reason     # another robot's rooms are its own
+    # another robot's room by the name it gave it (its rooms shipped with its rows), in its own map
+    b_name = b.rooms()[row.room_id]
+    assert ans.room_label == b_name and f"in robot_b's {b_name} (room {row.room_id})" in ans.answer
+    assert "robot_b's map" in ans.reason
     assert ans.probability == P and ans.top_answers[0].text.startswith("robot_b on ")
 
 
@@ -136,6 +140,28 @@ def test_has_any_robot_seen_today_and_yesterday_windows(parser, fleet):
     assert none.answer == f"No: no robot has seen the {absent} today."
     last = _ask(parser, view, f"which robot saw the {absent} last?", now)
     assert last.status == "NOT_SURE" and "no robot has seen" in last.reason
+
+
+def test_a_room_in_a_fleet_question_keeps_sightings_in_rooms_so_named(parser, fleet):
+    server, a, b, now = fleet
+    view = FleetView("robot_a", a, server)
+    names = {(rid, i): lb for rid, m in (("robot_a", a), ("robot_b", b)) for i, lb in m.rooms().items()}
+    seen_in = sorted({names[("robot_b", x.room_id)] for x in b.observations()
+                      if x.class_name == "book" and ("robot_b", x.room_id) in names})
+    room = seen_in[0]
+    ans = _ask(parser, view, f"has any robot seen a book in the {room}?", now)
+    assert ans.query.room == room and "in a room its robot calls the" in ans.reason
+    assert ans.yes_no is True and ans.evidence.object_ids
+    for o, t in zip(ans.evidence.object_ids, ans.evidence.stamps_ns):
+        rid = o.split("/")[0]
+        mem = a if rid == "robot_a" else b
+        obs = [x for x in mem.observations() if x.stamp_ns == t and f"{rid}/{x.object_id}" == o]
+        assert obs and names[(rid, obs[0].room_id)] == room          # each one in a room called so
+    # every robot's latest book sighting in that room: the server's rows filtered the same way agree
+    want = {s.robot_id: s.observation_id for s in server.seen_since(["book"], 0, 2 ** 61, room_label=room)}
+    assert dict(zip([o.split("/")[0] for o in ans.evidence.object_ids], ans.evidence.observation_ids)) == want
+    none = _ask(parser, view, "has any robot seen a book in the garage?", now)
+    assert none.yes_no is False and none.answer == "No: no robot has seen the book in the garage."
 
 
 def test_without_a_server_or_with_it_unreachable_own_memory_answers_saying_so(parser, fleet):

@@ -123,7 +123,8 @@ def answer_fleet(fq: FleetQuestion, view, own_robot_id: str, now_ns: int, probab
                  room_label: Optional[Callable[[int], str]] = None) -> Answer:
     """Answer a fleet question through ``view`` (a FleetView). ``probability``: the confidence stated for an
     answer from stored sightings (the node passes its calibrated past-sighting confidence). ``room_label``:
-    this robot's room names by id (other robots' room ids are theirs: they are reported as ids)."""
+    this robot's room names by id (other robots' rooms are named as their robots shipped them, fleet_rooms;
+    a room in the question keeps sightings in rooms their robots call so)."""
     q = fq.query
     if not q.ok:
         return Answer(status=CANNOT_PARSE, query_kind=Q.CANNOT_PARSE, reason=q.reason, query=q,
@@ -134,12 +135,11 @@ def answer_fleet(fq: FleetQuestion, view, own_robot_id: str, now_ns: int, probab
     end = w.end_ns if w is not None and w.end_ns is not None else None
     if end is not None and end >= now_ns:
         end = None                         # "today": up to now, which the server answers from its summary
-    if fq.mode == LAST and start is None and end is None:
-        fa = view.which_robot_saw_last(q.target)
-    elif fq.mode == LAST and start is None:
-        fa = view.which_robot_saw_last(q.target, end)
+    room = q.room or ""
+    if fq.mode == LAST and start is None:
+        fa = view.which_robot_saw_last(q.target, end, room=room)
     else:
-        fa = view.seen_since(q.target, start or 0, end)
+        fa = view.seen_since(q.target, start or 0, end, room=room)
     sightings = list(fa.sightings[:1] if fq.mode == LAST else fa.sightings)
     local = fa.source != "fleet"
     when = f" {w.label}" if w is not None and w.label else ""
@@ -149,13 +149,21 @@ def answer_fleet(fq: FleetQuestion, view, own_robot_id: str, now_ns: int, probab
     def who(robot: str) -> str:
         return f"{robot} (this robot)" if robot == own_robot_id else robot
 
-    def where(s) -> str:
-        label = room_label(s.room_id) if room_label is not None and s.robot_id == own_robot_id and s.room_id >= 0 \
+    def room_name(s) -> str:
+        """This robot's own name for its room, else the name the sighting's robot shipped ("")."""
+        own = room_label(s.room_id) if room_label is not None and s.robot_id == own_robot_id and s.room_id >= 0 \
             else ""
-        room = f"in the {label} (room {s.room_id})" if label else (
-            f"in {'its ' if s.robot_id != own_robot_id else ''}room {s.room_id}" if s.room_id >= 0 else "")
+        return own or getattr(s, "room_label", "") or ""
+
+    def where(s) -> str:
+        label = room_name(s)
+        mine = s.robot_id == own_robot_id
+        if label:
+            in_room = f"in the {label} (room {s.room_id})" if mine else f"in {s.robot_id}'s {label} (room {s.room_id})"
+        else:
+            in_room = f"in {'its ' if not mine else ''}room {s.room_id}" if s.room_id >= 0 else ""
         place = f"near place {s.place_id}" if s.place_id >= 0 else ""
-        return " ".join(p for p in (room, place) if p) or "at an unknown place"
+        return " ".join(p for p in (in_room, place) if p) or "at an unknown place"
 
     def evidence_text(s) -> str:
         parts = [f"observation {s.observation_id}" if s.observation_id >= 0 else "",
@@ -172,9 +180,11 @@ def answer_fleet(fq: FleetQuestion, view, own_robot_id: str, now_ns: int, probab
                   [int(s.stamp_ns) for s in sightings], [])
     source = fa.note if local else "from the fleet server"
     if q.room:
-        source += f"; 'in the {q.room}' not applied: each robot's rooms are its own map's"
+        source += f"; in a room its robot calls the {q.room} (each robot's rooms are its own map's)"
     if not sightings:
-        nobody = f"this robot has not seen the {what}{when}" if local else f"no robot has seen the {what}{when}"
+        in_room = f" in the {q.room}" if q.room else ""
+        nobody = (f"this robot has not seen the {what}{in_room}{when}" if local
+                  else f"no robot has seen the {what}{in_room}{when}")
         if fq.mode == SEEN:
             return Answer(status=ANSWERED, query_kind=kind, reason=f"no stored sighting ({source})",
                           answer=f"No: {nobody}{scope_note}.", yes_no=False, best_guess="no",
@@ -183,8 +193,7 @@ def answer_fleet(fq: FleetQuestion, view, own_robot_id: str, now_ns: int, probab
         return Answer(status=NOT_SURE, query_kind=kind, reason=f"{nobody} ({source})", query=q,
                       stop_reason=STOP_MEMORY_ONLY)
     top = sightings[0]
-    label = room_label(top.room_id) if room_label is not None and top.robot_id == own_robot_id and \
-        top.room_id >= 0 else ""
+    label = room_name(top)
     frame = "" if top.robot_id == own_robot_id else f"; place, room and position are in {top.robot_id}'s map"
     if fq.mode == LAST:
         text = f"{who(top.robot_id)} saw the {what} last{when}: {fmt_time(top.stamp_ns)}, {where(top)} " \

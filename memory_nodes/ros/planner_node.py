@@ -638,7 +638,7 @@ class PlannerNode(Node):
         fq = detect_fleet_question(req.question, self.planner.parser, now_ns, window_from_request(req))
         if fq is None:
             return None
-        from memory_nodes.memory.repository.fleet import FleetView
+        from memory_nodes.memory.repository.fleet_view import FleetView
         server = self._fleet()
         if server is None and self.fleet_config.url:     # configured, but could not be opened: say so
             server = _UnreachableFleet()

@@ -6,7 +6,8 @@
     pg_store.py PgStore: the same interface, schema and migrations on PostgreSQL (psycopg 3, a pool)
     pg_server.py ThrowawayServer: initdb + pg_ctl in a temp folder, for tests and benchmarks
     fleet.py    robots sharing one server: fleet tables (robot_id on every row), an outbox shipper per
-                robot, cross-robot reads with a local fallback
+                robot (rows, forgets, room names), cross-robot reads
+    fleet_view.py FleetView: one robot's cross-robot questions, with its own memory as the fallback
     store.py    Store: the SQLite file (WAL, single writer, validation before any write), batched
                 transactions, content-addressed keyframe files
     tables.py   Repository: the core's records in and out of the tables (load, commit, evidence reads)

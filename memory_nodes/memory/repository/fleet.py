@@ -19,7 +19,10 @@ the server is unreachable; the robot keeps ingesting and answering from its own 
 (FleetView falls back to the local memory, saying so), and the shipper catches up when the server is back.
 
 What is shipped: each observation's stamp, the robot's object (track) id, canonical and detector class,
-score, place, room, view id and centroid (m, the robot's map frame). Keyframes stay on the robot (the
+score, place, room, view id and centroid (m, the robot's map frame), and the robot's room names
+(fleet_rooms: its rooms table, replaced when it changes), so answers name another robot's room ("in
+robot_b's kitchen") and questions can ask about one ("... in the kitchen": rooms each robot calls so).
+Keyframes stay on the robot (the
 evidence names robot + view id + observation id). Forgets follow: a forget on the robot records the ids it
 deleted (``forgotten_obs``, ids only, in order); the shipper deletes those rows on the server, recomputes
 that robot's fleet_last_seen of their classes and drops class names nothing refers to any more, with its
@@ -78,6 +81,13 @@ CREATE TABLE fleet_last_seen (             -- each robot's latest associated sig
 CREATE INDEX fleet_last_seen_class ON fleet_last_seen (class, stamp_ns DESC);
 """, 2: """
 ALTER TABLE fleet_robots ADD COLUMN forgot_seq BIGINT NOT NULL DEFAULT 0;  -- robot's forgotten_obs applied
+CREATE TABLE fleet_rooms (                 -- each robot's room names (its rooms table: its own map's ids)
+    robot_id TEXT NOT NULL,
+    room_id BIGINT NOT NULL,
+    label TEXT NOT NULL,
+    PRIMARY KEY (robot_id, room_id)
+);
+CREATE INDEX fleet_rooms_label ON fleet_rooms (label);
 """}
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -147,6 +157,7 @@ class FleetSighting:
     score: float
     observation_id: int
     view_id: str
+    room_label: str = ""                   # that robot's name for room_id ("" unknown), fleet_rooms
 
     @classmethod
     def from_row(cls, r: Sequence[Any]) -> "FleetSighting":
@@ -308,6 +319,39 @@ class FleetServer:
                                     "fleet_observations o WHERE o.class = f.name)", (classes,))
         return len(gone)
 
+    def ship_rooms(self, robot_id: str, store_uid: str, rooms: Sequence[Tuple[int, str]]) -> None:
+        """This robot's room names (room id, label) as its store holds them now: replaces the old ones."""
+        with self.pool.connection() as c:
+            with c.transaction():
+                with c.cursor() as cur:
+                    cur.execute("SELECT store_uid FROM fleet_robots WHERE robot_id = %s", (robot_id,))
+                    r = cur.fetchone()
+                    if r is None:
+                        return                       # it has shipped nothing yet: its rooms follow its rows
+                    if str(r[0]) != store_uid:
+                        raise _identity_error(robot_id)
+                    cur.execute("DELETE FROM fleet_rooms WHERE robot_id = %s", (robot_id,))
+                    cur.executemany("INSERT INTO fleet_rooms (robot_id, room_id, label) VALUES (%s,%s,%s)",
+                                    [(robot_id, int(i), str(lb)) for i, lb in rooms])
+
+    def rooms_named(self, label: str) -> List[Tuple[str, int]]:
+        """(robot id, room id) of every robot's room called ``label``."""
+        with self.pool.connection() as c:
+            return [(str(a), int(b)) for a, b in c.execute(
+                "SELECT robot_id, room_id FROM fleet_rooms WHERE label = %s ORDER BY robot_id, room_id", (label,))]
+
+    def _named(self, sightings: List[FleetSighting]) -> List[FleetSighting]:
+        """The sightings with their robots' room names."""
+        if not sightings:
+            return sightings
+        with self.pool.connection() as c:
+            names = {(str(a), int(b)): str(lb) for a, b, lb in c.execute(
+                "SELECT robot_id, room_id, label FROM fleet_rooms WHERE robot_id = ANY(%s)",
+                (sorted({s.robot_id for s in sightings}),))}
+        for s in sightings:
+            s.room_label = names.get((s.robot_id, s.room_id), "")
+        return sightings
+
     # ---------------------------------------------------------------------------------- reading
     def classes(self) -> List[str]:
         with self.pool.connection() as c:
@@ -320,37 +364,41 @@ class FleetServer:
                     c.execute("SELECT robot_id, shipped_obs_id, last_ns FROM fleet_robots ORDER BY robot_id")]
 
     def last_seen_by_any(self, classes: Sequence[str], before_ns: Optional[int] = None,
-                         min_score: float = 0.0) -> Optional[FleetSighting]:
+                         min_score: float = 0.0, room_label: str = "") -> Optional[FleetSighting]:
         """The most recent associated sighting of any of ``classes`` by any robot (at or before
-        ``before_ns``): which robot saw it last, when, where, with its evidence."""
-        if before_ns is None and min_score <= 0.0:
+        ``before_ns``; in a room its robot calls ``room_label``): which robot saw it last, when, where, with
+        its evidence."""
+        if before_ns is None and min_score <= 0.0 and not room_label:
             hits = self._latest(classes, None, 1)
-            return hits[0] if hits else None
+            return self._named(hits)[0] if hits else None
         best: Optional[FleetSighting] = None
+        in_room, args = _room_condition(room_label)
         with self.pool.connection() as c:
             for cls in classes:                       # one index descent per class (class, stamp DESC)
                 r = c.execute(f"SELECT {_COLS} FROM fleet_observations WHERE class = %s AND stamp_ns <= %s AND "
-                              "object_id IS NOT NULL AND score >= %s ORDER BY stamp_ns DESC, obs_id DESC LIMIT 1",
-                              (cls, 2 ** 62 if before_ns is None else int(before_ns), float(min_score))).fetchone()
+                              f"object_id IS NOT NULL AND score >= %s{in_room} ORDER BY stamp_ns DESC, obs_id DESC "
+                              "LIMIT 1", (cls, 2 ** 62 if before_ns is None else int(before_ns), float(min_score),
+                                          *args)).fetchone()
                 if r is not None and (best is None or int(r[2]) > best.stamp_ns):
                     best = FleetSighting.from_row(r)
-        return best
+        return None if best is None else self._named([best])[0]
 
     def seen_since(self, classes: Sequence[str], since_ns: int, until_ns: Optional[int] = None,
-                   min_score: float = 0.0) -> List[FleetSighting]:
-        """Each robot's latest associated sighting of ``classes`` in [since_ns, until_ns], most recent first
-        ("has any robot seen X today": since the day's start)."""
+                   min_score: float = 0.0, room_label: str = "") -> List[FleetSighting]:
+        """Each robot's latest associated sighting of ``classes`` in [since_ns, until_ns] (in a room its
+        robot calls ``room_label``), most recent first ("has any robot seen X today": since the day's start)."""
         if not classes:
             return []
-        if until_ns is None and min_score <= 0.0:
-            return self._latest(classes, since_ns, None)
+        if until_ns is None and min_score <= 0.0 and not room_label:
+            return self._named(self._latest(classes, since_ns, None))
+        in_room, args = _room_condition(room_label)
         with self.pool.connection() as c:
             rows = c.execute(f"SELECT DISTINCT ON (robot_id) {_COLS} FROM fleet_observations WHERE class = ANY(%s) "
-                             "AND stamp_ns >= %s AND stamp_ns <= %s AND object_id IS NOT NULL AND score >= %s "
-                             "ORDER BY robot_id, stamp_ns DESC, obs_id DESC",
+                             "AND stamp_ns >= %s AND stamp_ns <= %s AND object_id IS NOT NULL AND score >= %s"
+                             f"{in_room} ORDER BY robot_id, stamp_ns DESC, obs_id DESC",
                              (list(classes), int(since_ns), 2 ** 62 if until_ns is None else int(until_ns),
-                              float(min_score))).fetchall()
-        return sorted((FleetSighting.from_row(r) for r in rows), key=lambda s: -s.stamp_ns)
+                              float(min_score), *args)).fetchall()
+        return self._named(sorted((FleetSighting.from_row(r) for r in rows), key=lambda s: -s.stamp_ns))
 
     def _latest(self, classes: Sequence[str], since_ns: Optional[int], limit: Optional[int]) -> List[FleetSighting]:
         """From fleet_last_seen (one row per robot and class, kept by ship): each robot's latest sighting of
@@ -383,6 +431,14 @@ class FleetServer:
         with self.pool.connection() as c:
             return [int(r[0]) for r in c.execute("SELECT obs_id FROM fleet_observations WHERE robot_id = %s",
                                                  (robot_id,))]
+
+
+def _room_condition(label: str) -> Tuple[str, tuple]:
+    """SQL (and its argument) keeping rows in a room their robot calls ``label`` ("" keeps all)."""
+    if not label:
+        return "", ()
+    return (" AND EXISTS (SELECT 1 FROM fleet_rooms fr WHERE fr.robot_id = fleet_observations.robot_id AND "
+            "fr.room_id = fleet_observations.room_id AND fr.label = %s)", (label,))
 
 
 def _identity_error(robot_id: str) -> FleetIdentityError:
@@ -431,6 +487,7 @@ class Shipper:
         self.acked_through = -1            # unknown until the server said
         self.forgot_through = -1           # the same, for forgotten_obs (forgets on the robot)
         self.forgotten_deleted = 0         # rows this shipper deleted on the server for forgets
+        self._rooms_shipped: Optional[List[Tuple[int, str]]] = None   # as last sent (None: not this run)
         self.failures = 0
         self.batches = 0
         self.last_error = ""
@@ -463,6 +520,11 @@ class Shipper:
             raise
         return [(int(a), int(b)) for a, b in rows]
 
+    def local_rooms(self) -> List[Tuple[int, str]]:
+        """(room id, label) of the robot's rooms, labelled ones only."""
+        return [(int(i), str(lb)) for i, lb in self._local.execute(
+            "SELECT room_id, label FROM rooms WHERE label <> '' ORDER BY room_id")]
+
     def local_max_id(self) -> int:
         r = self._local.execute("SELECT coalesce(max(id), 0) FROM observations").fetchone()
         return int(r[0])
@@ -485,6 +547,10 @@ class Shipper:
             self.forgotten_deleted += self.server.forget(self.robot_id, self.store_uid, fr[-1][0],
                                                          [o for _, o in fr])
             self.forgot_through = fr[-1][0]
+        rooms = self.local_rooms()
+        if rooms != self._rooms_shipped and self.acked_through > 0:
+            self.server.ship_rooms(self.robot_id, self.store_uid, rooms)   # names for its room ids
+            self._rooms_shipped = rooms
         return len(rows) + len(fr)
 
     def run(self, stop: threading.Event, idle_s: float = 0.05,
@@ -509,70 +575,11 @@ class Shipper:
                 self.failures += 1
                 self.last_error = f"{type(e).__name__}: {e}"
                 self.acked_through = self.forgot_through = -1
+                self._rooms_shipped = None
                 if on_error is not None:
                     on_error(e)
                 stop.wait(wait)
                 wait = min(self.backoff_s[1], wait * 2.0)
-
-
-class FleetView:
-    """Cross-robot questions for one robot: asked of the fleet server, answered from the robot's own memory
-    when the server is unreachable (``FleetAnswer.source`` = "local", ``note`` why)."""
-
-    def __init__(self, robot_id: str, memory, server: Optional[FleetServer], min_score: float = 0.0,
-                 vocab=None):
-        self.robot_id = robot_id
-        self.memory = memory               # this robot's MemoryCore (MemoryView)
-        self.server = server
-        self.min_score = min_score
-        self.vocab = vocab                 # None: the memory's (a MemoryView over ROS has none of its own)
-        self._classes: List[str] = []
-
-    def _classes_for(self, query: str) -> List[str]:
-        vocab = self.vocab if self.vocab is not None else self.memory.vocab
-        res = vocab.resolve_class(query, allow_model=False)
-        general = res[0] if res else vocab.canonical(query)
-        if self.server is not None and general not in self._classes:
-            self._classes = self.server.classes()
-        return [c for c in self._classes if c == general or vocab.is_a(c, general)] or [general]
-
-    def _local(self, query: str, since_ns: Optional[int], why: BaseException,
-               before_ns: Optional[int] = None) -> FleetAnswer:
-        out = []
-        for s in (self.memory.last_seen(query) if before_ns is None else self.memory.last_seen(query, before_ns)):
-            if since_ns is not None and s.last_seen_ns < since_ns:
-                continue
-            obs = s.evidence.observation_ids[-1] if s.evidence.observation_ids else -1
-            out.append(FleetSighting(self.robot_id, s.class_name, s.class_name,
-                                     int(s.object_id.split("_")[-1]) if s.object_id.startswith("obj_") else None,
-                                     s.last_seen_ns, s.place_id, s.room_id, np.asarray(s.position_m, float),
-                                     float(s.p_still_there), int(obs), ""))
-        out.sort(key=lambda x: -x.stamp_ns)
-        if self.server is None:
-            return FleetAnswer(out, "local", "no fleet server configured (fleet.url is empty): this robot's own "
-                                             "memory only")
-        return FleetAnswer(out, "local", f"fleet server unreachable ({type(why).__name__}): this robot's own "
-                                         "memory only")
-
-    def which_robot_saw_last(self, query: str, before_ns: Optional[int] = None) -> FleetAnswer:
-        try:
-            if self.server is None:
-                raise StoreError("no fleet server configured")
-            hit = self.server.last_seen_by_any(self._classes_for(query), before_ns, self.min_score)
-            return FleetAnswer([hit] if hit else [])
-        except Exception as e:
-            a = self._local(query, None, e, before_ns)
-            a.sightings = a.sightings[:1]
-            return a
-
-    def seen_since(self, query: str, since_ns: int, until_ns: Optional[int] = None) -> FleetAnswer:
-        """Each robot's latest sighting of ``query`` in [since_ns, until_ns] (None: up to now)."""
-        try:
-            if self.server is None:
-                raise StoreError("no fleet server configured")
-            return FleetAnswer(self.server.seen_since(self._classes_for(query), since_ns, until_ns, self.min_score))
-        except Exception as e:
-            return self._local(query, since_ns, e, until_ns)
 
 
 def redact_url(url: str) -> str:
