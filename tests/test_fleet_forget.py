@@ -1,6 +1,8 @@
-"""A forget on a robot reaches the fleet server (memory_nodes/memory/repository/fleet.py): the rows it
-deleted locally and had shipped are deleted on the server too, the robot's "last seen" summary no longer
-points at them, class names nothing refers to go, other robots' rows stay, and a retry changes nothing."""
+"""What changes on a robot after its rows shipped reaches the fleet server (memory_nodes/memory/repository/
+fleet.py). A forget: the rows it deleted locally and had shipped are deleted on the server too, the robot's
+"last seen" summary no longer points at them, class names nothing refers to go, other robots' rows stay, and
+a retry changes nothing. A merge: answers name the identity the object goes by now. And a server set up by
+the previous release is migrated."""
 from __future__ import annotations
 
 import pytest
@@ -97,6 +99,7 @@ def test_a_version_1_fleet_schema_is_migrated(new_pg_url):
     with server.pool.connection() as c:            # as a server set up by the previous release left it
         c.execute("ALTER TABLE fleet_robots DROP COLUMN forgot_seq")
         c.execute("DROP TABLE fleet_rooms")
+        c.execute("DROP TABLE fleet_merges")
         c.execute("UPDATE fleet_info SET schema_version = 1")
     server.close()
     server = FleetServer(url)
@@ -104,4 +107,31 @@ def test_a_version_1_fleet_schema_is_migrated(new_pg_url):
         assert c.execute("SELECT schema_version FROM fleet_info").fetchone()[0] == FLEET_SCHEMA_VERSION == 2
         c.execute("SELECT forgot_seq FROM fleet_robots")
         c.execute("SELECT robot_id, room_id, label FROM fleet_rooms")
+        c.execute("SELECT robot_id, object_id, into_id FROM fleet_merges")
+    server.close()
+
+
+def test_answers_follow_a_merge_made_after_the_rows_shipped(tmp_path, vocab, new_pg_url):
+    """A robot's track merged into an older identity after its rows shipped: the server's rows keep the id
+    they were shipped with, the shipper ships the robot's merges, and answers name the id it goes by now."""
+    server = FleetServer(new_pg_url())
+    path = str(tmp_path / "m.db")
+    mem = MemoryCore.open(path, vocab=vocab)
+    run_days(mem, SyntheticHousehold(SynthConfig(seed=1, n_rooms=2)), 2)
+    sh = Shipper("robot_m", path, server, batch=500)
+    _drain(sh)
+    merged = sh.local_merges()
+    assert merged and all(b >= 0 for _, b in merged)          # the synthetic patrol merges a few tracks
+    with server.pool.connection() as c:
+        assert {(int(a), int(b)) for a, b in c.execute(
+            "SELECT object_id, into_id FROM fleet_merges WHERE robot_id = 'robot_m'")} == set(merged)
+    # as if the robot's latest mug track had been merged into another identity (a chain of two) after shipping
+    hit = server.last_seen_by_any(["mug"])
+    assert hit is not None and hit.object_id is not None
+    server.ship_merges("robot_m", sh.store_uid, [(hit.object_id, 900_001), (900_001, 900_002)])
+    again = server.last_seen_by_any(["mug"])
+    assert (again.observation_id, again.object_id) == (hit.observation_id, 900_002)
+    assert [s.object_id for s in server.seen_since(["mug"], 0)] == [900_002]
+    sh.close()
+    mem.close()
     server.close()

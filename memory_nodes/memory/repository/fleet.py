@@ -27,8 +27,9 @@ evidence names robot + view id + observation id). Forgets follow: a forget on th
 deleted (``forgotten_obs``, ids only, in order); the shipper deletes those rows on the server, recomputes
 that robot's fleet_last_seen of their classes and drops class names nothing refers to any more, with its
 forget watermark (fleet_robots.forgot_seq) in the same transaction (idempotent, like the rows). The
-server's deleted rows leave its files when (auto)vacuum reuses their space, not at once. Not shipped
-(yet): merges after shipping (a row keeps the track id it was shipped with).
+server's deleted rows leave its files when (auto)vacuum reuses their space, not at once. Merges after
+shipping: a row keeps the track id it was shipped with; the robot's merged tracks are shipped
+(fleet_merges) and answers name the identity the object goes by now on that robot.
 Consolidation deletes old raw rows locally: a robot cut off from the server for longer than
 ``retention.keep_raw_days`` loses the unshipped part of that window on the fleet (never locally).
 """
@@ -88,6 +89,12 @@ CREATE TABLE fleet_rooms (                 -- each robot's room names (its rooms
     PRIMARY KEY (robot_id, room_id)
 );
 CREATE INDEX fleet_rooms_label ON fleet_rooms (label);
+CREATE TABLE fleet_merges (                -- a robot's tracks merged into another after their rows shipped
+    robot_id TEXT NOT NULL,
+    object_id BIGINT NOT NULL,
+    into_id BIGINT NOT NULL,
+    PRIMARY KEY (robot_id, object_id)
+);
 """}
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -334,6 +341,22 @@ class FleetServer:
                     cur.executemany("INSERT INTO fleet_rooms (robot_id, room_id, label) VALUES (%s,%s,%s)",
                                     [(robot_id, int(i), str(lb)) for i, lb in rooms])
 
+    def ship_merges(self, robot_id: str, store_uid: str, merges: Sequence[Tuple[int, int]]) -> None:
+        """This robot's merged tracks (track id, id it was merged into): its shipped rows keep the old id,
+        answers name the identity it goes by now."""
+        with self.pool.connection() as c:
+            with c.transaction():
+                with c.cursor() as cur:
+                    cur.execute("SELECT store_uid FROM fleet_robots WHERE robot_id = %s", (robot_id,))
+                    r = cur.fetchone()
+                    if r is None:
+                        return
+                    if str(r[0]) != store_uid:
+                        raise _identity_error(robot_id)
+                    cur.executemany("INSERT INTO fleet_merges (robot_id, object_id, into_id) VALUES (%s,%s,%s) "
+                                    "ON CONFLICT (robot_id, object_id) DO UPDATE SET into_id = EXCLUDED.into_id",
+                                    [(robot_id, int(a), int(b)) for a, b in merges])
+
     def rooms_named(self, label: str) -> List[Tuple[str, int]]:
         """(robot id, room id) of every robot's room called ``label``."""
         with self.pool.connection() as c:
@@ -341,15 +364,30 @@ class FleetServer:
                 "SELECT robot_id, room_id FROM fleet_rooms WHERE label = %s ORDER BY robot_id, room_id", (label,))]
 
     def _named(self, sightings: List[FleetSighting]) -> List[FleetSighting]:
-        """The sightings with their robots' room names."""
+        """The sightings with their robots' room names, and the object ids their robots' tracks go by now
+        (merges after shipping followed)."""
         if not sightings:
             return sightings
         with self.pool.connection() as c:
             names = {(str(a), int(b)): str(lb) for a, b, lb in c.execute(
                 "SELECT robot_id, room_id, label FROM fleet_rooms WHERE robot_id = ANY(%s)",
                 (sorted({s.robot_id for s in sightings}),))}
+            now = {(s.robot_id, s.object_id): s.object_id for s in sightings if s.object_id is not None}
+            todo = set(now)
+            for _ in range(16):                # follow merges (a chain is short: each hop an older identity)
+                cur = {(r, now[(r, o)]) for r, o in todo}
+                if not cur:
+                    break
+                hops = {(str(r), int(a)): int(b) for r, a, b in c.execute(
+                    "SELECT robot_id, object_id, into_id FROM fleet_merges WHERE robot_id = ANY(%s) AND "
+                    "object_id = ANY(%s)", (sorted({r for r, _ in cur}), sorted({o for _, o in cur})))}
+                todo = {k for k in todo if (k[0], now[k]) in hops}
+                for k in todo:
+                    now[k] = hops[(k[0], now[k])]
         for s in sightings:
             s.room_label = names.get((s.robot_id, s.room_id), "")
+            if s.object_id is not None:
+                s.object_id = now.get((s.robot_id, s.object_id), s.object_id)
         return sightings
 
     # ---------------------------------------------------------------------------------- reading
@@ -488,6 +526,7 @@ class Shipper:
         self.forgot_through = -1           # the same, for forgotten_obs (forgets on the robot)
         self.forgotten_deleted = 0         # rows this shipper deleted on the server for forgets
         self._rooms_shipped: Optional[List[Tuple[int, str]]] = None   # as last sent (None: not this run)
+        self._merges_shipped = -1          # merged tracks count as last sent (-1: not this run)
         self.failures = 0
         self.batches = 0
         self.last_error = ""
@@ -525,6 +564,12 @@ class Shipper:
         return [(int(i), str(lb)) for i, lb in self._local.execute(
             "SELECT room_id, label FROM rooms WHERE label <> '' ORDER BY room_id")]
 
+    def local_merges(self) -> List[Tuple[int, int]]:
+        """(track id, id it was merged into) of the robot's merged tracks."""
+        import json
+        return [(int(i), int(json.loads(d).get("into", -1))) for i, d in self._local.execute(
+            "SELECT id, data FROM tracks WHERE status = 'merged' ORDER BY id")]
+
     def local_max_id(self) -> int:
         r = self._local.execute("SELECT coalesce(max(id), 0) FROM observations").fetchone()
         return int(r[0])
@@ -551,6 +596,10 @@ class Shipper:
         if rooms != self._rooms_shipped and self.acked_through > 0:
             self.server.ship_rooms(self.robot_id, self.store_uid, rooms)   # names for its room ids
             self._rooms_shipped = rooms
+        n_merged = int(self._local.execute("SELECT count(*) FROM tracks WHERE status = 'merged'").fetchone()[0])
+        if n_merged != self._merges_shipped and self.acked_through > 0:
+            self.server.ship_merges(self.robot_id, self.store_uid, [m for m in self.local_merges() if m[1] >= 0])
+            self._merges_shipped = n_merged
         return len(rows) + len(fr)
 
     def run(self, stop: threading.Event, idle_s: float = 0.05,
@@ -575,7 +624,7 @@ class Shipper:
                 self.failures += 1
                 self.last_error = f"{type(e).__name__}: {e}"
                 self.acked_through = self.forgot_through = -1
-                self._rooms_shipped = None
+                self._rooms_shipped, self._merges_shipped = None, -1
                 if on_error is not None:
                     on_error(e)
                 stop.wait(wait)
