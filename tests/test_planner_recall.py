@@ -166,3 +166,33 @@ def test_days_seen_counts_days_with_sightings_there(vocab):
     assert a.query_kind == "days_seen" and a.count == 1            # 3 days ago only
     a = p.answer("on how many of the last 4 days was the mug in the kitchen?", NOW)
     assert a.count == 3                                            # not 3 days ago (it was in the office)
+
+
+def test_a_set_answer_is_as_sure_as_its_items_and_what_memory_did_not_see():
+    from memory_nodes.planner.recall import p_set_right
+    # five near-certain changes listed, little unseen: right almost surely; an empty list is right only when
+    # nothing changed unseen; two doubtful items against much unseen change: a coin toss at best
+    assert p_set_right([0.95] * 5, [0.05] * 4, 0.5) > 0.99
+    assert p_set_right([], [0.1, 0.2], 0.5) == pytest.approx(0.9 * 0.8)
+    assert p_set_right([0.3, 0.3], [0.3] * 5, 0.5) < 0.5
+    assert p_set_right([0.9], [], 0.5) == pytest.approx(0.9)
+
+
+def test_what_changed_doubts_a_change_of_a_class_that_hardly_ever_moves(vocab):
+    """A stored "moved" event of a mug (a daily mover) is more likely real than one of a sofa (furniture: a
+    miss or a track split is the likelier story), and the stated probabilities say so."""
+    def answer(cls):
+        mem = FakeMemory(PLACES, ROOMS, NOW)
+        mem.move_rate = {cls: 1.0 if cls == "mug" else 0.02}
+        mem.change_events.append(ChangeEvent("moved", f"{cls}_1", cls, TODAY + 13 * H, np.array(POS[0]),
+                                             np.array(POS[1]), 0, 0, Evidence(object_ids=[f"{cls}_1"])))
+        return planner(vocab, mem).answer("what changed in the kitchen since yesterday?", NOW)
+    mug, sofa = answer("mug"), answer("sofa")
+    assert mug.items == ["mug"] and sofa.items == ["sofa"]
+    assert mug.raw_probability > 0.8 > 0.5 > sofa.raw_probability
+
+
+def test_what_changed_in_a_room_memory_does_not_know_is_a_guess(vocab):
+    mem = habit_memory()
+    a = planner(vocab, mem).answer("what changed in the garage since this morning?", NOW)
+    assert a.query_kind == "what_changed" and a.raw_probability == pytest.approx(0.5)

@@ -132,7 +132,8 @@ def main(argv=None) -> int:
         for r in res.records:
             q = r.question.to_json()
             q.update({"agent": r.agent, "correct": r.correct, "guess_correct": r.guess_correct,
-                      "status": r.reply.status, "probability": r.reply.probability, "path_m": r.reply.path_m,
+                      "status": r.reply.status, "probability": r.reply.probability,
+                      "raw_probability": r.reply.raw_probability, "looks": r.reply.looks, "path_m": r.reply.path_m,
                       "query_kind": r.reply.query_kind, "text_reply": r.reply.text, "parse_ok": r.reply.parse_ok})
             rows.append(q)
         args.questions_json.write_text(json.dumps(rows, indent=1, default=str))

@@ -66,10 +66,11 @@ class BeliefConfig:
     past_span_confidence: float = 0.92   # P(correct) of a stored sighting that covers the asked time
     default_move_rate_per_day: float = 0.5
     receptacle_radius_m: float = 1.0     # "on the table": within this horizontal distance of it
+    set_answer_min_f1: float = 0.5      # a set answer (what changed) is right when its F1 reaches this
 
     def validate(self) -> None:
         for n in ("habit_weight", "room_prior_weight", "p_gone_if_moved", "p_absent_if_never_seen",
-                  "past_span_confidence", "unseen_instance_rate"):
+                  "past_span_confidence", "unseen_instance_rate", "set_answer_min_f1"):
             v = getattr(self, n)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"belief.{n} must be in [0, 1], got {v}")

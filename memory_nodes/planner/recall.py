@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..common.protocols import Evidence, HistorySpan, stack_evidence
 from . import query as Q
+from .belief import poisson_binomial
 from .context import NS_PER_DAY, Ctx, Decision, Option, color_name
 from .timephrase import NS_PER_H, day_start_ns, to_datetime
 
@@ -413,10 +414,80 @@ def which_first(ctx: Ctx) -> Decision:
     return Decision(opts, "predicted run-out times from past use", ev_all)
 
 
+def _event_real(ctx: Ctx, class_name: str, window_days: float) -> float:
+    """P(a stored change event of ``class_name`` in a window of ``window_days`` is a real change): the
+    class's learned move rate gives the prior odds of a change in the window, the detector the odds that
+    the event is a miss read as a change (a present thing not detected, a track split) rather than one."""
+    miss = ctx.cfg.detector.miss_rate
+    prior = 1.0 - math.exp(-ctx.class_move_rate(class_name) * max(window_days, 1.0 / 24.0))
+    real = prior * (1.0 - miss)
+    return real / (real + (1.0 - prior) * miss)
+
+
+def _unseen_changes(ctx: Ctx, rooms: List[Optional[int]], start: Optional[int], listed: set) -> Dict[str, float]:
+    """What may have changed in the window without memory seeing it, as independent P(change) terms:
+    per class memory holds in the region and lists no event of, P(one of its objects left or moved):
+    1 - P(still there now) / P(still there at the window's start), from memory's staleness model (the time
+    it was not looked at, absences since, returns); and per room, P(something arrived since memory last
+    looked at it): 1 - exp(-rate * unseen days), the rate the room's past "appeared" events per day
+    (+0.5 / +1 day, so a room with little history is not read as one where nothing ever arrives)."""
+    if not ctx.cfg.belief.use_staleness:
+        return {}
+    q = ctx.query
+    stay: Dict[str, float] = defaultdict(lambda: 1.0)
+    out: Dict[str, float] = {}
+    for r in rooms:
+        last_look = start if start is not None else ctx.now_ns
+        for s in ctx.memory.objects_in(room_id=r, t_ns=ctx.now_ns):
+            last_look = max(last_look, s.last_seen_ns)
+            c = ctx.canonical(s.class_name)
+            if c in listed or (q.target and c != ctx.canonical(q.target)):
+                continue
+            p_now = float(ctx.memory.p_still_there(s.object_id, ctx.now_ns))
+            p_then = 1.0
+            if start is not None and s.last_seen_ns < start:
+                p_then = float(ctx.memory.p_still_there(s.object_id, start))
+            stay[c] *= min(1.0, max(0.0, p_now / p_then if p_then > 1e-6 else 1.0))
+        past = [e for e in ctx.memory.changes(end_ns=ctx.now_ns, room_id=r)
+                if not q.target or e.class_name == q.target]
+        last_look = max([last_look] + [e.stamp_ns for e in past if e.stamp_ns <= ctx.now_ns])
+        span_days = (ctx.now_ns - min([e.stamp_ns for e in past], default=ctx.now_ns)) / NS_PER_DAY
+        arrivals = {(e.class_name, e.stamp_ns // NS_PER_DAY) for e in past if e.kind == "appeared"}
+        rate = (len(arrivals) + 0.5) / (span_days + 1.0)
+        out[f"arrival@{r}"] = 1.0 - math.exp(-rate * max(0.0, ctx.now_ns - last_look) / NS_PER_DAY)
+    out.update({c: 1.0 - v for c, v in stay.items()})
+    return out
+
+
+def p_set_right(q_listed: Sequence[float], q_unlisted: Sequence[float], min_f1: float) -> float:
+    """P(a listed set is right, i.e. its F1 against the true set is >= ``min_f1``): each listed item is
+    truly in the set with its probability, each unlisted one truly in it with its own (Poisson-binomial
+    counts of the true positives and of the misses); an empty list is right iff nothing is in the set."""
+    a = len(q_listed)
+    fn = poisson_binomial(list(q_unlisted))
+    if a == 0:
+        return float(fn[0])
+    tp = poisson_binomial(list(q_listed))
+    total = 0.0
+    for i, pi in enumerate(tp):
+        for j, pj in enumerate(fn):
+            if i > 0 and 2.0 * i / (a + i + j) >= min_f1:
+                total += float(pi * pj)
+    return total
+
+
 def what_changed(ctx: Ctx) -> Decision:
+    """What changed (in Y) since T: the classes of memory's change events in the window. How sure: each
+    listed class is a real change with the odds ``_event_real`` gives it, each class memory holds there
+    without an event changed unseen with ``_unseen_changes``' odds, and the list is right when its F1
+    reaches ``belief.set_answer_min_f1``."""
     q = ctx.query
     start = q.window.start_ns if q.window else None
     rooms = ctx.room_ids(q.room) if q.room else [None]
+    if not rooms:       # no room of that name in memory: ignorance, not evidence that nothing changed
+        p = 1.0 - ctx.cfg.belief.p_absent_if_never_seen
+        return Decision([Option(label="set:", text="nothing changed", prob=p, count=0)],
+                        f"memory knows no room called {q.room}")
     events = []
     for r in rooms:
         events += list(ctx.memory.changes(start_ns=start, end_ns=ctx.now_ns, room_id=r))
@@ -424,15 +495,16 @@ def what_changed(ctx: Ctx) -> Decision:
         events = [e for e in events if e.class_name == q.target]
     events.sort(key=lambda e: e.stamp_ns)
     ev = stack_evidence([e.evidence for e in events])
+    window_days = (ctx.now_ns - start) / NS_PER_DAY if start is not None else 7.0
+    items = list(dict.fromkeys(e.class_name for e in events))
+    listed = {ctx.canonical(c) for c in items}
+    unseen = _unseen_changes(ctx, rooms, start, listed)
+    p = p_set_right([_event_real(ctx, c, window_days) for c in items], list(unseen.values()),
+                    ctx.cfg.belief.set_answer_min_f1)
     if not events:
-        return Decision([Option(label="set:", text="nothing changed", prob=0.6, count=0, evidence=ev)],
-                        "no change events stored in that time", ev)
-    parts, items = [], []
-    for e in events:
-        parts.append(f"the {e.class_name} {e.kind}" + (f" ({fmt_time(e.stamp_ns)})"))
-        items.append(e.class_name)
-    items = list(dict.fromkeys(items))
-    p = 0.8 ** max(1, min(len(items), 4))
+        return Decision([Option(label="set:", text="nothing changed", prob=p, count=0, evidence=ev)],
+                        f"no change events stored in that time; {len(unseen)} class(es) there unseen for a while", ev)
+    parts = [f"the {e.class_name} {e.kind}" + (f" ({fmt_time(e.stamp_ns)})") for e in events]
     return Decision([Option(label="set:" + ",".join(sorted(items)), text="; ".join(parts), prob=p,
                             items=items, count=len(events), time_ns=events[-1].stamp_ns, evidence=ev)],
                     f"{len(events)} change event(s) stored", ev)
