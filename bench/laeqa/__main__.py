@@ -134,7 +134,8 @@ def main(argv=None) -> int:
             q.update({"agent": r.agent, "correct": r.correct, "guess_correct": r.guess_correct,
                       "status": r.reply.status, "probability": r.reply.probability,
                       "raw_probability": r.reply.raw_probability, "looks": r.reply.looks, "path_m": r.reply.path_m,
-                      "query_kind": r.reply.query_kind, "text_reply": r.reply.text, "parse_ok": r.reply.parse_ok})
+                      "query_kind": r.reply.query_kind, "text_reply": r.reply.text, "parse_ok": r.reply.parse_ok,
+                      "parse_confidence": r.reply.parse_confidence})
             rows.append(q)
         args.questions_json.write_text(json.dumps(rows, indent=1, default=str))
     return 0

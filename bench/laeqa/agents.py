@@ -72,6 +72,7 @@ class PlannerAgent:
         if nav is not None:
             r.path_m = nav.driven_m
         r.parse_ok = parse_matches(a.query, q.expected, hc.home.truth.canon)
+        r.parse_confidence = None if a.query is None else float(a.query.confidence)
         return r
 
 

@@ -47,6 +47,7 @@ class Reply:
     memory_reads: int = 0
     wall_s: float = 0.0
     parse_ok: Optional[bool] = None               # the parse matched the reference parse (None: not judged)
+    parse_confidence: Optional[float] = None      # the parse's own confidence (None: no parse)
     error: str = ""
 
 
