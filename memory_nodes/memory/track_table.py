@@ -46,18 +46,21 @@ class TrackTable:
         if not m:
             return
         revs = np.fromiter(map(_rev, tracks), np.int64, m)
-        for k in np.flatnonzero(revs != self._src).tolist():
-            self._compute(k, tracks[k])
+        stale = np.flatnonzero(revs != self._src)
+        if len(stale):
+            self._compute(stale, [tracks[k] for k in stale.tolist()])
 
-    def _compute(self, k: int, tr: Track) -> None:
+    def _compute(self, ks: np.ndarray, trs: List[Track]) -> None:
+        """Rows ``ks`` from their tracks ``trs``, all at once."""
         cfg = self.cfg
-        self._src[k] = tr.rev
-        self.gate[k] = max(cfg.gate_m, cfg.gate_extent_factor * tr.extent_m)
-        self.lo[k] = tr.extent_min
-        self.hi[k] = tr.extent_max
-        self.color[k] = tr.color
-        self.large[k] = tr.extent_diag2() >= cfg.part_min_extent_m ** 2
-        self.confirmed[k] = tr.confirmed
+        self._src[ks] = [tr.rev for tr in trs]
+        self.gate[ks] = [max(cfg.gate_m, cfg.gate_extent_factor * tr.extent_m) for tr in trs]
+        self.lo[ks] = [tr.extent_min for tr in trs]
+        self.hi[ks] = [tr.extent_max for tr in trs]
+        self.color[ks] = [tr.color for tr in trs]
+        lim = cfg.part_min_extent_m ** 2
+        self.large[ks] = [tr.extent_diag2() >= lim for tr in trs]
+        self.confirmed[ks] = [tr.confirmed for tr in trs]
 
     def _reorder(self, act_ids: List[int], tracks: Sequence[Track]) -> None:
         """New row order (tracks came or went): rows of tracks already here move along (``refresh``
