@@ -196,3 +196,21 @@ def test_what_changed_in_a_room_memory_does_not_know_is_a_guess(vocab):
     mem = habit_memory()
     a = planner(vocab, mem).answer("what changed in the garage since this morning?", NOW)
     assert a.query_kind == "what_changed" and a.raw_probability == pytest.approx(0.5)
+
+
+def test_which_first_is_surer_when_past_lives_are_regular_than_when_they_scatter(vocab):
+    """Milk cartons lasting 2 days and bread 5: the same typical lives, once like clockwork and once spread
+    from a few hours to a week; the answer is the milk both times, stated surer when the lives agree."""
+    def answer(milk_lives, bread_lives):
+        mem = FakeMemory(PLACES, ROOMS, NOW)
+        for k, (m, b) in enumerate(zip(milk_lives, bread_lives)):
+            t0 = NOW - (40 - 8 * k) * NS_PER_DAY
+            mem.add_span(f"milk_{k}", "milk carton", POS[1], 1, t0, t0 + int(m * NS_PER_DAY))
+            mem.add_span(f"bread_{k}", "bread", POS[1], 1, t0, t0 + int(b * NS_PER_DAY))
+        mem.add_object("milk_9", "milk carton", POS[1], 1, NOW - 1 * NS_PER_DAY, NOW - H, p_still=0.95)
+        mem.add_object("bread_9", "bread", POS[1], 1, NOW - 1 * NS_PER_DAY, NOW - H, p_still=0.95)
+        return planner(vocab, mem).answer("which runs out first, the milk or the bread?", NOW)
+    regular = answer([2, 2, 2, 2], [5, 5, 5, 5])
+    scattered = answer([0.2, 2, 2, 6], [1, 5, 5, 7])
+    assert regular.items == scattered.items == [vocab.canonical("milk")]
+    assert regular.raw_probability > scattered.raw_probability > 0.5

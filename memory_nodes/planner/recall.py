@@ -376,37 +376,52 @@ def when_next(ctx: Ctx) -> Decision:
     return Decision([opt] + others, f"usual arrival around {mean_h:.1f} h on {support:.0%} of {n_days} day(s)", ev)
 
 
+def _life_spread(lives: List[float], life: float) -> float:
+    """Spread (ns) of how long an instance lasts: the finished instances' lives around their typical one,
+    with one pseudo-instance as spread as an exponential life (sd = the life itself), so a class with one
+    or two finished instances is not read as a clockwork; with none, that exponential spread alone."""
+    return math.sqrt((sum((x - life) ** 2 for x in lives) + life ** 2) / (len(lives) + 1.0))
+
+
 def which_first(ctx: Ctx) -> Decision:
+    """Which of two items runs out first: each item's run-out time predicted from its past instances' lives
+    (from the first sighting of the one there now), or now when memory holds none there. How sure: the
+    predicted gap against the spread of those lives (normal approximation, ``_life_spread``), times how
+    sure memory is that an item it counts as gone is gone (1 - P(still there) of its best track)."""
     q = ctx.query
-    preds: List[Tuple[float, str, float, str]] = []     # (run-out time ns, target, confidence, why)
+    preds: List[Tuple[float, str, float, str]] = []     # (run-out time ns, target, spread ns, why)
     ev_all = Evidence()
+    p_gone_ok = 1.0
     for target in q.targets:
         spans = sorted(ctx.memory.history(target, end_ns=ctx.now_ns), key=lambda s: s.start_ns)
         tracks = list(ctx.memory.last_seen(target, before_ns=ctx.now_ns))
-        present = [(ctx.memory.p_still_there(s.object_id, ctx.now_ns), s) for s in tracks]
-        present = [(p, s) for p, s in present if p >= 0.5]
+        ps = [(ctx.memory.p_still_there(s.object_id, ctx.now_ns), s) for s in tracks]
+        present = [(p, s) for p, s in ps if p >= 0.5]
         ev = stack_evidence([s.evidence for s in spans[-3:]])
         ev_all = ev_all.merged(ev)
         if not present:
-            preds.append((ctx.now_ns, target, 0.8, "already gone"))
+            p_gone_ok *= 1.0 - max([p for p, _ in ps], default=0.0)
+            preds.append((ctx.now_ns, target, 0.0, "already gone"))
             continue
         # life of an instance: from its first to its last sighting, over finished instances
         by_obj: Dict[str, List[HistorySpan]] = defaultdict(list)
         for s in spans:
             by_obj[s.object_id].append(s)
         current_ids = {s.object_id for _, s in present}
-        lives = [max(x.end_ns for x in v) - min(x.start_ns for x in v) for k, v in by_obj.items()
+        lives = [float(max(x.end_ns for x in v) - min(x.start_ns for x in v)) for k, v in by_obj.items()
                  if k not in current_ids]
         start = min(min((x.start_ns for x in by_obj.get(s.object_id, [])), default=s.first_seen_ns)
                     for _, s in present)
         rate = ctx.class_move_rate(target)
         life = float(np.median(lives)) if lives else NS_PER_DAY / max(rate, 1e-3)
-        preds.append((start + life, target, 0.7 if lives else 0.5, "expected from past use"))
+        preds.append((start + life, target, _life_spread(lives, life), "expected from past use"))
     preds.sort(key=lambda x: x[0])
     if len(preds) < 2:
         return Decision([], "need two items to compare")
-    gap_days = (preds[1][0] - preds[0][0]) / NS_PER_DAY
-    p = min(0.95, 0.5 + 0.45 * (1 - math.exp(-abs(gap_days))) * preds[0][2] / 0.7)
+    gap = preds[1][0] - preds[0][0]
+    sd = math.sqrt(preds[0][2] ** 2 + preds[1][2] ** 2)
+    p_order = 0.5 * (1.0 + math.erf(gap / (sd * math.sqrt(2.0)))) if sd > 0 else (1.0 if gap > 0 else 0.5)
+    p = p_order * p_gone_ok + 0.5 * (1.0 - p_gone_ok)
     opts = [Option(label=f"item:{preds[0][1]}", text=f"the {preds[0][1]} ({preds[0][3]})", prob=p,
                    items=[preds[0][1]], time_ns=int(preds[0][0]), evidence=ev_all)]
     opts += [Option(label=f"item:{x[1]}", text=f"the {x[1]}", prob=(1 - p) / (len(preds) - 1), items=[x[1]],
