@@ -491,11 +491,32 @@ def p_set_right(q_listed: Sequence[float], q_unlisted: Sequence[float], min_f1: 
     return total
 
 
+def _net_change(ctx: Ctx, object_id: str, start: Optional[int], rooms: List[Optional[int]]) -> float:
+    """P(the object is in the region at the window's start and not now, or now and not then, or in it both
+    times at spots more than match_radius_m apart): the question asks what differs, not what happened in
+    between. Where it was then and is now are memory's stays at those times, each with its P(still
+    there) (independent; a thing memory did not know then, or does not know now, was / is not there)."""
+    def inside(x) -> float:
+        if x is None:
+            return 0.0
+        room = ctx.room_at(np.asarray(x.position_m, dtype=float), x.room_id)
+        return float(x.p_still_there) if rooms == [None] or room in rooms else 0.0
+    a = ctx.memory.where_at(object_id, start) if start is not None else None
+    b = ctx.memory.where_at(object_id, ctx.now_ns)
+    pa, pb = inside(a), inside(b)
+    moved = a is not None and b is not None and float(np.linalg.norm(
+        np.asarray(a.position_m, dtype=float)[:2] - np.asarray(b.position_m, dtype=float)[:2])) > \
+        ctx.cfg.detector.match_radius_m
+    return pa * (1.0 - pb) + (1.0 - pa) * pb + (pa * pb if moved else 0.0)
+
+
 def what_changed(ctx: Ctx) -> Decision:
-    """What changed (in Y) since T: the classes of memory's change events in the window. How sure: each
-    listed class is a real change with the odds ``_event_real`` gives it, each class memory holds there
-    without an event changed unseen with ``_unseen_changes``' odds, and the list is right when its F1
-    reaches ``belief.set_answer_min_f1``."""
+    """What differs (in Y) now from T: the classes of memory's change events in the window whose objects
+    are not where they were at T (``_net_change``: a thing that moved and came back is no difference),
+    each a real change with the odds ``_event_real`` gives its event; the answer lists the classes more
+    likely changed than not. How sure: those odds for the listed and the left-out classes, each class
+    memory holds there without an event changed unseen with ``_unseen_changes``' odds, and the list is
+    right when its F1 reaches ``belief.set_answer_min_f1``."""
     q = ctx.query
     start = q.window.start_ns if q.window else None
     rooms = ctx.room_ids(q.room) if q.room else [None]
@@ -509,20 +530,27 @@ def what_changed(ctx: Ctx) -> Decision:
     if q.target:
         events = [e for e in events if e.class_name == q.target]
     events.sort(key=lambda e: e.stamp_ns)
-    ev = stack_evidence([e.evidence for e in events])
     window_days = (ctx.now_ns - start) / NS_PER_DAY if start is not None else 7.0
-    items = list(dict.fromkeys(e.class_name for e in events))
-    listed = {ctx.canonical(c) for c in items}
+    stay: Dict[str, float] = defaultdict(lambda: 1.0)      # class -> P(no object of it changed)
+    for oid, cls in dict.fromkeys((e.object_id, e.class_name) for e in events):
+        stay[cls] *= 1.0 - _net_change(ctx, oid, start, rooms) * _event_real(ctx, cls, window_days)
+    p_cls = {c: 1.0 - v for c, v in stay.items()}
+    items = [c for c in dict.fromkeys(e.class_name for e in events) if p_cls[c] >= 0.5]
+    shown = [e for e in events if e.class_name in items]
+    ev = stack_evidence([e.evidence for e in shown])
+    listed = {ctx.canonical(c) for c in p_cls}
     unseen = _unseen_changes(ctx, rooms, start, listed)
-    p = p_set_right([_event_real(ctx, c, window_days) for c in items], list(unseen.values()),
-                    ctx.cfg.belief.set_answer_min_f1)
-    if not events:
+    left_out = [v for c, v in p_cls.items() if c not in items] + list(unseen.values())
+    p = p_set_right([p_cls[c] for c in items], left_out, ctx.cfg.belief.set_answer_min_f1)
+    if not shown:
+        why = "no change event stored in that time" if not events else \
+            f"{len(events)} change event(s) stored, none a difference from then"
         return Decision([Option(label="set:", text="nothing changed", prob=p, count=0, evidence=ev)],
-                        f"no change events stored in that time; {len(unseen)} class(es) there unseen for a while", ev)
-    parts = [f"the {e.class_name} {e.kind}" + (f" ({fmt_time(e.stamp_ns)})") for e in events]
+                        f"{why}; {len(unseen)} class(es) there unseen for a while", ev)
+    parts = [f"the {e.class_name} {e.kind}" + (f" ({fmt_time(e.stamp_ns)})") for e in shown]
     return Decision([Option(label="set:" + ",".join(sorted(items)), text="; ".join(parts), prob=p,
-                            items=items, count=len(events), time_ns=events[-1].stamp_ns, evidence=ev)],
-                    f"{len(events)} change event(s) stored", ev)
+                            items=items, count=len(shown), time_ns=shown[-1].stamp_ns, evidence=ev)],
+                    f"{len(shown)} change event(s) stored that differ from then", ev)
 
 
 def will_be(ctx: Ctx) -> Decision:
