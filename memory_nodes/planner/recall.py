@@ -519,7 +519,7 @@ def what_changed(ctx: Ctx) -> Decision:
     right when its F1 reaches ``belief.set_answer_min_f1``."""
     q = ctx.query
     start = q.window.start_ns if q.window else None
-    rooms = ctx.room_ids(q.room) if q.room else [None]
+    rooms: List[Optional[int]] = list(ctx.room_ids(q.room)) if q.room else [None]
     if not rooms:       # no room of that name in memory: ignorance, not evidence that nothing changed
         p = 1.0 - ctx.cfg.belief.p_absent_if_never_seen
         return Decision([Option(label="set:", text="nothing changed", prob=p, count=0)],
