@@ -246,8 +246,12 @@ class FleetServer:
     def shipped_through(self, robot_id: str, store_uid: str) -> int:
         """The server's watermark for this robot: every row with obs_id <= it is stored (0: none).
         FleetIdentityError if another store ships under this robot id."""
+        return self._watermark("shipped_obs_id", robot_id, store_uid)
+
+    def _watermark(self, column: str, robot_id: str, store_uid: str) -> int:
+        """fleet_robots' ``column`` for this robot (0: it has shipped nothing); another store's id refused."""
         with self.pool.connection() as c:
-            r = c.execute("SELECT shipped_obs_id, store_uid FROM fleet_robots WHERE robot_id = %s",
+            r = c.execute(f"SELECT {column}, store_uid FROM fleet_robots WHERE robot_id = %s",
                           (robot_id,)).fetchone()
         if r is not None and str(r[1]) != store_uid:
             raise _identity_error(robot_id)
@@ -288,12 +292,7 @@ class FleetServer:
 
     def forgot_through(self, robot_id: str, store_uid: str) -> int:
         """The robot's forget watermark: its forgotten_obs rows with seq <= this are applied here (0: none)."""
-        with self.pool.connection() as c:
-            r = c.execute("SELECT forgot_seq, store_uid FROM fleet_robots WHERE robot_id = %s",
-                          (robot_id,)).fetchone()
-        if r is not None and str(r[1]) != store_uid:
-            raise _identity_error(robot_id)
-        return int(r[0]) if r else 0
+        return self._watermark("forgot_seq", robot_id, store_uid)
 
     def forget(self, robot_id: str, store_uid: str, seq: int, obs_ids: Sequence[int]) -> int:
         """Delete this robot's rows ``obs_ids`` (what a forget on the robot deleted, up to its forgotten_obs
@@ -331,12 +330,8 @@ class FleetServer:
         with self.pool.connection() as c:
             with c.transaction():
                 with c.cursor() as cur:
-                    cur.execute("SELECT store_uid FROM fleet_robots WHERE robot_id = %s", (robot_id,))
-                    r = cur.fetchone()
-                    if r is None:
+                    if not _known_robot(cur, robot_id, store_uid):
                         return                       # it has shipped nothing yet: its rooms follow its rows
-                    if str(r[0]) != store_uid:
-                        raise _identity_error(robot_id)
                     cur.execute("DELETE FROM fleet_rooms WHERE robot_id = %s", (robot_id,))
                     cur.executemany("INSERT INTO fleet_rooms (robot_id, room_id, label) VALUES (%s,%s,%s)",
                                     [(robot_id, int(i), str(lb)) for i, lb in rooms])
@@ -347,12 +342,8 @@ class FleetServer:
         with self.pool.connection() as c:
             with c.transaction():
                 with c.cursor() as cur:
-                    cur.execute("SELECT store_uid FROM fleet_robots WHERE robot_id = %s", (robot_id,))
-                    r = cur.fetchone()
-                    if r is None:
+                    if not _known_robot(cur, robot_id, store_uid):
                         return
-                    if str(r[0]) != store_uid:
-                        raise _identity_error(robot_id)
                     cur.executemany("INSERT INTO fleet_merges (robot_id, object_id, into_id) VALUES (%s,%s,%s) "
                                     "ON CONFLICT (robot_id, object_id) DO UPDATE SET into_id = EXCLUDED.into_id",
                                     [(robot_id, int(a), int(b)) for a, b in merges])
@@ -469,6 +460,15 @@ class FleetServer:
         with self.pool.connection() as c:
             return [int(r[0]) for r in c.execute("SELECT obs_id FROM fleet_observations WHERE robot_id = %s",
                                                  (robot_id,))]
+
+
+def _known_robot(cur, robot_id: str, store_uid: str) -> bool:
+    """Whether this robot has shipped rows here (False: not yet); another store under its id is refused."""
+    cur.execute("SELECT store_uid FROM fleet_robots WHERE robot_id = %s", (robot_id,))
+    r = cur.fetchone()
+    if r is not None and str(r[0]) != store_uid:
+        raise _identity_error(robot_id)
+    return r is not None
 
 
 def _room_condition(label: str) -> Tuple[str, tuple]:
