@@ -10,7 +10,7 @@ import numpy as np
 from ..common.protocols import Evidence
 from .records import EventRec, Track
 from .repository import Repository
-from .state import MemoryState
+from .state import MemoryState, event_key
 
 
 class EventLog:
@@ -28,6 +28,9 @@ class EventLog:
         i = bisect.bisect_right(s.event_keys, key)
         s.event_keys.insert(i, key)
         s.events.insert(i, e)
+        if s.events_by_object is not None:
+            mine = s.events_by_object.setdefault(e.object_id, [])
+            mine.insert(bisect.bisect_right(mine, key, key=event_key), e)
         self.repo.add_event(e)
         return e
 
@@ -41,7 +44,13 @@ class EventLog:
         s = self.s
         for i in range(len(s.events) - 1, -1, -1):
             if s.events[i].id == eid:
-                del s.events[i]
+                e = s.events.pop(i)
                 del s.event_keys[i]
+                by = s.events_by_object
+                mine = None if by is None else by.get(e.object_id)
+                if by is not None and mine is not None:
+                    mine[:] = [x for x in mine if x is not e]
+                    if not mine:
+                        del by[e.object_id]
                 break
         self.repo.delete_event(eid)

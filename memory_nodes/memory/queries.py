@@ -23,15 +23,15 @@ import numpy as np
 
 from ..common.errors import InputError, NotFoundError, StoreError
 from ..common.place_graph import shortest_place_path
-from ..common.protocols import Absence, ChangeEvent, Evidence, HistorySpan, PlaceInfo, PoseSample, Sighting
+from ..common.protocols import Absence, Evidence, HistorySpan, PlaceInfo, PoseSample, Sighting
 from ..common.types import RoomSegmentation
 from ..vocab import Vocabulary
 from .config import NS_PER_DAY, MemoryConfig
+from .event_reads import EventReads
 from .records import (
     MISSING,
     PRESENT,
     TENTATIVE,
-    EventRec,
     ObservationRecord,
     Stay,
     Track,
@@ -52,7 +52,7 @@ POSE_PAGE_ROWS = 256
 OBJECT_ROOM_TIE_M = 0.25
 
 
-class Queries:
+class Queries(EventReads):
     def __init__(self, config: MemoryConfig, vocab: Vocabulary, state: MemoryState, repo: Repository):
         self.config = config
         self.vocab = vocab
@@ -397,40 +397,6 @@ class Queries:
                 n += 1
                 ev = ev.merged(self.stay_evidence(t, s))
         return n, ev
-
-    def event_out(self, e: EventRec) -> ChangeEvent:
-        return ChangeEvent(e.kind, object_id_str(e.object_id), e.class_name, e.stamp_ns,
-                           None if e.from_pos is None else e.from_pos.copy(),
-                           None if e.to_pos is None else e.to_pos.copy(),
-                           e.from_room if e.from_pos is None else self.room_of(e.from_pos, e.from_room),
-                           e.to_room if e.to_pos is None else self.room_of(e.to_pos, e.to_room),
-                           Evidence(list(e.evidence.object_ids), list(e.evidence.observation_ids),
-                                    list(e.evidence.place_ids), list(e.evidence.stamps_ns),
-                                    list(e.evidence.keyframe_refs)))
-
-    def changes(self, start_ns: Optional[int] = None, end_ns: Optional[int] = None,
-                room_id: Optional[int] = None) -> List[ChangeEvent]:
-        """moved / appeared / disappeared events in the window (and room), in time order."""
-        out = []
-        for e in self._events_between(start_ns, end_ns):
-            c = self.event_out(e)
-            if room_id is not None and room_id >= 0 and room_id not in (c.from_room_id, c.to_room_id):
-                continue
-            out.append(c)
-        return out
-
-    def _events_between(self, start_ns: Optional[int], end_ns: Optional[int]) -> List[EventRec]:
-        """The stored events stamped in [start_ns, end_ns] (None = open), in time order."""
-        ms = self.s
-        lo = bisect.bisect_left(ms.event_keys, (-1 if start_ns is None else start_ns, -1))
-        hi = bisect.bisect_right(ms.event_keys, ((2 ** 62) if end_ns is None else end_ns, 2 ** 62))
-        return ms.events[lo:hi]
-
-    def changes_of(self, query: str, start_ns: Optional[int] = None,
-                   end_ns: Optional[int] = None) -> List[ChangeEvent]:
-        """``changes`` restricted to an object id or class phrase."""
-        ids = {t.id for t in self.tracks_for(query)}
-        return [self.event_out(e) for e in self._events_between(start_ns, end_ns) if e.object_id in ids]
 
     def absences(self, object_id: str, since_ns: Optional[int] = None) -> List[Absence]:
         """Times the object's remembered location was in view, unoccluded, and it was not detected."""

@@ -28,6 +28,11 @@ def next_generation() -> int:
     return next(_GEN)
 
 
+def event_key(e: EventRec) -> Tuple[int, int]:
+    """The change log's order: (stamp, id)."""
+    return (e.stamp_ns, e.id)
+
+
 def _ids() -> Dict[str, int]:
     return {"obs": 1, "track": 1, "stay": 1, "event": 1, "absence": 1}
 
@@ -40,6 +45,9 @@ class MemoryState:
     class_index: Dict[str, Set[int]] = field(default_factory=dict)     # canonical class -> confirmed ids
     events: List[EventRec] = field(default_factory=list)               # sorted by (stamp, id)
     event_keys: List[Tuple[int, int]] = field(default_factory=list)
+    # object id -> its events in log order; built on first use (object_events), then kept in step by
+    # events.EventLog; None until then (a fork builds its own)
+    events_by_object: Optional[Dict[int, List[EventRec]]] = None
     places: Dict[int, PlaceRec] = field(default_factory=dict)
     edges: Dict[Tuple[int, int], List[int]] = field(default_factory=dict)   # (a < b) -> [first_ns, last_ns]
     rooms: Dict[int, RoomRec] = field(default_factory=dict)
@@ -131,6 +139,15 @@ class MemoryState:
         i = self.next_id[kind]
         self.next_id[kind] = i + n
         return i
+
+    def object_events(self) -> Dict[int, List[EventRec]]:
+        """``events_by_object`` (built here from the log on first use)."""
+        if self.events_by_object is None:
+            by: Dict[int, List[EventRec]] = {}
+            for e in self.events:
+                by.setdefault(e.object_id, []).append(e)
+            self.events_by_object = by
+        return self.events_by_object
 
     def own_track(self, t: Track) -> Track:
         """``t`` itself if this generation may change it, else its clone (installed in ``tracks``)."""
