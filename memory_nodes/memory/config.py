@@ -30,11 +30,14 @@ class StoreConfig:
     cache_size_mb: int = 32
     open_check: str = "quick"            # pages checked at open, before anything is written: quick
     #                                      (PRAGMA quick_check) | full (integrity_check) | none
+    open_check_max_mb: float = 256.0     # a larger SQLite store (database + WAL) is checked after it opened,
+    #                                      by a background thread (repository/page_check.py); 0: always at open
     pool_size: int = 4                   # PostgreSQL: most pooled read connections of one store
 
     def validate(self) -> None:
         _check(self.open_check in ("quick", "full", "none"),
                f"store.open_check: quick|full|none, got {self.open_check!r}")
+        _check(self.open_check_max_mb >= 0.0, "store.open_check_max_mb must be >= 0")
         _check(self.synchronous in ("FULL", "NORMAL", "EXTRA"),
                f"store.synchronous: FULL|NORMAL|EXTRA, got {self.synchronous!r}")
         _check(self.commit_every_frames >= 1, "store.commit_every_frames must be >= 1")

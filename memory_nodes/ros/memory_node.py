@@ -542,7 +542,8 @@ class MemoryNode(LifecycleNode):
                     "state": self._fault, "free space (MB)": self._free_mb,
                     "keyframes held in RAM": store.unwritten_keyframes if store is not None else 0,
                     "rows refused": store.rejected_rows if store is not None else 0,
-                    "orphan files removed at open": store.orphans_removed if store is not None else 0})
+                    "orphan files removed at open": store.orphans_removed if store is not None else 0,
+                    "page check": getattr(store, "page_check", "n/a (server)")})
         s.counts("store errors", errors)
         if self._fault != "ok":
             s.add(ERROR, f"store fault ({self._fault}): {self._fault_why}; not acknowledging new input")

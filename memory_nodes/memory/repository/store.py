@@ -34,6 +34,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from ...common.errors import StoreError
 from ..config import StoreConfig
 from .files import KeyframeFiles, _fsync_dir, fault_of, keyframe_ref, store_error  # noqa: F401 (re-exported)
+from .page_check import PageCheck
 from .schema import APPLICATION_ID, SCHEMA_VERSION, apply_migrations
 
 
@@ -158,6 +159,9 @@ class Store(StoreBatch, KeyframeFiles):
         self.rejected_rows = 0                  # rows SQLite refused (bad_row), dropped from their batch
         self.orphans_removed = 0                # keyframe and temp files no row referenced, removed at open
         self.conn: Optional[sqlite3.Connection] = None
+        self.page_check_state = "not checked"
+        self._deferred_check: Optional[str] = None        # the pragma a large store is checked with after open
+        self._page_check: Optional[PageCheck] = None
         self._open()
         if not read_only and not defer_writes:
             self.begin_writing()
@@ -239,6 +243,8 @@ class Store(StoreBatch, KeyframeFiles):
             self._writing = True
             self.finish_file_deletes()
             self.orphans_removed += self.collect_orphans()
+            if self._deferred_check and self._page_check is None:
+                self._page_check = PageCheck(self.path, self._deferred_check)
         except (sqlite3.Error, OSError) as e:
             self.close()
             raise store_error(f"{self.path}: cannot prepare the store for writing: {e}", fault_of(e)) from e
@@ -289,12 +295,24 @@ class Store(StoreBatch, KeyframeFiles):
     def _check_pages(self, conn: sqlite3.Connection) -> None:
         how = self.config.open_check
         if how == "none":
+            self.page_check_state = "off (store.open_check: none)"
             return
         pragma = "integrity_check" if how == "full" else "quick_check"
+        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.is_file())
+        big = self.config.open_check_max_mb
+        if not self.read_only and 0 < big < size / 1e6:
+            self._deferred_check = pragma        # page_check.py, once the store is open
+            return
         rows = [str(r[0]) for r in conn.execute(f"PRAGMA {pragma}(5)").fetchall()]
         if rows != ["ok"]:
             raise store_error(f"{self.path}: damaged store ({pragma}: {'; '.join(rows)[:300]}); left unchanged "
                               "(memory-stack store recover PATH copies what is readable)", "corrupt")
+        self.page_check_state = "ok (at open)"
+
+    @property
+    def page_check(self) -> str:
+        """The page check's state: ok (at open) | running | ok | damaged: ... | not finished: ... | off."""
+        return self.page_check_state if self._page_check is None else self._page_check.state
 
     def _validate(self, conn: sqlite3.Connection) -> None:
         try:
@@ -383,6 +401,8 @@ class Store(StoreBatch, KeyframeFiles):
         return int(self.connection.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
+        if self._page_check is not None:
+            self._page_check.stop()
         if self._file_writer is not None:
             self._drain_files()           # files of a batch never committed are orphans: removed at next open
             self._file_writer.shutdown(wait=True)
@@ -406,6 +426,8 @@ class Store(StoreBatch, KeyframeFiles):
         refuses (``bad_row``) are dropped one by one, the rest of the batch written, and counted."""
         if self.read_only:
             raise store_error("store opened read-only", "io")
+        if self._page_check is not None and self._page_check.fault is not None:
+            raise self._page_check.fault        # damaged pages found after open: nothing more is written
         self._drain_files()
         if not self._ops and not self._unwritten:
             return
