@@ -64,23 +64,27 @@ def _logistic(x: np.ndarray, c: np.ndarray, prior_mean: np.ndarray, prior_prec: 
     return w
 
 
-def _isotonic(x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Pool-adjacent-violators: knots (x, y) of the non-decreasing least-squares fit."""
-    order = np.argsort(x, kind="mergesort")
-    xs, ys = x[order], y[order].astype(float)
+def _isotonic(x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pool-adjacent-violators: knots (x, y) of the non-decreasing least-squares fit, and each knot's
+    block size (the samples pooled into its step)."""
+    xs, inv = np.unique(x, return_inverse=True)          # tied raw values are one point (their mean)
+    sums = np.bincount(inv, weights=np.asarray(y, dtype=float), minlength=len(xs))
+    counts = np.bincount(inv, minlength=len(xs)).astype(float)
     blocks: List[List[float]] = []      # [sum_y, n, x_min, x_max]
-    for xi, yi in zip(xs, ys):
-        blocks.append([yi, 1.0, xi, xi])
-        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+    for xi, si, ni in zip(xs, sums, counts):
+        blocks.append([si, ni, xi, xi])
+        # pool violators, and equal neighbours too: one step, so its count is all the samples it rests on
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
             s, n, a, b = blocks.pop()
             blocks[-1][0] += s
             blocks[-1][1] += n
             blocks[-1][3] = b
-    kx, ky = [], []
+    kx, ky, kn = [], [], []
     for s, n, a, b in blocks:
         kx += [a, b]
         ky += [s / n, s / n]
-    return np.asarray(kx), np.asarray(ky)
+        kn += [n, n]
+    return np.asarray(kx), np.asarray(ky), np.asarray(kn)
 
 
 class Calibrator:
@@ -141,11 +145,14 @@ class Calibrator:
         return self
 
     def _fit_one(self, p: np.ndarray, c: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        kx, ky = _isotonic(p, c)
-        # Bayesian shrinkage of each knot value towards the raw probability (prior_strength pseudo-samples)
-        n = len(p)
-        w = n / (n + self.prior_strength)
-        return kx, w * ky + (1 - w) * kx
+        kx, ky, kn = _isotonic(p, c)
+        # Bayesian shrinkage of each knot value towards the raw probability by prior_strength pseudo-samples
+        # against its own block's count: a step resting on 3 answers moves little from the raw value, one
+        # resting on 300 follows them (the total count would let a block of one answer read 0 or 1)
+        w = kn / (kn + self.prior_strength)
+        ky = w * ky + (1 - w) * kx
+        # the shrunk knots need not be monotone (each block is pulled towards a different raw value)
+        return kx, np.maximum.accumulate(ky)
 
     def apply(self, p: float, kind: str = "") -> float:
         if self._platt is not None:

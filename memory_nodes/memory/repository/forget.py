@@ -114,6 +114,7 @@ def run_forget(st: Store, class_matches: Callable[[str], bool], object_id: str, 
         # class names nothing refers to any more would still tell what was there
         conn.execute("DELETE FROM classes WHERE id NOT IN (SELECT class_id FROM observations UNION "
                      "SELECT raw_class_id FROM observations UNION SELECT class_id FROM tracks)")
+        conn.execute("DELETE FROM meta WHERE key = 'observations_count'")     # counted at the reload
         conn.execute("INSERT INTO forgets (stamp_ns, observations, keyframes) VALUES (?,?,?)",
                      (int(stamp_ns), len(deleted_obs), n_kf))
         # the ids (only) for a fleet shipper: the copies it shipped go from the server too (repository/fleet.py)
@@ -130,6 +131,7 @@ def run_forget(st: Store, class_matches: Callable[[str], bool], object_id: str, 
     st.finish_file_deletes()
     st.checkpoint(truncate=True)
     st.reload_classes()
+    st.drop_meta("observations_count")
     return ForgetResult(len(deleted_obs), n_kf, objects_deleted)
 
 

@@ -100,6 +100,10 @@ class StoreBatch:
     def meta(self, key: str, default: str) -> str:
         return self._meta.get(key, default)
 
+    def drop_meta(self, key: str) -> None:
+        """Forget a meta value held in RAM (its row was deleted in the file)."""
+        self._meta.pop(key, None)
+
     def set_meta(self, key: str, value: Any) -> None:
         self._meta[key] = str(value)
         self.queue("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(value)))
@@ -158,6 +162,7 @@ class Store(StoreBatch, KeyframeFiles):
         self._meta: Dict[str, str] = {}
         self.rejected_rows = 0                  # rows SQLite refused (bad_row), dropped from their batch
         self.orphans_removed = 0                # keyframe and temp files no row referenced, removed at open
+        self.orphan_scan = "not yet"            # done | skipped (closed cleanly)
         self.conn: Optional[sqlite3.Connection] = None
         self.page_check_state = "not checked"
         self._deferred_check: Optional[str] = None        # the pragma a large store is checked with after open
@@ -242,7 +247,15 @@ class Store(StoreBatch, KeyframeFiles):
             self._read_meta(conn)
             self._writing = True
             self.finish_file_deletes()
-            self.orphans_removed += self.collect_orphans()
+            # orphan keyframe files come from a run that ended between writing a file and committing its
+            # row: after a clean close there are none, and the scan (every keyframe file, ~150 k in a
+            # robot-year) is skipped; the mark is cleared before this run writes a file
+            if self._meta.get("closed_cleanly") == "1":
+                self.orphan_scan = "skipped (closed cleanly)"
+            else:
+                self.orphans_removed += self.collect_orphans()
+                self.orphan_scan = "done"
+            self._mark_closed_cleanly(False)
             if self._deferred_check and self._page_check is None:
                 self._page_check = PageCheck(self.path, self._deferred_check)
         except (sqlite3.Error, OSError) as e:
@@ -411,10 +424,20 @@ class Store(StoreBatch, KeyframeFiles):
             try:
                 if not self.read_only and self.conn.in_transaction:
                     self.connection.execute("ROLLBACK")
+                if self._writing and not self._ops and not self._unwritten and not self._writing_files:
+                    try:
+                        self._mark_closed_cleanly(True)     # every file written is a committed row's
+                    except sqlite3.Error:
+                        pass                                # then the next open scans for orphans
                 self.conn.close()
             finally:
                 self.conn = None
         self._release_lock()
+
+    def _mark_closed_cleanly(self, clean: bool) -> None:
+        self.connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('closed_cleanly', ?)",
+                                ("1" if clean else "0",))
+        self._meta["closed_cleanly"] = "1" if clean else "0"
 
     def reload_classes(self) -> None:
         """Re-read the class table (after rows were deleted outside the batch, e.g. by forget)."""
@@ -499,7 +522,8 @@ class Store(StoreBatch, KeyframeFiles):
         self.connection.execute(f"PRAGMA secure_delete={'ON' if on else 'OFF'}")
 
 
-_NUMERIC_META = ("ingested_through_ns", "last_retention_ns", "retention_done_ns", "consolidated_through_ns")
+_NUMERIC_META = ("ingested_through_ns", "last_retention_ns", "retention_done_ns", "consolidated_through_ns",
+                 "observations_count")
 
 
 def _is_int(v: str) -> bool:
