@@ -45,6 +45,8 @@ class Hyp:
     receptacle: str = ""                 # the furniture memory saw it on ("" unknown; answers without rooms)
     p_stay_model: float = -1.0           # "seen": the staleness model's P(still there) before the planner's
                                          # online map (what a look verifies); -1 = not a remembered sighting
+    half_extent_m: float = 0.0           # how far the surface a look would see lies in front of position_m (a
+                                         # spot on a receptacle is its centroid: the furniture is nearer)
 
 
 def best_eu(p_correct_best: float, c_wrong: float) -> float:

@@ -94,6 +94,15 @@ class ExploreConfig:
     # When no single look is worth it (myopic VOI <= 0) but the target is not yet found, also value a
     # search tour of up to this many looks (answer when found); go to its first stop if that pays. 0 = off.
     tour_lookahead: int = 6
+    # Also when a single look pays, go to the tour's first stop if the tour is worth more: one look's VOI
+    # is zero for a look that can only confirm the best answer (confirming changes no decision), so a
+    # myopic planner drives far to check an unlikely alternative before the near look that, finding the
+    # target, would make that drive worthless. False: the tour only when no single look pays.
+    tour_when_look_pays: bool = True
+    # Before the first drive, look from where the robot stands (no path): the visibility model is a guess
+    # (a room boundary between here and a hypothesis cuts it to cross_room_visibility), the look's depth
+    # is not; what it sees may make the drive worthless.
+    look_here_first: bool = True
 
     def validate(self) -> None:
         if self.max_looks < 0 or self.max_viewpoints < 1 or self.path_margin < 0:

@@ -374,16 +374,26 @@ class _Run:
             key = gain / (path + cfg.explore.rate_offset_m) if rate else vp.voi
             if key > best_key:
                 best, best_key = vp, key
-        if (best is None or best.voi <= 0) and not rate and cfg.explore.tour_lookahead > 0 and \
-                isinstance(belief, LocationBelief):
+        if (best is None or best.voi <= 0 or cfg.explore.tour_when_look_pays) and not rate and \
+                cfg.explore.tour_lookahead > 0 and isinstance(belief, LocationBelief):
             tour = self.tour_first_stop(belief, pose, remaining, [x[2] for x in scored], [x[3] for x in scored])
-            if tour is not None:
-                return tour, ""
+            if tour is not None and (best is None or best.voi <= 0 or tour.voi > best.voi):
+                return self.here_first(tour, pose), ""
         if best is None:
             return None, STOP_BUDGET if budget_blocked else STOP_NO_VALUE
         if best.voi <= 0:
             return None, STOP_NO_VALUE
-        return best, ""
+        return self.here_first(best, pose), ""
+
+    def here_first(self, vp: Viewpoint, pose: Pose) -> Viewpoint:
+        """``vp``, or the current pose when ``vp`` needs a drive, none was made yet and no look was taken
+        here (``explore.look_here_first``)."""
+        x, y = float(pose[0]), float(pose[1])
+        if vp.place_id < 0 or not self.cfg.explore.look_here_first or self.path_m > 0 or \
+                any(math.hypot(x - a, y - b) < 0.5 for a, b in self.visited_xy):
+            return vp
+        room = self.nearest_place(np.asarray(pose, dtype=float))
+        return Viewpoint(_as_pose(pose), -1, -1 if room is None else room.room_id, 0.0, vp.voi, vp.gain)
 
     def tour_first_stop(self, belief: LocationBelief, pose: Pose, remaining: float, vps: List[Viewpoint],
                         vis_rows: List[np.ndarray]) -> Optional[Viewpoint]:
@@ -450,7 +460,7 @@ class _Run:
             return self.visibility(hyps, pose, room)
         P = np.array([h.position_m for h in hyps], dtype=float).reshape(-1, 3)
         vis = np.zeros(len(hyps))
-        flat = np.zeros(len(hyps))
+        flat = np.array([h.half_extent_m for h in hyps], dtype=float)
         for v in usable:
             # a pixel without depth has nothing in front of the location: it counts as seen
             state = visibility(det, v, P, flat)

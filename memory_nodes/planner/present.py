@@ -247,7 +247,8 @@ def presence_slots(ctx: Ctx) -> Tuple[List[Hyp], str]:
                 q_moved = 1.0 - float(np.prod([1.0 - m * share for m in moved_mass])) if moved_mass else 0.0
                 q_unseen = bel.unseen_instance_rate / len(spots)
                 qq = 1.0 - (1.0 - q_moved) * (1.0 - q_unseen)
-                slots.append(Hyp(pos, pid, room, qq, "", q.target, "", "prior"))
+                slots.append(Hyp(pos, pid, room, qq, "", q.target, "", "prior",
+                                 half_extent_m=0.5 * bel.receptacle_radius_m if pid < 0 else 0.0))
         elif not any(h.source == "seen" for h in slots):
             # memory has no place of the asked room (a room it never segmented or labelled so) and no
             # sighting there: that is ignorance, not evidence of absence (a certain "no" / "0" was wrong
