@@ -105,5 +105,6 @@ def test_synthetic_frames_are_what_they_were():
                 h.update(f.out.view.color_jpeg)
     assert h.hexdigest()[:16] == "1c53dfc8b0276eaf"
     assert len(scores) == 62
-    assert math.isclose(sum(scores), 50.172818762148665, rel_tol=1e-12) and math.isclose(sum(dists), 107.72100729350254, rel_tol=1e-12)
+    assert math.isclose(sum(scores), 50.172818762148665, rel_tol=1e-12)
+    assert math.isclose(sum(dists), 107.72100729350254, rel_tol=1e-12)
     assert math.isclose(float(np.dot(scores, dists)), 87.18181314293349, rel_tol=1e-12)
