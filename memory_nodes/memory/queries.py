@@ -39,7 +39,7 @@ from .records import (
     parse_object_id,
 )
 from .repository import Repository
-from .staleness import MoveStats, class_posterior, object_prior, p_no_move, with_absences
+from .staleness import MoveStats, class_posterior, new_spot_share, object_prior, p_no_move, with_absences
 from .state import MemoryState
 
 _POSE_KEY = operator.itemgetter(0, 1)     # a pose row's (stamp, robot): newest first, ties by robot
@@ -60,6 +60,8 @@ class Queries(EventReads):
         self.repo = repo
         self._gone: Dict[str, int] = {}                  # class_gone's cache, valid for _gone_key
         self._gone_key: Tuple[int, int, int] = (-1, -1, -1)
+        self._spots: Dict[int, Tuple[tuple, int, int]] = {}   # new_spot_odds: per track (key, kept, left)
+        self._spot_share: Tuple[tuple, float, int] = ((), 0.5, 0)   # their share, first day, valid for key
 
     def now_ns(self) -> int:
         return self.s.now_ns
@@ -150,6 +152,9 @@ class Queries(EventReads):
             return 1.0
         alpha, beta = self.object_gamma(t)
         p = p_no_move(alpha, beta, t_ns - s.end_ns)
+        seen_days, gone_days = self.spot_days(t, s, t_ns)
+        if seen_days <= 1 and not (nxt is None and t.absence_stamps):
+            p *= self.new_spot_odds(s)      # a spot new to it, not looked at since (staleness.py)
         if nxt is None and t.absence_stamps:
             # the absences that are independent evidence (absences.py: each "spot seen empty", and one per
             # distinct viewpoint of a surface where it was not detected), read with this object's own miss
@@ -165,7 +170,6 @@ class Queries(EventReads):
             # things that left their spot often come back to it (put back after use): P(back there) is the
             # share of the days memory saw this spot with it there, out of those it saw the spot at all
             # (days of sightings there, and days of absences since), Beta(0, 1)-smoothed
-            seen_days, gone_days = self.spot_days(t, s, t_ns)
             if seen_days > 1:
                 r = seen_days / (seen_days + gone_days + 1.0)
                 p = p + (1.0 - p) * r
@@ -183,6 +187,16 @@ class Queries(EventReads):
                 days.add(min(x.end_ns, t_ns) // NS_PER_DAY)
         gone = {a // NS_PER_DAY for a in t.absence_stamps if s.end_ns < a <= t_ns}
         return len(days), len(gone - days) or (1 if gone else 0)
+
+    def new_spot_odds(self, s: Stay) -> float:
+        """For a stay that began after memory's first day, the share of the spots objects were put at that
+        were new to them where memory saw them again on a later day (staleness.new_spot_share, cached per
+        track's record); 1 for a stay of memory's first day."""
+        ms = self.s
+        key = (id(ms), ms.now_ns, len(ms.tracks))
+        if self._spot_share[0] != key:
+            self._spot_share = (key, *new_spot_share(ms.tracks, self._spots, self.config.association.gate_m, MISSING))
+        return self._spot_share[1] if s.start_ns // NS_PER_DAY > self._spot_share[2] else 1.0
 
     def miss_rate(self, t: Track) -> float:
         """P(not detected | there, in view) of this object, learned from its record: (proven misses +
