@@ -61,13 +61,21 @@ def visibility(limits: VisibilityLimits, view: View, points_m: np.ndarray,
         if vals.size == 0:
             out[i] = NO_DEPTH
             continue
-        d = float(np.median(vals))
+        d = _median(vals)
         # depth is along the optical axis (z), as a depth image stores it
         if d < z[i] - limits.occlusion_tolerance_m - float(half_extent_m[i]):
             out[i] = OCCLUDED
         else:
             out[i] = VISIBLE
     return out
+
+
+def _median(vals: np.ndarray) -> float:
+    """``float(np.median(vals))`` of a small 1-D array, exactly (the same float32 middle or mean of the
+    two middles), without np.median's per-call overhead (~20 us; it runs once per point per view)."""
+    s = np.sort(vals)
+    m = len(s) // 2
+    return float(s[m]) if len(s) % 2 else float((s[m - 1] + s[m]) / 2)
 
 
 def camera_depth_m(view: View, points_m: np.ndarray) -> np.ndarray:
