@@ -262,18 +262,25 @@ class Consolidator:
         return self._met(a, b.id) or self._met(b, a.id)
 
     def _met(self, x: Track, target: int) -> bool:
-        """``target`` is among the ids ``x`` was detected with, merges followed: the set {resolve(c) for c in
-        x.cooccur} without building it (a co-occurrence set only grows: over weeks it holds thousands of
-        ids, and this is asked for every pair of neighbours every frame). Only merged ids resolve elsewhere."""
+        """``target`` is among the ids ``x`` was detected with, merges followed (a record is never apart
+        from itself). Only merged ids resolve elsewhere: those of x's co-occurrence set resolve once and
+        are kept on the track while its set and the merge map are the same objects of the same sizes (a
+        co-occurrence set only grows in place, and is replaced when it loses ids, identity.py's merge; the
+        merge map only gains ids). Over weeks a set holds thousands of ids, and this is asked for every
+        pair of neighbours every frame."""
         ms = self.s
         merged = ms.merged
-        if target in x.cooccur and target not in merged:
+        co = x.cooccur
+        if target in co and target not in merged:
             return True
         if not merged:
             return False
-        if len(merged) < len(x.cooccur):
-            return any(ms.resolve_track_id(m) == target for m in merged if m in x.cooccur)
-        return any(ms.resolve_track_id(c) == target for c in x.cooccur if c in merged)
+        c = x.__dict__.get("_co_resolved")
+        if c is None or c[0] is not co or c[1] != len(co) or c[2] is not merged or c[3] != len(merged):
+            ids = co & merged.keys() if len(co) <= len(merged) else merged.keys() & co
+            c = (co, len(co), merged, len(merged), {ms.resolve_track_id(m) for m in ids})
+            x.__dict__["_co_resolved"] = c
+        return target in c[4]
 
     def one_extent(self, a: Track, b: Track) -> bool:
         """The smaller merged extent lies mostly inside the larger: one object's parts."""

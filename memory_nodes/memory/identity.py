@@ -281,8 +281,8 @@ class Tracker:
         keep.proven_misses += drop.proven_misses
         for vp in drop.viewpoints:
             self.add_viewpoint(keep, np.asarray(vp, float))
-        keep.cooccur |= drop.cooccur
-        keep.cooccur -= {keep.id, drop.id}
+        # a new set, not changed in place: consolidation caches what it resolves to by identity and size
+        keep.cooccur = (keep.cooccur | drop.cooccur) - {keep.id, drop.id}
         keep.first_seen_ns = min(keep.first_seen_ns, drop.first_seen_ns)
         keep.last_seen_ns = max(keep.last_seen_ns, drop.last_seen_ns)
 
