@@ -328,9 +328,25 @@ def _generate(sc: ScaleConfig, days: int, q, cpus: List[int]) -> None:
     """Child process: the household's frames, a chunk per message, on the CPUs ingest does not use."""
     if cpus and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(cpus))
+    parent = os.getppid()
     for item in _chunks(ScaleHousehold(sc), days):
-        q.put(item)
-    q.put(None)
+        if not put_while_parent_lives(q, item, parent):
+            return
+    put_while_parent_lives(q, None, parent)
+
+
+def put_while_parent_lives(q, item, parent: int) -> bool:
+    """``q.put(item)``, giving up once the parent process is gone (killed by a timeout: a daemon child is
+    only reaped on a clean exit, and would wait on a full queue for ever)."""
+    import queue
+    while True:
+        try:
+            q.put(item, timeout=1.0)
+            return True
+        except queue.Full:
+            if os.getppid() != parent:
+                q.cancel_join_thread()      # nobody reads the pipe: exit without flushing it
+                return False
 
 
 def day_source(sc: ScaleConfig, days: int) -> Iterator[Tuple[List[PerceptionOutput], bool]]:
