@@ -237,16 +237,25 @@ class Simulator:
                               int(t_ns) + k * period) for k in range(num_views)]
 
     def _add_noise(self, rgb: np.ndarray, depth: np.ndarray, t_ns: int) -> Tuple[np.ndarray, np.ndarray]:
+        # in place where it can be (the same float32 operations, in the same order of draws, as
+        # z + (base + quad * z * z) * N and clip(rgb + std * N)): a 640x480 frame's noise is a third of
+        # the patrol's frame time otherwise
         cam = self.config.camera
         rng = np.random.default_rng([self.seed, _NOISE_SEED_TAG, int(t_ns) & 0x7FFFFFFFFFFFFFFF])
         z = depth.astype(np.float32, copy=True)
-        sigma = (cam.depth_noise_base_m + cam.depth_noise_quadratic * z * z).astype(np.float32)
-        z += sigma * rng.standard_normal(z.shape, dtype=np.float32)
+        sigma = z * np.float32(cam.depth_noise_quadratic)
+        sigma *= z
+        sigma += np.float32(cam.depth_noise_base_m)
+        sigma *= rng.standard_normal(z.shape, dtype=np.float32)
+        z += sigma
         bad = (depth < cam.min_range_m) | (depth > cam.max_range_m)
         if cam.depth_dropout_prob > 0:
             bad |= rng.random(z.shape, dtype=np.float32) < cam.depth_dropout_prob
         z[bad] = np.nan
         if cam.rgb_noise_std > 0:
-            n = rng.standard_normal(rgb.shape, dtype=np.float32) * np.float32(cam.rgb_noise_std)
-            rgb = np.clip(rgb.astype(np.float32) + n, 0, 255).astype(np.uint8)
+            n = rng.standard_normal(rgb.shape, dtype=np.float32)
+            n *= np.float32(cam.rgb_noise_std)
+            n += rgb
+            np.clip(n, 0, 255, out=n)
+            rgb = n.astype(np.uint8)
         return rgb, z
