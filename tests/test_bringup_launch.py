@@ -60,8 +60,17 @@ def test_every_node_config_applies_under_any_namespace():
         assert list(data) == [f"/**/{node}"], node
         assert load_node_params(REPO_ROOT / "config" / f"{node}.yaml", node, "robot1") \
             == load_node_params(REPO_ROOT / "config" / f"{node}.yaml", node, "") != {}
+    data = yaml.safe_load((REPO_ROOT / "config" / "planner.yaml").read_text())
     assert load_node_params(REPO_ROOT / "config" / "planner.yaml", "planner", "robot1")["utility"]["lambda_per_m"] \
-        == 0.001
+        == data["/**/planner"]["ros__parameters"]["utility"]["lambda_per_m"]
+
+
+def test_the_planner_node_drives_with_the_lambda_its_calibration_was_fitted_with():
+    """config/planner_calibration.json (the node's calibration) is the LA-EQA fit; the fit chose lambda
+    with it, and the calibration holds only for answers made at that cost of driving."""
+    fitted = json.loads((REPO_ROOT / "config" / "planner_calibration.json").read_text())
+    yaml_lambda = load_node_params(REPO_ROOT / "config" / "planner.yaml", "planner", "")["utility"]["lambda_per_m"]
+    assert yaml_lambda == pytest.approx(fitted["planner_overrides"]["utility.lambda_per_m"])
 
 
 def _launch(tmp_path: Path, text: str, name: str = "t.launch.yaml") -> Path:

@@ -89,8 +89,10 @@ def _check_same_and_configured(plain: Dict[str, Dict[str, object]], spaced: Dict
                                            if plain[n].get(k) != spaced[n].get(k)})
     memory_cfg = yaml.safe_load((REPO_ROOT / "config" / "memory.yaml").read_text())
     weight_color = memory_cfg["/**/memory"]["ros__parameters"]["association"]["weight_color"]   # code: 1.0
+    planner_cfg = yaml.safe_load((REPO_ROOT / "config" / "planner.yaml").read_text())
+    lam = planner_cfg["/**/planner"]["ros__parameters"]["utility"]["lambda_per_m"]
     for params in (plain, spaced):
-        assert params["planner"]["utility.lambda_per_m"] == pytest.approx(0.001)     # code default 0.003
+        assert params["planner"]["utility.lambda_per_m"] == pytest.approx(lam)
         assert params["memory"]["association.weight_color"] == pytest.approx(weight_color)
         assert params["perception"]["detector.kind"] == "oracle"
         assert params["memory"]["use_sim_time"] is True and params["planner"]["use_sim_time"] is True
