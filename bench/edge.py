@@ -186,12 +186,10 @@ def run(data: Path, params: Path, frames: Optional[int], stride: int, cap_mb: in
         device: Optional[str]) -> Dict[str, Any]:
     from bench.realdata import DataMissing, Recording, node_config, pin_one_core
     cpu = pin_one_core()
-    cap = cap_address_space(cap_mb)
     t_wall = time.perf_counter()
-    pcfg, note = perception_config(params, backend, device)
-    if pcfg.lifting.backend == "torch":
-        import torch  # under the cap, as the node would load it; one thread like every other pool
-        torch.set_num_threads(1)
+    # the input first, outside the cap: a recording's files, or (without one) frames the simulator renders
+    # beforehand, as a recording would hold them (its GL context is no part of the robot's pipeline, and
+    # EGL cannot start under a small address-space cap)
     try:
         source: Any = Recording(data)
         source_name = f"7-Scenes {data.name} (real Kinect frames, 640x480)"
@@ -202,11 +200,16 @@ def run(data: Path, params: Path, frames: Optional[int], stride: int, cap_mb: in
     except DataMissing as e:
         n_sim = min(frames or 300, 300)
         source = SimFrames(n_sim)
-        source_name = f"simulator patrol, 640x480 ({e})"
+        source_name = f"simulator patrol, 640x480, rendered before the cap ({e})"
 
         def map_T_base(i: int, _T: np.ndarray) -> np.ndarray:
             return source.map_T_base_at(i)
         n_avail = source.n_frames
+    cap = cap_address_space(cap_mb)
+    pcfg, note = perception_config(params, backend, device)
+    if pcfg.lifting.backend == "torch":
+        import torch  # under the cap, as the node would load it; one thread like every other pool
+        torch.set_num_threads(1)
     indices = list(range(0, min(frames or n_avail, n_avail), stride))
     from memory_nodes.memory import MemoryConfig, MemoryCore
     from memory_nodes.vocab import VocabConfig, Vocabulary
