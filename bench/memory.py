@@ -22,6 +22,7 @@ import math
 import os
 import random
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -29,6 +30,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from bench.scale import generated_ahead
 from memory_nodes.memory import MemoryConfig, MemoryCore, StoreConfig
 from memory_nodes.memory.config import NS_PER_DAY, NS_PER_S
 from memory_nodes.memory.synthetic import (
@@ -321,36 +323,10 @@ def _query_mix(mem: MemoryCore, rng: random.Random, n: int) -> Dict[str, List[fl
     return out
 
 
-def _days_ahead(cfg: SynthConfig, days: int):
-    """The sparse household's frames, one day per item, generated in a child process on the CPUs this
-    one does not use (as perception runs beside memory; the frames are not timed), or here when there is
-    only one CPU. Same frames either way: the household is seeded."""
-    import multiprocessing as mp
-    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
-    if len(cpus) < 2:
-        world = SyntheticHousehold(cfg)
-        for d in range(days):
-            yield [f.out for f in world.day(d)]
-        return
-    ctx = mp.get_context("fork")
-    q = ctx.Queue(maxsize=4)
-    proc = ctx.Process(target=_generate_days, args=(cfg, days, q), daemon=True)
-    proc.start()
-    try:
-        for _ in range(days):
-            yield q.get()
-    finally:
-        proc.join(timeout=5)
-        if proc.is_alive():
-            proc.terminate()
-
-
-def _generate_days(cfg: SynthConfig, days: int, q) -> None:
-    from bench.scale import put_while_parent_lives
-    world, parent = SyntheticHousehold(cfg), os.getppid()
+def _sparse_days(cfg: SynthConfig, days: int):
+    world = SyntheticHousehold(cfg)
     for d in range(days):
-        if not put_while_parent_lives(q, [f.out for f in world.day(d)], parent):
-            return
+        yield [f.out for f in world.day(d)]
 
 
 def _snapshot(mem: MemoryCore, path: str) -> None:
@@ -358,7 +334,6 @@ def _snapshot(mem: MemoryCore, path: str) -> None:
     keyframe files: the store a run of this many days would have left."""
     st = mem.store
     assert st is not None
-    import sqlite3
     dst = sqlite3.connect(path)
     try:
         st.connection.backup(dst)
@@ -381,7 +356,8 @@ def bench_recall(tmp: str, vocab: Vocabulary, horizons: List[int], n_queries: in
     sc = _store_config(longest, durable=False)
     mem = MemoryCore.open(longest, MemoryConfig(store=sc), vocab=vocab)
     build_s = 0.0
-    for d, outs in enumerate(_days_ahead(sparse, horizons[-1])):
+    # the frames are made ahead in a child process (not timed; seeded: the same frames in line)
+    for d, outs in enumerate(generated_ahead(_sparse_days, (sparse, horizons[-1]), 4)):
         t = time.perf_counter()
         for out in outs:
             mem.ingest(out)

@@ -324,12 +324,42 @@ def _chunks(world: "ScaleHousehold", days: int) -> Iterator[Tuple[List[Perceptio
         yield buf, True
 
 
-def _generate(sc: ScaleConfig, days: int, q, cpus: List[int]) -> None:
-    """Child process: the household's frames, a chunk per message, on the CPUs ingest does not use."""
+def _household_chunks(sc: ScaleConfig, days: int) -> Iterator[Tuple[List[PerceptionOutput], bool]]:
+    return _chunks(ScaleHousehold(sc), days)
+
+
+def generated_ahead(items: Callable[..., Iterator], args: tuple, maxsize: int) -> Iterator:
+    """``items(*args)``, made in a child process ahead of the caller (up to ``maxsize`` items queued), as
+    perception runs beside memory: on the CPUs this process is not pinned to, unpinned when it is pinned to
+    none (it may use them all), and here, in line, when there is a single CPU. Same items either way."""
+    import multiprocessing as mp
+    mine = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    others = [c for c in _CPUS if c not in mine]
+    if not others and len(mine) < 2:
+        yield from items(*args)
+        return
+    ctx = mp.get_context("fork")
+    q = ctx.Queue(maxsize=maxsize)
+    proc = ctx.Process(target=_produce, args=(items, args, q, others), daemon=True)
+    proc.start()
+    try:
+        while True:
+            item = q.get()
+            if item is None:
+                break
+            yield item
+    finally:
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.terminate()
+
+
+def _produce(items: Callable[..., Iterator], args: tuple, q, cpus: List[int]) -> None:
+    """Child process of ``generated_ahead``: every item, then None."""
     if cpus and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(cpus))
     parent = os.getppid()
-    for item in _chunks(ScaleHousehold(sc), days):
+    for item in items(*args):
         if not put_while_parent_lives(q, item, parent):
             return
     put_while_parent_lives(q, None, parent)
@@ -350,29 +380,9 @@ def put_while_parent_lives(q, item, parent: int) -> bool:
 
 
 def day_source(sc: ScaleConfig, days: int) -> Iterator[Tuple[List[PerceptionOutput], bool]]:
-    """The days' frames in chunks (with "last of its day"), generated in a child process on the other
-    CPUs (as perception runs beside memory), or here when there is only one CPU."""
-    import multiprocessing as mp
-    mine = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
-    others = [c for c in _CPUS if c not in mine]
-    if not others:
-        yield from _chunks(ScaleHousehold(sc), days)
-        return
-    ctx = mp.get_context("fork")
+    """The days' frames in chunks (with "last of its day"), up to two days ahead (``generated_ahead``)."""
     per_day = max(1, ScaleHousehold(sc).frames_per_day() // CHUNK_FRAMES + 1)
-    q = ctx.Queue(maxsize=2 * per_day)          # up to two days ahead, as before
-    proc = ctx.Process(target=_generate, args=(sc, days, q, others), daemon=True)
-    proc.start()
-    try:
-        while True:
-            item = q.get()
-            if item is None:
-                break
-            yield item
-    finally:
-        proc.join(timeout=5)
-        if proc.is_alive():
-            proc.terminate()
+    return generated_ahead(_household_chunks, (sc, days), 2 * per_day)
 
 
 def ingest_stream(path: str, days: int, sc: ScaleConfig, overrides, checkpoints: int, n_per_kind: int,
