@@ -110,9 +110,10 @@ def test_rooms_from_grid_with_labels_and_stable_ids():
     cfg = RoomsConfig(grid_size_m=20.0, grid_origin_x_m=-5.0, grid_origin_y_m=-5.0)
     grid = _two_rooms_and_a_corridor(cfg)
     labeler = RoomLabeler(cfg)
-    for cls, x, y in [("fridge", 3.5, 0.5), ("stove", 2.5, 0.4), ("dining_table", 2.0, 2.0),
-                      ("bed", 6.0, 2.0), ("nightstand", 7.5, 3.5), ("fridge", 3.52, 0.51)]:
-        labeler.add(cls, x, y)
+    for _ in range(2):                       # each seen on two frames (a one-off detection does not vote)
+        for cls, x, y in [("fridge", 3.5, 0.5), ("stove", 2.5, 0.4), ("dining_table", 2.0, 2.0),
+                          ("bed", 6.0, 2.0), ("nightstand", 7.5, 3.5), ("fridge", 3.52, 0.51)]:
+            labeler.add(cls, x, y)
     seg = RoomSegmenter(cfg).segment(grid, labeler, 5 * S)
     assert len(seg.rooms) == 3
     a, b, corridor = seg.room_at(2.0, 2.5), seg.room_at(6.0, 1.0), seg.room_at(4.0, 4.8)
@@ -192,6 +193,7 @@ def test_state_round_trip_keeps_place_and_room_ids_across_a_restart():
     day1.grid = _two_rooms_and_a_corridor(cfg.rooms)
     for x in (1.0, 3.0, 6.0):
         day1.places.update(np.array([x, 4.8, 0.0]), int(x * S))
+    day1.labeler.add("bed", 6.0, 2.0)
     day1.labeler.add("bed", 6.0, 2.0)
     before = day1.finish(10 * S)
     restarted = Perception(cfg)

@@ -336,11 +336,13 @@ class RoomsConfig:
     label_evidence: Dict[str, List[str]] = field(default_factory=_default_label_evidence)
     label_min_confidence: float = 0.34   # below this the label is "unknown"
     label_prior_count: float = 0.25      # pseudo-count per label of the symmetric prior
+    label_min_sightings: int = 2         # an object (class in a 0.5 m cell) votes once seen on this many frames
     match_min_iou: float = 0.3           # a new segment keeps an old room's id above this overlap
     merge_border_m: float = 1.0          # neighbouring segments sharing a longer border are one room
-    hallway_label: str = "hallway"       # label of a long, narrow room no object explains ("" = never)
+    hallway_label: str = "hallway"       # a long, narrow room's shape votes for this label ("" = never)
     hallway_max_width_m: float = 2.2
     hallway_min_elongation: float = 2.5  # area / width^2
+    hallway_prior_count: float = 2.0     # votes a long, narrow shape gives hallway_label
 
     def validate(self) -> None:
         _check(self.grid_resolution_m > 0.0, "rooms.grid_resolution_m must be > 0")
@@ -352,6 +354,9 @@ class RoomsConfig:
         _check(self.door_width_m > 0.0 and self.min_room_area_m2 >= 0.0, "rooms: door/area must be > 0")
         _check(self.occupied_min_hits >= 1, "rooms.occupied_min_hits must be >= 1")
         _check(0.0 <= self.label_min_confidence <= 1.0, "rooms.label_min_confidence in [0, 1]")
+        _check(self.label_prior_count >= 0.0, "rooms.label_prior_count must be >= 0")
+        _check(self.label_min_sightings >= 1, "rooms.label_min_sightings must be >= 1")
+        _check(self.hallway_prior_count >= 0.0, "rooms.hallway_prior_count must be >= 0")
         _check(0.0 < self.match_min_iou <= 1.0, "rooms.match_min_iou in (0, 1]")
         _check(self.merge_border_m > 0.0, "rooms.merge_border_m must be > 0")
         _check(self.hallway_max_width_m > 0.0 and self.hallway_min_elongation > 0.0,

@@ -77,9 +77,9 @@ class PlacesAndRooms:
         return self.places.current
 
     def add_objects(self, observations: Iterable[ObjectObservation]) -> None:
-        """Objects seen this frame (map-frame centroids) as room-label evidence, in order."""
-        for obs in observations:
-            self.labeler.add(obs.class_name, float(obs.centroid_m[0]), float(obs.centroid_m[1]))
+        """Objects seen this frame (map-frame centroids) as room-label evidence (each class and cell once)."""
+        self.labeler.add_frame([(obs.class_name, float(obs.centroid_m[0]), float(obs.centroid_m[1]))
+                                for obs in observations])
 
     @property
     def depth_due(self) -> bool:

@@ -13,9 +13,10 @@ map grows, day after day. (OpenCV's watershed floods by colour gradient and scip
 through walls here, hence the own flooding.)
 
 Labels: each room collects the distinct objects seen in it (class + 0.5 m cell, so a fridge seen a hundred
-times counts once); ``label_evidence`` maps classes to room types; the label is the posterior mode under a
-small symmetric prior, with its probability as the confidence. A room no object explains is a "hallway"
-when it is long and narrow, else "unknown".
+times counts once) that were seen on at least two frames (a one-off detection, most often a false
+positive, does not vote); ``label_evidence`` maps classes to room types; a long, narrow room's shape adds
+votes for "hallway"; the label is the posterior mode under a small symmetric prior, with its probability as
+the confidence, "unknown" below ``label_min_confidence``.
 """
 from __future__ import annotations
 
@@ -144,7 +145,17 @@ def merge_wide_borders(labels: np.ndarray, min_border_cells: float) -> np.ndarra
 
 
 class RoomLabeler:
-    """Distinct objects per place in the map -> room label with a confidence."""
+    """Distinct objects per place in the map (plus each room's shape) -> room label with a confidence.
+
+    Evidence: an object is a class in a 0.5 m cell; it votes only once it was seen on
+    ``label_min_sightings`` frames, so one-off detections (a detector's false positives land at random
+    spots, mostly where the robot drives most: the hallway) never label a room. Each confirmed object
+    gives one vote, split over the room types that list its class. A room's shape is evidence too: a long,
+    narrow room (``hallway_max_width_m``, ``hallway_min_elongation``) adds ``hallway_prior_count`` votes for
+    ``hallway_label``, so a corridor stays a corridor when a stray object or two of another room turn up in
+    it, while a room whose furniture says otherwise still wins. The label is the mode of the posterior
+    mean under a symmetric prior of ``label_prior_count`` per type, its probability the confidence;
+    "unknown" below ``label_min_confidence``."""
 
     def __init__(self, config: RoomsConfig):
         self.config = config
@@ -152,26 +163,48 @@ class RoomLabeler:
         for label, classes in config.label_evidence.items():
             for c in classes:
                 self._label_of.setdefault(c, []).append(label)
-        self.labels = sorted(config.label_evidence)
-        self._objects: Dict[Tuple[str, int, int], Tuple[float, float]] = {}
+        self.labels = sorted(set(config.label_evidence) | ({config.hallway_label} if config.hallway_label else set()))
+        self._objects: Dict[Tuple[str, int, int], List[float]] = {}   # key -> [x, y, frames seen]
+
+    def _key(self, class_name: str, x_m: float, y_m: float) -> Tuple[str, int, int]:
+        return class_name, int(np.floor(x_m / _OBJECT_CELL_M)), int(np.floor(y_m / _OBJECT_CELL_M))
 
     def add(self, class_name: str, x_m: float, y_m: float) -> None:
-        if class_name not in self._label_of:
-            return
-        key = (class_name, int(np.floor(x_m / _OBJECT_CELL_M)), int(np.floor(y_m / _OBJECT_CELL_M)))
-        if key not in self._objects:
-            self._objects[key] = (x_m, y_m)
+        """One sighting (one frame) of a class at a map position."""
+        self.add_frame([(class_name, x_m, y_m)])
+
+    def add_frame(self, sightings) -> None:
+        """The (class, x, y) sightings of one frame: each object (class, cell) counts once per frame."""
+        seen = set()
+        for class_name, x_m, y_m in sightings:
+            if class_name not in self._label_of:
+                continue
+            key = self._key(class_name, x_m, y_m)
+            if key in seen:
+                continue
+            seen.add(key)
+            rec = self._objects.get(key)
+            if rec is None:
+                self._objects[key] = [float(x_m), float(y_m), 1.0]
+            else:
+                rec[2] += 1.0
 
     def to_state(self) -> list:
-        return [[c, ix, iy, x, y] for (c, ix, iy), (x, y) in self._objects.items()]
+        return [[c, ix, iy, x, y, int(n)] for (c, ix, iy), (x, y, n) in self._objects.items()]
 
     def load_state(self, state: list) -> None:
-        self._objects = {(str(c), int(ix), int(iy)): (float(x), float(y)) for c, ix, iy, x, y in state}
+        """Entries [class, ix, iy, x, y, frames]; older states without the count are one sighting each."""
+        self._objects = {(str(e[0]), int(e[1]), int(e[2])): [float(e[3]), float(e[4]),
+                                                               float(e[5]) if len(e) > 5 else 1.0]
+                         for e in state}
 
-    def label_rooms(self, room_at) -> Dict[int, Tuple[str, float]]:
-        """room_at(x, y) -> room id; returns room id -> (label, confidence) for rooms with evidence."""
+    def votes(self, room_at) -> Dict[int, Dict[str, float]]:
+        """room id -> room type -> votes of the confirmed objects in it (room_at(x, y) -> room id)."""
         votes: Dict[int, Dict[str, float]] = {}
-        for (cls, _, _), (x, y) in self._objects.items():
+        need = self.config.label_min_sightings
+        for (cls, _, _), (x, y, n) in self._objects.items():
+            if n < need:
+                continue
             rid = room_at(x, y)
             if rid < 0:
                 continue
@@ -179,14 +212,39 @@ class RoomLabeler:
             v = votes.setdefault(rid, {})
             for lab in labels:
                 v[lab] = v.get(lab, 0.0) + 1.0 / len(labels)
+        return votes
+
+    def shape_votes(self, width_m: float, area_m2: float) -> Dict[str, float]:
+        """Pseudo-votes a room's shape gives: ``hallway_prior_count`` for a long, narrow room."""
+        cfg = self.config
+        if cfg.hallway_label and 0.0 < width_m <= cfg.hallway_max_width_m \
+                and area_m2 / (width_m * width_m) >= cfg.hallway_min_elongation:
+            return {cfg.hallway_label: cfg.hallway_prior_count}
+        return {}
+
+    def label_rooms(self, room_at, shapes: Optional[Dict[int, Tuple[float, float]]] = None
+                    ) -> Dict[int, Tuple[str, float]]:
+        """room_at(x, y) -> room id; ``shapes``: room id -> (width m, area m2) of the rooms cut. Returns
+        room id -> (label, confidence) for every room with votes or in ``shapes``; the label is "unknown"
+        below ``label_min_confidence`` (confidence 0.0 where nothing speaks for any type)."""
+        objects = self.votes(room_at)
+        votes = {rid: dict(v) for rid, v in objects.items()}
+        for rid, (width, area) in (shapes or {}).items():
+            v = votes.setdefault(rid, {})
+            for lab, n in self.shape_votes(width, area).items():
+                v[lab] = v.get(lab, 0.0) + n
         a = self.config.label_prior_count
         k = len(self.labels)
         out: Dict[int, Tuple[str, float]] = {}
         for rid, v in votes.items():
             total = sum(v.values())
-            best = max(sorted(v), key=lambda lab: v[lab])
-            conf = (v[best] + a) / (total + a * k)
-            out[rid] = (best, float(conf))
+            if total <= 0.0:
+                out[rid] = ("unknown", 0.0)
+                continue
+            seen = objects.get(rid, {})       # a tie goes to what the objects say, then by name
+            best = max(sorted(v), key=lambda lab: (v[lab], seen.get(lab, 0.0)))
+            conf = float((v[best] + a) / (total + a * k))
+            out[rid] = (best if conf >= self.config.label_min_confidence else "unknown", conf)
         return out
 
 
@@ -314,16 +372,17 @@ class RoomSegmenter:
                 return int(nearest[r, c])
             return -1
 
-        labels = labeler.label_rooms(room_at)
-        rooms: List[Room] = []
         half_width = ndimage.distance_transform_edt(crop >= 0) * res if np.any(crop >= 0) else crop
+        cells = {}
         for rid in sorted(int(r) for r in np.unique(crop) if r >= 0):
             inside = crop == rid
-            rr, cc = np.nonzero(inside)
+            cells[rid] = (np.nonzero(inside), 2.0 * float(half_width[inside].max()))
+        labels = labeler.label_rooms(room_at, {rid: (width, rr.size * res * res)
+                                               for rid, ((rr, _), width) in cells.items()})
+        rooms: List[Room] = []
+        for rid, ((rr, cc), _) in cells.items():
             centroid = np.array([origin[0] + (cc.mean() + 0.5) * res, origin[1] + (rr.mean() + 0.5) * res, 0.0])
             lab, conf = labels.get(rid, ("unknown", 0.0))
-            if conf < cfg.label_min_confidence:
-                lab, conf = self._shape_label(float(half_width[inside].max()), rr.size * res * res, conf)
             rooms.append(Room(room_id=rid, label=lab, label_confidence=conf, centroid_m=centroid,
                               area_m2=float(rr.size * res * res)))
         seg = RoomSegmentation(stamp_ns=stamp_ns, rooms=rooms, room_map=crop.astype(np.int16),
@@ -331,15 +390,6 @@ class RoomSegmenter:
         self.last = seg
         self._room_at = room_at
         return seg
-
-    def _shape_label(self, max_half_width_m: float, area_m2: float, conf: float) -> Tuple[str, float]:
-        """A room no object explains: a long, narrow one is a corridor."""
-        cfg = self.config
-        width = 2.0 * max_half_width_m
-        if cfg.hallway_label and 0.0 < width <= cfg.hallway_max_width_m \
-                and area_m2 / (width * width) >= cfg.hallway_min_elongation:
-            return cfg.hallway_label, max(conf, cfg.label_min_confidence)
-        return "unknown", conf
 
     def room_at(self, x_m: float, y_m: float) -> int:
         """Room of a map position in the last cut (nearest room within 0.6 m), -1 if none."""
