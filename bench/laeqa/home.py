@@ -111,7 +111,7 @@ class PerceptionEmulator:
 
 class LayoutRooms:
     """Known rooms (perception's ``KnownRooms``) with the world's true extents and ids, labelled by
-    perception's labeler: its label, or "unknown" below ``label_min_confidence``."""
+    perception's labeler (objects and shape): its label, or "unknown" below ``label_min_confidence``."""
 
     def __init__(self, world: World, config: RoomsConfig):
         self.world = world
@@ -136,7 +136,9 @@ def layout_segmentation(world: World, labeler: RoomLabeler, stamp_ns: int, cfg: 
         c0, c1 = np.searchsorted(xs, [r.min_xy_m[0], r.max_xy_m[0]])
         r0, r1 = np.searchsorted(ys, [r.min_xy_m[1], r.max_xy_m[1]])
         room_map[r0:r1, c0:c1] = r.room_id
-    labels = labeler.label_rooms(world.room_at)
+    shapes = {r.room_id: (min(r.max_xy_m[0] - r.min_xy_m[0], r.max_xy_m[1] - r.min_xy_m[1]), float(r.area_m2))
+              for r in world.rooms}     # (width, area): a long, narrow room's shape is hallway evidence
+    labels = labeler.label_rooms(world.room_at, shapes)
     rooms = []
     for r in world.rooms:
         lab, conf = labels.get(r.room_id, ("unknown", 0.0))
