@@ -14,7 +14,7 @@ from memory_nodes.memory.config import NS_PER_DAY, NS_PER_S, StalenessConfig
 from memory_nodes.memory.staleness import MoveStats, class_posterior, object_prior, p_no_move, with_absences
 from memory_nodes.planner.fakes import FakeMemory, FakeNavigator, TrueObject
 from memory_nodes.planner.planner import Planner
-from memory_nodes.planner.recall import _beta_tail_half
+from memory_nodes.planner.recall import usual_place_probabilities
 from memory_nodes.vocab.vocabulary import VocabConfig, Vocabulary
 
 
@@ -98,11 +98,20 @@ def test_a_look_that_finds_another_colour_does_not_answer_for_the_asked_one(voca
     assert b.room_id == 2 and b.probability > 0.5     # without a colour, any mug answers
 
 
-def test_where_usually_confidence_grows_with_the_days_it_won():
-    assert _beta_tail_half(1, 1) == pytest.approx(0.5)
-    assert _beta_tail_half(3, 1) == pytest.approx(1 - 0.5 ** 3)
-    assert _beta_tail_half(2, 2) == pytest.approx(0.5)
-    assert _beta_tail_half(8, 1) > _beta_tail_half(4, 1) > _beta_tail_half(3, 2) > 0.5
+def test_where_usually_confidence_grows_with_the_days_it_agrees():
+    p = usual_place_probabilities
+    one = p([{"office": 5.0}])
+    assert 0.5 < one["office"] < 0.95                       # one day is a hint, not a habit
+    week = p([{"office": 5.0}] * 7)
+    assert week["office"] > 0.97 > one["office"]
+    split = p([{"office": 3.0, "kitchen": 1.0}, {"kitchen": 2.0}, {"office": 4.0}])
+    assert split["office"] > split["kitchen"] and sum(split.values()) <= 1.0   # the rest: somewhere not seen
+    # a habit split 40/30/30 has a usual place: P(most time) is not P(more often than not)
+    three = p([{"a": 4.0, "b": 3.0, "c": 3.0}] * 10)
+    assert three["a"] > 0.9 > three["b"]
+    # a day seen longer says no more about the habit than a day seen briefly
+    assert p([{"a": 100.0}, {"b": 1.0}])["a"] == pytest.approx(p([{"a": 1.0}, {"b": 1.0}])["a"])
+    assert p([]) == {} and p([{"a": 1.0}]) == p([{"a": 1.0}])   # seeded: the same answer twice
 
 
 def test_absences_are_read_with_the_objects_own_learned_miss_rate(tmp_path, vocab):

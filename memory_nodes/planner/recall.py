@@ -294,33 +294,56 @@ def where_usually(ctx: Ctx) -> Decision:
         weights[key] = (w + (old[0] if old else 0.0), np.asarray(s.position_m),
                         s.evidence if old is None else old[2].merged(s.evidence))
     opts = _by_room(ctx, weights)
-    # P(this is the usual place): how many days it was where the object spent most of that day (Laplace)
+    # P(this is the usual place): the time it was seen at each place per day (usual_place_probabilities)
     cal = ctx.cfg.parser.calendar
     gran = ctx.cfg.explore.answer_granularity
     per_day: Dict[int, Dict[str, float]] = defaultdict(lambda: defaultdict(float))
     rooms = _position_rooms(ctx, weights)          # the rooms _by_room named (read once, cached)
     for s in spans:
         label = f"{gran}:{rooms[(s.room_id, s.place_id)] if gran == 'room' else s.place_id}"
-        per_day[day_start_ns(s.start_ns, cal)][label] += _span_weight(s, start, end)
-    wins: Dict[str, int] = defaultdict(int)
-    for day in per_day.values():
-        wins[max(day.items(), key=lambda kv: kv[1])[0]] += 1
-    n_days = len(per_day)
+        a = s.start_ns if start is None else max(s.start_ns, start)
+        b = s.end_ns if end is None else min(s.end_ns, end)
+        d = day_start_ns(a, cal)
+        while True:                    # a stay over several days counts on each day it covers
+            per_day[d][label] += _span_weight(s, max(a, d), min(b, d + NS_PER_DAY))
+            d += NS_PER_DAY
+            if d > b:
+                break
+    probs = usual_place_probabilities([dict(day) for day in per_day.values()])
     for o in opts:
-        # P(this place holds it more often than not): the days it won out of the days seen, as a
-        # Beta(wins + 1, losses + 1) posterior of its daily share, P(share > 1/2)
-        k = wins.get(o.label, 0)
-        o.prob = _beta_tail_half(k + 1, n_days - k + 1)
+        o.prob = probs.get(o.label, 0.0)
     opts.sort(key=lambda o: -o.prob)
-    return Decision(opts, f"where it spent most of the day on {wins.get(opts[0].label, 0)} of {n_days} day(s)",
+    top = opts[0].label
+    wins = sum(1 for day in per_day.values() if max(day.items(), key=lambda kv: kv[1])[0] == top)
+    return Decision(opts, f"where it spent most of the day on {wins} of {len(per_day)} day(s)",
                     stack_evidence([o.evidence for o in opts[:3]]))
 
 
-def _beta_tail_half(a: int, b: int) -> float:
-    """P(X > 1/2) for X ~ Beta(a, b), integer a, b >= 1: the binomial identity
-    P(Beta(a, b) > 1/2) = P(Binomial(a + b - 1, 1/2) < a)."""
-    n = a + b - 1
-    return float(sum(math.comb(n, j) for j in range(a)) / 2.0 ** n)
+_USUAL_PRIOR = 0.5          # weight of the prior pseudo-day spent "somewhere not seen" (in days)
+_USUAL_DRAWS = 4000
+
+
+def usual_place_probabilities(days: Sequence[Dict[str, float]]) -> Dict[str, float]:
+    """P(each place is where the object spends the most time), from the time it was seen at each place
+    per day. Each day is one sample of the object's daily shares (a day seen longer says no more about the
+    habit than a day seen briefly); the long-run shares are a Bayesian bootstrap over the days plus a
+    pseudo-day of weight ``_USUAL_PRIOR`` spent somewhere not seen (Dirichlet(1, ..., 1, prior) weights,
+    seeded draws), and a place's probability is how often it holds the largest share. The question is which
+    place holds it most, not whether one holds it more often than not: a steady 40/30/30 habit has a usual
+    place, and one day seen is a hint, not a habit."""
+    labels = sorted({k for d in days for k in d})
+    rows = []
+    for d in days:
+        tot = sum(max(d.get(k, 0.0), 0.0) for k in labels)
+        if tot > 0:
+            rows.append([max(d.get(k, 0.0), 0.0) / tot for k in labels] + [0.0])
+    if not rows:
+        return {}
+    shares = np.array(rows + [[0.0] * len(labels) + [1.0]])
+    alpha = np.array([1.0] * len(rows) + [_USUAL_PRIOR])
+    w = np.random.default_rng(0).gamma(alpha, size=(_USUAL_DRAWS, alpha.size))
+    best = np.bincount(np.argmax(w @ shares, axis=1), minlength=len(labels) + 1) / _USUAL_DRAWS
+    return {k: float(best[i]) for i, k in enumerate(labels)}
 
 
 def _tod_h(t_ns: int, ctx: Ctx) -> float:
