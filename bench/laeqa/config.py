@@ -36,7 +36,7 @@ class RunConfig:
     full_days: int = 7                       # days of patrol before the questions (full run)
     full_questions: int = 200                # in all, split evenly over the homes
     quick_days: int = 2
-    quick_questions: int = 30
+    quick_questions: int = 48
     cache_dir: str = "data/laeqa_cache"          # memory snapshots per (seed, day, config hash); "" = no disk cache
     plot: bool = True                        # write the accuracy-vs-path PNG with --out
 
