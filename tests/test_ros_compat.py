@@ -220,3 +220,14 @@ def test_message_info_gid_by_what_rclpy_has():
     assert compat.message_info_gid(types.SimpleNamespace(MessageInfo=Info)) is True
     assert compat.message_info_gid(types.SimpleNamespace()) is False
     assert compat.message_info_gid(types.SimpleNamespace(MessageInfo=type("Old", (), {}))) is False
+
+
+def test_shutdown_race_is_an_rcl_error_after_shutdown_only():
+    class RCLError(RuntimeError):
+        pass
+
+    down = types.SimpleNamespace(ok=lambda context=None: False)
+    up = types.SimpleNamespace(ok=lambda context=None: True)
+    assert compat.shutdown_race(RCLError("the given context is not valid"), rclpy_module=down)
+    assert not compat.shutdown_race(RCLError("failed to create publisher"), rclpy_module=up)
+    assert not compat.shutdown_race(ValueError("x"), rclpy_module=down)

@@ -120,6 +120,20 @@ def shutdown_exceptions(executors_module: Any = None) -> Tuple[Type[BaseExceptio
     return (KeyboardInterrupt,) + ((ext,) if isinstance(ext, type) and issubclass(ext, BaseException) else ())
 
 
+def shutdown_race(e: BaseException, context: Any = None, rclpy_module: Any = None) -> bool:
+    """Whether ``e`` is the executor finding the context already shut down: a Ctrl-C that lands while spin
+    builds its next wait set raises RCLError ("the given context is not valid") instead of
+    ExternalShutdownException, depending on timing. Any other error, or one while the context is still
+    valid, is not."""
+    if type(e).__name__ != "RCLError":
+        return False
+    rclpy = _rclpy(rclpy_module)
+    try:
+        return not rclpy.ok(context=context)
+    except Exception:  # a context gone altogether is shut down too
+        return True
+
+
 def sensor_data_qos(qos_module: Any = None) -> Any:
     """The sensor-data QoS profile (best effort, volatile, keep last 5)."""
     if qos_module is None:

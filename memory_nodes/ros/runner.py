@@ -123,6 +123,9 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
             logger = node.get_logger() if node is not None else rclpy.logging.get_logger(name)
             logger.fatal(f"cannot start {what}: {e}" if node is None else f"{what} stopped: {e}")
             raise SystemExit(1) from None
+        except Exception as e:
+            if not compat.shutdown_race(e):   # Ctrl-C while spin built its wait set: a normal stop
+                raise
         finally:
             with _cleanup_uninterrupted(node, name):
                 _cleanup_step(node, name, "shutting the executor down", ex.shutdown if ex is not None else None)
