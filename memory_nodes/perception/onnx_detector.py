@@ -47,6 +47,7 @@ from memory_nodes.common.errors import ConfigError, InputError
 from memory_nodes.common.types import Detection2D, RGBDFrame
 
 from .config import OnnxConfig
+from .detector_models import DEFAULT_DETECTOR
 
 _BAD = "bad_model_output"
 _NMS_LAYOUTS = ("boxes_scores", "yolov8", "yolov8_seg", "yolov5", "yolov5_seg")
@@ -521,6 +522,29 @@ def decode(outputs: Sequence[np.ndarray], config: OnnxConfig, image_wh: Tuple[in
     return Decoder(config).decode(outputs, geo)
 
 
+def detection_agreement(reference: Sequence[Detection2D], other: Sequence[Detection2D],
+                        iou_threshold: float = 0.5) -> Dict[str, float]:
+    """How far ``other`` (e.g. the INT8 model's detections) reproduces ``reference`` (the float model's) on
+    one image: greedy one-to-one matching, highest reference score first, of boxes of the same class with
+    IoU >= ``iou_threshold``. Counts ``float`` (reference), ``int8`` (other), ``matched`` and ``iou_sum``
+    (of the matched pairs); recall = matched / float, precision = matched / int8."""
+    used = np.zeros(len(other), bool)
+    boxes = np.asarray([d.box_xyxy for d in other], np.float64).reshape(-1, 4)
+    classes = np.asarray([d.class_name for d in other], object)
+    matched, iou_sum = 0, 0.0
+    for d in sorted(reference, key=lambda d: -d.score):
+        if d.box_xyxy is None or not len(other):
+            continue
+        iou = iou_one_to_many(np.asarray(d.box_xyxy, np.float64), boxes)
+        iou[used | (classes != d.class_name)] = -1.0
+        k = int(np.argmax(iou))
+        if iou[k] >= iou_threshold:
+            used[k] = True
+            matched += 1
+            iou_sum += float(iou[k])
+    return {"float": len(reference), "int8": len(other), "matched": matched, "iou_sum": iou_sum}
+
+
 def choose_providers(wanted: Sequence[str], available: Sequence[str]) -> List[str]:
     """The configured providers that this onnxruntime has, in order, always ending with the CPU one."""
     chosen = [p for p in wanted if p in available]
@@ -546,6 +570,30 @@ def provider_options(config: OnnxConfig, provider: str) -> Dict[str, str]:
     if provider == "CUDAExecutionProvider":
         return {"device_id": dev, "arena_extend_strategy": "kSameAsRequested"}
     return {}
+
+
+_CPU = "CPUExecutionProvider"
+
+
+def choose_cpu_model(config: OnnxConfig) -> Tuple[str, str, str]:
+    """The model the CPU provider runs under ``onnx.cpu_precision``: (path, "int8" | "float", warning).
+    auto: the INT8 twin (``config.int8_model_path()``) when it is there, else the float model, with a
+    warning when the model is the default detector (scripts/setup.sh makes its twin; another model simply
+    has none); int8: the twin, a ConfigError when it is missing; float: the float model."""
+    twin = config.int8_model_path()
+    if config.cpu_precision == "float" or not twin:
+        return config.model_path, "float", ""
+    if os.path.isfile(twin):
+        return twin, "int8", ""
+    if config.cpu_precision == "int8":
+        raise ConfigError(f"onnx.cpu_precision is int8 but {twin} is missing: run scripts/setup.sh (or "
+                          f"`python scripts/quantize_detector.py`), or set onnx.cpu_precision: auto | float")
+    if os.path.basename(config.model_path) != DEFAULT_DETECTOR.file:
+        return config.model_path, "float", ""
+    return config.model_path, "float", (
+        f"detector runs its float model on the CPU: the INT8 model {twin} is missing (about 2x faster on one "
+        f"core); run scripts/setup.sh (or `python scripts/quantize_detector.py`) to make it, or set "
+        f"onnx.cpu_precision: float to run the float model on purpose")
 
 
 def provider_warning(wanted: Sequence[str], available: Sequence[str], used: Sequence[str]) -> str:
@@ -594,16 +642,34 @@ class OnnxDetector:
         self.provider_options = {p: provider_options(config, p) for p in providers}
         if "TensorrtExecutionProvider" in providers and config.trt_engine_cache:
             os.makedirs(config.engine_cache_dir(), exist_ok=True)
-        try:
-            self._session = ort.InferenceSession(config.model_path, sess_options=opts, providers=providers,
-                                                 provider_options=[self.provider_options[p] for p in providers])
-        except Exception as e:  # onnxruntime raises its own types for a missing/corrupt model
-            raise ConfigError(f"cannot load ONNX model {config.model_path!r}: {e}") from e
+        # the CPU provider runs the INT8 twin of the model where onnx.cpu_precision lets it (choose_cpu_model);
+        # GPU providers the float model
+        cpu_only = providers[0] == _CPU
+        self.model_path, self.precision, int8_note = (choose_cpu_model(config) if cpu_only
+                                                      else (config.model_path, "float", ""))
+
+        def load(path: str, provs: List[str]) -> Any:
+            try:
+                return ort.InferenceSession(path, sess_options=opts, providers=provs,
+                                            provider_options=[self.provider_options[p] for p in provs])
+            except Exception as e:  # onnxruntime raises its own types for a missing/corrupt model
+                raise ConfigError(f"cannot load ONNX model {path!r}: {e}") from e
+
+        self._session = load(self.model_path, providers)
+        ort_providers = list(self._session.get_providers())
+        if not cpu_only and ort_providers[:1] == [_CPU]:      # a GPU provider was there but could not start
+            path, precision, int8_note = choose_cpu_model(config)
+            if precision == "int8":
+                self._session = load(path, [_CPU])
+                self.model_path, self.precision = path, precision
         # what runs (onnxruntime drops a provider it cannot start): the node logs ``provider`` at start-up
-        # and ``provider_warning`` as a warning when it is not the one asked for
-        self.providers = list(self._session.get_providers())
-        self.provider = self.providers[0] if self.providers else "CPUExecutionProvider"
-        self.provider_warning = provider_warning(config.providers, available, self.providers)
+        # and ``provider_warning`` as a warning when it is not the one asked for; ``ort_providers`` are
+        # onnxruntime's names, ``providers`` the same with "(int8)" on the CPU one when the INT8 model runs
+        self.ort_providers = ort_providers
+        self.providers = [p + "(int8)" if p == _CPU and self.precision == "int8" else p for p in ort_providers]
+        self.provider = self.providers[0] if self.providers else _CPU
+        self.provider_warning = "; ".join(w for w in (provider_warning(config.providers, available, ort_providers),
+                                                      int8_note) if w)
         inputs = self._session.get_inputs()
         inp = next((i for i in inputs if len(i.shape) == 4), inputs[0])
         self._input_name = inp.name

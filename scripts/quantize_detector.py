@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""INT8 static quantization of the default detector for onnxruntime's CPU provider.
+
+Run by scripts/fetch_detector.py after it converted the float model (and on its own: idempotent). Flow:
+
+1. Calibration frames are rendered by the project's own simulator (``sim/``): patrol frames of a few
+   generated homes and days, 640 x 480, fed through the detector's own preprocessing (stretched to the
+   model's 384 x 288, RGB in [0, 1]). Never the evaluation recordings (../shared/realdata).
+2. The float model is pre-processed (``quant_pre_process``: shape inference and onnxruntime's basic graph
+   optimizations, which fold the converter's NHWC Transpose pairs and the explicit Pads into the Convs), then
+   ``quantize_static`` writes a QDQ model: weights int8 per output channel, activations uint8 (asymmetric;
+   measured faster and closer to the float model than int8 activations here), MinMax calibration. The box
+   decoder at the end (softmax over the bins, their expectation) and the score sigmoids stay float: they
+   are cheap and the boxes' precision lives there.
+3. The int8 model is checked against the float one on held-out rendered frames (detections matched at
+   IoU >= 0.5 with the same class; the recall of the float detections) and written beside it as
+   ``models/nanodet-coco.int8.onnx`` with a provenance JSON (the float model's sha256, the agreement).
+
+The float model stays: TensorRT / CUDA run it (TensorRT builds its own FP16 engine); ``onnx.cpu_int8``
+(config/perception.yaml) picks the int8 file when the CPU provider runs.
+
+Exit codes: 0 done or already current; 4 no float model to quantize; 1 quantization failed or the int8
+model agreed too little with the float one (the setup warns and goes on with the float model).
+
+Usage: python scripts/quantize_detector.py [--out-dir DIR] [--force] [--check] [--activations u8|s8]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:                    # run as a script from a checkout
+    sys.path.insert(0, str(ROOT))
+
+from memory_nodes.perception.detector_models import DEFAULT_DETECTOR, models_dir  # noqa: E402
+
+QUANTIZER_VERSION = 1                    # bump when the int8 recipe changes: setup requantizes
+CALIB_SEEDS = (0, 1, 2, 3)               # simulated homes (world seeds) the calibration frames come from
+CALIB_FRAMES_PER_SEED = 24
+CHECK_SEEDS = (7, 8)                     # held-out homes for the agreement check
+CHECK_FRAMES_PER_SEED = 12
+MIN_RECALL = 0.8                         # of the float model's detections, found by the int8 one (check)
+# the decoder's float tail: not quantized (cheap, and the boxes' sub-pixel expectation lives there)
+_FLOAT_TAIL_OPS = ("Softmax", "MatMul", "Sigmoid")
+
+
+class QuantizeError(RuntimeError):
+    """Quantization could not be done or its result disagreed with the float model."""
+
+
+def float_model_path(out_dir: Optional[Path] = None) -> Path:
+    return DEFAULT_DETECTOR.path(out_dir)
+
+
+def int8_model_path(out_dir: Optional[Path] = None) -> Path:
+    return (out_dir or models_dir()) / DEFAULT_DETECTOR.int8_file
+
+
+def int8_provenance_path(out_dir: Optional[Path] = None) -> Path:
+    return (out_dir or models_dir()) / DEFAULT_DETECTOR.int8_provenance_file
+
+
+# ------------------------------------------------------------------------------- calibration frames
+def sim_frames(seeds: Sequence[int], per_seed: int, day: int = 0) -> Iterator[Any]:
+    """640 x 480 RGB-D frames along the simulator's patrol of each home (world seed), spread evenly."""
+    from sim.simulator import Simulator
+    for seed in seeds:
+        sim = Simulator(seed=int(seed))
+        sim.config.patrol.coverage_fraction = 1.0
+        plan = sim.patrol_plan(day)
+        stamps = plan.trajectory.stamps_ns(sim.config.camera.rate_hz)
+        step = max(1, len(stamps) // per_seed)
+        for t in stamps[step // 2::step][:per_seed]:
+            map_T_camera = sim.base_pose_T(plan.trajectory.pose_at(t)) @ sim.base_T_camera
+            yield sim.render(map_T_camera, t, 640, 480)
+
+
+def detector_config(model_path: Path):
+    """config/perception.yaml's onnx section on the CPU, one thread, with ``model_path`` and no int8 swap."""
+    import dataclasses
+
+    from memory_nodes.common.config import load_node_params
+    from memory_nodes.perception.config import PerceptionConfig
+    cfg = PerceptionConfig.from_params(load_node_params(ROOT / "config" / "perception.yaml", "perception")).onnx
+    return dataclasses.replace(cfg, model_path=str(model_path), providers=["CPUExecutionProvider"],
+                               intra_op_threads=1, cpu_precision="float")
+
+
+def blobs(frames: Sequence[Any], model_path: Path) -> List[np.ndarray]:
+    """The network inputs of ``frames`` as the detector's own preprocessing makes them."""
+    from memory_nodes.perception.onnx_detector import OnnxDetector
+    det = OnnxDetector(detector_config(model_path))
+    return [det._blob(f.rgb)[0] for f in frames]
+
+
+def _pads_non_finite(model: Any, node: Any) -> bool:
+    """A Pad whose constant is not finite (TF's max-pool padding with -inf): no int8 scale can hold it."""
+    if node.op_type != "Pad" or len(node.input) < 3 or not node.input[2]:
+        return False
+    from onnx import numpy_helper
+    for init in model.graph.initializer:
+        if init.name == node.input[2]:
+            return not np.isfinite(numpy_helper.to_array(init)).all()
+    return False
+
+
+class _Reader:
+    """onnxruntime.quantization's CalibrationDataReader over prepared input blobs."""
+
+    def __init__(self, input_name: str, data: Sequence[np.ndarray]):
+        self._it = iter([{input_name: b} for b in data])
+
+    def get_next(self) -> Optional[Dict[str, np.ndarray]]:
+        return next(self._it, None)
+
+
+# ------------------------------------------------------------------------------------ quantization
+def quantize(float_path: Path, out_path: Path, calib: Sequence[np.ndarray], activations: str = "u8",
+             log: Callable[[str], None] = print) -> Path:
+    """float ONNX -> QDQ int8 ONNX at ``out_path`` (per-channel int8 weights; u8 or s8 activations)."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory(prefix="quantize_detector_") as tmp_s:
+        pre = Path(tmp_s) / "pre.onnx"
+        quant_pre_process(str(float_path), str(pre), skip_symbolic_shape=True)
+        model = onnx.load(str(pre))
+        keep_float = [n.name for n in model.graph.node
+                      if n.op_type in _FLOAT_TAIL_OPS or _pads_non_finite(model, n)]
+        log(f"quantizing {float_path.name}: {len(model.graph.node)} nodes after pre-processing, "
+            f"{sum(n.op_type == 'Conv' for n in model.graph.node)} Conv; {len(calib)} calibration frames")
+        part = out_path.parent / f".{out_path.name}.part"
+        act = QuantType.QUInt8 if activations == "u8" else QuantType.QInt8
+        quantize_static(str(pre), str(part), _Reader(model.graph.input[0].name, calib),
+                        quant_format=QuantFormat.QDQ, per_channel=True, weight_type=QuantType.QInt8,
+                        activation_type=act, calibrate_method=CalibrationMethod.MinMax,
+                        nodes_to_exclude=keep_float,
+                        extra_options={"ActivationSymmetric": activations == "s8"})
+    os.replace(part, out_path)
+    return out_path
+
+
+# --------------------------------------------------------------------------------------- agreement
+def agreement(float_path: Path, int8_path: Path, frames: Sequence[Any]) -> Dict[str, float]:
+    """Detections of the int8 model against the float one's on the same frames (see
+    ``onnx_detector.detection_agreement``), summed over the frames."""
+    from memory_nodes.perception.onnx_detector import OnnxDetector, detection_agreement
+    ref = OnnxDetector(detector_config(float_path))
+    q = OnnxDetector(detector_config(int8_path))
+    total: Dict[str, float] = {"frames": 0, "float": 0, "int8": 0, "matched": 0, "iou_sum": 0.0}
+    for f in frames:
+        a = detection_agreement(ref.detect(f), q.detect(f))
+        total["frames"] += 1
+        for k in ("float", "int8", "matched", "iou_sum"):
+            total[k] += a[k]
+    return summarize(total)
+
+
+def summarize(total: Dict[str, float]) -> Dict[str, float]:
+    out = dict(total)
+    out["recall"] = total["matched"] / total["float"] if total["float"] else 1.0
+    out["precision"] = total["matched"] / total["int8"] if total["int8"] else 1.0
+    out["mean_iou"] = total["iou_sum"] / total["matched"] if total["matched"] else 0.0
+    return out
+
+
+def timing_ms(path: Path, blob: np.ndarray, runs: int = 20) -> float:
+    """Median ms of one inference on one thread."""
+    import onnxruntime as ort
+    o = ort.SessionOptions()
+    o.intra_op_num_threads = 1
+    o.inter_op_num_threads = 1
+    s = ort.InferenceSession(str(path), o, providers=["CPUExecutionProvider"])
+    name = s.get_inputs()[0].name
+    for _ in range(3):
+        s.run(None, {name: blob})
+    t = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        s.run(None, {name: blob})
+        t.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(t))
+
+
+# ------------------------------------------------------------------------------------- provenance
+def _sha256(path: Path) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_current(out_dir: Path) -> bool:
+    """True when the int8 model was made by this recipe from the float model now there, unmodified."""
+    f, q, meta_path = float_model_path(out_dir), int8_model_path(out_dir), int8_provenance_path(out_dir)
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return False
+    return (f.is_file() and q.is_file() and meta.get("quantizer_version") == QUANTIZER_VERSION
+            and meta.get("float_sha256") == _sha256(f) and meta.get("sha256") == _sha256(q))
+
+
+def make_int8(out_dir: Path, activations: str = "u8", log: Callable[[str], None] = print) -> Dict[str, Any]:
+    """Calibrates, quantizes, checks and writes the int8 model and its provenance; the provenance."""
+    f, q = float_model_path(out_dir), int8_model_path(out_dir)
+    if not f.is_file():
+        raise FileNotFoundError(f"no float detector at {f} (scripts/fetch_detector.py installs it)")
+    t0 = time.perf_counter()
+    calib_frames = list(sim_frames(CALIB_SEEDS, CALIB_FRAMES_PER_SEED))
+    calib = blobs(calib_frames, f)
+    del calib_frames
+    log(f"rendered {len(calib)} calibration frames (simulated homes {list(CALIB_SEEDS)}) in "
+        f"{time.perf_counter() - t0:.0f} s")
+    tmp = q.parent / f".{q.name}.new"
+    quantize(f, tmp, calib, activations, log)
+    check_frames = list(sim_frames(CHECK_SEEDS, CHECK_FRAMES_PER_SEED))
+    agree = agreement(f, tmp, check_frames)
+    ms_f, ms_q = timing_ms(f, calib[0]), timing_ms(tmp, calib[0])
+    log(f"int8 vs float on {agree['frames']} held-out rendered frames (homes {list(CHECK_SEEDS)}): "
+        f"recall of float detections {agree['recall']:.3f} ({agree['matched']}/{agree['float']}), precision "
+        f"{agree['precision']:.3f}, mean IoU {agree['mean_iou']:.3f}; one thread {ms_f:.1f} ms float -> "
+        f"{ms_q:.1f} ms int8")
+    if agree["recall"] < MIN_RECALL:
+        tmp.unlink(missing_ok=True)
+        raise QuantizeError(f"the int8 model finds only {agree['recall']:.2f} of the float model's detections "
+                            f"(< {MIN_RECALL}); not installed, the CPU runs the float model")
+    os.replace(tmp, q)
+    meta = {"file": q.name, "sha256": _sha256(q), "float_file": f.name, "float_sha256": _sha256(f),
+            "quantizer_version": QUANTIZER_VERSION, "format": "QDQ", "weights": "int8 per channel",
+            "activations": "uint8 asymmetric" if activations == "u8" else "int8 symmetric",
+            "calibration": f"MinMax on {len(calib)} simulator frames (world seeds {list(CALIB_SEEDS)}, day 0 "
+                           f"patrol)",
+            "float_ops": list(_FLOAT_TAIL_OPS),
+            "agreement_sim": agree, "cpu_ms_one_thread": {"float": round(ms_f, 2), "int8": round(ms_q, 2)}}
+    int8_provenance_path(out_dir).write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out-dir", type=Path, default=models_dir(),
+                    help="the models folder (default: models/ at the repository root, or $ROBOT_MEMORY_MODELS_DIR)")
+    ap.add_argument("--force", action="store_true", help="quantize even if the int8 model is current")
+    ap.add_argument("--check", action="store_true", help="only say whether the int8 model is current (exit 0/1)")
+    ap.add_argument("--activations", choices=("u8", "s8"), default="u8",
+                    help="activation type: u8 (asymmetric, default) or s8 (symmetric)")
+    args = ap.parse_args(argv)
+    out_dir = args.out_dir.resolve()
+    if args.check:
+        return 0 if is_current(out_dir) else 1
+    if is_current(out_dir) and not args.force:
+        print(f"int8 detector up to date: {int8_model_path(out_dir)}")
+        return 0
+    try:
+        meta = make_int8(out_dir, args.activations)
+    except FileNotFoundError as e:
+        print(f"int8 detector NOT made: {e}", file=sys.stderr)
+        return 4
+    except Exception as e:  # onnxruntime's quantizer raises its own types
+        print(f"int8 detector NOT made: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    print(f"int8 detector installed: {int8_model_path(out_dir)} (recall of float detections "
+          f"{meta['agreement_sim']['recall']:.3f} on rendered frames)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
