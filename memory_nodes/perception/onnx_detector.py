@@ -523,15 +523,18 @@ def decode(outputs: Sequence[np.ndarray], config: OnnxConfig, image_wh: Tuple[in
 
 
 def detection_agreement(reference: Sequence[Detection2D], other: Sequence[Detection2D],
-                        iou_threshold: float = 0.5) -> Dict[str, float]:
+                        iou_threshold: float = 0.5, clear_score: float = 0.5) -> Dict[str, float]:
     """How far ``other`` (e.g. the INT8 model's detections) reproduces ``reference`` (the float model's) on
     one image: greedy one-to-one matching, highest reference score first, of boxes of the same class with
     IoU >= ``iou_threshold``. Counts ``float`` (reference), ``int8`` (other), ``matched`` and ``iou_sum``
-    (of the matched pairs); recall = matched / float, precision = matched / int8."""
+    (of the matched pairs); recall = matched / float, precision = matched / int8. ``float_clear`` and
+    ``matched_clear``: the same for reference detections scored >= ``clear_score`` (clear of the threshold,
+    where a score shift of a few hundredths decides nothing)."""
     used = np.zeros(len(other), bool)
     boxes = np.asarray([d.box_xyxy for d in other], np.float64).reshape(-1, 4)
     classes = np.asarray([d.class_name for d in other], object)
-    matched, iou_sum = 0, 0.0
+    matched = matched_clear = 0
+    iou_sum = 0.0
     for d in sorted(reference, key=lambda d: -d.score):
         if d.box_xyxy is None or not len(other):
             continue
@@ -541,8 +544,10 @@ def detection_agreement(reference: Sequence[Detection2D], other: Sequence[Detect
         if iou[k] >= iou_threshold:
             used[k] = True
             matched += 1
+            matched_clear += d.score >= clear_score
             iou_sum += float(iou[k])
-    return {"float": len(reference), "int8": len(other), "matched": matched, "iou_sum": iou_sum}
+    return {"float": len(reference), "int8": len(other), "matched": matched, "iou_sum": iou_sum,
+            "float_clear": sum(d.score >= clear_score for d in reference), "matched_clear": matched_clear}
 
 
 def choose_providers(wanted: Sequence[str], available: Sequence[str]) -> List[str]:
