@@ -190,6 +190,17 @@ else
     esac
   fi
 fi
+# the INT8 twin for the CPU provider (models/nanodet-coco.int8.onnx; calibrated on simulator frames, ~30 s;
+# nothing when current). A failure is a warning: the CPU then runs the float model (onnx.cpu_precision: auto).
+if [ "${SETUP_SKIP_DETECTOR:-0}" != 1 ] && [ -f "${ROBOT_MEMORY_MODELS_DIR:-$ROOT/models}/nanodet-coco.onnx" ]; then
+  if "$VPY" "$ROOT/scripts/quantize_detector.py" --check; then
+    say "int8 detector up to date (models/nanodet-coco.int8.onnx)"
+  else
+    say "making the int8 detector for the CPU (calibrated on simulator frames, about 30 s)"
+    "$VPY" "$ROOT/scripts/quantize_detector.py" >/dev/null \
+      || echo "[setup] WARNING: the int8 detector was not made (see above); the CPU runs the float model" >&2
+  fi
+fi
 # --- 8. a Python 3.10 venv for the pure cores (Humble's Python): tests/test_portability_py310.py runs a
 # chosen set of pure-core tests under it. Core dependencies only: no torch, no ROS. SETUP_SKIP_PY310=1 skips.
 PY310_DEPS=(numpy scipy networkx pyyaml opencv-python-headless onnxruntime onnx pillow rosbags pytest)
