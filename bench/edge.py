@@ -22,7 +22,10 @@ read from there, never copied) where present, else frames rendered by the simula
 Figures: frames/s (accepted frames / busy time), per-frame latency p50/p95 of each stage (``detect``,
 ``lift``, ``views``, ``places`` from ``Perception.process``'s ``on_stage`` hook; ``memory`` = ingest) and of
 the total, the first frame apart (model warm-up; a TensorRT engine build lands there), peak RSS, and what
-ran: the detector's execution provider (``OnnxDetector.provider``), the lifting backend and its device. On a
+ran: the detector's execution provider (``OnnxDetector.provider``; "CPUExecutionProvider(int8)" when the CPU
+runs the INT8 twin, ``onnx.cpu_precision``), the lifting backend and its device. With the INT8 model, its
+agreement with the float one (``edge_int8_agreement``: the recall of the float model's detections, IoU >= 0.5
+and the same class) is measured on every 10th frame after the timed run, and the RSS taken before that. On a
 machine with a GPU the same command runs the configured provider order (TensorRT -> CUDA -> CPU) and
 ``lifting.device: auto`` puts the torch backend on CUDA. Goals (../shared/goals/17-edge): >= 30 frames/s,
 p95 <= 50 ms, RSS <= 1.5 GB. ``--quick``: every 2nd of the first 600 frames, under a minute.
@@ -184,7 +187,7 @@ def run_frames(source, indices: Sequence[int], pcfg, mem, map_T_base) -> Dict[st
 
 def run(data: Path, params: Path, frames: Optional[int], stride: int, cap_mb: int, backend: Optional[str],
         device: Optional[str]) -> Dict[str, Any]:
-    from bench.realdata import DataMissing, Recording, node_config, pin_one_core
+    from bench.realdata import DataMissing, Recording, int8_agreement, node_config, pin_one_core
     cpu = pin_one_core()
     t_wall = time.perf_counter()
     # the input first, outside the cap: a recording's files, or (without one) frames the simulator renders
@@ -218,8 +221,10 @@ def run(data: Path, params: Path, frames: Optional[int], stride: int, cap_mb: in
     try:
         mem = MemoryCore.open(str(tmp / "memory.db"), mcfg, Vocabulary(VocabConfig(allow_model=False)))
         r = run_frames(source, indices, pcfg, mem, map_T_base)
+        rss = peak_rss_mb()             # before the agreement check below loads two more sessions
         tracks = len(mem.state.tracks)
         mem.close()
+        agree = int8_agreement((source.frame(i) for i in indices), pcfg.onnx)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     totals = r["total_ms"]
@@ -236,12 +241,14 @@ def run(data: Path, params: Path, frames: Optional[int], stride: int, cap_mb: in
         "edge_latency_max_ms": total["max"],
         "edge_stage_ms": stage_stats,
         "edge_read_decode_ms": 1e3 * r["io_s"] / max(1, r["frames"]),
-        "edge_rss_mb": peak_rss_mb(),
+        "edge_rss_mb": rss,
         "edge_mem_cap": cap, "edge_mem_cap_mb": cap_mb,
         "edge_detector_model": Path(pcfg.onnx.model_path).name,
         "edge_detector_provider": r["provider"], "edge_detector_providers": r["providers"],
         "edge_detector_providers_wanted": list(pcfg.onnx.providers),
         "edge_detector_provider_warning": r["provider_warning"],
+        "edge_int8_agreement": agree["recall"] if agree else None,
+        "edge_int8_agreement_detail": agree,
         "edge_lifting_backend": r["lifting_backend"], "edge_lifting_device": r["lifting_device"],
         "edge_observations": r["observations"], "edge_views": r["views"], "edge_tracks": tracks,
         "edge_source": source_name, "edge_config_note": note, "edge_pinned": cpu,
@@ -263,6 +270,9 @@ def print_table(fig: Dict[str, Any]) -> None:
     w(f"detector {fig['edge_detector_model']} on {fig['edge_detector_provider']} "
       f"(asked {', '.join(fig['edge_detector_providers_wanted'])}); lifting {fig['edge_lifting_backend']} "
       f"on {fig['edge_lifting_device']}\n")
+    if fig["edge_int8_agreement_detail"]:
+        from bench.realdata import agreement_text
+        w(f"detector {agreement_text(fig['edge_int8_agreement_detail'])} (every 10th frame, untimed)\n")
     if fig["edge_detector_provider_warning"]:
         w(f"WARNING: {fig['edge_detector_provider_warning']}\n")
     if fig["edge_config_note"]:

@@ -170,6 +170,40 @@ def perception_config(params: Path):
     return cfg, note
 
 
+def int8_agreement(frames: Sequence[Any], onnx_cfg, every: int = 10) -> Optional[Dict[str, Any]]:
+    """Where the CPU runs the INT8 detector (``onnx.cpu_precision``): its detections against the float
+    model's on every ``every``-th of ``frames`` (RGBDFrames, or a callable index -> frame with a count),
+    outside the timed replay; None where the float model runs. Keys as scripts/quantize_detector.py's
+    check (recall of the float detections, recall of those >= threshold + 0.1, precision, mean IoU)."""
+    from memory_nodes.perception.onnx_detector import OnnxDetector, choose_cpu_model, detection_agreement
+    path, precision, _ = choose_cpu_model(onnx_cfg)
+    if precision != "int8":
+        return None
+    q = OnnxDetector(dataclasses.replace(onnx_cfg, providers=["CPUExecutionProvider"]))
+    f = OnnxDetector(dataclasses.replace(onnx_cfg, providers=["CPUExecutionProvider"], cpu_precision="float"))
+    total: Dict[str, float] = {"frames": 0}
+    for frame in list(frames)[::every]:
+        a = detection_agreement(f.detect(frame), q.detect(frame), clear_score=onnx_cfg.score_threshold + 0.1)
+        total["frames"] += 1
+        for k, v in a.items():
+            total[k] = total.get(k, 0) + v
+    if not total["frames"]:
+        return None
+    m = total.get("matched", 0)
+    return {**total, "recall": m / total["float"] if total["float"] else 1.0,
+            "recall_clear": total["matched_clear"] / total["float_clear"] if total["float_clear"] else 1.0,
+            "precision": m / total["int8"] if total["int8"] else 1.0,
+            "mean_iou": total["iou_sum"] / m if m else 0.0}
+
+
+def agreement_text(a: Optional[Dict[str, Any]]) -> str:
+    if not a:
+        return "float model (no int8 agreement to measure)"
+    return (f"int8 vs float on {a['frames']} frames: recall {a['recall']:.3f} ({a['matched']}/{a['float']}; "
+            f"{a['recall_clear']:.3f} of those >= threshold + 0.1), precision {a['precision']:.3f}, mean IoU "
+            f"{a['mean_iou']:.3f}")
+
+
 def node_config(cls, filename: str, node: str):
     """A core config from config/<filename> (only the dataclass's own sections)."""
     from memory_nodes.common.config import config_from_dict, load_node_params
@@ -370,6 +404,7 @@ def run(data: Path, params: Path, indices: Sequence[int], out_dir: Path, log=Non
         obs_by_class = r.get("obs_by_class") or _observations_by_class(mem)
         mem.close()
         store_bytes = dir_bytes(store_dir)
+        agree = int8_agreement((rec.frame(i) for i in frames), pcfg.onnx) if not ros else None
         pic = out_dir / "realdata_tracks.png"
         n = rec.n_frames
         draw_tracks(rec, m["tracks"], [0, n // 3, (2 * n) // 3, n - 1], pic)
@@ -404,6 +439,9 @@ def run(data: Path, params: Path, indices: Sequence[int], out_dir: Path, log=Non
         "realdata_picture": str(pic),
         "realdata_detector_model": Path(pcfg.onnx.model_path).name,
         "realdata_detector_providers": r.get("detector_providers", ["CPUExecutionProvider"]),
+        "realdata_detector_provider": (r.get("detector_providers") or ["CPUExecutionProvider"])[0],
+        "realdata_int8_agreement": agree["recall"] if agree else None,
+        "realdata_int8_agreement_detail": agree,
         "realdata_mode": "ros" if ros else "core",
         "realdata_config_note": note,
         "realdata_pinned": cpu,
@@ -425,8 +463,10 @@ def print_table(fig: Dict[str, Any], mode: str) -> None:
         return f"goal {goals[key]} {'ok' if good else 'MISSED'}"
 
     w(f"bench.realdata ({mode}, {'ROS 2 nodes' if fig['realdata_mode'] == 'ros' else 'pure cores'}; "
-      f"detector {fig['realdata_detector_model']} on {fig['realdata_pinned']}, "
-      f"load average {fig['realdata_load_avg_1m']:.2f})\n")
+      f"detector {fig['realdata_detector_model']} on {fig['realdata_detector_provider']}, "
+      f"{fig['realdata_pinned']}, load average {fig['realdata_load_avg_1m']:.2f})\n")
+    if fig["realdata_int8_agreement_detail"]:
+        w(f"detector {agreement_text(fig['realdata_int8_agreement_detail'])}\n")
     if fig["realdata_config_note"]:
         w(f"note: {fig['realdata_config_note']}\n")
     rej = ", ".join(f"{k} {v}" for k, v in sorted(fig["realdata_frames_rejected_by_cause"].items())) or "none"
