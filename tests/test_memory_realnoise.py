@@ -227,6 +227,38 @@ def test_an_offset_seen_from_one_viewpoint_with_the_object_still_there_is_no_mov
     assert _kinds(mem) == []
 
 
+_CHAIR = np.array([0.25, 0.25, 0.45])     # half size: 0.5 x 0.5 x 0.9 m
+
+
+def _chair_frames(mem: MemoryCore, centre: np.ndarray, half: np.ndarray, cams: Sequence[Tuple[float, float]],
+                  t: int, per_cam: int, depth_m: float) -> int:
+    for x, y in cams:
+        T = _looking_at(x, y, centre)
+        for _ in range(per_cam):
+            _frame(mem, t, [_box_obs(t, "chair", centre - half, centre + half, score=0.7)], T, depth_m=depth_m)
+            t += _DT
+    return t
+
+
+@pytest.mark.parametrize("n_cams,moved", [(2, False), (4, True)])
+def test_a_chair_seen_in_part_off_its_spot_from_two_viewpoints_is_no_move(vocab, n_cams, moved):
+    """Behind a table only the chair's back is boxed: the centroid sits 0.38 m off (less than the chair is
+    across), alike from the two viewpoints a hand-held camera passes in a second (the real 7-Scenes
+    kitchen did this), and the spot shows a surface (the chair, undetected) -> no event; the same offset
+    seen from more viewpoints (move_views_small_shift) is a move."""
+    mem = MemoryCore.in_memory(vocab=vocab)
+    p0 = np.array([2.5, 0.0, 0.45])
+    sweep = [(0.0, -0.6 + 0.1 * k) for k in range(12)]
+    t = _chair_frames(mem, p0, _CHAIR, sweep, 0, 2, depth_m=2.3)
+    (oid,) = mem.objects()
+    t += 2 * NS_PER_S
+    part = np.array([2.5, -0.38, 0.6])              # the back only: a smaller box, its centre off the spot
+    cams = [(0.0, -1.0), (0.0, -0.5), (0.0, 0.0), (0.0, 0.5)][:n_cams]
+    t = _chair_frames(mem, part, np.array([0.2, 0.1, 0.3]), cams, t, 4, depth_m=2.3)
+    assert mem.objects() == [oid]
+    assert _kinds(mem) == (["moved"] if moved else [])
+
+
 def test_new_track_fields_survive_a_restart(vocab, tmp_path):
     path = str(tmp_path / "m.db")
     mem = MemoryCore.open(path, vocab=vocab)

@@ -111,6 +111,9 @@ class AssociationConfig:
     move_empty_views: int = 2            # ... and the old spot seen empty (depth past it, nothing detected) in
                                          # this many views,
     move_views: int = 2                  # ... or the new position seen from this many distinct viewpoints
+    move_views_min_shift: float = 1.0    # ... a shift under this x the merged extent's diagonal (a partial view
+    move_views_small_shift: int = 3      # moves a big object's centroid alike from several viewpoints) needs
+                                         # this many
     reid_max_cost: float = 0.5           # colour + appearance cost limit when re-identifying a moved object
     reid_max_color_distance: float = 0.2  # ... and its colour may differ at most this much
     coexist_window_s: float = 1800.0     # two tracks seen within this of each other are two objects
@@ -142,6 +145,8 @@ class AssociationConfig:
                "association.part_gap_m must be >= 0 and part_min_extent_m > 0")
         _check(self.move_empty_views >= 0, "association.move_empty_views must be >= 0")
         _check(self.move_views >= 1, "association.move_views must be >= 1")
+        _check(self.move_views_min_shift >= 0, "association.move_views_min_shift must be >= 0")
+        _check(self.move_views_small_shift >= 1, "association.move_views_small_shift must be >= 1")
         _check(0.0 <= self.confirm_frames_min_score <= 1.0, "association.confirm_frames_min_score must be in [0, 1]")
 
 
