@@ -199,3 +199,19 @@ def test_oracle_without_instances_or_table_is_rejected():
 class _NoDetections:
     def detect(self, frame):
         return []
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 17, 800])
+def test_percentiles_are_numpys_linear_percentiles(n):
+    """lifting_ops.percentiles (one partial sort for the ranks the percentile box needs) gives the values
+    np.percentile gives, for every row, at the qs lifting asks for and at the ends."""
+    from memory_nodes.perception.lifting_ops import percentiles
+    rng = np.random.default_rng(n)
+    rows = rng.normal(size=(3, n)) * 2.0
+    rows[1, : n // 2] = 0.25           # ties
+    for qs in ((2.0, 98.0), (5.0, 95.0), (0.0, 100.0), (50.0,)):
+        want = np.percentile(rows, qs, axis=1).T
+        assert np.allclose(percentiles(rows, qs), want, rtol=0, atol=1e-12)
+    assert np.allclose(percentiles(rows[0], (5.0, 95.0)), np.percentile(rows[0], (5.0, 95.0)), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError):
+        percentiles(np.zeros((2, 0)), (5.0,))

@@ -37,6 +37,7 @@ from .lifting_ops import (  # noqa: F401 - re-exported: the shared pieces keep t
     foreground_bin_size,
     foreground_bins,
     make_observation,
+    percentiles,
     view_direction,
     voxel_downsample,
 )
@@ -151,7 +152,7 @@ class Lifter:
         # median depth than k * MAD, and than the object's own visible width (it may be that deep)
         med = float(np.median(z))
         mad = float(np.median(np.abs(z - med))) * 1.4826
-        lo_x, hi_x = np.percentile(pc[:, 0], (5.0, 95.0))
+        lo_x, hi_x = percentiles(pc[:, 0], (5.0, 95.0)).tolist()
         keep = np.abs(z - med) <= max(cfg.outlier_mad_k * mad, hi_x - lo_x, 0.03)
         if np.count_nonzero(keep) < cfg.min_points:
             return None
@@ -173,6 +174,6 @@ class Lifter:
         along = rel @ d
         across = rel[:, 0] * -d[1] + rel[:, 1] * d[0]
         p = cfg.extent_percentile
-        (a_lo, a_hi), (c_lo, c_hi), (z_lo, z_hi) = (np.percentile(v, (p, 100.0 - p))
-                                                    for v in (along, across, pm[:, 2]))
+        (a_lo, a_hi), (c_lo, c_hi), (z_lo, z_hi) = percentiles(np.stack((along, across, pm[:, 2])),
+                                                               (p, 100.0 - p)).tolist()
         return centre_from_extents(cam_m, d, (a_lo, a_hi), (c_lo, c_hi), (z_lo, z_hi), cfg)
