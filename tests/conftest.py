@@ -137,3 +137,27 @@ def process_factory():
 
 
 PYTHON = sys.executable
+
+
+def tiny_onnx_detector(path) -> str:
+    """A two-box "boxes_scores" ONNX detector taking a 1x3x48x64 image (its output does not depend on the
+    image): for tests of the ONNX wrapper's providers and model choice. Needs the onnx package."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    boxes = np.array([[[4, 4, 20, 20], [30, 10, 60, 40]]], np.float32)
+    scores = np.array([[[0.9, 0.1], [0.2, 0.8]]], np.float32)
+    nodes = [helper.make_node("ReduceMean", ["image"], ["m"], keepdims=0),
+             helper.make_node("Mul", ["m", "zero"], ["m0"]),
+             helper.make_node("Add", ["m0", "scores_c"], ["scores"]),
+             helper.make_node("Identity", ["boxes_c"], ["boxes"])]
+    graph = helper.make_graph(
+        nodes, "tiny", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 48, 64])],
+        [helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [1, 2, 4]),
+         helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 2, 2])],
+        [numpy_helper.from_array(np.float32(0.0), "zero"), numpy_helper.from_array(scores, "scores_c"),
+         numpy_helper.from_array(boxes, "boxes_c")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return str(path)

@@ -9,8 +9,8 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
+from conftest import tiny_onnx_detector
 
 from memory_nodes.common.errors import ConfigError
 from memory_nodes.common.types import Detection2D
@@ -25,24 +25,8 @@ REALDATA = REPO.parent / "shared" / "realdata" / "7scenes-redkitchen"
 
 
 def _tiny_model(path: Path) -> Path:
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
-    boxes = np.array([[[4, 4, 20, 20], [30, 10, 60, 40]]], np.float32)
-    scores = np.array([[[0.9, 0.1], [0.2, 0.8]]], np.float32)
-    nodes = [helper.make_node("ReduceMean", ["image"], ["m"], keepdims=0),
-             helper.make_node("Mul", ["m", "zero"], ["m0"]),
-             helper.make_node("Add", ["m0", "scores_c"], ["scores"]),
-             helper.make_node("Identity", ["boxes_c"], ["boxes"])]
-    graph = helper.make_graph(
-        nodes, "tiny", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 48, 64])],
-        [helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [1, 2, 4]),
-         helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 2, 2])],
-        [numpy_helper.from_array(np.float32(0.0), "zero"), numpy_helper.from_array(scores, "scores_c"),
-         numpy_helper.from_array(boxes, "boxes_c")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
+    pytest.importorskip("onnx")
+    return Path(tiny_onnx_detector(path))
 
 
 def cfg(path: Path, **kw) -> OnnxConfig:
