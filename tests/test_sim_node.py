@@ -244,8 +244,24 @@ def test_lockstep_times_out_and_continues(ros_context_factory, process_factory):
     from sensor_msgs.msg import Image
     proc = _start(process_factory, 44, "node.real_time_factor:=0.0", "node.lockstep:=true",
                   "node.frame_ack_timeout_s:=0.2")
+    from rosgraph_msgs.msg import Clock
+
+    from memory_nodes.ros.conversions.basic import time_to_ns
     ctx = ros_context_factory(44)
-    frames = []
+    from memory_interfaces.msg import SimStatus
+    latched, events = _qos()
+    clocks, frames, status = [], [], []
+    ctx.node.create_subscription(Clock, "/clock", clocks.append, events)
+    ctx.node.create_subscription(SimStatus, "sim/status", status.append, latched)
+    ctx.spin_until(lambda: (_alive(proc) or True) and len(status) >= 1, 60.0, "the simulator up (sim/status)")
+    # nothing hears the camera yet: lockstep holds sim time (without the hold, 0.2 s time-outs would
+    # advance it by a frame every 0.2 s and those frames would be lost)
+    t_end = time.monotonic() + 2.0
+    while time.monotonic() < t_end:
+        ctx.spin_once(0.05)
+    _alive(proc)
+    stamps = {time_to_ns(c.clock) for c in clocks}
+    assert len(stamps) <= 1, f"sim time advanced with no camera subscriber: {sorted(stamps)}"
     ctx.node.create_subscription(Image, "camera/color/image_raw", frames.append,
                                  QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
     ctx.spin_until(lambda: (_alive(proc) or True) and len(frames) >= 4, 60.0, "frames without acks")

@@ -11,8 +11,10 @@ Time: a wall timer advances sim time by one camera period per tick, ``node.real_
 than real time (0 = as fast as possible). Each day the robot patrols part of the home (patrol.*); between
 patrols, with ``node.fast_forward_idle``, sim time jumps to the next patrol. In lockstep the next frame
 is published only after perception acknowledges the previous one (or ``node.frame_ack_timeout_s`` of wall
-time passes: warned once, then it continues). With ``data_dir`` set, the ground-truth log and the node's
-state live there; ``node.start_day`` = N starts at day N of that stored world, -1 continues where it was.
+time passes: warned once, then it continues); it also holds sim time still until something subscribes to
+the colour image, so a first frame is not sent before perception can hear it. With ``data_dir`` set, the
+ground-truth log and the node's state live there; ``node.start_day`` = N starts at day N of that stored
+world, -1 continues where it was.
 
 Diagnostics (``/diagnostics``, memory_nodes/ros/diagnostics.py): one status, ``sim: simulator`` (rendering
 rate over 5 s of wall time, sim time, day, phase, frames; WARN when a lockstep frame went without its
@@ -162,6 +164,7 @@ class SimNode(Node):
         self._acked_ns = -1
         self._render_rate = RateWindow(5.0, time.monotonic())
         self._ack_timeouts = RateWindow(60.0, time.monotonic())
+        self._waiting_for_camera_subscriber = False
 
         # interfaces
         cam_qos = camera_qos(self.params.camera_reliable or self.params.lockstep)
@@ -286,8 +289,24 @@ class SimNode(Node):
             return False
         return p.max_days == 0 or self.patrols_started < p.max_days
 
+    def _camera_heard(self) -> bool:
+        """True when the colour image has a subscriber (discovery matched it; a reader's depth and info
+        subscriptions live in the same participant and match with it)."""
+        return self.pub_rgb.get_subscription_count() > 0
+
     def _tick(self) -> None:
         p = self.params
+        if p.lockstep and self._pending_frame_ns is None and not self._camera_heard():
+            # a RELIABLE, volatile frame sent before discovery matched its reader is lost, and lockstep would
+            # then wait frame_ack_timeout_s for an ack that cannot come: hold sim time until it is heard
+            if not self._waiting_for_camera_subscriber:
+                self._waiting_for_camera_subscriber = True
+                self.get_logger().info("lockstep: holding sim time until camera/color/image_raw has a subscriber")
+            self._publish_status(self.t_ns)
+            return
+        if self._waiting_for_camera_subscriber:
+            self._waiting_for_camera_subscriber = False
+            self.get_logger().info("lockstep: camera subscriber matched; sim time runs")
         if p.lockstep and self._pending_frame_ns is not None:
             if self._acked_ns < self._pending_frame_ns:
                 if time.monotonic() - self._pending_wall < p.frame_ack_timeout_s:
@@ -399,6 +418,7 @@ class SimNode(Node):
                     "sim time": self.sim.calendar.describe(t), "day": self.day,
                     "patrolling": self.motion.active(t) and not navigating, "navigating": navigating,
                     "frames published": self.frames_published, "lockstep": self.params.lockstep,
+                    "waiting for a camera subscriber": self._waiting_for_camera_subscriber,
                     "real-time factor": self.params.real_time_factor or "max"})
         s.set("frame ack time-outs", self._ack_timeouts.total)
         recent = self._ack_timeouts.count(now)
