@@ -252,9 +252,10 @@ class Consolidator:
             ms = self.s
             tab = self.tracker.table
             tab.refresh(ms.act_ids, list(map(ms.tracks.__getitem__, ms.act_ids)))
-            keep = tab.confirmed & tab.large if only_large else tab.confirmed
-            idx = np.flatnonzero(keep)
-            boxes[only_large] = ([ms.act_ids[k] for k in idx.tolist()], tab.lo[idx], tab.hi[idx])
+            ids = ms.act_ids
+            for lg in (True, False):         # both from one refresh (nothing changes in between)
+                idx = np.flatnonzero(tab.confirmed & tab.large if lg else tab.confirmed)
+                boxes[lg] = ([ids[k] for k in idx.tolist()], tab.lo[idx], tab.hi[idx])
         return boxes[only_large]
 
     def seen_apart(self, a: Track, b: Track) -> bool:

@@ -208,7 +208,7 @@ class Tracker:
         ms.last_assignment = [(r[0], r[2]) for r in rows if r[2] is not None]
         for i, slot, _ in matches:
             self.update_track(ms.tracks[ms.act_ids[slot]], obs[i], ids[i], canon[i], pos[i], colors[i],
-                              apps[i], rows[i][6], rows[i][7], rows[i][8], t)
+                              apps[i], rows[i][6], rows[i][7], rows[i][8], t, (bmin[i], bmax[i]))
         for i in new_tracks:
             self.new_track(obs_track[i], obs[i], ids[i], canon[i], pos[i], colors[i], apps[i],
                            rows[i][6], rows[i][7], rows[i][8], t)
@@ -355,7 +355,8 @@ class Tracker:
 
     def update_track(self, tr: Track, o: ObjectObservation, oid: int, cls: str, pos: np.ndarray,
                      color: np.ndarray, app: Optional[np.ndarray], place: int, room: int, view_id: str,
-                     t: int) -> None:
+                     t: int, box: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> None:
+        """A matched sighting of ``tr``; ``box``: its (min, max) corners, if the caller has them already."""
         ms = self.s
         cfg = self.config.association
         tr = ms.own_track(tr)
@@ -383,8 +384,11 @@ class Tracker:
         tr.last_seen_ns = max(tr.last_seen_ns, stamp)
         self.add_viewpoint(tr, ms.view_pose.get(view_id))
         k = min(tr.hits, cfg.position_window)
-        b0, b1 = np.asarray(o.bbox_min_m, float).reshape(3), np.asarray(o.bbox_max_m, float).reshape(3)
-        b0, b1 = np.minimum(b0, b1), np.maximum(b0, b1)
+        if box is None:
+            b0, b1 = np.asarray(o.bbox_min_m, float).reshape(3), np.asarray(o.bbox_max_m, float).reshape(3)
+            b0, b1 = np.minimum(b0, b1), np.maximum(b0, b1)
+        else:
+            b0, b1 = box
         # new arrays, never changed in place: Track caches what it derives from them by identity
         tr.color = tr.color + (color - tr.color) / k
         tr.bbox_min = tr.bbox_min + (b0 - tr.bbox_min) / k

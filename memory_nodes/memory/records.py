@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-import operator
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Set
 
@@ -189,22 +188,13 @@ class Track:
         t.owner = owner
         return t
 
-    def _rounded(self, key: str, rows: List[List[float]], digits: int) -> List[List[float]]:
-        """``[[round(x, digits) for x in v] for v in rows]``, kept while the rows are the same lists
-        (rows are replaced, never changed in place): most are unchanged between two commits of a track.
-        The inner lists are shared with the cache: read them only (the store serialises them)."""
-        cache = self.__dict__.get(key)
-        if cache is not None and len(cache[0]) == len(rows) and all(map(operator.is_, cache[0], rows)):
-            return list(cache[1])
-        old = {} if cache is None else {id(v): r for v, r in zip(cache[0], cache[1])}
-        out = []
-        for v in rows:
-            r = old.get(id(v))        # the old rows are alive (in the cache): an id found is the same row
-            out.append([round(float(x), digits) for x in v] if r is None else r)
-        self.__dict__[key] = (list(rows), out)
-        return list(out)
+    # Track.to_json's lists of rows and the digits they are rounded to (rows replaced, never changed)
+    ROW_LISTS = (("es", "ext_samples", 3), ("vp", "viewpoints", 4), ("avp", "absence_vps", 4),
+                 ("dvp", "drift_vps", 4))
 
-    def to_json(self) -> dict:
+    def json_scalars(self) -> dict:
+        """``to_json`` without its lists of rows (``ROW_LISTS``) and co-occurrences: what changes with
+        nearly every sighting (the store serialises the rest apart, repository/tables.py's track_json)."""
         return {"pos": self.pos.tolist(), "bmin": self.bbox_min.tolist(), "bmax": self.bbox_max.tolist(),
                 "color": self.color.tolist(),
                 "app": None if self.appearance is None else [round(float(v), 5) for v in self.appearance],
@@ -213,12 +203,16 @@ class Track:
                 "abst": self.absence_stamps, "moves": self.n_moves, "conf": self.confirmed_ns,
                 "dh": self.drift_hits, "ds": None if self.drift_sum is None else self.drift_sum.tolist(),
                 "dis": self.disappeared_event, "app_ev": self.appeared_event, "into": self.merged_into,
-                "co": sorted(self.cooccur), "emin": self.extent_min.tolist(), "emax": self.extent_max.tolist(),
-                "vp": self._rounded("_vp_r", self.viewpoints, 4), "vs": self.views_seen,
-                "pm": self.proven_misses, "de": self.drift_empty,
-                "es": self._rounded("_es_r", self.ext_samples, 3), "eo": self.ext_offered,
-                "avp": self._rounded("_avp_r", self.absence_vps, 4), "ath": self.absences_through,
-                "dvp": self._rounded("_dvp_r", self.drift_vps, 4)}
+                "emin": self.extent_min.tolist(), "emax": self.extent_max.tolist(),
+                "vs": self.views_seen, "pm": self.proven_misses, "de": self.drift_empty, "eo": self.ext_offered,
+                "ath": self.absences_through}
+
+    def to_json(self) -> dict:
+        d = self.json_scalars()
+        d["co"] = sorted(self.cooccur)
+        for key, name, digits in self.ROW_LISTS:
+            d[key] = [[round(float(x), digits) for x in v] for v in getattr(self, name)]
+        return d
 
     @staticmethod
     def from_row(tid: int, status: str, class_name: str, first: int, last: int, d: dict) -> "Track":

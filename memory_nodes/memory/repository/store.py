@@ -544,5 +544,9 @@ def add_stamp_window(where: List[str], args: List[Any], start_ns: Optional[int],
         args.append(int(end_ns))
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+    """Compact JSON (``json.dumps(obj, separators=(",", ":"))``, its encoder built once, not per call)."""
+    return _ENCODER.encode(obj)

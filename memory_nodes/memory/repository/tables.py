@@ -19,36 +19,34 @@ from ...common.types import RoomSegmentation
 from ..records import LIVE_STATUSES, MERGED, EventRec, PlaceRec, RoomRec, Stay, Track
 from .store import Store, add_stamp_window, dumps, keyframe_ref
 
-_ROW_LISTS = ("es", "vp", "avp", "dvp")      # Track.to_json's lists of rows (rows replaced, never changed)
-
 
 def track_json(t: Track) -> str:
-    """``dumps(t.to_json())`` (the tracks row's data), its large parts serialised once: a track's extent
-    sample, viewpoints and co-occurrences seldom change between two commits of it, but they are most of
-    the text. Each part's text is kept on the track with what it was made of (the same row lists, checked
-    by identity: rows are replaced, never changed in place; the same co-occurrence ids) and reused while
-    that holds."""
-    d = t.to_json()
+    """``dumps(t.to_json())`` (the tracks row's data; its keys in another order), its large parts
+    serialised once: a track's extent sample, viewpoints and co-occurrences seldom change between two
+    commits of it, but they are most of the text. Each part's text is kept on the track with what it was
+    made of and reused while that holds: the same row lists (checked by identity: rows are replaced, never
+    changed in place; each row's text is kept too), the same co-occurrence set of the same size (it only
+    grows in place, and is replaced when it loses ids)."""
     cache = t.__dict__.get("_json_parts")
     if cache is None:
         cache = t.__dict__["_json_parts"] = {}
-    parts = []
-    for k in _ROW_LISTS:
-        rows = d.pop(k)
+    parts = [dumps(t.json_scalars())[1:-1]]
+    for k, name, digits in Track.ROW_LISTS:
+        rows = getattr(t, name)
         c = cache.get(k)
         if c is None or len(c[0]) != len(rows) or not all(map(operator.is_, c[0], rows)):
             # a row added or replaced: the other rows' text is kept (the old rows are alive in the
             # cache, so an id found is the same row)
-            old = {} if c is None else {id(r): t for r, t in zip(c[0], c[2])}
-            texts = [old.get(id(r)) or dumps(r) for r in rows]
-            c = cache[k] = (rows, "[" + ",".join(texts) + "]", texts)
-        parts.append(f'"{k}":{c[1]}')
-    co = d.pop("co")
+            old = {} if c is None else {id(r): x for r, x in zip(c[0], c[2])}
+            texts = [old.get(id(r)) or dumps([round(float(x), digits) for x in r]) for r in rows]
+            c = cache[k] = (list(rows), f'"{k}":[' + ",".join(texts) + "]", texts)
+        parts.append(c[1])
+    co = t.cooccur
     c = cache.get("co")
-    if c is None or c[0] != co:
-        c = cache["co"] = (co, dumps(co))
-    parts.append(f'"co":{c[1]}')
-    return "{" + dumps(d)[1:-1] + "," + ",".join(parts) + "}"
+    if c is None or c[0] is not co or c[1] != len(co):
+        c = cache["co"] = (co, len(co), '"co":' + dumps(sorted(co)))
+    parts.append(c[2])
+    return "{" + ",".join(parts) + "}"
 
 
 _TABLE_OF_ID = (("obs", "observations"), ("track", "tracks"), ("stay", "stays"), ("event", "events"),
