@@ -65,7 +65,10 @@ def spot_seen_through(limits: AbsenceConfig, view: View, pos: np.ndarray, extent
 
 def grow_extent(tr: Track, b0: np.ndarray, b1: np.ndarray, trim_frac: float) -> None:
     """Offer a sighting's box to the stay's uniform sample (reservoir) and recompute the extent."""
-    box = [float(x) for x in b0.tolist()] + [float(x) for x in b1.tolist()]
+    if b0.dtype == np.float64 and b1.dtype == np.float64:
+        box = b0.tolist() + b1.tolist()              # Python floats already
+    else:
+        box = [float(x) for x in b0.tolist()] + [float(x) for x in b1.tolist()]
     tr.ext_offered += 1
     if len(tr.ext_samples) < EXT_SAMPLES:
         tr.ext_samples.append(box)

@@ -53,7 +53,7 @@ from .repository import Repository
 from .staleness import MoveStats
 from .state import MemoryState
 from .track_table import TrackAttr, TrackTable
-from .validate import observation_problem
+from .validate import MAX_STAMP_NS, observation_problem
 
 _MAX_VIEW_POSES = 4096       # view id -> camera pose, for the viewpoints of sightings
 
@@ -79,6 +79,7 @@ class Tracker:
         self._view: Optional[View] = None
         self._frame_cls: List[str] = []
         self._frame_box: Tuple[np.ndarray, np.ndarray] = (np.zeros((0, 3)), np.zeros((0, 3)))
+        self._tentative_since: Optional[Tuple[dict, int]] = None     # see expire_tentative
 
     @property
     def pairs(self) -> ClassPairs:
@@ -190,12 +191,13 @@ class Tracker:
         # rows first (ids are fixed), then track updates
         place_default = out.place_id
         rows = []
+        # float32[13] per row: centroid, box min, box max (as detected), colour, distance
+        geoms = np.concatenate([pos, b0, b1, colors, np.array([[float(o.distance_m)] for o in obs])],
+                               axis=1).astype(np.float32)
         for i, o in enumerate(obs):
             place = o.place_id if o.place_id >= 0 else place_default
             room = ms.room_at(pos[i], place)
-            geom = np.concatenate([pos[i], np.asarray(o.bbox_min_m, float).reshape(3),
-                                   np.asarray(o.bbox_max_m, float).reshape(3), colors[i],
-                                   [float(o.distance_m)]]).astype(np.float32).tobytes()
+            geom = geoms[i].tobytes()
             rows.append((ids[i], int(o.stamp_ns or t), obs_track[i] if obs_track[i] >= 0 else None,
                          canon[i], o.class_name, float(o.score), int(place), int(room), o.view_id or
                          (out.view.view_id if out.view is not None else ""), geom, int(o.num_points),
@@ -293,10 +295,10 @@ class Tracker:
         """The track's class and label from its votes (class index kept in step)."""
         ms = self.s
         if tr.raw_votes:
-            tr.label = max(tr.raw_votes.items(), key=lambda kv: kv[1])[0]
+            tr.label = max(tr.raw_votes, key=tr.raw_votes.__getitem__)   # the first of the largest
         if not tr.votes:
             return
-        best = max(tr.votes.items(), key=lambda kv: kv[1])[0]
+        best = max(tr.votes, key=tr.votes.__getitem__)
         if best != tr.class_name:
             if tr.confirmed:
                 ms.class_index.get(tr.class_name, set()).discard(tr.id)
@@ -348,6 +350,8 @@ class Tracker:
         self.add_viewpoint(tr, ms.view_pose.get(view_id))
         self.grow_extent(tr, tr.bbox_min, tr.bbox_max)
         ms.tracks[tid] = tr
+        if self._tentative_since is not None and stamp < self._tentative_since[1]:
+            self._tentative_since = (self._tentative_since[0], stamp)
         ms.active_dirty = True
         ms.mark(tr, stay=True)
         if self.config.association.confirm_hits <= 1 and self.views_enough(tr):
@@ -363,15 +367,20 @@ class Tracker:
         stamp = int(o.stamp_ns or t)
         kf = ms.view_kf.get(view_id, "")
         if tr.confirmed:
-            ms.class_stats.setdefault(tr.class_name, MoveStats()).exposure_days += \
-                max(0, stamp - tr.last_seen_ns) / NS_PER_DAY
+            stats = ms.class_stats.get(tr.class_name)
+            if stats is None:
+                stats = ms.class_stats[tr.class_name] = MoveStats()
+            stats.exposure_days += max(0, stamp - tr.last_seen_ns) / NS_PER_DAY
         was_missing = tr.status == MISSING
         if was_missing:
             self.reid.reappeared(tr, pos, stamp, oid, kf)
         elif tr.absences_since_seen > 0:
             tr.proven_misses += tr.absences_since_seen     # it was there: those absences were misses
         tr.absences_since_seen = 0
-        tr.absence_vps, tr.absences_through = [], 0
+        if tr.absence_vps:
+            tr.absence_vps = []
+        if tr.absences_through:
+            tr.absences_through = 0
         tr.absence_views.clear()
         tr.absence_stamps.clear()
         tr.views_seen += int(self._view is not None)
@@ -538,11 +547,26 @@ class Tracker:
             tr.appeared_event = e.id
 
     def expire_tentative(self, t: int) -> None:
+        """Reject the tentative tracks not seen for ``tentative_ttl_s``. The tracks are scanned only when one
+        can be due: ``_tentative_since`` is (the tracks dict, a stamp at or before every tentative track's
+        last sighting), kept by the scan and by ``new_track`` (a track's last sighting only grows, and only
+        new tracks are tentative)."""
         ms = self.s
         ttl = int(self.config.association.tentative_ttl_s * NS_PER_S)
         if not ms.tracks:
             return
-        dead = [tr for tr in ms.tracks.values() if tr.status == TENTATIVE and t - tr.last_seen_ns > ttl]
+        since = self._tentative_since
+        if since is not None and since[0] is ms.tracks and t - since[1] <= ttl:
+            return
+        dead = []
+        oldest = MAX_STAMP_NS
+        for tr in ms.tracks.values():
+            if tr.status == TENTATIVE:
+                if t - tr.last_seen_ns > ttl:
+                    dead.append(tr)
+                elif tr.last_seen_ns < oldest:
+                    oldest = tr.last_seen_ns
+        self._tentative_since = (ms.tracks, oldest)
         for tr in dead:
             self.reject(tr)
 
