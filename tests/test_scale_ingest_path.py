@@ -108,3 +108,32 @@ def test_synthetic_frames_are_what_they_were():
     assert math.isclose(sum(scores), 50.172818762148665, rel_tol=1e-12)
     assert math.isclose(sum(dists), 107.72100729350254, rel_tol=1e-12)
     assert math.isclose(float(np.dot(scores, dists)), 87.18181314293349, rel_tol=1e-12)
+
+
+def test_expired_tentative_tracks_go_when_due_without_a_scan_per_frame():
+    """expire_tentative skips its scan while no tentative track can be due; after every frame none is
+    older than the TTL, also when a detection carries a stamp older than its frame's."""
+    from memory_nodes.common.types import ObjectObservation, PerceptionOutput
+    from memory_nodes.memory.config import NS_PER_S
+    from memory_nodes.memory.records import TENTATIVE
+
+    mem = MemoryCore.in_memory(vocab=default_vocabulary())
+    ttl = int(mem.config.association.tentative_ttl_s * NS_PER_S)
+
+    def check(t: int) -> None:
+        assert all(t - tr.last_seen_ns <= ttl for tr in mem.state.tracks.values() if tr.status == TENTATIVE)
+
+    frames = [f.out for f in _world(4).day(0)]
+    for out in frames:
+        mem.ingest(out)
+        check(out.stamp_ns)
+    t = frames[-1].stamp_ns + NS_PER_S
+    c = np.array([9.0, 9.0, 0.5])
+    old = ObjectObservation(t - ttl + 2 * NS_PER_S, "mug", 0.9, c, c - 0.05, c + 0.05, 100, (0.2, 0.3, 0.4), None,
+                            2.0, "", -1)      # seen 2 s before the TTL runs out at t
+    mem.ingest(PerceptionOutput(t, [old]))
+    assert any(tr.status == TENTATIVE and tr.last_seen_ns == old.stamp_ns for tr in mem.state.tracks.values())
+    for k in range(1, 6):
+        mem.ingest(PerceptionOutput(t + k * NS_PER_S, []))
+        check(t + k * NS_PER_S)
+    assert not any(tr.last_seen_ns == old.stamp_ns for tr in mem.state.tracks.values())
