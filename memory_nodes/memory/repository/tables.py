@@ -35,10 +35,12 @@ def track_json(t: Track) -> str:
         rows = getattr(t, name)
         c = cache.get(k)
         if c is None or len(c[0]) != len(rows) or not all(map(operator.is_, c[0], rows)):
-            # a row added or replaced: the other rows' text is kept (the old rows are alive in the
-            # cache, so an id found is the same row)
-            old = {} if c is None else {id(r): x for r, x in zip(c[0], c[2])}
-            texts = [old.get(id(r)) or dumps([round(float(x), digits) for x in r]) for r in rows]
+            # a row added or replaced (rows are appended or replaced in place of one): the text of a row
+            # still at its place is kept
+            prev, prev_texts = ([], []) if c is None else (c[0], c[2])
+            texts = [t0 if r is r0 else dumps([round(float(x), digits) for x in r])
+                     for r, r0, t0 in zip(rows, prev, prev_texts)]
+            texts += [dumps([round(float(x), digits) for x in r]) for r in rows[len(texts):]]
             c = cache[k] = (list(rows), f'"{k}":[' + ",".join(texts) + "]", texts)
         parts.append(c[1])
     co = t.cooccur
