@@ -94,10 +94,11 @@ class Consolidator:
         if len(idx) < 2:
             return {}
         el = np.asarray(idx)
-        frac = inside_fraction(bmin[el], bmax[el], bmin[el], bmax[el])        # share of a inside b
+        # as Python floats (the same values): the loop below reads them pair by pair
+        frac = inside_fraction(bmin[el], bmax[el], bmin[el], bmax[el]).tolist()   # share of a inside b
         lo, hi = padded_boxes(bmin[el], bmax[el])
         vol = np.prod(hi - lo, axis=1).tolist()                              # box_volume of each
-        diag = np.linalg.norm(bmax[el] - bmin[el], axis=1)
+        diag = np.linalg.norm(bmax[el] - bmin[el], axis=1).tolist()
         codes = self.tracker.pairs.codes([classes[i] for i in idx])
         alike = self.tracker.pairs.near(codes, codes).tolist()               # same or near classes
         order = sorted(range(len(el)), key=lambda k: -float(scores[int(el[k])]))   # strongest first
@@ -115,7 +116,7 @@ class Consolidator:
                 same = classes[i] == classes[j]
                 centred = (max(diag[k], diag[q]) >= cfg.part_min_extent_m and norm3(pos[i] - pos[j])
                            <= cfg.duplicate_centroid_frac * min(diag[k], diag[q]))
-                if centred or (frac[small, big] >= cfg.duplicate_overlap and (
+                if centred or (frac[small][big] >= cfg.duplicate_overlap and (
                         same or box_iou(bmin[i], bmax[i], bmin[j], bmax[j]) >= cfg.duplicate_min_iou)) \
                         or (same and self.parts_of_one(bmin[i], bmax[i], bmin[j], bmax[j])):
                     dup[i] = j
