@@ -151,3 +151,38 @@ def test_memory_node_lifecycle_ingest_recall_forget(tmp_path, ros_context_factor
     assert mem.ingested_through_ns >= last and mem.count_observations() == 3
     assert mem.store.integrity_check() == "ok"
     mem.close()
+
+
+def test_memory_commits_on_wall_time_while_sim_time_stands_still(tmp_path, ros_context_factory, process_factory):
+    """Under use_sim_time a lockstep replay holds /clock at a frame's stamp until memory/ingested_through
+    passes it: the node's flush (node.flush_period_s) must run on wall time, or the frame is never
+    committed and the replay waits forever. Here no /clock is published at all."""
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+    from memory_interfaces.msg import FrameObservations, IngestProgress
+
+    from memory_nodes.ros.conversions.basic import time_to_ns
+    from memory_nodes.ros.qos import EVENTS as events
+    domain = 57
+    env = ros_env(domain, {"PYTHONPATH": str(REPO_ROOT)})
+    process_factory([PYTHON, "-m", "memory_nodes.ros.memory_node", "--ros-args",
+                     "--params-file", str(REPO_ROOT / "config" / "memory.yaml"),
+                     "-p", f"data_dir:={tmp_path}", "-p", "node.flush_period_s:=0.1", "-p", "use_sim_time:=true",
+                     "-p", "store.commit_every_frames:=100", "-p", "store.commit_every_s:=100.0",
+                     "-p", "vocab.allow_model:=false"], env)
+    ctx = ros_context_factory(domain)
+    node = ctx.node
+    change = node.create_client(ChangeState, "memory/change_state")
+    progress = []
+    node.create_subscription(IngestProgress, "memory/ingested_through", progress.append, events)
+    pub_frames = node.create_publisher(FrameObservations, "perception/frames", events)
+    ctx.spin_until(lambda: change.service_is_ready(), 60, "memory/change_state")
+    for tid in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+        assert ctx.wait_future(change.call_async(ChangeState.Request(transition=Transition(id=tid))), 30).success
+    ctx.spin_until(lambda: pub_frames.get_subscription_count() > 0, 30, "memory subscriptions")
+    stamps = [1000 * 10**9 + k * 100_000_000 for k in range(2)]
+    for k, s in enumerate(stamps):
+        pub_frames.publish(_frame_msg(s, f"v{k}", True))
+        ctx.spin_once(0.01)
+    ctx.spin_until(lambda: progress and time_to_ns(progress[-1].ingested_through) >= stamps[-1], 20,
+                   "ingested_through to pass the last frame with sim time standing still")

@@ -256,7 +256,11 @@ class MemoryNode(LifecycleNode):
             self.create_subscription(PlaceGraph, "perception/places", self._on_places, LATCHED),
             self.create_subscription(RoomSegmentation, "perception/rooms", self._on_rooms, LATCHED),
         ]
-        self._mem_timers = [self.create_timer(self.params.node.flush_period_s, self._on_tick)]
+        # a steady (wall) timer: under use_sim_time a lockstep replay or simulator holds /clock at a frame's
+        # stamp until memory/ingested_through passes it, so a sim-time flush would never commit that frame
+        from rclpy.clock import Clock, ClockType
+        self._mem_timers = [self.create_timer(self.params.node.flush_period_s, self._on_tick,
+                                              clock=Clock(clock_type=ClockType.STEADY_TIME))]
         self._active = True
         ret = super().on_activate(state)
         self._publish_progress()
