@@ -14,7 +14,7 @@ import numpy as np
 from ..common.protocols import Evidence, Sighting, stack_evidence
 from . import query as Q
 from .belief import Hyp, LocationBelief, SlotBelief, poisson_binomial
-from .context import Ctx, Option
+from .context import NS_PER_DAY, Ctx, Option
 from .recall import _near_receptacle, fmt_time, receptacle_positions
 
 _NOWHERE = np.array([np.nan, np.nan, np.nan])
@@ -200,6 +200,34 @@ def moved_belief(ctx: Ctx) -> Tuple[Optional[LocationBelief], str]:
 
 
 # ------------------------------------------------------------------------------ exists / count
+def instances_seen_at_once(ctx: Ctx, tracks: List[Sighting]) -> int:
+    """The most of these tracks memory saw on one day: how many instances of the class the home holds at
+    least, and, while no day showed more, at most as memory knows them. Tracks beyond it that went stale are
+    mostly one thing memory lost and found again as a new track (moved where identity did not follow)."""
+    ids = {s.object_id for s in tracks}
+    days: Dict[int, set] = defaultdict(set)
+    for h in ctx.memory.history(ctx.query.target, end_ns=ctx.now_ns):
+        if h.object_id in ids:
+            for d in range(int(h.start_ns // NS_PER_DAY), int(h.end_ns // NS_PER_DAY) + 1):
+                days[d].add(h.object_id)
+    return max((len(v) for v in days.values()), default=len(tracks))
+
+
+def moved_scale(ctx: Ctx, tracks: List[Sighting], p_stay: List[float]) -> float:
+    """Factor on each track's P(moved, still in the home) so that the instances the tracks stand for, in
+    expectation, are no more than memory ever saw at once (``instances_seen_at_once``): a stale track whose
+    object memory already holds under a newer track is not a further instance somewhere else."""
+    if len(tracks) <= 1:
+        return 1.0
+    bel = ctx.cfg.belief
+    n = instances_seen_at_once(ctx, tracks)
+    stay = float(sum(p_stay))
+    moved = float(sum((1.0 - p) * (1.0 - bel.p_gone_if_moved) for p in p_stay))
+    if moved <= 0 or stay + moved <= n:
+        return 1.0
+    return max(0.0, n - stay) / moved
+
+
 def _region_rooms(ctx: Ctx) -> Optional[set]:
     return set(ctx.room_ids(ctx.query.room)) if ctx.query.room else None
 
@@ -220,15 +248,20 @@ def presence_slots(ctx: Ctx) -> Tuple[List[Hyp], str]:
     whole_home = rooms is None and not q.receptacle
     slots: List[Hyp] = []
     moved_mass: List[float] = []
-    for s in ctx.sightings():
-        pm, p = stay_probs(ctx, s)
+    own_moved: List[float] = []          # per seen slot in the region: P(it moved, still in the home)
+    tracks = ctx.sightings()
+    probs = [stay_probs(ctx, s) for s in tracks]
+    scale = moved_scale(ctx, tracks, [p for _, p in probs])
+    for s, (pm, p) in zip(tracks, probs):
         pos = np.asarray(s.position_m, dtype=float)
+        moved = (1.0 - p) * (1.0 - bel.p_gone_if_moved) * scale       # P(moved, still in the home)
         if whole_home:
-            slots.append(_seen_hyp(ctx, s, 1.0 - (1.0 - p) * bel.p_gone_if_moved, pm))
+            slots.append(_seen_hyp(ctx, s, p + moved, pm))
         elif _in_region(ctx, pos, s.room_id, rooms):
             slots.append(_seen_hyp(ctx, s, p, pm))
+            own_moved.append(moved)
         else:
-            moved_mass.append((1.0 - p) * (1.0 - bel.p_gone_if_moved))
+            moved_mass.append(moved)
     # where a moved instance or an unseen one could be: places (or receptacles) of the region
     if not whole_home:
         if q.receptacle:
@@ -242,6 +275,10 @@ def presence_slots(ctx: Ctx) -> Tuple[List[Hyp], str]:
             total_w = sum(w for w, _ in prior.values()) or 1.0
             region_w = sum(prior.get(pid, (0.0, None))[0] for _, pid, _ in spots) / total_w if spots[0][1] >= 0 \
                 else len(spots) / max(1, len(ctx.places))
+            # a thing seen in the region that moved may have moved within it: it still counts there (its slot
+            # stands for the thing, wherever in the region; moved elsewhere, it is another room's)
+            for h, m in zip(slots, own_moved):
+                h.prob = h.prob + m * region_w
             for pos, pid, room in spots:
                 share = region_w / len(spots)
                 q_moved = 1.0 - float(np.prod([1.0 - m * share for m in moved_mass])) if moved_mass else 0.0
