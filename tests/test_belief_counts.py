@@ -47,3 +47,15 @@ def test_stale_tracks_of_one_thing_seen_again_are_not_extra_instances(vocab):
     assert one.count == many.count == 1
     # four stale tracks of what memory never saw as more than one mug at once do not make a second mug likely
     assert many.raw_probability > one.raw_probability - 0.1
+
+
+def test_still_there_asks_about_the_thing_memory_saw_not_an_instance_it_never_saw(vocab):
+    mem = FakeMemory(PLACES, ROOMS, NOW)
+    mem.add_object("table_1", "table", (8.0, 0.0, 0.4), 3, NOW - 6 * D, NOW - 5 * H, p_still=1.0)
+    mem.add_object("mug_1", "mug", (8.2, 0.3, 0.8), 3, NOW - 2 * D, NOW - 29 * H, p_still=0.35)
+    p = Planner(PlannerConfig(), mem, None, vocab)
+    still = p.answer("is my mug still on the table?", NOW)
+    any_mug = p.answer("is there a mug on the table?", NOW)
+    # a mug memory never saw there may be on the table (any mug will do), but only the seen one is "still" there
+    assert any_mug.yes_no is True
+    assert still.yes_no is False

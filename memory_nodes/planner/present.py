@@ -6,6 +6,7 @@ habit / room prior learned from history; and their conversion to candidate answe
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
 
@@ -18,6 +19,7 @@ from .context import NS_PER_DAY, Ctx, Option
 from .recall import _near_receptacle, fmt_time, receptacle_positions
 
 _NOWHERE = np.array([np.nan, np.nan, np.nan])
+_STILL = re.compile(r"\bstill\b", re.IGNORECASE)
 
 
 def stay_model(ctx: Ctx, s: Sighting) -> float:
@@ -279,10 +281,13 @@ def presence_slots(ctx: Ctx) -> Tuple[List[Hyp], str]:
             # stands for the thing, wherever in the region; moved elsewhere, it is another room's)
             for h, m in zip(slots, own_moved):
                 h.prob = h.prob + m * region_w
+            # "is my mug still on the table": the question is about the thing memory saw there; an instance
+            # memory never saw that happens to be there too does not make it "still" there
+            about_seen = bool(own_moved) and _STILL.search(q.text or "") is not None
             for pos, pid, room in spots:
                 share = region_w / len(spots)
                 q_moved = 1.0 - float(np.prod([1.0 - m * share for m in moved_mass])) if moved_mass else 0.0
-                q_unseen = bel.unseen_instance_rate / len(spots)
+                q_unseen = 0.0 if about_seen else bel.unseen_instance_rate / len(spots)
                 qq = 1.0 - (1.0 - q_moved) * (1.0 - q_unseen)
                 slots.append(Hyp(pos, pid, room, qq, "", q.target, "", "prior",
                                  half_extent_m=0.5 * bel.receptacle_radius_m if pid < 0 else 0.0))
