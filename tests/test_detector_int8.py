@@ -92,6 +92,20 @@ def _require_models():
     return f, q
 
 
+def _quantize_module():
+    """scripts/quantize_detector.py as a module (a script, not a package module), loaded once."""
+    import importlib.util
+    import sys
+    if "quantize_detector" in sys.modules:
+        return sys.modules["quantize_detector"]
+    spec = importlib.util.spec_from_file_location("quantize_detector", REPO / "scripts" / "quantize_detector.py")
+    assert spec is not None and spec.loader is not None
+    qd = importlib.util.module_from_spec(spec)
+    sys.modules["quantize_detector"] = qd
+    spec.loader.exec_module(qd)
+    return qd
+
+
 def _agreement(frames):
     from bench.realdata import int8_agreement
     from memory_nodes.common.config import load_node_params
@@ -106,13 +120,7 @@ def _agreement(frames):
 
 def test_int8_agrees_with_float_on_rendered_frames():
     _require_models()
-    import importlib.util
-    import sys
-    spec = importlib.util.spec_from_file_location("quantize_detector", REPO / "scripts" / "quantize_detector.py")
-    assert spec is not None and spec.loader is not None
-    qd = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("quantize_detector", qd)
-    spec.loader.exec_module(qd)
+    qd = _quantize_module()
     # held-out homes (not the calibration ones or the setup's check homes): few of a rendered frame's
     # objects reach the COCO detector's threshold, so enough frames to hold ~40 float detections (24 frames
     # of two homes held 9, where one extra int8 detection moves precision by 0.05)
@@ -140,11 +148,7 @@ def test_int8_model_keeps_the_stem_float():
     and weights not dequantized from int8) and the rest of the network's Convs are quantized."""
     _, q = _require_models()
     onnx = pytest.importorskip("onnx")
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("quantize_detector", REPO / "scripts" / "quantize_detector.py")
-    assert spec is not None and spec.loader is not None
-    qd = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(qd)
+    qd = _quantize_module()
     m = onnx.load(str(q))
     producer = {o: n for n in m.graph.node for o in n.output}
     convs = [n for n in m.graph.node if n.op_type == "Conv"]
