@@ -186,6 +186,21 @@ def test_days_seen_counts_days_with_sightings_there(vocab):
     assert a.count == 3                                            # not 3 days ago (it was in the office)
 
 
+def test_days_seen_counts_the_days_memory_saw_it_not_the_days_a_stay_bridges(vocab):
+    """A book on the kitchen table from 5 days ago until today, sighted only 5 days ago and today: the days
+    between count only where the robot's pose trail faced the table that day (it looked while the book
+    stayed), not where it was in another room or in the kitchen looking away."""
+    mem = FakeMemory(PLACES, ROOMS, NOW)
+    mem.add_span("book_1", "book", POS[0], 0, TODAY - 5 * NS_PER_DAY + 10 * H, TODAY + 10 * H)
+    here = PLACES[1][:2]                                                  # 3 m east of the book, kitchen
+    mem.add_pose(TODAY - 4 * NS_PER_DAY + 10 * H, here, 1, yaw_rad=3.14159)   # faces the book: counts
+    mem.add_pose(TODAY - 3 * NS_PER_DAY + 10 * H, here, 1, yaw_rad=0.0)       # kitchen, looking away: no
+    mem.add_pose(TODAY - 2 * NS_PER_DAY + 10 * H, PLACES[4][:2], 4)           # the bedroom all day: no
+    a = planner(vocab, mem).answer("on how many of the last 6 days did you see the book in the kitchen?", NOW)
+    assert a.query_kind == "days_seen" and a.count == 3, a.answer          # 5 days ago, 4 days ago, today
+    assert 0.5 < a.raw_probability < 1.0
+
+
 def test_a_set_answer_is_as_sure_as_its_items_and_what_memory_did_not_see():
     from memory_nodes.planner.recall import p_set_right
     # five near-certain changes listed, little unseen: right almost surely; an empty list is right only when

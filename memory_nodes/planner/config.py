@@ -67,10 +67,17 @@ class BeliefConfig:
     default_move_rate_per_day: float = 0.5
     receptacle_radius_m: float = 1.0     # "on the table": within this horizontal distance of it
     set_answer_min_f1: float = 0.5      # a set answer (what changed) is right when its F1 reaches this
+    # "on how many days did you see X in Y" (recall.days_seen), per day of the window: P(wrong) of a day with
+    # a stored sighting there (a false or confused detection), and of a day the robot spent in Y (X missed
+    # all that visit, or seen there though it had gone); a day it never was in Y is settled
+    days_seen_sighting_error: float = 0.02
+    days_seen_visit_error: float = 0.08
+    days_seen_view_half_angle_rad: float = 0.6   # a pose "looked at" a spot within this of its optical axis
 
     def validate(self) -> None:
         for n in ("habit_weight", "room_prior_weight", "p_gone_if_moved", "p_absent_if_never_seen",
-                  "past_span_confidence", "unseen_instance_rate", "set_answer_min_f1"):
+                  "past_span_confidence", "unseen_instance_rate", "set_answer_min_f1",
+                  "days_seen_sighting_error", "days_seen_visit_error"):
             v = getattr(self, n)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"belief.{n} must be in [0, 1], got {v}")

@@ -614,35 +614,80 @@ def will_be(ctx: Ctx) -> Decision:
 
 
 def days_seen(ctx: Ctx) -> Decision:
-    """On how many days of the window was X in Y (stored sightings there that day)."""
+    """On how many days of the window memory saw X in Y: the robot's own record ("on how many of the last 4
+    days did you see the mug in the kitchen"), not a guess at days nobody looked. A day counts when a
+    stored stay of X there begins or ends on it (a sighting then), or when the stay runs through it and the
+    robot's pose trail puts it in Y that day (it looked while X stayed: seen, unless it missed X). A stay
+    bridging a day the robot spent elsewhere does not count that day: X may have left and come back.
+
+    How sure, per day (``belief.days_seen_*``): a sighting day is right unless the sighting was wrong; a day
+    inferred from the robot's visit unless the detector missed X all that visit; a day the robot was in Y
+    without a stay of X there unless it missed X; a day the robot never was in Y is settled."""
     q = ctx.query
+    cfg = ctx.cfg.belief
     cal = ctx.cfg.parser.calendar
     start = q.window.start_ns if q.window and q.window.start_ns is not None else ctx.now_ns - NS_PER_DAY
     end = q.window.end_ns if q.window and q.window.end_ns is not None else ctx.now_ns
-    rooms = set(ctx.room_ids(q.room)) if q.room else None
-    days = set()
-    ev = Evidence()
+    rooms = list(ctx.room_ids(q.room)) if q.room else None
+    room_set = None if rooms is None else set(rooms)
+    ids = {s.object_id for s in ctx.sightings()} if q.color else None   # "the blue pillow": not the red one
+    spans = []
     for s in ctx.memory.history(q.target, start_ns=start, end_ns=end):
-        if rooms is not None and s.room_id not in rooms:
+        if room_set is not None and s.room_id not in room_set or ids is not None and s.object_id not in ids:
             continue
         if q.receptacle and not _near_receptacle(ctx, np.asarray(s.position_m), s.room_id):
             continue
-        d = day_start_ns(max(s.start_ns, start), cal)
-        while d <= min(s.end_ns, end):
-            days.add(d)
-            d += NS_PER_DAY
-        ev = ev.merged(s.evidence)
-    n = len(days)
-    total = max(1, int(round((day_start_ns(end, cal) - day_start_ns(start, cal)) / NS_PER_DAY)) + 1)
-    # how sure: a day settles when the robot saw the target that day (there or elsewhere); on a day it did
-    # not, the stored stay only bridges the gap between sightings (it may have left and come back), so the
-    # count is as sure as the days it rests on
-    seen_days = set()
-    for s in ctx.memory.history(q.target, start_ns=start, end_ns=end):
-        for t in (s.start_ns, s.end_ns):
-            if start <= t <= end:
-                seen_days.add(day_start_ns(t, cal))
-    settled = min(total, len(seen_days))
-    p = (0.95 ** settled) * (0.7 ** (total - settled))
-    return Decision([Option(label=f"count:{n}", text=f"{n} of {total} day(s)", prob=p, count=n, evidence=ev)],
-                    f"days with a stored sighting there in the last {total} day(s) ({settled} seen that day)", ev)
+        spans.append(s)
+    first_day, last_day = day_start_ns(start, cal), day_start_ns(end, cal)
+    total = max(1, int(round((last_day - first_day) / NS_PER_DAY)) + 1)
+    ev = Evidence()
+    counted, p = 0, 1.0
+    for k in range(total):
+        d = first_day + k * NS_PER_DAY
+        lo, hi = max(d, start), min(d + NS_PER_DAY - 1, end)
+        if hi < lo:
+            continue
+        here = [s for s in spans if s.start_ns <= hi and s.end_ns >= lo]
+        sighted = [s for s in here if lo <= s.start_ns <= hi or lo <= s.end_ns <= hi]
+        if sighted:
+            counted += 1
+            p *= 1.0 - cfg.days_seen_sighting_error
+            ev = ev.merged(stack_evidence([s.evidence for s in sighted]))
+            continue
+        if here and _robot_faced(ctx, [np.asarray(s.position_m) for s in here], lo, hi):
+            counted += 1
+            p *= 1.0 - cfg.days_seen_visit_error
+            ev = ev.merged(stack_evidence([s.evidence for s in here]))
+        elif not here and _robot_in(ctx, rooms, lo, hi):
+            p *= 1.0 - cfg.days_seen_visit_error
+    return Decision([Option(label=f"count:{counted}", text=f"{counted} of {total} day(s)", prob=p, count=counted,
+                            evidence=ev)],
+                    f"days with a sighting of it there, or a visit there while it stayed, in the last {total} "
+                    f"day(s)", ev)
+
+
+def _robot_faced(ctx: Ctx, positions: List[np.ndarray], lo_ns: int, hi_ns: int) -> bool:
+    """Whether a pose of the robot's trail within [lo_ns, hi_ns] had one of ``positions`` in front of the
+    camera (within ``detector.max_range_m`` and ``belief.days_seen_view_half_angle_rad`` of the optical
+    axis): it looked at the spot that day."""
+    rng = ctx.cfg.detector.max_range_m
+    half = ctx.cfg.belief.days_seen_view_half_angle_rad
+    for pose in ctx.memory.robot_poses(lo_ns, hi_ns):
+        c = np.asarray(pose.position_m, float)
+        for x in positions:
+            dx, dy = float(x[0] - c[0]), float(x[1] - c[1])
+            dist = math.hypot(dx, dy)
+            if dist > rng:
+                continue
+            off = abs((math.atan2(dy, dx) - pose.yaw_rad + math.pi) % (2 * math.pi) - math.pi)
+            if dist < 0.5 or off <= half:
+                return True
+    return False
+
+
+def _robot_in(ctx: Ctx, rooms: Optional[List[int]], lo_ns: int, hi_ns: int) -> bool:
+    """Whether the robot's pose trail has a pose in one of ``rooms`` (None: anywhere) within [lo_ns, hi_ns]."""
+    for r in (rooms if rooms is not None else [None]):
+        if ctx.memory.robot_poses(lo_ns, hi_ns, r, 1):
+            return True
+    return False
