@@ -44,7 +44,7 @@ from .answer import (
     Answer,
     Candidate,
 )
-from .belief import Hyp, LocationBelief
+from .belief import Hyp, LocationBelief, best_eu
 from .calibration import Calibrator, OnlinePlatt
 from .config import PlannerConfig
 from .context import NS_PER_DAY, CountingMemory, Ctx, Decision, Option
@@ -181,6 +181,8 @@ class _Run:
     def go(self) -> Answer:
         q = self.q
         self.feedback("recall")
+        if q.kind == Q.WHAT_CHANGED and q.room and self.budget_m > 0 and self.nav is not None:
+            return self.finish(*self.sweep_for_changes())
         explorable = q.kind in EXPLORABLE and q.tense in (Q.PRESENT, Q.PAST_PRESENT)
         if not explorable:
             decision = self.recall_decision()
@@ -199,6 +201,67 @@ class _Run:
             why = location_reason(self.ctx, belief, why)
         decision = Decision(self.options(belief), why)
         return self.finish(decision, stop)
+
+    def sweep_for_changes(self) -> Tuple[Decision, str]:
+        """What changed in room Y since T, looking when it pays. Memory's answer is unsure mostly about what
+        it has not seen in Y since it last looked there (``recall.what_changed_and_look_value``: the answer's
+        probability with and without those unseen terms); a sweep of Y's places resolves them. The tour
+        visits Y's places nearest first (navigator path costs) within the budget; it goes when
+        best_eu(p seen) - best_eu(p now), times the share of Y's places the tour covers, beats lambda * its
+        path + its looks' cost. The looks go into memory like any frame; the answer is memory's, read again."""
+        ctx, util = self.ctx, self.cfg.utility
+        decision, p_seen = recall.what_changed_and_look_value(ctx)
+        if not decision.options:
+            return decision, STOP_NO_VALUE
+        c = util.c_wrong
+        gain = best_eu(p_seen, c) - best_eu(decision.options[0].prob, c)
+        rooms = set(ctx.room_ids(self.q.room))
+        places = [pl for pid, pl in sorted(ctx.places.items()) if pl.room_id in rooms and pid not in self.failed_places]
+        if gain <= 0 or not places:
+            return decision, STOP_NO_VALUE
+        remaining = self.budget_m / (1.0 + self.cfg.explore.path_margin)
+        cur = _as_pose(self.navigator.current_pose())
+        tour: List[Tuple[object, Pose]] = []
+        path = 0.0
+        todo = list(places)
+        while todo and len(tour) < self.cfg.explore.max_looks:
+            legs = [(float(self.navigator.path_cost_m(cur, (float(pl.position_m[0]), float(pl.position_m[1]), 0.0))), i)
+                    for i, pl in enumerate(todo)]
+            cost, i = min(legs)
+            if not math.isfinite(cost) or path + cost > remaining:
+                break
+            pl = todo.pop(i)
+            cur = (float(pl.position_m[0]), float(pl.position_m[1]), 0.0)
+            tour.append((pl, cur))
+            path += cost
+        voi = gain * len(tour) / len(places) - util.lambda_per_m * path - util.look_cost * len(tour)
+        if not tour or voi <= 0:
+            return decision, STOP_BUDGET if not tour else STOP_NO_VALUE
+        for pl, goal in tour:
+            if self.should_stop():
+                return recall.what_changed(ctx), STOP_CANCELLED
+            self.feedback("navigating", None, Viewpoint(goal, pl.place_id, pl.room_id))
+            try:
+                self.path_m += max(0.0, float(self.navigator.go_to(goal)))
+            except Exception as e:  # navigation failed: never try that place again, keep answering
+                self.error = f"navigation to place {pl.place_id} failed: {e}"
+                self.failed_places.add(pl.place_id)
+                continue
+            self.feedback("looking", None, Viewpoint(goal, pl.place_id, pl.room_id))
+            try:
+                look = self.navigator.look()
+            except Exception as e:
+                self.error = f"look failed: {e}"
+                return recall.what_changed(ctx), STOP_NAV_FAILED
+            self.looks += 1
+            self.visited.append(pl.place_id)
+            pose = self.navigator.current_pose()
+            self.visited_xy.append((float(pose[0]), float(pose[1])))
+            evs = [Evidence(stamps_ns=[o.stamp_ns], keyframe_refs=[f"view:{o.view_id}"] if o.view_id else [])
+                   for o in look.observations]
+            evs += [Evidence(stamps_ns=[v.stamp_ns], keyframe_refs=[f"view:{v.view_id}"]) for v in look.views[:1]]
+            self.look_evidence = self.look_evidence.merged(stack_evidence(evs))
+        return recall.what_changed(ctx), STOP_NO_VALUE
 
     def now_settles(self) -> bool:
         """Whether a look now can settle a present-tense question: not when its time lies ahead ("tomorrow

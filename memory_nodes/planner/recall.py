@@ -534,7 +534,16 @@ def _net_change(ctx: Ctx, object_id: str, start: Optional[int], rooms: List[Opti
 
 
 def what_changed(ctx: Ctx) -> Decision:
-    """What differs (in Y) now from T: the classes of memory's change events in the window whose objects
+    """``what_changed_and_look_value``'s decision."""
+    return what_changed_and_look_value(ctx)[0]
+
+
+def what_changed_and_look_value(ctx: Ctx) -> Tuple[Decision, float]:
+    """(the answer, how sure it would be if memory had seen the region now): the second is the first's
+    probability without ``_unseen_changes``' terms, what a sweep of the region resolves (the planner's
+    value of looking at it).
+
+    What differs (in Y) now from T: the classes of memory's change events in the window whose objects
     are not where they were at T (``_net_change``: a thing that moved and came back is no difference),
     each a real change with the odds ``_event_real`` gives its event; the answer lists the classes more
     likely changed than not. How sure: those odds for the listed and the left-out classes, each class
@@ -546,7 +555,7 @@ def what_changed(ctx: Ctx) -> Decision:
     if not rooms:       # no room of that name in memory: ignorance, not evidence that nothing changed
         p = 1.0 - ctx.cfg.belief.p_absent_if_never_seen
         return Decision([Option(label="set:", text="nothing changed", prob=p, count=0)],
-                        f"memory knows no room called {q.room}")
+                        f"memory knows no room called {q.room}"), p
     events = []
     for r in rooms:
         events += list(ctx.memory.changes(start_ns=start, end_ns=ctx.now_ns, room_id=r))
@@ -564,16 +573,19 @@ def what_changed(ctx: Ctx) -> Decision:
     listed = {ctx.canonical(c) for c in p_cls}
     unseen = _unseen_changes(ctx, rooms, start, listed)
     left_out = [v for c, v in p_cls.items() if c not in items] + list(unseen.values())
-    p = p_set_right([p_cls[c] for c in items], left_out, ctx.cfg.belief.set_answer_min_f1)
+    min_f1 = ctx.cfg.belief.set_answer_min_f1
+    p = p_set_right([p_cls[c] for c in items], left_out, min_f1)
+    p_seen = p_set_right([p_cls[c] for c in items], [v for c, v in p_cls.items() if c not in items], min_f1)
     if not shown:
         why = "no change event stored in that time" if not events else \
             f"{len(events)} change event(s) stored, none a difference from then"
         return Decision([Option(label="set:", text="nothing changed", prob=p, count=0, evidence=ev)],
-                        f"{why}; {len(unseen)} class(es) there unseen for a while", ev)
-    parts = [f"the {e.class_name} {e.kind}" + (f" ({fmt_time(e.stamp_ns)})") for e in shown]
+                        f"{why}; {len(unseen)} class(es) there unseen for a while", ev), p_seen
+    latest = {e.class_name: e for e in shown}          # one line per class: its latest event
+    parts = [f"the {e.class_name} {e.kind} ({fmt_time(e.stamp_ns)})" for e in latest.values()]
     return Decision([Option(label="set:" + ",".join(sorted(items)), text="; ".join(parts), prob=p,
                             items=items, count=len(shown), time_ns=shown[-1].stamp_ns, evidence=ev)],
-                    f"{len(shown)} change event(s) stored that differ from then", ev)
+                    f"{len(shown)} change event(s) stored that differ from then", ev), p_seen
 
 
 def will_be(ctx: Ctx) -> Decision:
