@@ -100,7 +100,8 @@ class ObservationConfig:
     """The visibility-based observation model (instead of rendering every frame): an object is seen when
     its centre is in the camera frustum, within range and not occluded by walls or furniture; then it is
     missed / confused at the noisy oracle's rates (measured against the rendered pipeline, see README)."""
-    model: str = "visibility"               # visibility (the only in-process model so far)
+    model: str = "visibility"               # visibility (the emulator) | rendered (MuJoCo frames through the
+                                            # product's perception pipeline: bench/laeqa/rendered.py, --rendered)
     frame_stride: int = 1                   # use every N-th patrol frame (1 = the camera rate)
     max_range_m: float = 6.0
     miss_prob_base: float = 0.03
@@ -129,7 +130,7 @@ class ObservationConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        _check(self.model in ("visibility",), "observation.model must be 'visibility'")
+        _check(self.model in ("visibility", "rendered"), "observation.model must be 'visibility' or 'rendered'")
         _check(self.frame_stride >= 1 and self.view_every_n_frames >= 1, "observation strides >= 1")
         for name in ("miss_prob_base", "miss_prob_per_m", "miss_prob_occlusion", "miss_prob_small",
                      "confusion_prob"):

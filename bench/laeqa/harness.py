@@ -213,7 +213,9 @@ def load_or_build_home(seed: int, days: int, sim_cfg: SimConfig, obs_cfg: Observ
     (seed, days, simulator, observation and perception config, cache version)."""
     sim = simulate_home(seed, days, sim_cfg)
     pc = product_perception_config()        # what the emulator runs: config/perception.yaml's places/rooms
-    key = config_hash(CACHE_VERSION, seed, days, sim_cfg, obs_cfg, pc.places, pc.rooms, sim.world.hash())
+    rendered = obs_cfg.model == "rendered"  # the whole pipeline runs: all of its config is in the key
+    key = config_hash(CACHE_VERSION, seed, days, sim_cfg, obs_cfg, *((pc,) if rendered else (pc.places, pc.rooms)),
+                      sim.world.hash())
     path = cache_dir / f"perception_s{seed}_d{days}_{key}.pkl" if cache_dir else None
     run = None
     if path is not None and path.is_file():
@@ -226,7 +228,11 @@ def load_or_build_home(seed: int, days: int, sim_cfg: SimConfig, obs_cfg: Observ
             run = None
     cached = run is not None
     if run is None:
-        run = perceive_home(sim, days, obs_cfg, pc)
+        if rendered:
+            from .rendered import perceive_home_rendered
+            run = perceive_home_rendered(sim, days, obs_cfg, pc)
+        else:
+            run = perceive_home(sim, days, obs_cfg, pc)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")

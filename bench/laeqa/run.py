@@ -253,7 +253,8 @@ def summarize_run(res: RunResult, cfg: LaeqaConfig) -> Dict[str, Any]:
         "seeds": res.seeds,
         "days": res.days,
         "observation_model": cfg.observation.model,
-        "rooms_source": cfg.observation.rooms_source,
+        # rendered: the pipeline cuts its rooms from the rendered depth (observation.rooms_source is the emulator's)
+        "rooms_source": "perception" if cfg.observation.model == "rendered" else cfg.observation.rooms_source,
         "budget_m": cfg.agents.budget_m,
         "timings_s": {k: round(v, 3) for k, v in res.timings_s.items()},
     }
