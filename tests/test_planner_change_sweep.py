@@ -24,7 +24,7 @@ def vocab():
 
 def office_memory(last_seen_ns: int) -> FakeMemory:
     """A book and a lamp in the office (place 6, x = 25 m), memory's last look there at ``last_seen_ns``."""
-    mem = FakeMemory(PLACES, ROOMS, NOW)
+    mem = FakeMemory(PLACES, ROOMS, NOW, room_of_xy=room_of)
     mem.add_object("book_1", "book", (25.3, 0.4, 0.8), 6, NOW - 72 * H, last_seen_ns)
     mem.add_object("lamp_1", "lamp", (25.6, -0.5, 1.0), 6, NOW - 72 * H, last_seen_ns)
     return mem
@@ -63,3 +63,26 @@ def _ctx(planner: Planner, mem: FakeMemory):
     q = planner.parse(QUESTION, NOW)
     assert q.ok and q.kind == "what_changed" and q.room == "office", q
     return Ctx(CountingMemory(mem), q, NOW, planner.config, planner.vocab, planner.stay_map)
+
+
+def test_a_look_lists_what_it_saw_where_memory_held_nothing_and_had_looked(vocab):
+    """After a sweep, a thing seen in Y where memory held none of its class is a change only where the robot's
+    pose trail faced that spot in the window: elsewhere memory simply never saw it (not new)."""
+    from memory_nodes.common.types import ObjectObservation
+    from memory_nodes.planner.recall import changes_seen_now
+    import numpy as np
+    mem = office_memory(NOW - 20 * H)                                   # book and lamp, seen this morning
+    mem.add_pose(NOW - 20 * H, (22.5, 0.0), 6, yaw_rad=0.0, room_id=3)   # faced east over the office's west half
+    planner = Planner(None, mem, nav(), vocab)
+    ctx = _ctx(planner, mem)
+
+    def obs(cls, xyz):
+        c = np.asarray(xyz, float)
+        return ObjectObservation(NOW + 1, cls, 0.9, c, c - 0.05, c + 0.05)
+    seen = [obs("book", (25.35, 0.45, 0.8)),        # where memory had the book: no change
+            obs("mug", (24.0, 0.2, 0.8)),           # a mug where the robot had looked: new there
+            obs("plant", (23.0, -3.5, 0.5))]        # beside / behind the robot then: unknown, not listed
+    since = NOW - 24 * H
+    assert changes_seen_now(ctx, seen, [3], since, 0.8) == {"mug": 0.8}
+    d, _ = what_changed_and_look_value(ctx, {"mug": 0.8})
+    assert d.best.items == ["mug"] and "mug" in d.best.text

@@ -73,11 +73,14 @@ class BeliefConfig:
     days_seen_sighting_error: float = 0.02
     days_seen_visit_error: float = 0.08
     days_seen_view_half_angle_rad: float = 0.6   # a pose "looked at" a spot within this of its optical axis
+    # "what changed in Y": P(a thing a look just saw in Y where memory held none of its class then is a real
+    # change) -- the detection may be false or confused
+    look_change_confidence: float = 0.8
 
     def validate(self) -> None:
         for n in ("habit_weight", "room_prior_weight", "p_gone_if_moved", "p_absent_if_never_seen",
                   "past_span_confidence", "unseen_instance_rate", "set_answer_min_f1",
-                  "days_seen_sighting_error", "days_seen_visit_error"):
+                  "days_seen_sighting_error", "days_seen_visit_error", "look_change_confidence"):
             v = getattr(self, n)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"belief.{n} must be in [0, 1], got {v}")

@@ -208,7 +208,8 @@ class _Run:
         probability with and without those unseen terms); a sweep of Y's places resolves them. The tour
         visits Y's places nearest first (navigator path costs) within the budget; it goes when
         best_eu(p seen) - best_eu(p now), times the share of Y's places the tour covers, beats lambda * its
-        path + its looks' cost. The looks go into memory like any frame; the answer is memory's, read again."""
+        path + its looks' cost. The looks go into memory like any frame; the answer is memory's, read again,
+        with what the looks saw there that memory did not hold there then (``recall.changes_seen_now``)."""
         ctx, util = self.ctx, self.cfg.utility
         decision, p_seen = recall.what_changed_and_look_value(ctx)
         if not decision.options:
@@ -237,9 +238,15 @@ class _Run:
         voi = gain * len(tour) / len(places) - util.lambda_per_m * path - util.look_cost * len(tour)
         if not tour or voi <= 0:
             return decision, STOP_BUDGET if not tour else STOP_NO_VALUE
+        seen: list = []
+
+        def answer() -> Decision:
+            since = self.q.window.start_ns if self.q.window and self.q.window.start_ns is not None else ctx.now_ns
+            now = recall.changes_seen_now(ctx, seen, sorted(rooms), since, self.cfg.belief.look_change_confidence)
+            return recall.what_changed_and_look_value(ctx, now)[0]
         for pl, goal in tour:
             if self.should_stop():
-                return recall.what_changed(ctx), STOP_CANCELLED
+                return answer(), STOP_CANCELLED
             self.feedback("navigating", None, Viewpoint(goal, pl.place_id, pl.room_id))
             try:
                 self.path_m += max(0.0, float(self.navigator.go_to(goal)))
@@ -252,7 +259,8 @@ class _Run:
                 look = self.navigator.look()
             except Exception as e:
                 self.error = f"look failed: {e}"
-                return recall.what_changed(ctx), STOP_NAV_FAILED
+                return answer(), STOP_NAV_FAILED
+            seen += list(look.observations)
             self.looks += 1
             self.visited.append(pl.place_id)
             pose = self.navigator.current_pose()
@@ -261,7 +269,7 @@ class _Run:
                    for o in look.observations]
             evs += [Evidence(stamps_ns=[v.stamp_ns], keyframe_refs=[f"view:{v.view_id}"]) for v in look.views[:1]]
             self.look_evidence = self.look_evidence.merged(stack_evidence(evs))
-        return recall.what_changed(ctx), STOP_NO_VALUE
+        return answer(), STOP_NO_VALUE
 
     def now_settles(self) -> bool:
         """Whether a look now can settle a present-tense question: not when its time lies ahead ("tomorrow

@@ -538,10 +538,42 @@ def what_changed(ctx: Ctx) -> Decision:
     return what_changed_and_look_value(ctx)[0]
 
 
-def what_changed_and_look_value(ctx: Ctx) -> Tuple[Decision, float]:
+def changes_seen_now(ctx: Ctx, observations: Sequence, rooms: Sequence[int], since_ns: int,
+                     p_real: float) -> Dict[str, float]:
+    """Class -> P(changed) for what looks just saw in ``rooms``: a class seen there now where memory held no
+    object of it at ``since_ns`` within ``detector.match_radius_m`` (new there, or moved to that spot),
+    ``p_real`` (the detection is real), where the robot's pose trail faced that spot within the window (a
+    thing memory never had in view is unknown to it, not new). Memory confirms a track only after several
+    sightings, so a look's newcomer is no change event yet; this is the look's own evidence."""
+    r = ctx.cfg.detector.match_radius_m
+    room_set = set(rooms)
+    then: Dict[str, List[np.ndarray]] = defaultdict(list)
+    # what memory held there then, and just before the looks (a thing first seen after T, at the next patrol,
+    # was there at T as far as memory can tell); the looks are stamped from the question time on
+    for t in sorted({min(since_ns, ctx.now_ns - 1), ctx.now_ns - 1}):
+        for room in room_set:
+            for s in ctx.memory.objects_in(room_id=room, t_ns=t):
+                then[ctx.canonical(s.class_name)].append(np.asarray(s.position_m, float))
+    out: Dict[str, float] = {}
+    for o in observations:
+        pos = np.asarray(o.centroid_m, float)
+        c = ctx.canonical(o.class_name)
+        hint = ctx.places[o.place_id].room_id if o.place_id in ctx.places else -1   # where it was seen from
+        if c in out or ctx.memory.room_at(pos, hint) not in room_set:
+            continue
+        if any(float(np.linalg.norm(pos[:2] - x[:2])) <= r for x in then.get(c, [])):
+            continue
+        # not held there: new only if the robot looked at that spot in the window (else memory never saw it)
+        if _robot_faced(ctx, [pos], since_ns, ctx.now_ns - 1):
+            out[c] = p_real
+    return out
+
+
+def what_changed_and_look_value(ctx: Ctx, seen_now: Optional[Dict[str, float]] = None) -> Tuple[Decision, float]:
     """(the answer, how sure it would be if memory had seen the region now): the second is the first's
     probability without ``_unseen_changes``' terms, what a sweep of the region resolves (the planner's
-    value of looking at it).
+    value of looking at it). ``seen_now``: class -> P(changed) from looks just taken (``changes_seen_now``),
+    listed where more likely than not and not already in memory's events.
 
     What differs (in Y) now from T: the classes of memory's change events in the window whose objects
     are not where they were at T (``_net_change``: a thing that moved and came back is no difference),
@@ -570,21 +602,34 @@ def what_changed_and_look_value(ctx: Ctx) -> Tuple[Decision, float]:
     items = [c for c in dict.fromkeys(e.class_name for e in events) if p_cls[c] >= 0.5]
     shown = [e for e in events if e.class_name in items]
     ev = stack_evidence([e.evidence for e in shown])
+    for c, v in (seen_now or {}).items():          # what the looks just saw: new there, or moved to there
+        if c in p_cls:
+            p_cls[c] = max(p_cls[c], v)
+            if p_cls[c] >= 0.5 and c not in items:
+                items.append(c)
+        elif v > 0.0:
+            p_cls[c] = v
+            if v >= 0.5:
+                items.append(c)
     listed = {ctx.canonical(c) for c in p_cls}
     unseen = _unseen_changes(ctx, rooms, start, listed)
     left_out = [v for c, v in p_cls.items() if c not in items] + list(unseen.values())
     min_f1 = ctx.cfg.belief.set_answer_min_f1
     p = p_set_right([p_cls[c] for c in items], left_out, min_f1)
     p_seen = p_set_right([p_cls[c] for c in items], [v for c, v in p_cls.items() if c not in items], min_f1)
-    if not shown:
+    evented = {e.class_name for e in shown}
+    news = [c for c in items if c not in evented]
+    if not shown and not news:
         why = "no change event stored in that time" if not events else \
             f"{len(events)} change event(s) stored, none a difference from then"
         return Decision([Option(label="set:", text="nothing changed", prob=p, count=0, evidence=ev)],
                         f"{why}; {len(unseen)} class(es) there unseen for a while", ev), p_seen
     latest = {e.class_name: e for e in shown}          # one line per class: its latest event
     parts = [f"the {e.class_name} {e.kind} ({fmt_time(e.stamp_ns)})" for e in latest.values()]
+    parts += [f"the {c} is there now, not where it was then (seen just now)" for c in news]
     return Decision([Option(label="set:" + ",".join(sorted(items)), text="; ".join(parts), prob=p,
-                            items=items, count=len(shown), time_ns=shown[-1].stamp_ns, evidence=ev)],
+                            items=items, count=len(shown) + len(news),
+                            time_ns=shown[-1].stamp_ns if shown else ctx.now_ns, evidence=ev)],
                     f"{len(shown)} change event(s) stored that differ from then", ev), p_seen
 
 
