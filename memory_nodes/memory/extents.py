@@ -10,8 +10,10 @@ through its spot. Pure helpers over records.Track (identity.py, absences.py and 
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
+import operator
 from typing import List, Optional
 
 import numpy as np
@@ -69,31 +71,76 @@ def grow_extent(tr: Track, b0: np.ndarray, b1: np.ndarray, trim_frac: float) -> 
         box = b0.tolist() + b1.tolist()              # Python floats already
     else:
         box = [float(x) for x in b0.tolist()] + [float(x) for x in b1.tolist()]
+    rows = tr.ext_samples
+    cols = _sorted_cols(tr)          # before the sample changes
     tr.ext_offered += 1
-    if len(tr.ext_samples) < EXT_SAMPLES:
-        tr.ext_samples.append(box)
+    old: Optional[List[float]] = None
+    if len(rows) < EXT_SAMPLES:
+        rows.append(box)
     else:
         j = ((tr.ext_offered * 2654435761) & 0xFFFFFFFF) % tr.ext_offered   # a deterministic "draw"
         if j >= EXT_SAMPLES:
             return                     # the sample, and so the extent, stays as it is
-        tr.ext_samples[j] = box
+        old = rows[j]
+        rows[j] = box
+    if cols is not None and _plain_row(box) and (old is None or _plain_row(old)):
+        # the sorted columns, one value out and one in: the lists set_extent would sort
+        new_cols = []
+        for k in range(6):
+            c = cols[k][:]
+            if old is not None:
+                c.remove(old[k])
+            bisect.insort(c, box[k])
+            new_cols.append(c)
+        _extent_from_sorted(tr, trim_frac, new_cols, len(rows))
+        tr.__dict__["_ext_cols"] = (rows, list(rows), new_cols)
+        return
     set_extent(tr, trim_frac)
 
 
-def set_extent(tr: Track, trim_frac: float) -> None:
-    """Each face of the extent: the ``trim_frac`` quantile of the sample's boxes (linear interpolation)."""
+_PLAIN_ABS = 1e300          # values this small add up (32 of them, in any order) to a finite sum
+
+
+def _plain_row(r: List[float]) -> bool:
+    """A finite, non-zero, moderate 6-value box: its place in a sorted column is unambiguous (no NaN, no
+    0.0 beside -0.0, which compare equal but print differently) and no sum of a sample's column overflows."""
+    return len(r) == 6 and all(v != 0.0 and -_PLAIN_ABS <= v <= _PLAIN_ABS for v in r)
+
+
+def _sorted_cols(tr: Track) -> Optional[List[List[float]]]:
+    """The sample's six columns, each sorted, as set_extent last sorted them, while the sample is the same
+    rows (the same list holding the same row objects: rows are replaced, never changed in place); None if
+    not known (then set_extent sorts)."""
+    c = tr.__dict__.get("_ext_cols")
     rows = tr.ext_samples
+    if c is None or c[0] is not rows or len(c[1]) != len(rows) or not all(map(operator.is_, c[1], rows)):
+        return None
+    return c[2]
+
+
+def _extent_from_sorted(tr: Track, trim_frac: float, srt: List[List[float]], n: int) -> None:
+    """set_extent's faces from the sample's sorted columns (n rows)."""
+    q = trim_frac * (n - 1)
+    i, f = int(q), q - int(q)
+    j = min(i + 1, n - 1)
+    lo = [s[i] + f * (s[j] - s[i]) for s in srt[:3]]
+    hi = [s[n - 1 - i] - f * (s[n - 1 - i] - s[n - 1 - j]) for s in srt[3:]]
+    tr.ext_min, tr.ext_max = np.array(lo, float), np.array(hi, float)
+
+
+def set_extent(tr: Track, trim_frac: float) -> None:
+    """Each face of the extent: the ``trim_frac`` quantile of the sample's boxes (linear interpolation).
+    The sorted columns are kept on the track (``_sorted_cols``) so that grow_extent changes them by one
+    value instead of sorting again."""
+    rows = tr.ext_samples
+    tr.__dict__.pop("_ext_cols", None)
     cols = list(zip(*rows)) if rows and all(len(r) == 6 for r in rows) else []
     if len(cols) == 6 and all(math.isfinite(sum(c)) for c in cols):
         # the same order statistics and the same float operations as the array version below
-        n = len(rows)
-        q = trim_frac * (n - 1)
-        i, f = int(q), q - int(q)
-        j = min(i + 1, n - 1)
         srt = [sorted(c) for c in cols]
-        lo = [s[i] + f * (s[j] - s[i]) for s in srt[:3]]
-        hi = [s[n - 1 - i] - f * (s[n - 1 - i] - s[n - 1 - j]) for s in srt[3:]]
-        tr.ext_min, tr.ext_max = np.array(lo, float), np.array(hi, float)
+        _extent_from_sorted(tr, trim_frac, srt, len(rows))
+        if all(-_PLAIN_ABS <= s[0] and s[-1] <= _PLAIN_ABS for s in srt):
+            tr.__dict__["_ext_cols"] = (rows, list(rows), srt)
         return
     a = np.sort(np.asarray(tr.ext_samples, float).reshape(-1, 6), axis=0)
     n = a.shape[0]
@@ -105,6 +152,7 @@ def set_extent(tr: Track, trim_frac: float) -> None:
     lo = a[i, :3] + f * (a[j, :3] - a[i, :3])
     hi = a[n - 1 - i, 3:] - f * (a[n - 1 - i, 3:] - a[n - 1 - j, 3:])
     tr.ext_min, tr.ext_max = lo, hi
+
 
 def pool_extent(host: Track, other: Track, trim_frac: float) -> None:
     """host's extent covers other's too (one object): the samples pooled, in proportion."""
