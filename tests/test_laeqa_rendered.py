@@ -41,7 +41,11 @@ def test_outputs_are_the_pipelines_and_the_truth_lines_up(rendered):
     # a true observation of a small object lies near its true position (the scorer table is the oracle's)
     log = sim.ground_truth(1)
     objects = {o.object_id for o in sim.world.objects}
-    errs = [float(np.linalg.norm(np.asarray(obs.centroid_m)[:2] - np.asarray(log.object_state(eid, out.stamp_ns).position_m)[:2]))
+
+    def err(obs, eid, t):
+        true_xy = np.asarray(log.object_state(eid, t).position_m)[:2]
+        return float(np.linalg.norm(np.asarray(obs.centroid_m)[:2] - true_xy))
+    errs = [err(obs, eid, out.stamp_ns)
             for out, truth in zip(run.outputs, run.detection_truth)
             for obs, eid in zip(out.observations, truth) if eid in objects]
     assert len(errs) >= 5 and float(np.median(errs)) < 0.3, errs

@@ -68,9 +68,10 @@ def _ctx(planner: Planner, mem: FakeMemory):
 def test_a_look_lists_what_it_saw_where_memory_held_nothing_and_had_looked(vocab):
     """After a sweep, a thing seen in Y where memory held none of its class is a change only where the robot's
     pose trail faced that spot in the window: elsewhere memory simply never saw it (not new)."""
+    import numpy as np
+
     from memory_nodes.common.types import ObjectObservation
     from memory_nodes.planner.recall import changes_seen_now
-    import numpy as np
     mem = office_memory(NOW - 20 * H)                                   # book and lamp, seen this morning
     mem.add_pose(NOW - 20 * H, (22.5, 0.0), 6, yaw_rad=0.0, room_id=3)   # faced east over the office's west half
     planner = Planner(None, mem, nav(), vocab)

@@ -26,7 +26,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..common.errors import MemoryStackError
-from ..common.protocols import Evidence, LookResult, MemoryView, Navigator, stack_evidence
+from ..common.protocols import Evidence, LookResult, MemoryView, Navigator, PlaceInfo, stack_evidence
 from ..common.visibility import NO_DEPTH, VISIBLE, camera_depth_m, visibility
 from . import query as Q
 from . import recall, robot
@@ -222,7 +222,7 @@ class _Run:
             return decision, STOP_NO_VALUE
         remaining = self.budget_m / (1.0 + self.cfg.explore.path_margin)
         cur = _as_pose(self.navigator.current_pose())
-        tour: List[Tuple[object, Pose]] = []
+        tour: List[Tuple[PlaceInfo, Pose]] = []
         path = 0.0
         todo = list(places)
         while todo and len(tour) < self.cfg.explore.max_looks:
