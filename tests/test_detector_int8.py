@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import require_default_model, tiny_onnx_detector
+from helpers.scripts import load_script
 
 from memory_nodes.common.errors import ConfigError
 from memory_nodes.common.types import Detection2D
@@ -92,20 +93,6 @@ def _require_models():
     return f, q
 
 
-def _quantize_module():
-    """scripts/quantize_detector.py as a module (a script, not a package module), loaded once."""
-    import importlib.util
-    import sys
-    if "quantize_detector" in sys.modules:
-        return sys.modules["quantize_detector"]
-    spec = importlib.util.spec_from_file_location("quantize_detector", REPO / "scripts" / "quantize_detector.py")
-    assert spec is not None and spec.loader is not None
-    qd = importlib.util.module_from_spec(spec)
-    sys.modules["quantize_detector"] = qd
-    spec.loader.exec_module(qd)
-    return qd
-
-
 def _agreement(frames):
     from bench.realdata import int8_agreement
     from memory_nodes.common.config import load_node_params
@@ -120,7 +107,7 @@ def _agreement(frames):
 
 def test_int8_agrees_with_float_on_rendered_frames():
     _require_models()
-    qd = _quantize_module()
+    qd = load_script("quantize_detector")
     # held-out homes (not the calibration ones or the setup's check homes): few of a rendered frame's
     # objects reach the COCO detector's threshold, so enough frames to hold ~40 float detections (24 frames
     # of two homes held 9, where one extra int8 detection moves precision by 0.05)
@@ -148,7 +135,7 @@ def test_int8_model_keeps_the_stem_float():
     and weights not dequantized from int8) and the rest of the network's Convs are quantized."""
     _, q = _require_models()
     onnx = pytest.importorskip("onnx")
-    qd = _quantize_module()
+    qd = load_script("quantize_detector")
     m = onnx.load(str(q))
     producer = {o: n for n in m.graph.node for o in n.output}
     convs = [n for n in m.graph.node if n.op_type == "Conv"]

@@ -3,31 +3,17 @@ tiny graphs built here against torch / numpy computed by hand (no download, no i
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.scripts import load_script
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 torch = pytest.importorskip("torch")
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _load_fetch():
-    spec = importlib.util.spec_from_file_location("fetch_detector", REPO / "scripts" / "fetch_detector.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["fetch_detector"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-fd = _load_fetch()
+fd = load_script("fetch_detector")
 F = torch.nn.functional
 
 
