@@ -265,10 +265,7 @@ class _Run:
             self.visited.append(pl.place_id)
             pose = self.navigator.current_pose()
             self.visited_xy.append((float(pose[0]), float(pose[1])))
-            evs = [Evidence(stamps_ns=[o.stamp_ns], keyframe_refs=[f"view:{o.view_id}"] if o.view_id else [])
-                   for o in look.observations]
-            evs += [Evidence(stamps_ns=[v.stamp_ns], keyframe_refs=[f"view:{v.view_id}"]) for v in look.views[:1]]
-            self.look_evidence = self.look_evidence.merged(stack_evidence(evs))
+            self.look_evidence = self.look_evidence.merged(look_evidence(look.observations, look.views))
         return answer(), STOP_NO_VALUE
 
     def now_settles(self) -> bool:
@@ -562,10 +559,7 @@ class _Run:
             vis[i] = max(vis[i], det.visibility_max)
         self.verify_stays(hyps, vis_before, detected)
         belief.update(vis, detected, det.miss_rate, det.false_positive_rate)
-        evs = [Evidence(stamps_ns=[o.stamp_ns], keyframe_refs=[f"view:{o.view_id}"] if o.view_id else [])
-               for o in relevant]
-        evs += [Evidence(stamps_ns=[v.stamp_ns], keyframe_refs=[f"view:{v.view_id}"]) for v in look.views[:1]]
-        self.look_evidence = self.look_evidence.merged(stack_evidence(evs))
+        self.look_evidence = self.look_evidence.merged(look_evidence(relevant, look.views))
 
     def verify_answer(self, before: List[Option], after: List[Option], settled: float = 0.9) -> None:
         """The answer memory alone gave (before looking) is a prediction the looks tested: when they settled
@@ -717,6 +711,14 @@ class _Run:
                          for i, o in enumerate(decision.options[:5])],
             evidence=ev, path_m=self.path_m, looks=self.looks, memory_reads=mem_reads, stop_reason=stop,
             visited_place_ids=list(self.visited), query=q, error=self.error)
+
+
+def look_evidence(observations: Sequence, views: Sequence) -> Evidence:
+    """What a look adds to an answer's evidence: each observation's stamp and view, and the look's first view."""
+    evs = [Evidence(stamps_ns=[o.stamp_ns], keyframe_refs=[f"view:{o.view_id}"] if o.view_id else [])
+           for o in observations]
+    evs += [Evidence(stamps_ns=[v.stamp_ns], keyframe_refs=[f"view:{v.view_id}"]) for v in views[:1]]
+    return stack_evidence(evs)
 
 
 def best_eu_of(belief: LocationBelief, p: np.ndarray, c_wrong: float) -> float:

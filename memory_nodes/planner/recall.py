@@ -555,6 +555,7 @@ def changes_seen_now(ctx: Ctx, observations: Sequence, rooms: Sequence[int], sin
             for s in ctx.memory.objects_in(room_id=room, t_ns=t):
                 then[ctx.canonical(s.class_name)].append(np.asarray(s.position_m, float))
     out: Dict[str, float] = {}
+    poses: Optional[list] = None                   # the window's pose trail, read once when first needed
     for o in observations:
         pos = np.asarray(o.centroid_m, float)
         c = ctx.canonical(o.class_name)
@@ -564,7 +565,9 @@ def changes_seen_now(ctx: Ctx, observations: Sequence, rooms: Sequence[int], sin
         if any(float(np.linalg.norm(pos[:2] - x[:2])) <= r for x in then.get(c, [])):
             continue
         # not held there: new only if the robot looked at that spot in the window (else memory never saw it)
-        if _robot_faced(ctx, [pos], since_ns, ctx.now_ns - 1):
+        if poses is None:
+            poses = list(ctx.memory.robot_poses(since_ns, ctx.now_ns - 1))
+        if _faced_by(ctx, poses, [pos]):
             out[c] = p_real
     return out
 
@@ -727,9 +730,14 @@ def _robot_faced(ctx: Ctx, positions: List[np.ndarray], lo_ns: int, hi_ns: int) 
     """Whether a pose of the robot's trail within [lo_ns, hi_ns] had one of ``positions`` in front of the
     camera (within ``detector.max_range_m`` and ``belief.days_seen_view_half_angle_rad`` of the optical
     axis): it looked at the spot that day."""
+    return _faced_by(ctx, ctx.memory.robot_poses(lo_ns, hi_ns), positions)
+
+
+def _faced_by(ctx: Ctx, poses: Sequence, positions: List[np.ndarray]) -> bool:
+    """Whether one of ``poses`` had one of ``positions`` in front of the camera (``_robot_faced``)."""
     rng = ctx.cfg.detector.max_range_m
     half = ctx.cfg.belief.days_seen_view_half_angle_rad
-    for pose in ctx.memory.robot_poses(lo_ns, hi_ns):
+    for pose in poses:
         c = np.asarray(pose.position_m, float)
         for x in positions:
             dx, dy = float(x[0] - c[0]), float(x[1] - c[1])
