@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .geometry import invert_T
+from .geometry import invert_T, row_norms3
 from .types import View
 
 NOT_VISIBLE = 0
@@ -43,7 +43,7 @@ def visibility(limits: VisibilityLimits, view: View, points_m: np.ndarray,
     finite = np.all(np.isfinite(pts), axis=1)
     pc = np.where(finite[:, None], pts, 0.0) @ cam_T_map[:3, :3].T + cam_T_map[:3, 3]
     z = pc[:, 2]
-    dist = np.linalg.norm(pc, axis=1)
+    dist = row_norms3(pc)
     intr = view.intrinsics
     depth = np.asarray(view.depth_m, np.float32)
     h, w = depth.shape

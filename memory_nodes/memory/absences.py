@@ -25,6 +25,7 @@ from typing import Set
 
 import numpy as np
 
+from ..common.geometry import row_norms3
 from ..common.protocols import Evidence
 from ..common.types import View
 from ..common.visibility import NOT_VISIBLE, VISIBLE, visibility
@@ -56,7 +57,7 @@ class Absences:
             ms.rebuild_active()
         cam = np.asarray(v.map_T_camera, float)[:3, 3]
         ab = self.config.absence
-        d = np.linalg.norm(ms.act_pos - cam[None, :], axis=1)
+        d = row_norms3(ms.act_pos - cam[None, :])
         near = np.flatnonzero(d <= ab.max_range_m + 0.5)
         cand = [ms.act_ids[i] for i in near
                 if ms.act_ids[i] not in matched and ms.tracks[ms.act_ids[i]].status in (PRESENT, TENTATIVE)]

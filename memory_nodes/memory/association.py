@@ -22,6 +22,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..common.geometry import pair_distances3
 from .class_pairs import ClassPairs
 from .config import AssociationConfig
 
@@ -43,10 +44,14 @@ def inside_fraction(a_min: np.ndarray, a_max: np.ndarray, b_min: np.ndarray, b_m
     """Share of each box a's volume inside box b; a (n, 3), b (m, 3) -> (n, m) in [0, 1]."""
     a_lo, a_hi = _padded(np.asarray(a_min, float).reshape(-1, 3), np.asarray(a_max, float).reshape(-1, 3))
     b_lo, b_hi = _padded(np.asarray(b_min, float).reshape(-1, 3), np.asarray(b_max, float).reshape(-1, 3))
-    lo = np.maximum(a_lo[:, None, :], b_lo[None, :, :])
-    hi = np.minimum(a_hi[:, None, :], b_hi[None, :, :])
-    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=2)
-    return inter / np.prod(a_hi - a_lo, axis=1)[:, None]
+    # per axis (no (n, m, 3) temporaries), the products in np.prod's order: the same values, bit for bit
+    inter = None
+    for k in range(3):
+        side = np.minimum(a_hi[:, None, k], b_hi[None, :, k]) - np.maximum(a_lo[:, None, k], b_lo[None, :, k])
+        side = np.maximum(side, 0.0)
+        inter = side if inter is None else inter * side
+    a_side = a_hi - a_lo
+    return inter / (a_side[:, 0] * a_side[:, 1] * a_side[:, 2])[:, None]
 
 
 def box_volume(lo: np.ndarray, hi: np.ndarray) -> float:
@@ -90,7 +95,7 @@ def associate(cfg: AssociationConfig,
     n, m = len(obs_pos), len(trk_pos)
     if n == 0 or m == 0:
         return []
-    d = np.linalg.norm(obs_pos[:, None, :] - trk_pos[None, :, :], axis=2)        # (n, m)
+    d = pair_distances3(np.asarray(trk_pos, float), np.asarray(obs_pos, float))        # (n, m)
     in_gate = d <= trk_gate[None, :]
     if inside is not None:
         in_gate |= inside >= cfg.extent_gate_overlap

@@ -25,10 +25,11 @@ Boxes are map-frame axis-aligned (m). Works on a MemoryState through the Tracker
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Protocol, Sequence, Set
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Set, Tuple
 
 import numpy as np
 
+from ..common.geometry import pair_distances3, row_norms3
 from .association import box_volume, color_distance, inside_fraction, padded_boxes
 from .class_pairs import ClassPairs
 from .config import NS_PER_S, MemoryConfig
@@ -85,6 +86,7 @@ class Consolidator:
         self.config = config
         self.s = state
         self.tracker = tracker
+        self._act_arr: Optional[Tuple[List[int], np.ndarray]] = None
 
     # ------------------------------------------------------------------------------ within one frame
     def frame_duplicates(self, idx: Sequence[int], classes: Sequence[str], scores: Sequence[float],
@@ -98,7 +100,7 @@ class Consolidator:
         frac = inside_fraction(bmin[el], bmax[el], bmin[el], bmax[el]).tolist()   # share of a inside b
         lo, hi = padded_boxes(bmin[el], bmax[el])
         vol = np.prod(hi - lo, axis=1).tolist()                              # box_volume of each
-        diag = np.linalg.norm(bmax[el] - bmin[el], axis=1).tolist()
+        diag = row_norms3(bmax[el] - bmin[el]).tolist()
         codes = self.tracker.pairs.codes([classes[i] for i in idx])
         alike = self.tracker.pairs.near(codes, codes).tolist()               # same or near classes
         order = sorted(range(len(el)), key=lambda k: -float(scores[int(el[k])]))   # strongest first
@@ -169,7 +171,7 @@ class Consolidator:
         live = [ms.tracks[i] for i in touched if i in ms.tracks and ms.tracks[i].confirmed]
         if not live:
             return
-        boxes: Dict[bool, tuple] = {}
+        boxes: Dict[Any, Any] = {}
         near_sets: Optional[List[Set[int]]] = None     # for live[base:], until a fusion changes the state
         base = 0
         for n_i, tr in enumerate(live):
@@ -179,7 +181,13 @@ class Consolidator:
                 near_sets, base = self._neighbour_sets(live[n_i:], boxes), n_i
             near_ids = near_sets[n_i - base]
             tr_large = tk.large(tr)
+            # confirmed large tracks, from the table _neighbour_sets just refreshed (nothing changes until a
+            # fusion, which asks again): tk.large(other) of a confirmed other, without a call per pair
+            large_ids = self._large_ids(boxes)
+            co, merged = tr.cooccur, ms.merged
             for oid in sorted(near_ids):
+                if not tr_large and oid in co and oid not in merged and oid not in large_ids:
+                    continue          # detected with it in one frame, neither large: the seen_apart skip below
                 other = ms.tracks.get(oid)
                 if other is None or other.id == tr.id or not other.confirmed or tr.id not in ms.tracks:
                     continue
@@ -217,7 +225,7 @@ class Consolidator:
                 near_sets = None
                 break
 
-    def _neighbour_sets(self, tracks: List[Track], boxes: Dict[bool, tuple]) -> List[Set[int]]:
+    def _neighbour_sets(self, tracks: List[Track], boxes: Dict[Any, Any]) -> List[Set[int]]:
         """Per track: the live tracks within absorb_radius_m of it (itself included) and those whose merged
         extent overlaps its own (``_extent_neighbours``), for all of them at once (one array operation,
         not one per track: nothing changes between them until a fusion, after which the caller asks
@@ -226,10 +234,11 @@ class Consolidator:
         if ms.active_dirty:
             ms.rebuild_active()
         pos = np.array([tr.pos for tr in tracks], float).reshape(-1, 3)
-        d = np.linalg.norm(ms.act_pos[None, :, :] - pos[:, None, :], axis=2)
-        ids = ms.act_ids
-        out = [{ids[k] for k in row} for row in _rows_true(d <= self.config.association.absorb_radius_m)]
+        d = pair_distances3(ms.act_pos, pos)
+        ids = self._act_ids_array()
+        out = [set(ids[row].tolist()) for row in d <= self.config.association.absorb_radius_m]
         large = [self.tracker.large(tr) for tr in tracks]
+        live = ms.tracks.keys()
         for only_large in (True, False):
             sel = [k for k, lg in enumerate(large) if lg != only_large]
             if not sel:
@@ -237,16 +246,34 @@ class Consolidator:
             b_ids, lo, hi = self._extent_boxes(only_large, boxes)
             if not b_ids:
                 continue
+            b_arr = boxes[("arr", only_large)]
             emin = np.array([tracks[k].extent_min for k in sel], float).reshape(-1, 3)
             emax = np.array([tracks[k].extent_max for k in sel], float).reshape(-1, 3)
             hit = (np.all(lo[None, :, :] <= emax[:, None, :], axis=2)
                    & np.all(emin[:, None, :] <= hi[None, :, :], axis=2))
-            for k, row in zip(sel, _rows_true(hit)):
-                tid = tracks[k].id
-                out[k] |= {b_ids[j] for j in row if b_ids[j] != tid and b_ids[j] in ms.tracks}
+            for k, row in zip(sel, hit):
+                if row.any():
+                    got = set(b_arr[row].tolist())
+                    got.discard(tracks[k].id)
+                    out[k] |= got & live
         return out
 
-    def _extent_boxes(self, only_large: bool, boxes: Dict[bool, tuple]) -> tuple:
+    def _act_ids_array(self) -> np.ndarray:
+        """``MemoryState.act_ids`` as an array (made again when the list is replaced: rebuild_active)."""
+        ms = self.s
+        c = self._act_arr
+        if c is None or c[0] is not ms.act_ids:
+            c = self._act_arr = (ms.act_ids, np.array(ms.act_ids, np.int64))
+        return c[1]
+
+    def _large_ids(self, boxes: Dict[Any, Any]) -> Set[int]:
+        """Ids of the confirmed large live tracks (``_extent_boxes(True)``), as a set, cached in ``boxes``."""
+        s = boxes.get("large_ids")
+        if s is None:
+            s = boxes["large_ids"] = set(self._extent_boxes(True, boxes)[0])
+        return s
+
+    def _extent_boxes(self, only_large: bool, boxes: Dict[Any, Any]) -> tuple:
         """(ids, lo, hi) of the confirmed live tracks' merged extents (only the large ones if
         ``only_large``), from the Tracker's TrackTable, cached in ``boxes`` for this consolidation pass."""
         if only_large not in boxes:
@@ -257,6 +284,7 @@ class Consolidator:
             for lg in (True, False):         # both from one refresh (nothing changes in between)
                 idx = np.flatnonzero(tab.confirmed & tab.large if lg else tab.confirmed)
                 boxes[lg] = ([ids[k] for k in idx.tolist()], tab.lo[idx], tab.hi[idx])
+                boxes[("arr", lg)] = np.array(boxes[lg][0], np.int64)
         return boxes[only_large]
 
     def seen_apart(self, a: Track, b: Track) -> bool:

@@ -182,12 +182,19 @@ class Tracker:
         if len(primary) > 1:
             pp = pos[primary]
             dd = pp[:, None, :] - pp[None, :, :]
-            close = np.sqrt(np.einsum("ijk,ijk->ij", dd, dd)) <= cfg.cooccur_radius_m
+            close = np.einsum("ijk,ijk->ij", dd, dd) <= cfg.cooccur_radius_m ** 2
+            np.fill_diagonal(close, False)
             cooc = ms.frame_cooc
-            for a_i, b_i in np.argwhere(np.triu(close, 1)).tolist():
-                ti, tj = obs_track[primary[a_i]], obs_track[primary[b_i]]
-                cooc.setdefault(ti, set()).add(tj)
-                cooc.setdefault(tj, set()).add(ti)
+            tids = [obs_track[i] for i in primary]
+            # per detection, the tracks of the others within the radius (a pair counts both ways)
+            for a_i, row in enumerate(close.tolist()):
+                if any(row):
+                    got = {tj for tj, c in zip(tids, row) if c}
+                    have = cooc.get(tids[a_i])
+                    if have is None:
+                        cooc[tids[a_i]] = got
+                    else:
+                        have |= got
         # rows first (ids are fixed), then track updates
         place_default = out.place_id
         rows = []
