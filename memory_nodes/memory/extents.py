@@ -67,20 +67,23 @@ def spot_seen_through(limits: AbsenceConfig, view: View, pos: np.ndarray, extent
 
 def grow_extent(tr: Track, b0: np.ndarray, b1: np.ndarray, trim_frac: float) -> None:
     """Offer a sighting's box to the stay's uniform sample (reservoir) and recompute the extent."""
+    rows = tr.ext_samples
+    offered = tr.ext_offered + 1
+    tr.ext_offered = offered
+    old: Optional[List[float]] = None
+    j = -1
+    if len(rows) >= EXT_SAMPLES:
+        j = ((offered * 2654435761) & 0xFFFFFFFF) % offered   # a deterministic "draw"
+        if j >= EXT_SAMPLES:
+            return                     # the sample, and so the extent, stays as it is
     if b0.dtype == np.float64 and b1.dtype == np.float64:
         box = b0.tolist() + b1.tolist()              # Python floats already
     else:
         box = [float(x) for x in b0.tolist()] + [float(x) for x in b1.tolist()]
-    rows = tr.ext_samples
     cols = _sorted_cols(tr)          # before the sample changes
-    tr.ext_offered += 1
-    old: Optional[List[float]] = None
-    if len(rows) < EXT_SAMPLES:
+    if j < 0:
         rows.append(box)
     else:
-        j = ((tr.ext_offered * 2654435761) & 0xFFFFFFFF) % tr.ext_offered   # a deterministic "draw"
-        if j >= EXT_SAMPLES:
-            return                     # the sample, and so the extent, stays as it is
         old = rows[j]
         rows[j] = box
     if cols is not None and _plain_row(box) and (old is None or _plain_row(old)):

@@ -66,6 +66,19 @@ class TrackTable:
         """New row order (tracks came or went): rows of tracks already here move along (``refresh``
         then checks them as any other)."""
         m = len(tracks)
+        n_old = len(self._row_ids)
+        if n_old <= m and len(self._src) == n_old and act_ids[:n_old] == self._row_ids:
+            # only tracks added at the end (a new track; the usual case): the rows stay, new ones are appended
+            extra = m - n_old
+            self._ids_src, self._row_ids = act_ids, self._row_ids + [tr.id for tr in tracks[n_old:]]
+            self._src = np.concatenate([self._src, np.full(extra, -1, np.int64)])
+            self.gate = np.concatenate([self.gate, np.zeros(extra)])
+            self.lo = np.concatenate([self.lo, np.zeros((extra, 3))])
+            self.hi = np.concatenate([self.hi, np.zeros((extra, 3))])
+            self.color = np.concatenate([self.color, np.zeros((extra, 3))])
+            self.large = np.concatenate([self.large, np.zeros(extra, bool)])
+            self.confirmed = np.concatenate([self.confirmed, np.zeros(extra, bool)])
+            return
         old = self._src.tolist()
         was = {tid: j for j, tid in enumerate(self._row_ids) if old[j] >= 0}
         take = np.array([was.get(tr.id, -1) for tr in tracks], int)
