@@ -37,6 +37,7 @@ from .lifting_ops import (  # noqa: F401 - re-exported: the shared pieces keep t
     foreground_bin_size,
     foreground_bins,
     make_observation,
+    median,
     percentiles,
     view_direction,
     voxel_downsample,
@@ -126,37 +127,78 @@ class Lifter:
         ys, xs = np.nonzero(det.mask[r0:r1:s, c0:c1:s])
         return ys * s + r0, xs * s + c0
 
+    def _box_grid(self, det: Detection2D, shape: Tuple[int, int]) -> Optional[Tuple[int, int, int, int, int]]:
+        """``_pixels``' sampling grid of a box-only detection as (r0, r1, c0, c1, stride): the pixels are
+        ``[r0:r1:stride, c0:c1:stride]`` in row-major order (``_pixels`` gives the same ones, in the same
+        order, as index arrays). None for a detection with a mask or without a box."""
+        if det.mask is not None or det.box_xyxy is None:
+            return None
+        cfg = self.config
+        h, w = shape
+        x0, y0, x1, y1 = det.box_xyxy
+        f = cfg.foreground_box_fraction if cfg.box_foreground == "depth_mode" else cfg.box_center_fraction
+        cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * f / 2, (y1 - y0) * f / 2
+        x0, x1, y0, y1 = cx - hw, cx + hw, cy - hh, cy + hh
+        s = cfg.pixel_stride
+        box_px = max(x1 - x0, 0) * max(y1 - y0, 0)
+        if box_px > cfg.max_points_per_detection * s * s:
+            s = int(np.ceil(np.sqrt(box_px / cfg.max_points_per_detection)))
+        c0 = int(np.ceil(max(x0, 0) / s) * s)
+        r0 = int(np.ceil(max(y0, 0) / s) * s)
+        c1, r1 = int(min(np.ceil(x1), w)), int(min(np.ceil(y1), h))
+        return r0, max(r1, r0), c0, max(c1, c0), s
+
     def _lift_one(self, frame: RGBDFrame, det: Detection2D, map_T_camera: np.ndarray,
                   xr: np.ndarray, yr: np.ndarray) -> Optional[ObjectObservation]:
         cfg = self.config
-        rows, cols = self._pixels(det, frame.depth_m.shape)
-        if rows.size < cfg.min_points:
-            return None
-        z = frame.depth_m[rows, cols].astype(np.float64)
+        # the sampled pixels' depths, and ``k``: each kept pixel's index into the sampled ones. A box-only
+        # detection samples a strided window of the depth image: sliced, not gathered by index arrays (the
+        # same pixels in the same order as ``_pixels``), with rows/columns made only for the pixels kept
+        grid = self._box_grid(det, frame.depth_m.shape)
+        if grid is not None:
+            r0, r1, c0, c1, s = grid
+            window = frame.depth_m[r0:r1:s, c0:c1:s]
+            if window.size < cfg.min_points:
+                return None
+            n_cols = window.shape[1]
+            z = window.astype(np.float64).ravel()
+        else:
+            rows, cols = self._pixels(det, frame.depth_m.shape)
+            if rows.size < cfg.min_points:
+                return None
+            z = frame.depth_m[rows, cols].astype(np.float64)
         ok = (z > cfg.min_depth_m) & (z < cfg.max_depth_m)        # NaN/inf/0 fail here
-        if np.count_nonzero(ok) < cfg.min_points:
+        k = np.flatnonzero(ok)
+        if k.size < cfg.min_points:
             return None
-        rows, cols, z = rows[ok], cols[ok], z[ok]
+        z = z[k]
         if self.uses_depth_mode(det):
             assert det.box_xyxy is not None
             width_m_per_z = (det.box_xyxy[2] - det.box_xyxy[0]) / frame.intrinsics.fx
             fg = depth_foreground(z, width_m_per_z, cfg)
             if np.count_nonzero(fg) < cfg.min_points:
                 return None
-            rows, cols, z = rows[fg], cols[fg], z[fg]
+            k, z = k[fg], z[fg]
+        if grid is not None:
+            rows = (k // n_cols) * s + r0
+            cols = (k % n_cols) * s + c0
+        else:
+            rows, cols = rows[k], cols[k]
         pc = np.empty((z.size, 3))
         pc[:, 0] = xr[cols] * z
         pc[:, 1] = yr[rows] * z
         pc[:, 2] = z
         # outliers along the ray (background through a mask edge, a stray return): farther from the
         # median depth than k * MAD, and than the object's own visible width (it may be that deep)
-        med = float(np.median(z))
-        mad = float(np.median(np.abs(z - med))) * 1.4826
+        med = median(z)
+        dev = np.abs(z - med)
+        mad = median(dev) * 1.4826
         lo_x, hi_x = percentiles(pc[:, 0], (5.0, 95.0)).tolist()
-        keep = np.abs(z - med) <= max(cfg.outlier_mad_k * mad, hi_x - lo_x, 0.03)
-        if np.count_nonzero(keep) < cfg.min_points:
+        keep = dev <= max(cfg.outlier_mad_k * mad, hi_x - lo_x, 0.03)
+        n_keep = int(np.count_nonzero(keep))
+        if n_keep < cfg.min_points:
             return None
-        if not np.all(keep):
+        if n_keep < z.size:
             rows, cols, z, pc = rows[keep], cols[keep], z[keep], pc[keep]
         R, t = map_T_camera[:3, :3], map_T_camera[:3, 3]
         pm = pc @ R.T + t

@@ -60,10 +60,12 @@ class OccupancyGrid:
 
     def integrate(self, depth_m: np.ndarray, K: CameraIntrinsics, map_T_camera: np.ndarray) -> None:
         cfg = self.config
-        rr, cc, rays = self._ray_table(K, cfg.pixel_stride)
-        z = depth_m[rr, cc].ravel().astype(np.float64)
-        ok = (z > 0.05) & (z < cfg.max_range_m)
-        if not np.any(ok):
+        s = cfg.pixel_stride
+        _, _, rays = self._ray_table(K, s)
+        # the ray table's pixels (rows and columns from s // 2, every s-th), sliced in the same row-major order
+        z = depth_m[s // 2::s, s // 2::s].astype(np.float64).ravel()
+        ok = np.flatnonzero((z > 0.05) & (z < cfg.max_range_m))
+        if not ok.size:
             return
         pc = rays[ok] * z[ok, None]
         pm = pc @ map_T_camera[:3, :3].T + map_T_camera[:3, 3]
