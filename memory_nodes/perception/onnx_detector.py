@@ -210,6 +210,13 @@ def metadata_class_names(metadata: Dict[str, str]) -> List[str]:
 # ------------------------------------------------------------------------------------------ decoding
 
 
+def _f32_floor(x: float) -> np.float32:
+    """The largest float32 <= ``x``: scores (float32, float16 or float64) compared with it in float32 or
+    wider keep every score >= ``x`` (and a few just below it, which the exact comparison then drops)."""
+    f = np.float32(x)
+    return f if float(f) <= x else np.nextafter(f, np.float32(-np.inf))
+
+
 def iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """IoU of one xyxy box with (N, 4) xyxy boxes."""
     x1 = np.maximum(box[0], boxes[:, 0])
@@ -448,15 +455,26 @@ class Decoder:
         c = self.candidates(self.pick(outputs), (geo.input_w, geo.input_h))
         boxes = np.asarray(c.boxes, np.float64)
         if c.class_ids is None:
+            # candidates with any class score at or above a float32 bound just under the threshold (one
+            # float32 pass over all scores; a superset), then on those few the best score (the one at the
+            # argmax) against the threshold in float64, the class and the box checks
             scores = np.asarray(c.scores)
-            cls_idx = np.argmax(scores, axis=1) if scores.shape[0] else np.zeros(0, np.int64)
-            best = scores[np.arange(scores.shape[0]), cls_idx].astype(np.float64)
+            cand = np.flatnonzero((scores >= _f32_floor(cfg.score_threshold)).any(axis=1)) \
+                if scores.shape[0] else np.zeros(0, np.int64)
+            top = scores[cand].max(axis=1).astype(np.float64) if cand.size else np.zeros(0)
+            keep_s = top >= cfg.score_threshold
+            idx, top = cand[keep_s], top[keep_s]
         else:
-            cls_idx, best = c.class_ids, np.asarray(c.scores, np.float64)
-        ok = (best >= cfg.score_threshold) & np.all(np.isfinite(boxes), axis=1) \
-            & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        idx = np.flatnonzero(ok)
-        boxes, cls_idx, best = boxes[idx], cls_idx[idx], best[idx]
+            top = np.asarray(c.scores, np.float64)
+            idx = np.flatnonzero(top >= cfg.score_threshold)
+            top = top[idx]
+        b = boxes[idx]
+        good = np.all(np.isfinite(b), axis=1) & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+        idx, boxes, best = idx[good], b[good], top[good]
+        if c.class_ids is None:
+            cls_idx = np.argmax(scores[idx], axis=1) if idx.size else np.zeros(0, np.int64)
+        else:
+            cls_idx = c.class_ids[idx]
         if not best.size:
             return []
         if self.layout not in _NMS_LAYOUTS:
