@@ -72,14 +72,17 @@ class OccupancyGrid:
         col = np.floor((pm[:, 0] - self.origin_xy_m[0]) / self.resolution_m).astype(np.int64)
         row = np.floor((pm[:, 1] - self.origin_xy_m[1]) / self.resolution_m).astype(np.int64)
         inside = (col >= 0) & (col < self.cells) & (row >= 0) & (row < self.cells)
-        idx = row * self.cells + col
         h = pm[:, 2]
         floor = inside & (h < cfg.floor_max_z_m)
         obst = inside & (h >= cfg.obstacle_min_z_m) & (h <= cfg.obstacle_max_z_m)
         for sel, arr in ((floor, self.free_hits), (obst, self.occ_hits)):
             if np.any(sel):
-                u, n = np.unique(idx[sel], return_counts=True)
-                arr.ravel()[u] += n.astype(np.int32)
+                # hits counted on the window of the grid they fall in (bincount, no sort), added there
+                r, c = row[sel], col[sel]
+                r0, c0 = int(r.min()), int(c.min())
+                nr, nc = int(r.max()) - r0 + 1, int(c.max()) - c0 + 1
+                n = np.bincount((r - r0) * nc + (c - c0), minlength=nr * nc)
+                arr[r0:r0 + nr, c0:c0 + nc] += n.reshape(nr, nc).astype(np.int32)
 
     def cell_of(self, x_m: float, y_m: float) -> Tuple[int, int]:
         return (int(np.floor((y_m - self.origin_xy_m[1]) / self.resolution_m)),
