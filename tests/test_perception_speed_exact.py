@@ -122,3 +122,17 @@ def test_decode_threshold_edge(dtype):
     ref_scores = scores[keep_rows]
     want = dec.decode([boxes[keep_rows][None], ref_scores[None]], geo) if keep_rows.size else []
     assert [(d.class_name, d.score, d.box_xyxy) for d in got] == [(d.class_name, d.score, d.box_xyxy) for d in want]
+
+
+def test_mean_colour_is_numpys_mean():
+    from memory_nodes.perception.lifting import mean_colour
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    for n in (1, 12, 999, 3000, 20000):
+        rows, cols = rng.integers(0, 480, n), rng.integers(0, 640, n)
+        want = rgb[rows, cols].mean(axis=0)
+        assert np.array_equal(mean_colour(rgb, rows, cols), want)
+        assert np.array_equal(mean_colour(rgb[:, ::-1][:, ::-1], rows, cols), want)     # a non-contiguous view
+    full = np.full((480, 640, 3), 255, np.uint8)
+    rows, cols = np.repeat(np.arange(480), 640), np.tile(np.arange(640), 480)
+    assert np.array_equal(mean_colour(full, rows, cols), full[rows, cols].mean(axis=0))

@@ -203,7 +203,7 @@ class Lifter:
         R, t = map_T_camera[:3, :3], map_T_camera[:3, 3]
         pm = pc @ R.T + t
         centroid = self._robust_centre(pm, t)
-        colour = frame.rgb[rows, cols].mean(axis=0) * (1.0 / 255.0)
+        colour = mean_colour(frame.rgb, rows, cols) * (1.0 / 255.0)
         cloud = voxel_downsample(pm, cfg.voxel_size_m) if cfg.keep_points else None
         return make_observation(frame, det, centroid, pm.min(axis=0), pm.max(axis=0), int(z.size), colour, t,
                                 cloud)
@@ -219,3 +219,14 @@ class Lifter:
         (a_lo, a_hi), (c_lo, c_hi), (z_lo, z_hi) = percentiles(np.stack((along, across, pm[:, 2])),
                                                                (p, 100.0 - p)).tolist()
         return centre_from_extents(cam_m, d, (a_lo, a_hi), (c_lo, c_hi), (z_lo, z_hi), cfg)
+
+
+def mean_colour(rgb: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``rgb[rows, cols].mean(axis=0)`` (float64, 0-255), the same values: the channel sums of uint8 pixels
+    are integers, exact in float64 in any order, so one BLAS product with ones makes them (about 5x faster
+    than numpy's axis-0 mean of a (n, 3) uint8 array)."""
+    if rgb.flags.c_contiguous:
+        px = np.take(rgb.reshape(-1, 3), rows * rgb.shape[1] + cols, axis=0)
+    else:
+        px = rgb[rows, cols]
+    return (np.ones(px.shape[0]) @ px) / px.shape[0]
