@@ -182,7 +182,7 @@ class Tracker:
         if len(primary) > 1:
             pp = pos[primary]
             dd = pp[:, None, :] - pp[None, :, :]
-            close = np.einsum("ijk,ijk->ij", dd, dd) <= cfg.cooccur_radius_m ** 2
+            close = np.sqrt(np.einsum("ijk,ijk->ij", dd, dd)) <= cfg.cooccur_radius_m
             np.fill_diagonal(close, False)
             cooc = ms.frame_cooc
             tids = [obs_track[i] for i in primary]
@@ -587,3 +587,14 @@ class Tracker:
         for s in tr.stays:
             ms.dirty_stays.pop(s.id, None)
         self.repo.delete_stays_of(tr.id)
+        # a rejected id is never asked about again (ids are not reused; a rejection is no merge): the
+        # records detected with it forget it, or every false positive near an object stays in its
+        # co-occurrence set for good (a robot-year: thousands of ids per track, in RAM and in every row
+        # write). The set is replaced, not changed in place (its caches go by identity and size).
+        tid = tr.id
+        for c in tr.cooccur:
+            x = ms.tracks.get(c)
+            if x is not None and tid in x.cooccur:
+                x = ms.own_track(x)
+                x.cooccur = x.cooccur - {tid}
+                ms.mark(x)
