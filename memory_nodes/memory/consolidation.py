@@ -73,14 +73,6 @@ def box_iou(a_min: np.ndarray, a_max: np.ndarray, b_min: np.ndarray, b_max: np.n
     return inter / max(va + vb - inter, 1e-12)
 
 
-def _rows_true(mask: np.ndarray) -> List[List[int]]:
-    """Per row of a bool matrix, the columns that are True (in order)."""
-    rows: List[List[int]] = [[] for _ in range(mask.shape[0])]
-    for i, j in np.argwhere(mask).tolist():
-        rows[i].append(j)
-    return rows
-
-
 class Consolidator:
     def __init__(self, config: MemoryConfig, state: MemoryState, tracker: ConsolidationHost):
         self.config = config
@@ -243,10 +235,9 @@ class Consolidator:
             sel = [k for k, lg in enumerate(large) if lg != only_large]
             if not sel:
                 continue
-            b_ids, lo, hi = self._extent_boxes(only_large, boxes)
-            if not b_ids:
+            b_arr, lo, hi = self._extent_boxes(only_large, boxes)
+            if not len(b_arr):
                 continue
-            b_arr = boxes[("arr", only_large)]
             emin = np.array([tracks[k].extent_min for k in sel], float).reshape(-1, 3)
             emax = np.array([tracks[k].extent_max for k in sel], float).reshape(-1, 3)
             hit = (np.all(lo[None, :, :] <= emax[:, None, :], axis=2)
@@ -270,21 +261,20 @@ class Consolidator:
         """Ids of the confirmed large live tracks (``_extent_boxes(True)``), as a set, cached in ``boxes``."""
         s = boxes.get("large_ids")
         if s is None:
-            s = boxes["large_ids"] = set(self._extent_boxes(True, boxes)[0])
+            s = boxes["large_ids"] = set(self._extent_boxes(True, boxes)[0].tolist())
         return s
 
     def _extent_boxes(self, only_large: bool, boxes: Dict[Any, Any]) -> tuple:
-        """(ids, lo, hi) of the confirmed live tracks' merged extents (only the large ones if
+        """(ids (array), lo, hi) of the confirmed live tracks' merged extents (only the large ones if
         ``only_large``), from the Tracker's TrackTable, cached in ``boxes`` for this consolidation pass."""
         if only_large not in boxes:
             ms = self.s
             tab = self.tracker.table
             tab.refresh(ms.act_ids, list(map(ms.tracks.__getitem__, ms.act_ids)))
-            ids = ms.act_ids
+            ids = self._act_ids_array()
             for lg in (True, False):         # both from one refresh (nothing changes in between)
                 idx = np.flatnonzero(tab.confirmed & tab.large if lg else tab.confirmed)
-                boxes[lg] = ([ids[k] for k in idx.tolist()], tab.lo[idx], tab.hi[idx])
-                boxes[("arr", lg)] = np.array(boxes[lg][0], np.int64)
+                boxes[lg] = (ids[idx], tab.lo[idx], tab.hi[idx])
         return boxes[only_large]
 
     def seen_apart(self, a: Track, b: Track) -> bool:

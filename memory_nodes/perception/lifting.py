@@ -94,6 +94,21 @@ class Lifter:
 
     def _pixels(self, det: Detection2D, shape: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
         """Row and column indices of the sampled pixels of one detection."""
+        g = self._grid(det, shape)
+        if g is None or g[1] <= g[0] or g[3] <= g[2]:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        r0, r1, c0, c1, s = g
+        if det.mask is None:
+            rr = np.arange(r0, r1, s)
+            cc = np.arange(c0, c1, s)
+            return np.repeat(rr, cc.size), np.tile(cc, rr.size)
+        ys, xs = np.nonzero(det.mask[r0:r1:s, c0:c1:s])
+        return ys * s + r0, xs * s + c0
+
+    def _grid(self, det: Detection2D, shape: Tuple[int, int]) -> Optional[Tuple[int, int, int, int, int]]:
+        """The sampling grid of one detection as (r0, r1, c0, c1, stride), ``r1 >= r0`` and ``c1 >= c0``
+        (equal: no pixels): a box-only detection samples ``[r0:r1:stride, c0:c1:stride]``, one with a mask
+        those cells of it the mask holds. None without a box and a mask, or with an empty mask."""
         cfg = self.config
         h, w = shape
         if det.box_xyxy is not None:
@@ -102,10 +117,10 @@ class Lifter:
             rows = np.flatnonzero(det.mask.any(axis=1))
             cols = np.flatnonzero(det.mask.any(axis=0))
             if not rows.size:
-                return np.empty(0, np.int64), np.empty(0, np.int64)
+                return None
             x0, y0, x1, y1 = cols[0], rows[0], cols[-1] + 1, rows[-1] + 1
         else:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
+            return None
         if det.mask is None:  # box only: keep the centre, where the object is
             f = cfg.foreground_box_fraction if cfg.box_foreground == "depth_mode" else cfg.box_center_fraction
             cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * f / 2, (y1 - y0) * f / 2
@@ -118,35 +133,15 @@ class Lifter:
         c0 = int(np.ceil(max(x0, 0) / s) * s)
         r0 = int(np.ceil(max(y0, 0) / s) * s)
         c1, r1 = int(min(np.ceil(x1), w)), int(min(np.ceil(y1), h))
-        if c1 <= c0 or r1 <= r0:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        if det.mask is None:
-            rr = np.arange(r0, r1, s)
-            cc = np.arange(c0, c1, s)
-            return np.repeat(rr, cc.size), np.tile(cc, rr.size)
-        ys, xs = np.nonzero(det.mask[r0:r1:s, c0:c1:s])
-        return ys * s + r0, xs * s + c0
+        return r0, max(r1, r0), c0, max(c1, c0), s
 
     def _box_grid(self, det: Detection2D, shape: Tuple[int, int]) -> Optional[Tuple[int, int, int, int, int]]:
-        """``_pixels``' sampling grid of a box-only detection as (r0, r1, c0, c1, stride): the pixels are
-        ``[r0:r1:stride, c0:c1:stride]`` in row-major order (``_pixels`` gives the same ones, in the same
-        order, as index arrays). None for a detection with a mask or without a box."""
+        """``_grid`` of a box-only detection: its pixels are ``[r0:r1:stride, c0:c1:stride]`` in row-major
+        order (``_pixels`` gives the same ones, in the same order, as index arrays). None for a detection
+        with a mask or without a box."""
         if det.mask is not None or det.box_xyxy is None:
             return None
-        cfg = self.config
-        h, w = shape
-        x0, y0, x1, y1 = det.box_xyxy
-        f = cfg.foreground_box_fraction if cfg.box_foreground == "depth_mode" else cfg.box_center_fraction
-        cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * f / 2, (y1 - y0) * f / 2
-        x0, x1, y0, y1 = cx - hw, cx + hw, cy - hh, cy + hh
-        s = cfg.pixel_stride
-        box_px = max(x1 - x0, 0) * max(y1 - y0, 0)
-        if box_px > cfg.max_points_per_detection * s * s:
-            s = int(np.ceil(np.sqrt(box_px / cfg.max_points_per_detection)))
-        c0 = int(np.ceil(max(x0, 0) / s) * s)
-        r0 = int(np.ceil(max(y0, 0) / s) * s)
-        c1, r1 = int(min(np.ceil(x1), w)), int(min(np.ceil(y1), h))
-        return r0, max(r1, r0), c0, max(c1, c0), s
+        return self._grid(det, shape)
 
     def _lift_one(self, frame: RGBDFrame, det: Detection2D, map_T_camera: np.ndarray,
                   xr: np.ndarray, yr: np.ndarray) -> Optional[ObjectObservation]:
