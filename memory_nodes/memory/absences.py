@@ -12,16 +12,18 @@ the object was (it may be there, undetected) counts once per distinct viewpoint
 apart in time: a detector that misses an object from one side misses it again from there, in the same
 pass). k such absences make it missing when k >=
 ``missing_after_absences`` and P(miss)^k <=
-``max_false_missing_prob``, with P(miss) the object's own rate, (proven misses + w * detector_miss_prob)
-/ (proven misses + views with a sighting + w), w = ``miss_prior_views`` (an object the detector finds
-one view in three needs more empty views than one it always finds). An absence while the object's
+``max_false_missing_prob``, with P(miss) the object's own rate, (proven misses + w * class rate)
+/ (proven misses + views with a sighting + w), w = ``miss_prior_views``, and the class rate learned the
+same way from the class's other records with ``detector_miss_prob`` as its prior (``miss_rate``: an
+object the detector finds one view in three, or of a class it often misses, needs more empty views than
+one it always finds). An absence while the object's
 sightings drift away is the "old spot seen empty" that a move within the gate needs (identity.py). A
 look-alike newcomer seen elsewhere since is merged with it (identity.py): it moved.
 """
 from __future__ import annotations
 
 import math
-from typing import Set
+from typing import Dict, Set, Tuple
 
 import numpy as np
 
@@ -29,13 +31,29 @@ from ..common.geometry import row_norms3
 from ..common.protocols import Evidence
 from ..common.types import View
 from ..common.visibility import NOT_VISIBLE, VISIBLE, visibility
-from .config import NS_PER_S, MemoryConfig
+from .config import NS_PER_S, AbsenceConfig, MemoryConfig
 from .events import EventLog
 from .extents import add_distinct, norm3, spot_seen_through
 from .identity import Tracker
-from .records import MISSING, PRESENT, TENTATIVE, Track, object_id_str
+from .records import CONFIRMED_STATUSES, MISSING, PRESENT, TENTATIVE, Track, object_id_str
 from .repository import Repository
 from .state import MemoryState
+
+
+def miss_rate(ab: AbsenceConfig, tr: Track, class_counts: Dict[str, Tuple[int, int]]) -> float:
+    """P(not detected | there, in view) of ``tr``, learned from the robot's own record at two levels: its
+    class's rate over the class's other confirmed records, (their proven misses + w * detector_miss_prob) /
+    (the views they were there in + w), and the object's own, (its proven misses + w * class rate) / (its
+    proven misses + its views with a sighting + w), w = ``miss_prior_views``. An object seen in two views
+    says little of itself; a class the detector keeps missing (books, lying flat) says how far two views
+    can be trusted, and the object's own record takes over as it grows."""
+    w = ab.miss_prior_views
+    misses, there = class_counts.get(tr.class_name, (0, 0))
+    if tr.status in CONFIRMED_STATUSES:          # the others of its class: not itself twice
+        misses, there = misses - tr.proven_misses, there - tr.proven_misses - tr.views_seen
+    misses = max(0, misses)                      # (counts a frame older than the record: never below 0)
+    p_class = (misses + w * ab.detector_miss_prob) / (max(misses, there) + w)
+    return (tr.proven_misses + w * p_class) / (tr.proven_misses + tr.views_seen + w)
 
 _MAX_ABSENCE_VIEWS = 6
 
@@ -118,9 +136,7 @@ class Absences:
     def absences_needed(self, tr: Track) -> int:
         """Absences in a row that make tr missing (see the module doc)."""
         ab = self.config.absence
-        w = ab.miss_prior_views
-        p_miss = (tr.proven_misses + w * ab.detector_miss_prob) / (tr.proven_misses + tr.views_seen + w)
-        p_miss = min(max(p_miss, 1e-6), 0.999)
+        p_miss = min(max(miss_rate(ab, tr, self.s.class_miss_counts()), 1e-6), 0.999)
         k = math.ceil(math.log(ab.max_false_missing_prob) / math.log(p_miss) - 1e-9)
         return max(ab.missing_after_absences, k)
 

@@ -165,7 +165,8 @@ class AbsenceConfig:
     distinct_view_baseline_m: float = 0.5  # other absences count once per viewpoint: views this far apart ...
     distinct_view_rotation_rad: float = 0.35  # ... or turned this much are independent ...
     distinct_view_interval_s: float = 60.0  # ... and so are views this long apart (another pass)
-    miss_prior_views: float = 4.0        # weight (views) of detector_miss_prob in that rate
+    miss_prior_views: float = 4.0        # weight (views) of the class's rate in an object's, and of
+    #                                      detector_miss_prob in a class's (absences.miss_rate)
     min_extent_in_view_frac: float = 0.5  # an absence needs this share of the object's extent corners in the
                                          # view (a large object whose corner shows is not "seen")
     detector_miss_prob: float = 0.2      # P(not detected | there, visible): the likelihood of an absence

@@ -26,6 +26,7 @@ from ..common.place_graph import shortest_place_path
 from ..common.protocols import Absence, Evidence, HistorySpan, PlaceInfo, PoseSample, Sighting
 from ..common.types import RoomSegmentation
 from ..vocab import Vocabulary
+from .absences import miss_rate as absence_miss_rate
 from .config import NS_PER_DAY, MemoryConfig
 from .event_reads import EventReads
 from .records import (
@@ -199,12 +200,9 @@ class Queries(EventReads):
         return self._spot_share[1] if s.start_ns // NS_PER_DAY > self._spot_share[2] else 1.0
 
     def miss_rate(self, t: Track) -> float:
-        """P(not detected | there, in view) of this object, learned from its record: (proven misses +
-        w * detector_miss_prob) / (proven misses + views with a sighting + w), w = absence.miss_prior_views
-        (the rate absences.py uses to decide it is missing)."""
-        ab = self.config.absence
-        w = ab.miss_prior_views
-        m = (t.proven_misses + w * ab.detector_miss_prob) / (t.proven_misses + t.views_seen + w)
+        """P(not detected | there, in view) of this object, learned from its record and its class's
+        (absences.miss_rate: the rate absences.py uses to decide it is missing)."""
+        m = absence_miss_rate(self.config.absence, t, self.s.class_miss_counts())
         return float(min(max(m, 1e-3), 0.95))
 
     def class_gone(self, class_name: str) -> int:

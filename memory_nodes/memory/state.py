@@ -18,7 +18,7 @@ import numpy as np
 from ..common.errors import InputError, StoreError
 from ..common.types import RoomSegmentation
 from .config import NS_PER_DAY
-from .records import EventRec, PlaceRec, RoomRec, Stay, Track
+from .records import CONFIRMED_STATUSES, EventRec, PlaceRec, RoomRec, Stay, Track
 from .staleness import MoveStats
 
 _GEN = itertools.count(1)
@@ -98,6 +98,7 @@ class MemoryState:
     room_cache: Dict[Tuple[int, int, int], int] = field(default_factory=dict)   # (col, row, stored) -> room
     room_cache_cut: Optional[RoomSegmentation] = None                           # the cut room_cache is of
     sim_cache: Dict[Tuple[str, str], float] = field(default_factory=dict)
+    miss_cache: Optional[tuple] = field(default=None, repr=False)   # class_miss_counts' (key, counts)
 
     def fork(self) -> "MemoryState":
         """A state sharing this one's records (copy-on-write): both sides get a new generation, so
@@ -162,6 +163,22 @@ class MemoryState:
         self.dirty_tracks[t.id] = t
         if stay and t.stays:
             self.dirty_stays[t.stay.id] = t.stay
+
+    def class_miss_counts(self) -> Dict[str, Tuple[int, int]]:
+        """Per class, over its confirmed records: (proven misses, views it was there in: proven misses +
+        views with a sighting), the detector's record on that class (absences.miss_rate). Made again when
+        observations, records or merges change (the only things that change these counts)."""
+        key = (self.counts.get("observations", 0), len(self.tracks), len(self.merged), self.now_ns)
+        c = self.miss_cache
+        if c is None or c[0] != key:
+            out: Dict[str, List[int]] = {}
+            for t in self.tracks.values():
+                if t.status in CONFIRMED_STATUSES:
+                    a = out.setdefault(t.class_name, [0, 0])
+                    a[0] += t.proven_misses
+                    a[1] += t.proven_misses + t.views_seen
+            c = self.miss_cache = (key, {k: (v[0], v[1]) for k, v in out.items()})
+        return c[1]
 
     def rebuild_active(self) -> None:
         ids = list(self.tracks)
