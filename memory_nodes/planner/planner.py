@@ -79,6 +79,12 @@ class Viewpoint:
     path_m: float = 0.0
     voi: float = -math.inf
     gain: float = 0.0
+    kind: str = ""                       # "" (a place, or the current pose: place_id -1) | "approach"
+
+    @property
+    def drives(self) -> bool:
+        """Whether looking from here needs a drive (a place or an approach spot, not the current pose)."""
+        return self.place_id >= 0 or self.kind == "approach"
 
 
 class Planner:
@@ -157,6 +163,7 @@ class _Run:
         self.look_evidence = Evidence()
         self.error = ""
         self.failed_places: set = set()
+        self.failed_xy: List[Tuple[float, float]] = []     # approach spots navigation failed to reach
 
     @property
     def navigator(self) -> Navigator:
@@ -173,7 +180,8 @@ class _Run:
             top = [Candidate(o.text, o.prob, o.place_id, o.room_id, o.position_m) for o in self.options(belief)[:5]]
         target = ""
         if vp is not None:
-            target = "the current pose" if vp.place_id < 0 else \
+            target = "the current pose" if not vp.drives else \
+                f"a spot in {self.ctx.room_text(vp.room_id)}" if vp.place_id < 0 else \
                 f"place {vp.place_id} ({self.ctx.room_text(vp.room_id)})"
         self.on_feedback(Feedback(phase, top, vp.place_id if vp else -1, target, self.path_m))
 
@@ -323,12 +331,16 @@ class _Run:
                 return reason
             self.feedback("navigating", belief, vp)
             try:
-                if vp.place_id >= 0:
+                if vp.drives:
                     driven = float(self.navigator.go_to(vp.pose))
                     self.path_m += max(0.0, driven)
-            except Exception as e:  # navigation failed: never try that place again, keep answering
-                self.error = f"navigation to place {vp.place_id} failed: {e}"
-                self.failed_places.add(vp.place_id)
+            except Exception as e:  # navigation failed: never try that place (or spot) again, keep answering
+                self.error = f"navigation to place {vp.place_id} failed: {e}" if vp.place_id >= 0 else \
+                    f"navigation to ({vp.pose[0]:.2f}, {vp.pose[1]:.2f}) failed: {e}"
+                if vp.place_id >= 0:
+                    self.failed_places.add(vp.place_id)
+                else:
+                    self.failed_xy.append((vp.pose[0], vp.pose[1]))
                 if self.should_stop():
                     return STOP_CANCELLED
                 continue
@@ -346,7 +358,13 @@ class _Run:
             self.visited_xy.append((float(pose[0]), float(pose[1])))
             self.apply_look(belief, look, pose)
 
-    def viewpoints(self) -> List[Viewpoint]:
+    def viewpoints(self, hyps: Sequence[Hyp] = (), weight: Optional[np.ndarray] = None) -> List[Viewpoint]:
+        """Where a look may be taken from: the current pose, memory's places, and approach spots (one every
+        ``explore.approach_step_m`` on the straight line from each of the ``explore.approach_hyps``
+        hypotheses of most ``weight`` back towards the robot, at most ``explore.approach_points`` of them):
+        places lie where the robot once drove, often past the thing from where it stands, and the nearest
+        spot that sees a thing is usually short of it on the way there. A spot in an obstacle or out of
+        reach costs an infinite path (``Navigator.path_cost_m``) and is never chosen."""
         pose = self.navigator.current_pose()
         places = self.ctx.places
         here_room = -1
@@ -364,6 +382,30 @@ class _Run:
             if pid in self.failed_places or looked_from(x, y):
                 continue
             out.append(Viewpoint((x, y, 0.0), pid, p.room_id))
+        return out + self.approach_viewpoints(hyps, weight, _as_pose(pose), looked_from)
+
+    def approach_viewpoints(self, hyps: Sequence[Hyp], weight: Optional[np.ndarray], pose: Pose,
+                            looked_from: Callable[[float, float], bool]) -> List[Viewpoint]:
+        ex = self.cfg.explore
+        if ex.approach_points <= 0 or ex.approach_hyps <= 0 or not len(hyps):
+            return []
+        w = np.ones(len(hyps)) if weight is None else np.asarray(weight, dtype=float)
+        order = [int(i) for i in np.argsort(-w, kind="stable") if w[i] > 0 and np.isfinite(hyps[i].position_m[0])]
+        out: List[Viewpoint] = []
+        spots: List[Tuple[float, float]] = []
+        for i in order[: ex.approach_hyps]:
+            hx, hy = float(hyps[i].position_m[0]), float(hyps[i].position_m[1])
+            d = math.hypot(pose[0] - hx, pose[1] - hy)
+            for k in range(1, ex.approach_points + 1):
+                s = k * ex.approach_step_m
+                if s >= d:                  # the robot is already this near: the current pose is that spot
+                    break
+                x, y = hx + (pose[0] - hx) * s / d, hy + (pose[1] - hy) * s / d
+                if looked_from(x, y) or any(math.hypot(x - a, y - b) < 0.5 for a, b in spots + self.failed_xy):
+                    continue
+                spots.append((x, y))
+                room = self.room_of(np.array([x, y, 0.0]))
+                out.append(Viewpoint((x, y, math.atan2(hy - y, hx - x)), -1, room, kind="approach"))
         return out
 
     def hyps_of(self, belief) -> List[Hyp]:
@@ -405,8 +447,8 @@ class _Run:
         uncertainty = np.minimum(probs, 1.0 - probs)
         scored = []
         any_in_budget = False
-        for vp in self.viewpoints():
-            euclid = math.hypot(vp.pose[0] - pose[0], vp.pose[1] - pose[1]) if vp.place_id >= 0 else 0.0
+        for vp in self.viewpoints(hyps, uncertainty):
+            euclid = math.hypot(vp.pose[0] - pose[0], vp.pose[1] - pose[1]) if vp.drives else 0.0
             if euclid > remaining:
                 continue
             any_in_budget = True
@@ -433,7 +475,7 @@ class _Run:
             upper = gain / (euclid + cfg.explore.rate_offset_m) if rate else gain - lam * euclid - util.look_cost
             if upper <= best_key or (not rate and upper <= 0):
                 continue
-            path = 0.0 if vp.place_id < 0 else float(self.navigator.path_cost_m(_as_pose(pose), vp.pose))
+            path = 0.0 if not vp.drives else float(self.navigator.path_cost_m(_as_pose(pose), vp.pose))
             if not math.isfinite(path) or path > remaining:
                 budget_blocked = budget_blocked or math.isfinite(path)
                 continue
@@ -446,18 +488,50 @@ class _Run:
                 cfg.explore.tour_lookahead > 0 and isinstance(belief, LocationBelief):
             tour = self.tour_first_stop(belief, pose, remaining, [x[2] for x in scored], [x[3] for x in scored])
             if tour is not None and (best is None or best.voi <= 0 or tour.voi > best.voi):
-                return self.here_first(tour, pose), ""
+                return self.here_first(self.on_the_way(tour, belief, pose, scored, eu_now), pose), ""
         if best is None:
             return None, STOP_BUDGET if budget_blocked else STOP_NO_VALUE
         if best.voi <= 0:
             return None, STOP_NO_VALUE
-        return self.here_first(best, pose), ""
+        return self.here_first(self.on_the_way(best, belief, pose, scored, eu_now), pose), ""
+
+    def on_the_way(self, chosen: Viewpoint, belief, pose: Pose, scored: list, eu_now: float) -> Viewpoint:
+        """The nearest viewpoint on the way to ``chosen`` worth a look first, else ``chosen``
+        (``explore.stop_on_the_way``). A stop whose paths from here and on to ``chosen`` add at most
+        ``explore.on_the_way_slack_m`` to the drive costs a look and that detour; the drive to ``chosen``
+        stays open after it (information never lowers the value of the best plan), and what it sees may
+        settle the question there, short of the drive. So it pays when its own gain beats the look's cost
+        plus lambda times the detour; the robot looks there, then decides again."""
+        ex, util, det = self.cfg.explore, self.cfg.utility, self.cfg.detector
+        if not ex.stop_on_the_way or not chosen.drives or chosen.path_m <= 0:
+            return chosen
+        total = chosen.path_m
+        best: Optional[Viewpoint] = None
+        c = util.c_wrong
+        for _proxy, euclid, vp, vis in sorted(scored, key=lambda x: x[1]):
+            if vp is chosen or not vp.drives or euclid >= total or (best is not None and euclid >= best.path_m):
+                continue
+            gain = belief.expected_value_after_look(vis, det.miss_rate, det.false_positive_rate, c,
+                                                   det.min_visibility) - eu_now
+            if gain <= util.look_cost:
+                continue
+            first = float(self.navigator.path_cost_m(_as_pose(pose), vp.pose))
+            if not math.isfinite(first) or first >= total or (best is not None and first >= best.path_m):
+                continue
+            on = float(self.navigator.path_cost_m(chosen.pose, vp.pose))
+            detour = first + on - total
+            if not math.isfinite(detour) or detour > ex.on_the_way_slack_m or \
+                    gain - util.look_cost - util.lambda_per_m * max(0.0, detour) <= 0:
+                continue
+            best = Viewpoint(vp.pose, vp.place_id, vp.room_id, first, gain - util.lambda_per_m * first - util.look_cost,
+                             gain, vp.kind)
+        return chosen if best is None else best
 
     def here_first(self, vp: Viewpoint, pose: Pose) -> Viewpoint:
         """``vp``, or the current pose when ``vp`` needs a drive, none was made yet and no look was taken
         here (``explore.look_here_first``)."""
         x, y = float(pose[0]), float(pose[1])
-        if vp.place_id < 0 or not self.cfg.explore.look_here_first or self.path_m > 0 or \
+        if not vp.drives or not self.cfg.explore.look_here_first or self.path_m > 0 or \
                 any(math.hypot(x - a, y - b) < 0.5 for a, b in self.visited_xy):
             return vp
         room = self.nearest_place(np.asarray(pose, dtype=float))
@@ -480,7 +554,7 @@ class _Run:
         order: List[int] = []
         for _ in range(cfg.explore.tour_lookahead):
             pdet = D @ p                                     # P(found at each stop | not found so far)
-            dist = np.array([math.hypot(v.pose[0] - here[0], v.pose[1] - here[1]) if v.place_id >= 0 else 0.0
+            dist = np.array([math.hypot(v.pose[0] - here[0], v.pose[1] - here[1]) if v.drives else 0.0
                              for v in vps])
             ok = (~used) & (pdet > 1e-6) & (spent + dist <= remaining)
             if not ok.any():
@@ -508,7 +582,7 @@ class _Run:
         if first is None:
             return None
         vp = vps[first]
-        path = 0.0 if vp.place_id < 0 else float(self.navigator.path_cost_m(_as_pose(pose), vp.pose))
+        path = 0.0 if not vp.drives else float(self.navigator.path_cost_m(_as_pose(pose), vp.pose))
         if not math.isfinite(path) or path > remaining:
             return None
         vp.path_m, vp.gain = path, best_val - eu_now
