@@ -113,15 +113,9 @@ class ExploreConfig:
     # (a room boundary between here and a hypothesis cuts it to cross_room_visibility), the look's depth
     # is not; what it sees may make the drive worthless.
     look_here_first: bool = True
-    # Approach spots as viewpoints besides the places: every approach_step_m on the straight line from each
-    # of the approach_hyps most uncertain hypotheses back towards the robot, at most approach_points of them
-    # (0 = places and the current pose only).
-    approach_points: int = 0
-    approach_step_m: float = 1.5
-    approach_hyps: int = 6
     # Before driving to the chosen viewpoint, look first from the nearest viewpoint on the way (its paths
     # from here and on add at most on_the_way_slack_m) whose gain beats the look's cost and the detour's.
-    stop_on_the_way: bool = False
+    stop_on_the_way: bool = True
     on_the_way_slack_m: float = 1.0
 
     def validate(self) -> None:
@@ -131,8 +125,6 @@ class ExploreConfig:
             raise ConfigError("explore.tour_lookahead must be >= 0")
         if self.on_the_way_slack_m < 0:
             raise ConfigError("explore.on_the_way_slack_m must be >= 0")
-        if self.approach_points < 0 or self.approach_hyps < 0 or self.approach_step_m <= 0:
-            raise ConfigError("explore: approach_points >= 0, approach_hyps >= 0, approach_step_m > 0")
         if self.selection not in ("voi", "rate"):
             raise ConfigError("explore.selection must be 'voi' or 'rate'")
         if self.rate_offset_m <= 0:

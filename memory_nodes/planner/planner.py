@@ -79,12 +79,11 @@ class Viewpoint:
     path_m: float = 0.0
     voi: float = -math.inf
     gain: float = 0.0
-    kind: str = ""                       # "" (a place, or the current pose: place_id -1) | "approach"
 
     @property
     def drives(self) -> bool:
-        """Whether looking from here needs a drive (a place or an approach spot, not the current pose)."""
-        return self.place_id >= 0 or self.kind == "approach"
+        """Whether looking from here needs a drive (a place, not the current pose)."""
+        return self.place_id >= 0
 
 
 class Planner:
@@ -163,7 +162,6 @@ class _Run:
         self.look_evidence = Evidence()
         self.error = ""
         self.failed_places: set = set()
-        self.failed_xy: List[Tuple[float, float]] = []     # approach spots navigation failed to reach
 
     @property
     def navigator(self) -> Navigator:
@@ -181,7 +179,6 @@ class _Run:
         target = ""
         if vp is not None:
             target = "the current pose" if not vp.drives else \
-                f"a spot in {self.ctx.room_text(vp.room_id)}" if vp.place_id < 0 else \
                 f"place {vp.place_id} ({self.ctx.room_text(vp.room_id)})"
         self.on_feedback(Feedback(phase, top, vp.place_id if vp else -1, target, self.path_m))
 
@@ -334,13 +331,9 @@ class _Run:
                 if vp.drives:
                     driven = float(self.navigator.go_to(vp.pose))
                     self.path_m += max(0.0, driven)
-            except Exception as e:  # navigation failed: never try that place (or spot) again, keep answering
-                self.error = f"navigation to place {vp.place_id} failed: {e}" if vp.place_id >= 0 else \
-                    f"navigation to ({vp.pose[0]:.2f}, {vp.pose[1]:.2f}) failed: {e}"
-                if vp.place_id >= 0:
-                    self.failed_places.add(vp.place_id)
-                else:
-                    self.failed_xy.append((vp.pose[0], vp.pose[1]))
+            except Exception as e:  # navigation failed: never try that place again, keep answering
+                self.error = f"navigation to place {vp.place_id} failed: {e}"
+                self.failed_places.add(vp.place_id)
                 if self.should_stop():
                     return STOP_CANCELLED
                 continue
@@ -358,13 +351,7 @@ class _Run:
             self.visited_xy.append((float(pose[0]), float(pose[1])))
             self.apply_look(belief, look, pose)
 
-    def viewpoints(self, hyps: Sequence[Hyp] = (), weight: Optional[np.ndarray] = None) -> List[Viewpoint]:
-        """Where a look may be taken from: the current pose, memory's places, and approach spots (one every
-        ``explore.approach_step_m`` on the straight line from each of the ``explore.approach_hyps``
-        hypotheses of most ``weight`` back towards the robot, at most ``explore.approach_points`` of them):
-        places lie where the robot once drove, often past the thing from where it stands, and the nearest
-        spot that sees a thing is usually short of it on the way there. A spot in an obstacle or out of
-        reach costs an infinite path (``Navigator.path_cost_m``) and is never chosen."""
+    def viewpoints(self) -> List[Viewpoint]:
         pose = self.navigator.current_pose()
         places = self.ctx.places
         here_room = -1
@@ -382,30 +369,6 @@ class _Run:
             if pid in self.failed_places or looked_from(x, y):
                 continue
             out.append(Viewpoint((x, y, 0.0), pid, p.room_id))
-        return out + self.approach_viewpoints(hyps, weight, _as_pose(pose), looked_from)
-
-    def approach_viewpoints(self, hyps: Sequence[Hyp], weight: Optional[np.ndarray], pose: Pose,
-                            looked_from: Callable[[float, float], bool]) -> List[Viewpoint]:
-        ex = self.cfg.explore
-        if ex.approach_points <= 0 or ex.approach_hyps <= 0 or not len(hyps):
-            return []
-        w = np.ones(len(hyps)) if weight is None else np.asarray(weight, dtype=float)
-        order = [int(i) for i in np.argsort(-w, kind="stable") if w[i] > 0 and np.isfinite(hyps[i].position_m[0])]
-        out: List[Viewpoint] = []
-        spots: List[Tuple[float, float]] = []
-        for i in order[: ex.approach_hyps]:
-            hx, hy = float(hyps[i].position_m[0]), float(hyps[i].position_m[1])
-            d = math.hypot(pose[0] - hx, pose[1] - hy)
-            for k in range(1, ex.approach_points + 1):
-                s = k * ex.approach_step_m
-                if s >= d:                  # the robot is already this near: the current pose is that spot
-                    break
-                x, y = hx + (pose[0] - hx) * s / d, hy + (pose[1] - hy) * s / d
-                if looked_from(x, y) or any(math.hypot(x - a, y - b) < 0.5 for a, b in spots + self.failed_xy):
-                    continue
-                spots.append((x, y))
-                room = self.room_of(np.array([x, y, 0.0]))
-                out.append(Viewpoint((x, y, math.atan2(hy - y, hx - x)), -1, room, kind="approach"))
         return out
 
     def hyps_of(self, belief) -> List[Hyp]:
@@ -447,7 +410,7 @@ class _Run:
         uncertainty = np.minimum(probs, 1.0 - probs)
         scored = []
         any_in_budget = False
-        for vp in self.viewpoints(hyps, uncertainty):
+        for vp in self.viewpoints():
             euclid = math.hypot(vp.pose[0] - pose[0], vp.pose[1] - pose[1]) if vp.drives else 0.0
             if euclid > remaining:
                 continue
@@ -524,7 +487,7 @@ class _Run:
                     gain - util.look_cost - util.lambda_per_m * max(0.0, detour) <= 0:
                 continue
             best = Viewpoint(vp.pose, vp.place_id, vp.room_id, first, gain - util.lambda_per_m * first - util.look_cost,
-                             gain, vp.kind)
+                             gain)
         return chosen if best is None else best
 
     def here_first(self, vp: Viewpoint, pose: Pose) -> Viewpoint:
