@@ -48,8 +48,10 @@ def test_it_looks_from_where_it_stands_before_driving(vocab):
     a = planner.answer("where is my mug?", NOW, budget_m=40.0)
     assert nav.looks >= 1 and nav.goals == [] and a.path_m == 0.0
     assert a.status == ANSWERED and a.room_id == 1 and a.probability > 0.9
-    # without the free look first it drives for the same answer
+    # without the free look first it drives for the same answer (and without a stop on the way: the place
+    # it stands on is on the way to any other, 0 m off, so that look would be the free look again)
     cfg.explore.look_here_first = False
+    cfg.explore.stop_on_the_way = False
     planner, nav = _planner(vocab, cfg, (3.0, 0.0, 0.0), (6.0, 0.4, 0.8), 2, (6.0, 0.4, 0.8))
     b = planner.answer("where is my mug?", NOW, budget_m=40.0)
     assert b.room_id == 1 and b.path_m > 0.0
@@ -68,3 +70,42 @@ def test_a_near_confirming_look_comes_before_a_far_check_of_an_unlikely_room(voc
     assert a.status == ANSWERED and a.room_id == 1
     assert nav.goals and nav.goals[0][0] < 13.5, f"first drive to {nav.goals}"
     assert a.path_m <= 8.0
+
+
+def test_it_looks_from_a_place_on_the_way_before_driving_on(vocab):
+    # the mug was last seen in the far bedroom (x = 19) but is likely to have moved; it is in the living room
+    # (x = 7), on the way there from the kitchen's open end (x = 3). The chosen viewpoint is the bedroom;
+    # the living room's place lies on that path (no detour) and a look from it may settle the question:
+    # with explore.stop_on_the_way it looks there first, finds it and does not drive on to the bedroom
+    cfg = PlannerConfig()
+    cfg.belief.use_habits = False
+    assert cfg.explore.stop_on_the_way
+    planner, nav = _planner(vocab, cfg, (3.0, 0.0, 0.0), (19.0, 0.4, 0.8), 5, (7.0, 0.4, 0.8))
+    a = planner.answer("where is my mug?", NOW, budget_m=40.0)
+    assert a.status == ANSWERED and a.room_id == 1
+    assert nav.goals and nav.goals[0][:2] == (7.0, 0.0), f"first drive to {nav.goals}"
+    assert all(g[0] < 13.5 for g in nav.goals), f"drove on into the bedroom: {nav.goals}"
+    # without it, the planner drives to the bedroom first and finds the mug only on the way back
+    cfg.explore.stop_on_the_way = False
+    planner, nav = _planner(vocab, cfg, (3.0, 0.0, 0.0), (19.0, 0.4, 0.8), 5, (7.0, 0.4, 0.8))
+    b = planner.answer("where is my mug?", NOW, budget_m=40.0)
+    assert b.room_id == 1 and nav.goals[0][0] > 13.5
+    assert a.path_m < b.path_m / 2
+
+
+def test_a_stop_that_adds_a_detour_beyond_the_slack_is_not_taken_on_the_way(vocab):
+    # the same home; the kitchen's far place (x = 0) lies behind the robot: 6 m off the way to the bedroom.
+    # Within the default slack (1 m) the first stop is the living room on the way; a slack that admits any
+    # detour turns back to the kitchen first and drives further for the same answer
+    paths = {}
+    for slack in (1.0, 100.0):
+        cfg = PlannerConfig()
+        cfg.belief.use_habits = False
+        cfg.explore.look_here_first = False
+        cfg.explore.on_the_way_slack_m = slack
+        planner, nav = _planner(vocab, cfg, (3.0, 0.0, 0.0), (19.0, 0.4, 0.8), 5, (7.0, 0.4, 0.8))
+        a = planner.answer("where is my mug?", NOW, budget_m=60.0)
+        assert a.status == ANSWERED and a.room_id == 1
+        paths[slack] = (nav.goals[0][0], a.path_m)
+    assert paths[1.0][0] == 7.0, paths
+    assert paths[100.0][0] == 0.0 and paths[100.0][1] > paths[1.0][1], paths
