@@ -74,10 +74,20 @@ def test_far_likely_place_beats_near_unlikely_one(vocab):
     mem = FakeMemory(places, rooms, NOW)
     mem.add_object("keys_near", "keys", (4.2, 0.3, 0.8), 1, NOW - 30 * H, NOW - 20 * H, p_still=0.05)
     mem.add_object("keys_far", "keys", (20.2, 0.3, 0.8), 5, NOW - 3 * H, NOW - 2 * H, p_still=0.45)
+    # VOI's choice of where to drive, alone: the far likely place
+    cfg = PlannerConfig()
+    cfg.explore.stop_on_the_way = False
     nav = FakeNavigator((0.0, 0.0, 0.0), [TrueObject("keys", (20.2, 0.3, 0.8), 5)], room_of_xy=room_of)
-    a = Planner(PlannerConfig(), mem, nav, vocab).answer("where are my keys?", NOW, budget_m=60.0)
+    a = Planner(cfg, mem, nav, vocab).answer("where are my keys?", NOW, budget_m=60.0)
     assert nav.goals, "expected the robot to go and look"
     assert nav.goals[0][:2] == (20.0, 0.0), f"went to {nav.goals[0]} first"
+    assert a.status == ANSWERED and a.room_id == 5 and a.path_m == pytest.approx(20.0)
+    # with the stop on the way (the default) it glances from the places it passes (each 0 m off the way,
+    # each a possible spot of the keys) and still ends at the far likely one: the same 20 m, never back
+    nav = FakeNavigator((0.0, 0.0, 0.0), [TrueObject("keys", (20.2, 0.3, 0.8), 5)], room_of_xy=room_of)
+    a = Planner(PlannerConfig(), mem, nav, vocab).answer("where are my keys?", NOW, budget_m=60.0)
+    xs = [g[0] for g in nav.goals]
+    assert xs[0] == 4.0 and xs[-1] == 20.0 and xs == sorted(xs), f"went to {nav.goals}"
     assert a.status == ANSWERED and a.room_id == 5 and a.path_m == pytest.approx(20.0)
 
 
