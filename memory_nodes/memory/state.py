@@ -168,7 +168,7 @@ class MemoryState:
         """Per class, over its confirmed records: (proven misses, views it was there in: proven misses +
         views with a sighting), the detector's record on that class (absences.miss_rate). Made again when
         observations, records or merges change (the only things that change these counts)."""
-        key = (self.counts.get("observations", 0), len(self.tracks), len(self.merged), self.now_ns)
+        key = (self.counts.get("observations", 0), len(self.tracks), len(self.merged))
         c = self.miss_cache
         if c is None or c[0] != key:
             out: Dict[str, List[int]] = {}

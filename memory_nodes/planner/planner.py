@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -429,9 +429,10 @@ class _Run:
         best: Optional[Viewpoint] = None
         best_key = -math.inf
         budget_blocked = False
+        gains: Dict[int, float] = {}                # id(viewpoint) -> gain, for on_the_way
         for _proxy, euclid, vp, vis in scored[: cfg.explore.max_viewpoints]:
-            gain = belief.expected_value_after_look(vis, det.miss_rate, det.false_positive_rate, c,
-                                                   det.min_visibility) - eu_now
+            gain = gains[id(vp)] = belief.expected_value_after_look(vis, det.miss_rate, det.false_positive_rate, c,
+                                                                   det.min_visibility) - eu_now
             if gain <= 1e-12:
                 continue
             # an optimistic key with path >= straight-line distance: skip what cannot win
@@ -451,14 +452,15 @@ class _Run:
                 cfg.explore.tour_lookahead > 0 and isinstance(belief, LocationBelief):
             tour = self.tour_first_stop(belief, pose, remaining, [x[2] for x in scored], [x[3] for x in scored])
             if tour is not None and (best is None or best.voi <= 0 or tour.voi > best.voi):
-                return self.here_first(self.on_the_way(tour, belief, pose, scored, eu_now), pose), ""
+                return self.here_first(self.on_the_way(tour, belief, pose, scored, eu_now, gains), pose), ""
         if best is None:
             return None, STOP_BUDGET if budget_blocked else STOP_NO_VALUE
         if best.voi <= 0:
             return None, STOP_NO_VALUE
-        return self.here_first(self.on_the_way(best, belief, pose, scored, eu_now), pose), ""
+        return self.here_first(self.on_the_way(best, belief, pose, scored, eu_now, gains), pose), ""
 
-    def on_the_way(self, chosen: Viewpoint, belief, pose: Pose, scored: list, eu_now: float) -> Viewpoint:
+    def on_the_way(self, chosen: Viewpoint, belief, pose: Pose, scored: list, eu_now: float,
+                   gains: Dict[int, float]) -> Viewpoint:
         """The nearest viewpoint on the way to ``chosen`` worth a look first, else ``chosen``
         (``explore.stop_on_the_way``). A stop whose paths from here and on to ``chosen`` add at most
         ``explore.on_the_way_slack_m`` to the drive costs a look and that detour; the drive to ``chosen``
@@ -474,8 +476,10 @@ class _Run:
         for _proxy, euclid, vp, vis in sorted(scored, key=lambda x: x[1]):
             if vp is chosen or not vp.drives or euclid >= total or (best is not None and euclid >= best.path_m):
                 continue
-            gain = belief.expected_value_after_look(vis, det.miss_rate, det.false_positive_rate, c,
-                                                   det.min_visibility) - eu_now
+            gain = gains.get(id(vp))                # valued already by the caller
+            if gain is None:
+                gain = belief.expected_value_after_look(vis, det.miss_rate, det.false_positive_rate, c,
+                                                       det.min_visibility) - eu_now
             if gain <= util.look_cost:
                 continue
             first = float(self.navigator.path_cost_m(_as_pose(pose), vp.pose))
