@@ -92,6 +92,27 @@ class RosContext:
         self.spin_until(fut.done, timeout_s, what)
         return fut.result()
 
+    def call_read_only(self, client, req, timeout_s: float, what: str = "reply", resend_s: float = 3.0):
+        """Call a service that changes nothing, sending again every ``resend_s`` while unanswered: a first
+        request can lose its reply though service_is_ready() is true (the server has not yet matched the
+        client's response reader; ros2/rmw_fastrtps#238), seen on loaded CI. The first reply wins."""
+        futures = [client.call_async(req)]
+        deadline = time.monotonic() + timeout_s
+        while True:
+            resend_at = min(deadline, time.monotonic() + resend_s)
+            while time.monotonic() < resend_at and not any(f.done() for f in futures):
+                self.spin_once()
+            if any(f.done() for f in futures):
+                break
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} "
+                                     f"({len(futures)} request(s) sent)")
+            futures.append(client.call_async(req))
+        for f in futures:
+            if not f.done():
+                client.remove_pending_request(f)
+        return next(f.result() for f in futures if f.done())
+
     def close(self) -> None:
         self.executor.shutdown()
         self.node.destroy_node()

@@ -26,7 +26,7 @@ def test_ask_service_round_trip(peer):
     ros.spin_until(lambda: client.service_is_ready(), 30, "ask service")
     req = Ask.Request(question="where are my keys", budget_m=0.0, timeout_s=5.0,
                       window_start=Time(sec=10, nanosec=5), window_end=Time(sec=20, nanosec=7))
-    resp = ros.wait_future(client.call_async(req), 10)
+    resp = ros.call_read_only(client, req, 20)
     assert resp.status == Ask.Response.STATUS_ANSWERED
     assert resp.answer == "syek ym era erehw"
     assert resp.count == len(req.question)
@@ -36,7 +36,7 @@ def test_ask_service_round_trip(peer):
     assert [c.place_id for c in resp.top_answers] == [0, 1, 2]
     assert [(s.sec, s.nanosec) for s in resp.evidence.stamps] == [(10, 5), (20, 7)]
     assert list(resp.evidence.keyframe_refs) == ["sha256:wher"]
-    resp2 = ros.wait_future(client.call_async(Ask.Request(question="x", budget_m=3.0)), 10)
+    resp2 = ros.call_read_only(client, Ask.Request(question="x", budget_m=3.0), 20)
     assert resp2.status == Ask.Response.STATUS_NOT_SURE and resp2.path_m == pytest.approx(6.0)
 
 
@@ -46,7 +46,7 @@ def test_recall_service_errors_and_items(peer):
     ros, _ = peer
     client = ros.node.create_client(Recall, "memory/recall")
     ros.spin_until(lambda: client.service_is_ready(), 30, "recall service")
-    bad = ros.wait_future(client.call_async(Recall.Request(kind="nonsense")), 10)
+    bad = ros.call_read_only(client, Recall.Request(kind="nonsense"), 20)
     assert bad.error_code == Recall.Response.BAD_REQUEST and "nonsense" in bad.error_msg and not bad.items
     ok = ros.wait_future(client.call_async(Recall.Request(kind="count", class_name="mug", room_id=4,
                                                           max_results=6, t=Time(sec=99))), 10)

@@ -2,12 +2,13 @@
 
 MemoryView is implemented over memory/recall and memory/get_scene_graph; Navigator over Nav2's
 ``navigate_to_pose`` action (a look = turning through ``node.look_yaws`` headings on the spot, collecting
-perception/frames meanwhile, then waiting until perception/frame_ack and memory/ingested_through have
-passed the end of the look, so memory holds what was seen). The planner reads what a look saw from
-perception/frames itself: the look's result needs the views' depth images (visibility of each hypothesis)
-at once, while memory stores and answers about objects; memory/ingested_through tells it when memory has
-caught up, so later recalls include the look. The robot's pose comes from ``odom`` (assumed aligned with
-the map frame, as in the simulator) and NavigateToPose feedback.
+perception/frames meanwhile, then waiting until perception/frames and memory/ingested_through have
+passed the end of the look, so the look has all its frames and memory holds what was seen; frame_ack
+alone is not enough, see wait_frames_through). The planner reads what a look saw from perception/frames
+itself: the look's result needs the views' depth images (visibility of each hypothesis) at once, while
+memory stores and answers about objects; memory/ingested_through tells it when memory has caught up, so
+later recalls include the look. The robot's pose comes from ``odom`` (assumed aligned with the map frame,
+as in the simulator) and NavigateToPose feedback.
 
 Threads: a MultiThreadedExecutor and one answering thread. Questions are answered one at a time (there
 is one robot) on the answering thread; the ask service and action callbacks (a reentrant group) are
@@ -190,6 +191,33 @@ def wait_future(fut, timeout_s: float, what: str):
     return fut.result()
 
 
+def call_read_only(client, req, timeout_s: float, what: str):
+    """Call a read-only service, sending the request again a third of ``timeout_s`` after an unanswered send.
+
+    A client's first request can go unanswered though the server is ready: ``service_is_ready`` turns true
+    when the request reader is matched, before the server has matched the client's response reader, and DDS
+    drops the reply (ros2/rmw_fastrtps#238, ros2/rmw_cyclonedds#187). Recall and get_scene_graph change
+    nothing, so asking again is safe; the first reply to come wins and the other requests are forgotten."""
+    done = threading.Event()
+    futures: List[Any] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            f = client.call_async(req)
+            f.add_done_callback(lambda _f: done.set())
+            futures.append(f)
+            left = deadline - time.monotonic()
+            if done.wait(max(0.0, min(timeout_s / 3.0, left))):
+                return next(f.result() for f in futures if f.done())
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(f"{what}: no reply within {timeout_s:.1f} s ({len(futures)} request(s) sent)")
+    finally:
+        forget = getattr(client, "remove_pending_request", None)
+        for f in futures:
+            if not f.done() and forget is not None:
+                forget(f)
+
+
 _KIND = Recall.Request     # the recall kinds: Recall.Request.KIND_* (memory_interfaces/srv/Recall.srv)
 
 
@@ -219,7 +247,7 @@ class RosMemoryView:
         req.window_end = ns_to_time(end_ns) if end_ns else Time()
         cap = self.cfg.max_recall_results
         req.max_results = min(limit, cap) if limit > 0 and cap > 0 else max(limit, cap)
-        resp = wait_future(client.call_async(req), self.cfg.service_timeout_s, f"memory/recall {kind}")
+        resp = call_read_only(client, req, self.cfg.service_timeout_s, f"memory/recall {kind}")
         if resp.error_code != Recall.Response.NONE:
             if optional and resp.error_code == Recall.Response.BAD_REQUEST:
                 self.node.log_once(f"recall-{kind}", f"memory/recall does not serve kind '{kind}': {resp.error_msg}")
@@ -232,8 +260,8 @@ class RosMemoryView:
             client = self.node.graph_client
             if not client.wait_for_service(timeout_sec=self.cfg.server_wait_s):
                 raise WaitTimeout("memory/get_scene_graph is not available")
-            resp = wait_future(client.call_async(GetSceneGraph.Request()), self.cfg.service_timeout_s,
-                               "memory/get_scene_graph")
+            resp = call_read_only(client, GetSceneGraph.Request(), self.cfg.service_timeout_s,
+                                  "memory/get_scene_graph")
             if resp.error_code != 0:
                 raise MemoryStackError(f"memory/get_scene_graph failed ({resp.error_code}): {resp.error_msg}")
             self._graph = scene_graph_rooms_places(resp.graph, SceneGraphNode.LAYER_ROOMS, SceneGraphNode.LAYER_PLACES)
@@ -414,7 +442,10 @@ class RosNavigator:
                     break
                 self.go_to((x, y, yaw + 2.0 * math.pi * k / n))
             t_end = self.node.get_clock().now().nanoseconds
-            self.node.wait_frame_ack(t_end, self.cfg.look_settle_s)
+            if not self.node.wait_frames_through(t_end, self.cfg.look_settle_s):
+                self.node.log_once("look-frames", (
+                    "no perception/frames stamped after the end of a look arrived within node.look_settle_s "
+                    f"({self.cfg.look_settle_s:.1f} s): the look keeps what came (is perception rejecting frames?)"))
         finally:
             views, observations = self.node.stop_collecting()
         stamps = [o.stamp_ns for o in observations] + [v.stamp_ns for v in views]
@@ -455,7 +486,7 @@ class PlannerNode(Node):
         self._collect_since: Optional[int] = None
         self._views: List[Any] = []
         self._observations: List[Any] = []
-        self._frame_ack_ns = 0
+        self._frames_through_ns = 0          # the latest header stamp heard on perception/frames
         self._ingested_ns = 0
         self._cond = threading.Condition(self._lock)
 
@@ -472,7 +503,6 @@ class PlannerNode(Node):
         self.create_subscription(Odometry, "odom", self._on_odom, EVENTS, callback_group=self.io_group)
         self.create_subscription(IngestProgress, "memory/ingested_through", self._on_ingested, EVENTS,
                                  callback_group=self.io_group)
-        self.create_subscription(Time, "perception/frame_ack", self._on_frame_ack, EVENTS, callback_group=self.io_group)
         self.create_subscription(FrameObservations, "perception/frames", self._on_frame, EVENTS,
                                  callback_group=self.io_group)
         qos = services_qos(self.admission.queue_depth)
@@ -533,17 +563,14 @@ class PlannerNode(Node):
             self._ingested_ns = max(self._ingested_ns, time_to_ns(msg.ingested_through))
             self._cond.notify_all()
 
-    def _on_frame_ack(self, msg: Time) -> None:
-        with self._cond:
-            self._frame_ack_ns = max(self._frame_ack_ns, time_to_ns(msg))
-            self._cond.notify_all()
-
     def _on_frame(self, msg: FrameObservations) -> None:
         """During a look: keep the frame's observations and view (stamped at or after the look's start)."""
-        with self._lock:
+        with self._cond:
             since = self._collect_since
-        if since is None:
-            return
+            if since is None:
+                self._frames_through_ns = max(self._frames_through_ns, time_to_ns(msg.header.stamp))
+                self._cond.notify_all()
+                return
         try:
             obs = [o for o in observations_from_msg(msg) if o.stamp_ns >= since]
         except (InputError, ValueError) as e:  # malformed: log once per cause, keep the look going
@@ -554,11 +581,13 @@ class PlannerNode(Node):
         except Exception as e:  # a malformed view: log once per cause, keep the look going
             self.log_once("bad-view", f"ignored a malformed perception/frames view: {e}")
             v = None
-        with self._lock:
+        with self._cond:
             if self._collect_since is not None:
                 self._observations.extend(obs)
                 if v is not None and v.stamp_ns >= self._collect_since:
                     self._views.append(v)
+            self._frames_through_ns = max(self._frames_through_ns, time_to_ns(msg.header.stamp))
+            self._cond.notify_all()
 
     def start_collecting(self, since_ns: int) -> None:
         with self._lock:
@@ -570,9 +599,15 @@ class PlannerNode(Node):
             self._collect_since, self._views, self._observations = None, [], []
             return out
 
-    def wait_frame_ack(self, t_ns: int, timeout_s: float) -> bool:
+    def wait_frames_through(self, t_ns: int, timeout_s: float) -> bool:
+        """Wait until a perception/frames message stamped at or after ``t_ns`` has been handled.
+
+        perception/frames is one reliable, ordered stream, so once a frame from after the look is in, every
+        frame of the look is. perception/frame_ack is not enough: it is another topic, and the executor may
+        run its callback before the frames callback of the same camera frame, ending the look before its
+        last frame is kept (seen on loaded CI as a look that missed the object in front of it)."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._frame_ack_ns >= t_ns, timeout=timeout_s)
+            return self._cond.wait_for(lambda: self._frames_through_ns >= t_ns, timeout=timeout_s)
 
     def wait_ingested(self, t_ns: int, timeout_s: float) -> bool:
         with self._cond:
