@@ -185,7 +185,8 @@ class NodeConfig:
     server_wait_s: float = 2.0           # wait this long for a service / action server to appear
     ingest_timeout_s: float = 5.0        # after a look: wait for memory/ingested_through to pass it
     look_yaws: int = 4                   # a look = this many headings at the spot (1 = no turning)
-    look_settle_s: float = 0.5           # after the last heading, collect observations this long
+    look_settle_s: float = 0.5           # after the last heading, wait this long for perception/frames to move
+    look_lag_timeout_s: float = 10.0     # ... and while they keep coming but lag, up to this long in all
     path_detour_factor: float = 1.3      # path cost = place-graph path, else straight line * this
     max_recall_results: int = 0          # 0 = no limit
     calibration_file: str = ""           # JSON with a fitted calibrator (e.g. bench/laeqa_data/fitted.json); "" = none
@@ -194,8 +195,10 @@ class NodeConfig:
         for n in ("default_timeout_s", "service_timeout_s", "nav_timeout_s", "server_wait_s", "ingest_timeout_s"):
             if getattr(self, n) <= 0:
                 raise ConfigError(f"node.{n} must be > 0")
-        if self.look_yaws < 1 or self.look_settle_s < 0 or self.path_detour_factor < 1.0:
-            raise ConfigError("node: look_yaws >= 1, look_settle_s >= 0, path_detour_factor >= 1")
+        if (self.look_yaws < 1 or self.look_settle_s < 0 or self.path_detour_factor < 1.0
+                or self.look_lag_timeout_s < 0):
+            raise ConfigError("node: look_yaws >= 1, look_settle_s >= 0, look_lag_timeout_s >= 0, "
+                              "path_detour_factor >= 1")
 
 
 @dataclass

@@ -100,6 +100,7 @@ from .log_once import LogOnce
 from .params import NodeParameters, Section
 from .qos import EVENTS, services_qos
 from .runner import run_node
+from .stream_wait import wait_stream_through
 
 _UNIT = (0.0, 1.0)
 
@@ -160,7 +161,8 @@ PARAMETERS = (
         **{f"parser.{n}": _UNIT for n in ("min_kind_similarity", "min_kind_margin", "min_class_similarity",
                                            "typo_cutoff")},
         "parser.calendar.day_start_hour": (0, 23),
-        "node.look_yaws": (1, None), "node.look_settle_s": (0.0, None), "node.path_detour_factor": (1.0, None)}),
+        "node.look_yaws": (1, None), "node.look_settle_s": (0.0, None),
+        "node.look_lag_timeout_s": (0.0, None), "node.path_detour_factor": (1.0, None)}),
     Section(ServicesConfig, "services.", ranges={
         "services.queue_depth": (1, None), "services.max_concurrent_asks": (1, None),
         "services.max_question_chars": (1, None), "services.max_window_ahead_s": (0.0, None)}),
@@ -442,10 +444,12 @@ class RosNavigator:
                     break
                 self.go_to((x, y, yaw + 2.0 * math.pi * k / n))
             t_end = self.node.get_clock().now().nanoseconds
-            if not self.node.wait_frames_through(t_end, self.cfg.look_settle_s):
+            if not self.node.wait_frames_through(t_end, self.cfg.look_settle_s, self.cfg.look_lag_timeout_s):
                 self.node.log_once("look-frames", (
-                    "no perception/frames stamped after the end of a look arrived within node.look_settle_s "
-                    f"({self.cfg.look_settle_s:.1f} s): the look keeps what came (is perception rejecting frames?)"))
+                    "perception/frames did not pass the end of a look: silent for node.look_settle_s "
+                    f"({self.cfg.look_settle_s:.1f} s) or behind for node.look_lag_timeout_s "
+                    f"({self.cfg.look_lag_timeout_s:.1f} s); the look keeps what came "
+                    "(is perception rejecting frames?)"))
         finally:
             views, observations = self.node.stop_collecting()
         stamps = [o.stamp_ns for o in observations] + [v.stamp_ns for v in views]
@@ -599,15 +603,16 @@ class PlannerNode(Node):
             self._collect_since, self._views, self._observations = None, [], []
             return out
 
-    def wait_frames_through(self, t_ns: int, timeout_s: float) -> bool:
+    def wait_frames_through(self, t_ns: int, idle_s: float, cap_s: float) -> bool:
         """Wait until a perception/frames message stamped at or after ``t_ns`` has been handled.
 
         perception/frames is one reliable, ordered stream, so once a frame from after the look is in, every
         frame of the look is. perception/frame_ack is not enough: it is another topic, and the executor may
         run its callback before the frames callback of the same camera frame, ending the look before its
-        last frame is kept (seen on loaded CI as a look that missed the object in front of it)."""
+        last frame is kept (seen on loaded CI as a look that missed the object in front of it). Frames that
+        keep coming but lag are waited for up to ``cap_s``; a silent stream only ``idle_s`` (stream_wait)."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._frames_through_ns >= t_ns, timeout=timeout_s)
+            return wait_stream_through(self._cond, lambda: self._frames_through_ns, t_ns, idle_s, cap_s)
 
     def wait_ingested(self, t_ns: int, timeout_s: float) -> bool:
         with self._cond:
