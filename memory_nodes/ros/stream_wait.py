@@ -1,4 +1,4 @@
-"""Waiting for an ordered stream (perception/frames, memory/ingested_through) to pass a stamp.
+"""Waiting for an ordered stream (perception/frames after a look) to pass a stamp.
 
 No rclpy here: the planner node's callbacks advance the stamp under a ``threading.Condition`` and its
 worker threads wait on it, so the rule is tested without ROS (tests/test_stream_wait.py).
