@@ -226,8 +226,10 @@ def test_nodes_report_on_diagnostics(tmp_path, ros_context_factory, process_fact
             "bad inputs"} <= set(ingest)
 
     # the planner sees memory's services once memory is active; no navigate_to_pose here (WARN)
-    conn = wait_status("planner: connections", lambda s: _values(s)["memory/recall"] == "true",
-                       what="the planner to see memory/recall")
+    # each service is discovered on its own (CI saw recall a cycle before get_scene_graph): wait for both
+    conn = wait_status("planner: connections",
+                       lambda s: _values(s)["memory/recall"] == _values(s)["memory/get_scene_graph"] == "true",
+                       what="the planner to see memory/recall and memory/get_scene_graph")
     assert _level(conn) == WARN and _values(conn)["navigate_to_pose"] == "false"
     answers = _values(wait_status("planner: answers"))
     assert {"answered", "not sure", "failed", "last answer latency (ms)"} <= set(answers)
