@@ -291,11 +291,11 @@ def test_two_tracks_gone_from_one_view_one_merged_into_the_other(vocab):
     spot_a, spot_b = np.array([2.0, 0.0, 1.0]), np.array([3.0, 1.0, 1.0])
     for k in range(3):
         mem.ingest(PerceptionOutput(k * NS_PER_S, [_obs(k * NS_PER_S, "book", spot_a)]))
-    t1 = 100 * NS_PER_S
+    t1 = 1000 * NS_PER_S                 # past events.appear_after_s: the book at B arrived there
     for k in range(3):
         mem.ingest(PerceptionOutput(t1 + k * NS_PER_S, [_obs(t1 + k * NS_PER_S, "book", spot_b)]))
     depth = np.full((30, 40), 5.0)
-    t2 = 200 * NS_PER_S
+    t2 = 1100 * NS_PER_S
     for k in range(5):
         tk = t2 + k * 60 * NS_PER_S
         mem.ingest(PerceptionOutput(tk, [], view=_view(tk, depth)))

@@ -150,10 +150,13 @@ class Absences:
         e = self.events.add("disappeared", tr, stamp, st.pos, None, st.room_id, -1, ev)
         tr.disappeared_event = e.id
         ms.mark(tr)
-        # it may already be known elsewhere: a newcomer of its class first seen after it was last seen here
+        # it may already be known elsewhere: a newcomer of its class first seen after it was last seen here,
+        # the younger of the two having arrived where it was first seen (Tracker.arrived)
         others = [x for x in ms.tracks.values() if x.status == PRESENT and x.id != tr.id]
+        arrived = self.tracker.arrived
         n = self.tracker.reid.best_reid(
-            tr, others, extra=lambda x: x.first_seen_ns > tr.last_seen_ns or not self.tracker.reid.coexisted(x, tr))
+            tr, others, extra=lambda x: (x.first_seen_ns > tr.last_seen_ns or not self.tracker.reid.coexisted(x, tr))
+            and arrived(x if (x.first_seen_ns, x.id) > (tr.first_seen_ns, tr.id) else tr))
         if n is not None:
             if n.first_seen_ns < tr.first_seen_ns:
                 self.tracker.reid.merge(new=tr, old=n)          # the older identity survives

@@ -533,21 +533,30 @@ class Tracker:
             max(0, tr.last_seen_ns - tr.first_seen_ns) / NS_PER_DAY
         ms.mark(tr, stay=True)
         # a confirmed newcomer may be a remembered object that moved while memory was not looking
+        # (only one that arrived: a first sighting in a place memory has hardly known is no evidence of a move)
         m = self.reid.best_reid(tr, candidates=[x for x in ms.tracks.values()
                                            if x.status == MISSING and x.id != tr.id
-                                           and x.last_seen_ns < tr.first_seen_ns])
+                                           and x.last_seen_ns < tr.first_seen_ns]) if self.arrived(tr) else None
         if m is not None:
             self.reid.merge(new=tr, old=m)
             return
         self.maybe_appeared(tr)
 
-    def maybe_appeared(self, tr: Track) -> None:
+    def arrived(self, tr: Track) -> bool:
+        """tr was first seen in a place memory had known for ``events.appear_after_s`` by then: it arrived
+        there ("appeared"), or it moved there if a look-alike went missing elsewhere. A first sighting in a
+        place memory has just begun to see (a new place, a camera's first minutes) says neither: the
+        object may always have been there, and a look-alike missing elsewhere is a detector's miss or
+        another object, not a move (a static real kitchen made one such "moved")."""
         ms = self.s
-        cfg = self.config.events
-        st = tr.stay
+        st = tr.stays[0] if tr.stays else tr.stay
         p = ms.places.get(st.place_id)
         known_since = p.first_ns if p is not None else (ms.episodes[0][0] if ms.episodes else tr.first_seen_ns)
-        if tr.first_seen_ns - known_since >= cfg.appear_after_s * NS_PER_S:
+        return tr.first_seen_ns - known_since >= self.config.events.appear_after_s * NS_PER_S
+
+    def maybe_appeared(self, tr: Track) -> None:
+        st = tr.stay
+        if self.arrived(tr):
             ev = Evidence([object_id_str(tr.id)], [st.first_obs], [st.place_id] if st.place_id >= 0 else [],
                           [st.start_ns], [st.first_kf] if st.first_kf else [])
             e = self.events.add("appeared", tr, st.start_ns, None, st.pos, -1, st.room_id, ev)
