@@ -283,28 +283,34 @@ def test_core_imports_neither_rclpy_nor_torch():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+_SPOT_A, _SPOT_B = np.array([2.0, 0.0, 1.0]), np.array([3.0, 1.0, 1.0])
+
+
+def _book_at_a_then_b_then_both_gone(mem, t1: int, t2: int) -> None:
+    """A book seen at A from 0 s, a look-alike at B from t1, then five empty views (a minute apart) from t2
+    that see both spots."""
+    for t0, spot in ((0, _SPOT_A), (t1, _SPOT_B)):
+        for k in range(3):
+            mem.ingest(PerceptionOutput(t0 + k * NS_PER_S, [_obs(t0 + k * NS_PER_S, "book", spot)]))
+    depth = np.full((30, 40), 5.0)
+    for k in range(5):
+        tk = t2 + k * 60 * NS_PER_S
+        mem.ingest(PerceptionOutput(tk, [], view=_view(tk, depth)))
+
+
 def test_a_first_sighting_in_a_new_place_is_no_move(vocab):
     """A look-alike first seen minutes into a place's record (under events.appear_after_s) may always have
     been there: a book missed from some views is not "moved" onto it, and seen again where it was, its
     "disappeared" is retracted (the real 7-Scenes kitchen: a static scene, one false "moved")."""
     mem = MemoryCore.in_memory(vocab=vocab)
-    spot_a, spot_b = np.array([2.0, 0.0, 1.0]), np.array([3.0, 1.0, 1.0])
-    for k in range(3):
-        mem.ingest(PerceptionOutput(k * NS_PER_S, [_obs(k * NS_PER_S, "book", spot_a)]))
-    t1 = 100 * NS_PER_S                  # well inside appear_after_s (600 s) of memory's first frame
+    t1, t2 = 100 * NS_PER_S, 200 * NS_PER_S   # well inside appear_after_s (600 s) of memory's first frame
     assert mem.config.events.appear_after_s * NS_PER_S > t1
-    for k in range(3):
-        mem.ingest(PerceptionOutput(t1 + k * NS_PER_S, [_obs(t1 + k * NS_PER_S, "book", spot_b)]))
-    depth = np.full((30, 40), 5.0)
-    t2 = 200 * NS_PER_S
-    for k in range(5):
-        tk = t2 + k * 60 * NS_PER_S
-        mem.ingest(PerceptionOutput(tk, [], view=_view(tk, depth)))
+    _book_at_a_then_b_then_both_gone(mem, t1, t2)
     assert mem.objects() == ["obj_000001", "obj_000002"]          # two books, no merge
     assert sorted((e.kind, e.object_id) for e in mem.changes()) == [("disappeared", "obj_000001"),
                                                                      ("disappeared", "obj_000002")]
     t3 = t2 + 10 * 60 * NS_PER_S
-    mem.ingest(PerceptionOutput(t3, [_obs(t3, "book", spot_a)]))  # the first book, where it always was
+    mem.ingest(PerceptionOutput(t3, [_obs(t3, "book", _SPOT_A)]))  # the first book, where it always was
     assert [(e.kind, e.object_id) for e in mem.changes()] == [("disappeared", "obj_000002")]
 
 
@@ -313,17 +319,8 @@ def test_two_tracks_gone_from_one_view_one_merged_into_the_other(vocab):
     newcomer of its class) and merges it away; the loop must not then treat the merged track as live
     (a KeyError in reid.merge killed ingest on LA-EQA dev home 104)."""
     mem = MemoryCore.in_memory(vocab=vocab)
-    spot_a, spot_b = np.array([2.0, 0.0, 1.0]), np.array([3.0, 1.0, 1.0])
-    for k in range(3):
-        mem.ingest(PerceptionOutput(k * NS_PER_S, [_obs(k * NS_PER_S, "book", spot_a)]))
-    t1 = 1000 * NS_PER_S                 # past events.appear_after_s: the book at B arrived there
-    for k in range(3):
-        mem.ingest(PerceptionOutput(t1 + k * NS_PER_S, [_obs(t1 + k * NS_PER_S, "book", spot_b)]))
-    depth = np.full((30, 40), 5.0)
-    t2 = 1100 * NS_PER_S
-    for k in range(5):
-        tk = t2 + k * 60 * NS_PER_S
-        mem.ingest(PerceptionOutput(tk, [], view=_view(tk, depth)))
+    # past events.appear_after_s: the book at B arrived there
+    _book_at_a_then_b_then_both_gone(mem, 1000 * NS_PER_S, 1100 * NS_PER_S)
     # one object: it moved from A to B (the merge), then was gone from B too; the merged-away track gets no
     # "disappeared" of its own (before: a second, bogus event for obj 2, or a KeyError when it found a match)
     assert mem.objects() == ["obj_000001"]
