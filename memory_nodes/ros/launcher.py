@@ -586,6 +586,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         codes = stack.stop()
     bad = {n: rc for n, rc in codes.items() if rc not in (0, None, -signal.SIGINT)}
+    for n, rc in bad.items():       # say which node failed and how, not just the runner's status 1
+        how = f"was killed by signal {-rc}" if rc < 0 else f"exited with status {rc}"
+        print(f"memory-stack: node {n} {how}", file=sys.stderr, flush=True)
     return 1 if bad else 0
 
 
