@@ -248,3 +248,36 @@ def test_higher_lambda_never_lengthens_the_path_in_the_stale_mug_scenarios(vocab
         paths.append(planner.answer("where is my mug?", NOW, budget_m=80.0).path_m)
     assert all(b <= a + 1e-9 for a, b in zip(paths, paths[1:])), paths
     assert paths[0] > 0.0 and paths[-1] == 0.0
+
+
+
+def _moved_mug_memory(other_mug_places):
+    """mug_1 was seen once in the living room (place 2) and has likely left its spot since; mug_2 stood at
+    ``other_mug_places`` (oldest first, none of them in the living room): the moves memory saw of the class."""
+    places, room_of = line_world()
+    mem = FakeMemory(places, ROOMS, NOW)
+    t = NOW - 40 * H
+    for pid in other_mug_places[:-1]:
+        x, y, _room = places[pid]
+        mem.add_span("mug_2", "mug", (x + 0.3, y + 0.5, 0.8), pid, t, t + H)
+        t += 4 * H
+    x, y, _room = places[other_mug_places[-1]]
+    mem.add_object("mug_2", "mug", (x + 0.3, y + 0.5, 0.8), other_mug_places[-1], t, t + H, p_still=0.9)
+    mem.add_object("mug_1", "mug", (8.5, 0.5, 0.8), 2, NOW - 30 * H, NOW - 29 * H, p_still=0.1)
+    return mem
+
+
+def test_a_moved_thing_stays_in_its_room_as_often_as_its_class_did(vocab):
+    """Where a thing that left its spot went is learned from its class's moves in memory: mugs that moved
+    within their room make the living room's missing mug most likely still in it; mugs that went from room
+    to room do not. The habits (where mugs stood) give the living room nothing in either case."""
+    q = "is there a mug in the living room?"
+
+    def p_yes(cfg, places):
+        a = Planner(cfg, _moved_mug_memory(places), None, vocab).answer(q, NOW, budget_m=0.0)
+        return a.probability if a.yes_no else 1.0 - a.probability
+    within, across = p_yes(PlannerConfig(), [0, 1, 0, 1]), p_yes(PlannerConfig(), [0, 4, 6, 1])
+    assert within > 0.5 > across
+    off = PlannerConfig()
+    off.belief.same_room_prior_same = off.belief.same_room_prior_other = 0.0
+    assert abs(p_yes(off, [0, 1, 0, 1]) - p_yes(off, [0, 4, 6, 1])) < 0.05 < within - across

@@ -63,6 +63,10 @@ class BeliefConfig:
     p_gone_if_moved: float = 0.1         # P(not findable anywhere | moved away)
     p_absent_if_never_seen: float = 0.5  # P(not in the home | never seen)
     unseen_instance_rate: float = 0.2    # expected unseen extra instances per room (count / exists)
+    # Beta pseudo-counts of where a moved thing went (same room / another room) before memory saw any move of
+    # its class (present.same_room_share); both 0 = no same-room term (moved mass follows the place prior)
+    same_room_prior_same: float = 1.0
+    same_room_prior_other: float = 1.0
     past_span_confidence: float = 0.92   # P(correct) of a stored sighting that covers the asked time
     default_move_rate_per_day: float = 0.5
     receptacle_radius_m: float = 1.0     # "on the table": within this horizontal distance of it
@@ -84,6 +88,8 @@ class BeliefConfig:
             v = getattr(self, n)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"belief.{n} must be in [0, 1], got {v}")
+        if min(self.same_room_prior_same, self.same_room_prior_other) < 0:
+            raise ConfigError("belief: same_room_prior_same and same_room_prior_other are pseudo-counts >= 0")
         if self.habit_weight + self.room_prior_weight > 1.0:
             raise ConfigError("belief: habit_weight + room_prior_weight must be <= 1")
 

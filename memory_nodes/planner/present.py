@@ -242,6 +242,26 @@ def _in_region(ctx: Ctx, pos: np.ndarray, room_id: int, rooms: Optional[set]) ->
     return True
 
 
+def same_room_share(ctx: Ctx) -> float:
+    """P(a thing of the target class that left its spot is still in the same room): the posterior mean of
+    the share of this class's moves memory saw (one track's consecutive stays, both in a known room) that
+    stayed in their room, with ``belief.same_room_prior_*`` (Beta pseudo-counts) as the prior. Things are
+    mostly put away where they are used, so a missing toy is more likely still in the kids' room than in
+    any one other room; the robot's own record says how much more."""
+    a, b = ctx.cfg.belief.same_room_prior_same, ctx.cfg.belief.same_room_prior_other
+    by_obj: Dict[str, List] = defaultdict(list)
+    for h in ctx.memory.history(ctx.query.target, end_ns=ctx.now_ns):
+        by_obj[h.object_id].append(h)
+    same = moves = 0
+    for spans in by_obj.values():
+        spans.sort(key=lambda s: s.start_ns)
+        for x, y in zip(spans, spans[1:]):
+            if x.room_id >= 0 and y.room_id >= 0:
+                moves += 1
+                same += int(x.room_id == y.room_id)
+    return float((same + a) / (moves + a + b))
+
+
 def presence_slots(ctx: Ctx) -> Tuple[List[Hyp], str]:
     """Slots an instance of the target class may occupy in the asked region (room / receptacle)."""
     bel = ctx.cfg.belief
@@ -278,9 +298,14 @@ def presence_slots(ctx: Ctx) -> Tuple[List[Hyp], str]:
             region_w = sum(prior.get(pid, (0.0, None))[0] for _, pid, _ in spots) / total_w if spots[0][1] >= 0 \
                 else len(spots) / max(1, len(ctx.places))
             # a thing seen in the region that moved may have moved within it: it still counts there (its slot
-            # stands for the thing, wherever in the region; moved elsewhere, it is another room's)
+            # stands for the thing, wherever in the region; moved elsewhere, it is another room's). Within a
+            # room that is the class's learned same-room share, else the place prior's share of the region
+            stay_in = region_w
+            if own_moved and not q.receptacle and bel.same_room_prior_same + bel.same_room_prior_other > 0:
+                r_same = same_room_share(ctx)
+                stay_in = r_same + (1.0 - r_same) * region_w
             for h, m in zip(slots, own_moved):
-                h.prob = h.prob + m * region_w
+                h.prob = h.prob + m * stay_in
             # "is my mug still on the table": the question is about the thing memory saw there; an instance
             # memory never saw that happens to be there too does not make it "still" there
             about_seen = bool(own_moved) and _STILL.search(q.text or "") is not None
