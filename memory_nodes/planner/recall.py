@@ -145,35 +145,12 @@ def since_when(ctx: Ctx) -> Decision:
     ps = [(ctx.memory.p_still_there(s.object_id, ctx.now_ns), s) for s in tracks]
     p, s = max(ps, key=lambda x: (x[0], x[1].last_seen_ns))
     since = _stay_start(ctx, s)
-    # the question says it is there now: the answer is wrong only if it left since and came back unseen, so
-    # its chance is P(never left | there now), with P(back at the spot | it left) learned from the class's moves
-    r = return_share(ctx)
-    stayed = p / (p + (1.0 - p) * r) if p > 0.0 else 0.0
     opt = Option(label=f"time:{since}", text=f"since {fmt_time(since)}, "
                  f"{ctx.where_text(s.room_id, s.place_id, s.position_m, s.receptacle)}",
-                 prob=ctx.cfg.belief.past_span_confidence * max(stayed, 0.05),
+                 prob=ctx.cfg.belief.past_span_confidence * max(p, 0.05),
                  time_ns=since, position_m=np.asarray(s.position_m), place_id=s.place_id,
                  room_id=s.room_id, object_id=s.object_id, evidence=s.evidence)
     return Decision([opt], "first sighting of its current stay", s.evidence)
-
-
-def return_share(ctx: Ctx) -> float:
-    """P(a thing of the target class that left a spot is back at it at its next stay): of the departures
-    memory saw (one object's consecutive stays farther apart than ``detector.match_radius_m``) that a further
-    stay followed, the share whose next stay was at the spot it had left, with a Beta(1, 1) prior."""
-    r = ctx.cfg.detector.match_radius_m
-    by_obj: Dict[str, List[HistorySpan]] = defaultdict(list)
-    for h in ctx.memory.history(ctx.query.target, end_ns=ctx.now_ns):
-        by_obj[h.object_id].append(h)
-    back = left = 0
-    for spans in by_obj.values():
-        spans.sort(key=lambda x: x.start_ns)
-        xy = [np.asarray(x.position_m, dtype=float)[:2] for x in spans]
-        for a, b, c in zip(xy, xy[1:], xy[2:]):
-            if float(np.linalg.norm(b - a)) > r:
-                left += 1
-                back += int(float(np.linalg.norm(c - a)) <= r)
-    return (back + 1.0) / (left + 2.0)
 
 
 def _stay_start(ctx: Ctx, s) -> int:
