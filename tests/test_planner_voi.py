@@ -281,21 +281,3 @@ def test_a_moved_thing_stays_in_its_room_as_often_as_its_class_did(vocab):
     off = PlannerConfig()
     off.belief.same_room_prior_same = off.belief.same_room_prior_other = 0.0
     assert abs(p_yes(off, [0, 1, 0, 1]) - p_yes(off, [0, 4, 6, 1])) < 0.05 < within - across
-
-
-def test_a_sighting_here_outweighs_a_stale_memory_elsewhere(vocab):
-    """Memory last saw the mug in the bedroom, 16 m away (P(still there) 0.85); the first look, in the kitchen,
-    sees it 1.4 m from the robot. A detection of the asked object at one spot is rarely a false positive
-    (detector.false_positive_rate: per spot and look), so that one look moves the answer to the kitchen with
-    confidence (it read 0.53 at a per-spot rate of 0.02) and the robot never walks to the bedroom to check."""
-    one = PlannerConfig()
-    one.explore.max_looks = 1
-    planner, _, nav = make(vocab, p_still=0.85, truth=(1.0, 1.0, 0.8), seen_at=(16.2, 0.5, 0.8), seen_place=4,
-                           cfg=one)
-    a = planner.answer("where is my mug?", NOW, budget_m=60.0)
-    assert nav.looks == 1 and a.path_m == 0.0
-    assert a.status == ANSWERED and a.room_id == 0 and a.probability >= 0.8
-    planner, _, nav = make(vocab, p_still=0.85, truth=(1.0, 1.0, 0.8), seen_at=(16.2, 0.5, 0.8), seen_place=4)
-    a = planner.answer("where is my mug?", NOW, budget_m=60.0)
-    assert a.status == ANSWERED and a.room_id == 0
-    assert all(g[0] < 5.0 for g in nav.goals)          # it stayed in the kitchen
