@@ -24,10 +24,7 @@ class UtilityConfig:
 class DetectorConfig:
     """Observation model of one look (a yaw sweep) at a location."""
     miss_rate: float = 0.15              # P(not detected | present and visible)
-    # P(detected | absent, location visible): a false positive of the asked class within match_radius_m of
-    # one location in one look. Perception's detector makes ~0.05 a frame over ~40 classes anywhere in view:
-    # 8 views a look put ~1e-2 of the asked class in view, a quarter or less of that near any one spot
-    false_positive_rate: float = 0.005
+    false_positive_rate: float = 0.02    # P(detected | absent, location visible)
     visibility_max: float = 0.95         # visibility of a location right next to the viewpoint
     visibility_sigma_m: float = 2.5      # Gaussian fall-off of visibility with distance
     max_range_m: float = 5.0             # beyond this a location is not seen
